@@ -1,0 +1,109 @@
+"""The one small async interface every upstream adapter implements.
+
+Money: every price is an integer in the upstream currency's minor units (``Offer.cost`` with
+``Offer.currency``); adapters parse JSON numbers with ``Decimal`` and convert with
+:func:`providers.money.to_minor`, never through ``float``.
+Countries are ISO 3166-1 alpha-2 codes (``"US"``), services canonical slugs (``"whatsapp"``);
+an adapter maps its own codes onto them and keeps unknown ones under their own name.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class UpstreamState(enum.StrEnum):
+    """What the upstream says about an order."""
+
+    WAITING = "waiting"  # number active, no SMS yet
+    RECEIVED = "received"  # at least one SMS arrived; the order may still receive more
+    FINISHED = "finished"  # upstream closed the order after a code
+    CANCELLED = "cancelled"  # cancelled (by us or the upstream) without a code
+    EXPIRED = "expired"  # the window closed
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One (service, country) a provider sells now."""
+
+    provider: str
+    service: str
+    country: str
+    cost: int | None  # minor units of ``currency``; None when the upstream publishes no price
+    currency: str
+    stock: int | None  # None when the upstream does not say
+    product_id: str | None = None  # upstream's own id for the offer, when buying needs it
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """A number bought from an upstream."""
+
+    upstream_id: str
+    phone: str
+    expires_at: datetime | None = None
+    cost: int | None = None  # minor units of the upstream currency, when the answer says
+
+
+@dataclass(frozen=True, slots=True)
+class Sms:
+    """One SMS received by a number."""
+
+    text: str
+    code: str | None = None  # the code as the upstream extracted it, if it did
+    sender: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The upstream's view of an order: its state and every SMS so far."""
+
+    state: UpstreamState
+    sms: tuple[Sms, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Our account's balance at the upstream."""
+
+    amount: int  # minor units of ``currency``
+    currency: str
+
+
+class Provider(abc.ABC):
+    """An upstream that sells numbers. Subclasses raise only :mod:`providers.errors` types."""
+
+    #: short unique name, stored on every order (``"ismscode"``)
+    name: str
+    #: shown to users next to numbers and codes when true
+    is_demo: bool = False
+
+    @abc.abstractmethod
+    async def offers(self, country: str | None = None) -> list[Offer]:
+        """Services on sale (in one country, or everywhere), with cost and stock."""
+
+    @abc.abstractmethod
+    async def buy(self, offer: Offer) -> Purchase:
+        """Buy a number. Raises :class:`~providers.errors.UnclearResult` when the outcome is unknown."""
+
+    @abc.abstractmethod
+    async def check(self, upstream_id: str) -> Status:
+        """The order's state and all its SMS texts."""
+
+    @abc.abstractmethod
+    async def cancel(self, upstream_id: str) -> None:
+        """Cancel an order that got no code; raises CancelRefused if the upstream will not."""
+
+    async def finish(self, upstream_id: str) -> None:  # noqa: B027 - optional for upstreams
+        """Tell the upstream we are done with the number (no-op where the API has no such call)."""
+
+    @abc.abstractmethod
+    async def balance(self) -> Balance:
+        """Our balance at the upstream."""
+
+    async def close(self) -> None:  # noqa: B027 - optional
+        """Release network resources."""

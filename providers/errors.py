@@ -1,0 +1,95 @@
+"""Typed errors raised by provider adapters, modelled on httpx's exception tree.
+
+ProviderError                       base class; ``provider`` names the upstream
+├── OutOfStock                      no number for this (service, country) right now
+├── ProviderBalanceLow              our account at the upstream cannot pay for the number
+├── Unauthorized                    the API key is missing, wrong or revoked
+├── RateLimited                     too many requests; ``retry_after`` seconds, when known
+├── InvalidRequest                  the upstream rejected our parameters (unknown service/country)
+├── OrderNotFound                   the upstream does not know this order id
+├── CancelRefused                   the upstream will not cancel (yet); ``retry_after`` when it says
+├── Unavailable                     the upstream is down, answered 5xx, or the connection failed
+│   └── UnclearResult               a paid request was sent but its outcome is unknown (timeout
+│                                   after sending, connection reset): never re-send it, look it up
+└── BadResponse                     the upstream answered something we cannot parse (HTML, empty)
+
+Adapters map upstream codes onto these in one place each (``_raise_for`` in the adapter module),
+like aiogram's ``check_response``. Messages never contain API keys.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class of every error an adapter raises."""
+
+    def __init__(self, message: str = "", *, provider: str = "", code: str | None = None) -> None:
+        super().__init__(message or self.__class__.__name__)
+        self.provider = provider
+        self.code = code
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        prefix = f"[{self.provider}] " if self.provider else ""
+        suffix = f" ({self.code})" if self.code else ""
+        return f"{prefix}{text}{suffix}"
+
+
+class OutOfStock(ProviderError):
+    """No number is available for the requested service and country."""
+
+
+class ProviderBalanceLow(ProviderError):
+    """Our account at the upstream has too little money for this purchase."""
+
+
+class Unauthorized(ProviderError):
+    """The API key was rejected."""
+
+
+class RateLimited(ProviderError):
+    """The upstream asked us to slow down."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class InvalidRequest(ProviderError):
+    """The upstream rejected the parameters (unknown service or country, malformed body)."""
+
+
+class OrderNotFound(ProviderError):
+    """The upstream has no order with this id (or it is not ours)."""
+
+
+class CancelRefused(ProviderError):
+    """The upstream refused to cancel the order now (e.g. too early, or a code already arrived)."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Unavailable(ProviderError):
+    """The upstream could not be reached or answered with a server error."""
+
+
+class UnclearResult(Unavailable):
+    """A request that spends money was sent, but whether it succeeded is unknown."""
+
+
+class BadResponse(ProviderError):
+    """The upstream's answer could not be understood (not JSON, wrong shape, empty)."""
+
+
+#: Errors after which a purchase may move on to the next upstream's offer.
+FAILOVER_ERRORS: tuple[type[ProviderError], ...] = (
+    OutOfStock,
+    ProviderBalanceLow,
+    Unavailable,
+    RateLimited,
+    BadResponse,
+    Unauthorized,
+    InvalidRequest,
+)

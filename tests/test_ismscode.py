@@ -1,0 +1,289 @@
+"""ISMSCodeProvider against the in-memory fake built from the iSMScode document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from providers import errors
+from providers.base import Offer, UpstreamState
+from providers.http import make_client, request_json
+from providers.ismscode import ISMSCodeProvider, _raise_for
+from tests.fakes.ismscode import FakeISMSCode
+
+KEY = "sk_live_SECRET_0123456789"
+OFFER = Offer(provider="ismscode", service="whatsapp", country="US", cost=None, currency="USD", stock=None)
+
+
+@pytest.fixture
+def fake() -> FakeISMSCode:
+    return FakeISMSCode(api_key=KEY)
+
+
+@pytest.fixture
+async def provider(fake: FakeISMSCode) -> AsyncIterator[ISMSCodeProvider]:
+    p = ISMSCodeProvider(KEY, transport=fake)
+    yield p
+    await p.close()
+
+
+async def test_offers_every_pair(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    offers = await provider.offers()
+    assert len(offers) == 3 * 3
+    assert {(o.service, o.country) for o in offers} >= {("whatsapp", "US"), ("telegram", "GB")}
+    assert all(o.cost is None and o.stock is None and o.currency == "USD" for o in offers)
+    assert [r.path for r in fake.requests] == ["/countries", "/services"]
+    assert fake.requests[0].headers["authorization"] == "***"
+
+
+async def test_offers_one_country(provider: ISMSCodeProvider) -> None:
+    offers = await provider.offers("gb")
+    assert {o.country for o in offers} == {"GB"} and len(offers) == 3
+    assert await provider.offers("ZZ") == []
+
+
+async def test_buy_parses_number(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    purchase = await provider.buy(OFFER)
+    number = fake.numbers[purchase.upstream_id]
+    assert purchase.phone == number.phone
+    assert purchase.expires_at == number.expires_at and purchase.expires_at.tzinfo is not None
+    assert purchase.cost is None
+    assert fake.requests[-1].method == "POST"
+    assert fake.requests[-1].json == {"country": "US", "service": "whatsapp"}
+
+
+async def test_buy_price_is_decimal_not_float(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.price = "0.35"  # to_minor rejects floats, so a float parse would leave cost None
+    assert (await provider.buy(OFFER)).cost == 35
+
+
+async def test_request_json_parses_floats_as_decimal(fake: FakeISMSCode) -> None:
+    fake.price = "1.25"
+    async with make_client("https://x/api/v3", headers={"API-Key": KEY}, transport=fake) as client:
+        payload = {"country": "US", "service": "google"}
+        status, body = await request_json(client, "t", "POST", "/numbers/request", json=payload)
+    assert status == 200 and isinstance(body, dict)
+    assert body["number"]["price"] == Decimal("1.25") and isinstance(body["number"]["price"], Decimal)
+
+
+async def test_buy_accepts_field_variants(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    number = {"number_id": 77, "phone_number": "+4470000", "expires_at": "2026-03-21T20:15:00"}
+    fake.respond_next(httpx.Response(200, json={"status": "success", "number": number}))
+    purchase = await provider.buy(OFFER)
+    assert (purchase.upstream_id, purchase.phone) == ("77", "+4470000")
+    assert purchase.expires_at == datetime(2026, 3, 21, 20, 15, tzinfo=UTC)
+
+
+async def test_check_without_and_with_sms(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    purchase = await provider.buy(OFFER)
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.WAITING and status.sms == ()
+    fake.add_sms(purchase.upstream_id, "Your WhatsApp code: 583920")
+    fake.add_sms(purchase.upstream_id, "Your WhatsApp code: 111222", sender="WhatsApp")
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED
+    assert [s.text for s in status.sms] == ["Your WhatsApp code: 583920", "Your WhatsApp code: 111222"]
+    assert [s.sender for s in status.sms] == ["+447123456789", "WhatsApp"]
+    assert all(s.received_at and s.received_at.tzinfo for s in status.sms)
+    assert fake.requests[-1].path == f"/numbers/{purchase.upstream_id}/sms"
+
+
+async def test_check_unknown_number(provider: ISMSCodeProvider) -> None:
+    with pytest.raises(errors.OrderNotFound):
+        await provider.check("num_missing")
+
+
+async def test_real_errors_from_fake_state(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.out_of_stock.add(("whatsapp", "US"))
+    with pytest.raises(errors.OutOfStock):
+        await provider.buy(OFFER)
+    with pytest.raises(errors.InvalidRequest) as info:
+        await provider.buy(Offer("ismscode", "whatsapp", "ZZ", None, "USD", None))
+    assert info.value.code == "invalid_country"
+    wrong = ISMSCodeProvider("wrong-key", transport=fake)
+    with pytest.raises(errors.Unauthorized):
+        await wrong.offers()
+    await wrong.close()
+
+
+# (HTTP status, string code) from the document's error table, plus the codes it leaves implicit
+ERROR_TABLE = [
+    (400, "invalid_service", errors.InvalidRequest),
+    (400, "invalid_country", errors.InvalidRequest),
+    (401, "unauthorized", errors.Unauthorized),
+    (402, "insufficient_balance", errors.ProviderBalanceLow),
+    (404, "no_numbers_available", errors.OutOfStock),
+    (404, "not_found", errors.OrderNotFound),
+    (404, "something_else", errors.OrderNotFound),
+    (429, "rate_limit_exceeded", errors.RateLimited),
+    (500, "internal_error", errors.Unavailable),
+    (503, "maintenance", errors.Unavailable),
+    (200, "insufficient_balance", errors.ProviderBalanceLow),  # "status":"error" inside a 200
+    (200, "no_numbers_available", errors.OutOfStock),
+    (200, "mystery", errors.BadResponse),
+    (418, "teapot", errors.BadResponse),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
+async def test_error_table_on_buy(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, expected: type
+) -> None:
+    fake.fail_next(status, code, message=f"bad key {KEY}")  # an upstream echoing the key
+    with pytest.raises(expected) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
+async def test_error_table_on_check(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, expected: type
+) -> None:
+    fake.fail_next(status, code)
+    with pytest.raises(expected):
+        await provider.check("num_000001")
+
+
+def test_raise_for_by_code_first_then_status() -> None:
+    _raise_for(200, {"status": "success", "sms": []})
+    with pytest.raises(errors.OutOfStock):
+        _raise_for(503, {"status": "error", "code": "no_numbers_available"})
+    with pytest.raises(errors.Unauthorized):
+        _raise_for(401, ["not", "an", "object"])
+    with pytest.raises(errors.BadResponse):
+        _raise_for(200, {"status": "error"})
+
+
+async def test_html_502_is_unavailable(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.html_next(502)
+    with pytest.raises(errors.Unavailable) as info:
+        await provider.offers()
+    assert not isinstance(info.value, errors.UnclearResult)
+    fake.html_next(502)
+    with pytest.raises(errors.Unavailable):
+        await provider.buy(OFFER)
+
+
+async def test_gateway_timeout_on_buy_is_unclear(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.html_next(504)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    fake.html_next(504)
+    with pytest.raises(errors.Unavailable) as info:
+        await provider.check("num_000001")
+    assert not isinstance(info.value, errors.UnclearResult)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+@pytest.mark.parametrize("call", ["offers", "check"])
+async def test_html_or_empty_200_is_bad_response(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, call: str, arm: str
+) -> None:
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.BadResponse):
+        await _call(provider, call)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+async def test_unreadable_200_on_buy_is_unclear(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, arm: str
+) -> None:
+    """A 200 to a paid request may have bought the number: never a plain error to fail over from."""
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+async def test_wrong_shape_is_bad_response(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.respond_next(httpx.Response(200, json={"status": "success", "number": {"id": "x"}}))
+    with pytest.raises(errors.UnclearResult):  # paid: a success without a phone is looked up, not retried
+        await provider.buy(OFFER)
+    fake.respond_next(httpx.Response(200, json=["whatsapp"]))
+    with pytest.raises(errors.BadResponse):
+        await provider.check("num_000001")
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "expected"),
+    [
+        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.WriteTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.ReadError("reset"), errors.UnclearResult),
+        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
+        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
+        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
+        ("buy", httpx.PoolTimeout("t"), errors.Unavailable),
+        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
+        ("offers", httpx.RemoteProtocolError("closed"), errors.Unavailable),
+    ],
+)
+async def test_transport_failures(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, call: str, exc: Exception, expected: type
+) -> None:
+    """Only a paid request that may have left us is unclear; a refused connection is a plain outage."""
+    fake.raise_next(exc)
+    with pytest.raises(expected) as info:
+        await _call(provider, call)
+    assert type(info.value) is expected
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("1.5", 1.5), (None, None), ("soon", None)])
+async def test_429_retry_after(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, header: str | None, expected: float | None
+) -> None:
+    fake.fail_next(429, "rate_limit_exceeded", headers={"Retry-After": header} if header else None)
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.check("num_000001")
+    assert info.value.retry_after == expected
+    assert info.value.code == "rate_limit_exceeded"
+
+
+async def test_429_html_retry_after(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    fake.respond_next(httpx.Response(429, text="<html>slow down</html>", headers={"Retry-After": "30"}))
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.buy(OFFER)
+    assert info.value.retry_after == 30.0
+
+
+async def test_cancel_is_noop_and_balance_unsupported(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    purchase = await provider.buy(OFFER)
+    count = len(fake.requests)
+    assert await provider.cancel(purchase.upstream_id) is None
+    with pytest.raises(errors.InvalidRequest) as info:
+        await provider.balance()
+    assert info.value.code == "unsupported"
+    assert len(fake.requests) == count  # neither call invents an endpoint
+
+
+async def test_key_never_in_errors_or_logs(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    raised: list[Exception] = []
+    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
+        arm()
+        try:
+            await provider.buy(OFFER)
+        except errors.ProviderError as exc:
+            raised.append(exc)
+    fake.fail_next(401, "unauthorized", message=f"key {KEY} revoked")
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.offers()
+    raised.append(info.value)
+    assert len(raised) == 4
+    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in caplog.text
+
+
+async def _call(provider: ISMSCodeProvider, call: str) -> object:
+    if call == "offers":
+        return await provider.offers()
+    if call == "buy":
+        return await provider.buy(OFFER)
+    return await provider.check("num_000001")

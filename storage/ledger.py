@@ -1,0 +1,108 @@
+"""The append-only money ledger. ``users.balance`` is its running sum, kept in the same statement set.
+
+Every function expects to run inside the caller's transaction (``Database.transaction``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+class InsufficientFunds(Exception):
+    """A debit would take the balance below zero; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: int
+    user_id: int
+    amount: int
+    balance_after: int
+    kind: str
+    reference: str
+    order_id: int | None
+    reason: str | None
+    created_at: str
+
+
+async def post(
+    conn: aiosqlite.Connection,
+    *,
+    user_id: int,
+    amount: int,
+    kind: str,
+    reference: str,
+    order_id: int | None = None,
+    actor_id: int | None = None,
+    reason: str | None = None,
+) -> Entry | None:
+    """Add ``amount`` (negative for a debit) to the user's balance with its ledger row.
+
+    Returns None, changing nothing, when ``reference`` was already posted: a replayed credit or a
+    second refund is a no-op. Raises InsufficientFunds when the balance would go negative.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise ValueError(f"amount must be a non-zero int of minor units, got {amount!r}")
+    async with conn.execute("SELECT 1 FROM ledger WHERE reference = ?", (reference,)) as cur:
+        if await cur.fetchone():
+            return None
+    try:
+        async with conn.execute(
+            "UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance", (amount, user_id)
+        ) as cur:
+            row = await cur.fetchone()
+    except sqlite3.IntegrityError as exc:  # CHECK (balance >= 0)
+        raise InsufficientFunds(f"user {user_id} cannot pay {-amount}") from exc
+    if row is None:
+        raise LookupError(f"no user {user_id}")
+    async with conn.execute(
+        """
+        INSERT INTO ledger (user_id, amount, balance_after, kind, reference, order_id, actor_id, reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+        """,
+        (user_id, amount, row["balance"], kind, reference, order_id, actor_id, reason),
+    ) as cur:
+        entry = await cur.fetchone()
+    assert entry is not None
+    return _entry(entry)
+
+
+def _entry(row: aiosqlite.Row) -> Entry:
+    return Entry(
+        id=row["id"],
+        user_id=row["user_id"],
+        amount=row["amount"],
+        balance_after=row["balance_after"],
+        kind=row["kind"],
+        reference=row["reference"],
+        order_id=row["order_id"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+    )
+
+
+async def recent(conn: aiosqlite.Connection, user_id: int, limit: int = 5) -> list[Entry]:
+    async with conn.execute(
+        "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+    ) as cur:
+        return [_entry(r) for r in await cur.fetchall()]
+
+
+async def exists(conn: aiosqlite.Connection, reference: str) -> bool:
+    async with conn.execute("SELECT 1 FROM ledger WHERE reference = ?", (reference,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def discrepancies(conn: aiosqlite.Connection) -> list[tuple[int, int, int]]:
+    """``(user_id, cached balance, ledger sum)`` for every user where the two differ."""
+    async with conn.execute(
+        """
+        SELECT u.id, u.balance, COALESCE(SUM(l.amount), 0) AS total
+        FROM users u LEFT JOIN ledger l ON l.user_id = u.id
+        GROUP BY u.id HAVING u.balance != total
+        """
+    ) as cur:
+        return [(r[0], r[1], r[2]) for r in await cur.fetchall()]

@@ -1,0 +1,94 @@
+"""Numbered schema migrations, applied in order at start and tracked in ``PRAGMA user_version``."""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: users, the append-only ledger, orders and their SMS
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,                 -- Telegram user id
+        username TEXT,
+        first_name TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT 'en',
+        balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),  -- cache of SUM(ledger.amount)
+        is_banned INTEGER NOT NULL DEFAULT 0,
+        is_blocked INTEGER NOT NULL DEFAULT 0,   -- the user blocked the bot
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        last_seen_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        amount INTEGER NOT NULL CHECK (amount != 0),  -- minor units; + credit, - debit
+        balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+        kind TEXT NOT NULL,                      -- topup, purchase, refund, admin_credit, ...
+        reference TEXT NOT NULL UNIQUE,          -- makes every credit/refund happen at most once
+        order_id INTEGER REFERENCES orders(id),
+        actor_id INTEGER,                        -- admin who made a manual entry
+        reason TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX ledger_user ON ledger(user_id, id);
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'ledger is append-only'); END;
+    CREATE TABLE orders (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        request_key TEXT NOT NULL UNIQUE,         -- one order per Confirm screen, however many taps
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'code_received', 'completed',
+                                               'cancelled', 'expired', 'failed', 'unknown')),
+        provider TEXT NOT NULL,
+        upstream_id TEXT,
+        phone TEXT,
+        country TEXT NOT NULL,
+        service TEXT NOT NULL,
+        price INTEGER NOT NULL CHECK (price > 0),  -- charged to the user, bot currency minor units
+        cost INTEGER,                              -- paid upstream, upstream currency minor units
+        cost_currency TEXT,
+        chat_id INTEGER,
+        card_message_id INTEGER,                   -- the order card to keep up to date
+        error TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX orders_user ON orders(user_id, id);
+    CREATE INDEX orders_open ON orders(status) WHERE status IN ('pending', 'active', 'code_received',
+                                                                'unknown');
+    CREATE TABLE order_sms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id INTEGER NOT NULL REFERENCES orders(id),
+        text TEXT NOT NULL,
+        code TEXT,
+        sender TEXT,
+        fingerprint TEXT NOT NULL,                 -- dedupes the same SMS seen on every poll
+        received_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        delivered INTEGER NOT NULL DEFAULT 0,      -- pushed to the user's chat
+        UNIQUE (order_id, fingerprint)
+    );
+    """,
+]
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply every migration newer than the database; returns the resulting version."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        logger.info("applying migration %d", number)
+        try:
+            await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        except Exception:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

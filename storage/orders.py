@@ -1,0 +1,189 @@
+"""Queries on orders and their SMS. The caller owns the transaction."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"  # paid, the upstream not yet asked (or asked, answer not stored)
+    ACTIVE = "active"  # number issued, waiting for an SMS
+    CODE_RECEIVED = "code_received"  # at least one SMS delivered; no refund any more
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # refunded
+    EXPIRED = "expired"  # refunded: no code in time
+    FAILED = "failed"  # refunded: the upstream could not sell
+    UNKNOWN = "unknown"  # the buy's outcome is unclear; to be looked up, then resolved
+
+
+OPEN = (OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED, OrderStatus.UNKNOWN)
+REFUNDED = (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FAILED)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: int
+    user_id: int
+    status: OrderStatus
+    provider: str
+    upstream_id: str | None
+    phone: str | None
+    country: str
+    service: str
+    price: int
+    cost: int | None
+    cost_currency: str | None
+    chat_id: int | None
+    card_message_id: int | None
+    expires_at: datetime
+    created_at: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSms:
+    id: int
+    text: str
+    code: str | None
+    delivered: bool
+
+
+def _order(row: aiosqlite.Row) -> Order:
+    return Order(
+        id=row["id"],
+        user_id=row["user_id"],
+        status=OrderStatus(row["status"]),
+        provider=row["provider"],
+        upstream_id=row["upstream_id"],
+        phone=row["phone"],
+        country=row["country"],
+        service=row["service"],
+        price=row["price"],
+        cost=row["cost"],
+        cost_currency=row["cost_currency"],
+        chat_id=row["chat_id"],
+        card_message_id=row["card_message_id"],
+        expires_at=parse_iso(row["expires_at"]),
+        created_at=row["created_at"],
+    )
+
+
+async def create(
+    conn: aiosqlite.Connection,
+    *,
+    user_id: int,
+    request_key: str,
+    provider: str,
+    country: str,
+    service: str,
+    price: int,
+    chat_id: int | None,
+    expires_at: datetime,
+) -> Order:
+    async with conn.execute(
+        """
+        INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
+                            expires_at)
+        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING *
+        """,
+        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at)),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return _order(row)
+
+
+async def by_request_key(conn: aiosqlite.Connection, request_key: str) -> Order | None:
+    async with conn.execute("SELECT * FROM orders WHERE request_key = ?", (request_key,)) as cur:
+        row = await cur.fetchone()
+    return _order(row) if row else None
+
+
+async def get(conn: aiosqlite.Connection, order_id: int, user_id: int | None = None) -> Order | None:
+    """The order, or None; with ``user_id``, None too when it belongs to someone else."""
+    sql, params = "SELECT * FROM orders WHERE id = ?", [order_id]
+    if user_id is not None:
+        sql += " AND user_id = ?"
+        params.append(user_id)
+    async with conn.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return _order(row) if row else None
+
+
+async def update(
+    conn: aiosqlite.Connection,
+    order_id: int,
+    *,
+    expect: tuple[OrderStatus, ...],
+    **fields: object,
+) -> Order | None:
+    """Set ``fields`` only while the order is in one of ``expect``; None if it had moved on."""
+    if "expires_at" in fields and isinstance(fields["expires_at"], datetime):
+        fields["expires_at"] = iso(fields["expires_at"])
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    marks = ", ".join("?" for _ in expect)
+    async with conn.execute(
+        f"UPDATE orders SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+        f"WHERE id = ? AND status IN ({marks}) RETURNING *",
+        (*fields.values(), order_id, *expect),
+    ) as cur:
+        row = await cur.fetchone()
+    return _order(row) if row else None
+
+
+async def open_orders(conn: aiosqlite.Connection, statuses: tuple[OrderStatus, ...] = OPEN) -> list[Order]:
+    marks = ", ".join("?" for _ in statuses)
+    async with conn.execute(
+        f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses
+    ) as cur:
+        return [_order(r) for r in await cur.fetchall()]
+
+
+async def for_user(conn: aiosqlite.Connection, user_id: int, limit: int = 10) -> list[Order]:
+    async with conn.execute(
+        "SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+    ) as cur:
+        return [_order(r) for r in await cur.fetchall()]
+
+
+def fingerprint(text: str, received_at: str | None) -> str:
+    return hashlib.sha256(f"{received_at or ''}\x00{text}".encode()).hexdigest()[:32]
+
+
+async def add_sms(
+    conn: aiosqlite.Connection, order_id: int, text: str, code: str | None, sender: str | None, fp: str
+) -> bool:
+    """Store an SMS once; False when this fingerprint was already stored."""
+    async with conn.execute(
+        "INSERT INTO order_sms (order_id, text, code, sender, fingerprint) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (order_id, fingerprint) DO NOTHING RETURNING id",
+        (order_id, text, code, sender, fp),
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def sms_of(conn: aiosqlite.Connection, order_id: int) -> list[OrderSms]:
+    async with conn.execute(
+        "SELECT id, text, code, delivered FROM order_sms WHERE order_id = ? ORDER BY id", (order_id,)
+    ) as cur:
+        return [OrderSms(r[0], r[1], r[2], bool(r[3])) for r in await cur.fetchall()]
+
+
+async def mark_delivered(conn: aiosqlite.Connection, sms_id: int) -> None:
+    await conn.execute("UPDATE order_sms SET delivered = 1 WHERE id = ?", (sms_id,))

@@ -1,0 +1,126 @@
+"""Wiring: storage, providers, services, Bot, Dispatcher and scheduler, and the polling loop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from aiogram.utils.i18n import gettext as _
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.billing import Billing
+from bot.jobs import Jobs
+from bot.notify import Notifier
+from bot.orders import OrderService
+from bot.pricing import Pricing
+from bot.settings import Settings
+from bot.tracking import Tracker
+from handlers import build_router
+from handlers.middlewares import UserMiddleware
+from providers.base import Provider
+from providers.catalog import Catalog
+from providers.demo import DemoProvider
+from providers.ismscode import ISMSCodeProvider
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+
+
+def build_providers(settings: Settings) -> list[Provider]:
+    """One adapter per configured upstream, plus the demo simulator when it is enabled."""
+    providers: list[Provider] = []
+    keys = settings.upstream_keys()
+    if "ismscode" in keys:
+        key, url = keys["ismscode"]
+        providers.append(ISMSCodeProvider(key, url))
+    for name in keys.keys() - {"ismscode"}:
+        logger.warning("%s is configured but its adapter is not available yet; skipped", name)
+    if settings.demo_enabled:
+        timeout = timedelta(minutes=settings.order_timeout_minutes)
+        providers.append(DemoProvider(settings.demo_sms_delay_seconds, timeout))
+    return providers
+
+
+def build_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers: list[Provider]) -> Dispatcher:
+    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+    catalog = Catalog(providers)
+    pricing = Pricing(settings)
+    billing = Billing(db, settings.currency)
+    orders = OrderService(db, catalog, pricing, timedelta(minutes=settings.order_timeout_minutes))
+    tracker = Tracker(db, orders, settings.poll_concurrency)
+    notifier = Notifier(bot, db, i18n, orders, billing)
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    jobs = Jobs(tracker, notifier, settings)
+    dp = Dispatcher(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        pricing=pricing,
+        billing=billing,
+        orders=orders,
+        tracker=tracker,
+        notifier=notifier,
+        scheduler=scheduler,
+        jobs=jobs,
+        i18n=i18n,
+    )
+    dp.update.outer_middleware(UserMiddleware())
+    SimpleI18nMiddleware(i18n).setup(dp)
+    dp.include_router(build_router())
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
+    return dp
+
+
+async def on_startup(bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n) -> None:
+    with i18n.context():
+        await bot.set_my_commands(
+            [
+                BotCommand(command="buy", description=_("Buy a number")),
+                BotCommand(command="balance", description=_("Balance and history")),
+                BotCommand(command="orders", description=_("My orders")),
+                BotCommand(command="help", description=_("How it works")),
+            ]
+        )
+    jobs.schedule(scheduler)
+    scheduler.start()
+    logger.info("bot started with providers: %s", ", ".join(catalog.providers) or "none")
+
+
+async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog) -> None:
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    await catalog.close()
+
+
+async def run(settings: Settings) -> None:
+    db = await Database.open(settings.database_path)
+    bot = build_bot(settings)
+    try:
+        providers = build_providers(settings)
+        if not providers:
+            logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
+        dp = await build_dispatcher(settings, bot, db, providers)
+        await dp.start_polling(bot, handle_signals=True)
+    finally:
+        await bot.session.close()
+        await db.close()

@@ -1,0 +1,54 @@
+"""Balances and manual ledger entries. Each method owns its transaction."""
+
+from __future__ import annotations
+
+from providers.money import format_minor
+from storage import ledger, users
+from storage.db import Database
+from storage.ledger import Entry
+
+
+class Billing:
+    def __init__(self, db: Database, currency: str) -> None:
+        self.db = db
+        self.currency = currency
+
+    def fmt(self, amount: int) -> str:
+        """``1250`` -> ``"12.50 USD"``."""
+        return f"{format_minor(amount, self.currency)} {self.currency}"
+
+    async def balance(self, user_id: int) -> int:
+        async with self.db.read() as conn:
+            user = await users.get(conn, user_id)
+        return user.balance if user else 0
+
+    async def history(self, user_id: int, limit: int = 5) -> list[Entry]:
+        async with self.db.read() as conn:
+            return await ledger.recent(conn, user_id, limit)
+
+    async def admin_adjust(
+        self, *, admin_id: int, user_id: int, amount: int, reason: str, reference: str
+    ) -> Entry | None:
+        """Credit (or, negative, debit) a user by hand; ``reference`` makes a replay a no-op.
+
+        Raises LookupError for an unknown user and ``ledger.InsufficientFunds`` for a debit the
+        balance does not cover.
+        """
+        kind = "admin_credit" if amount > 0 else "admin_debit"
+        async with self.db.transaction() as conn:
+            if await users.get(conn, user_id) is None:
+                raise LookupError(user_id)
+            return await ledger.post(
+                conn,
+                user_id=user_id,
+                amount=amount,
+                kind=kind,
+                reference=reference,
+                actor_id=admin_id,
+                reason=reason,
+            )
+
+    async def reconcile(self) -> list[tuple[int, int, int]]:
+        """Users whose cached balance differs from their ledger sum (should be none)."""
+        async with self.db.read() as conn:
+            return await ledger.discrepancies(conn)

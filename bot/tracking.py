@@ -1,0 +1,143 @@
+"""Following open orders: record new SMS, expire and refund, resolve orders left unclear.
+
+Everything is read from the database on each call, so a restart resumes every open order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.orders import OrderService
+from providers.base import Status, UpstreamState
+from providers.errors import ProviderError
+from providers.otp import extract_code
+from storage import orders as q
+from storage.db import Database
+from storage.orders import Order, OrderStatus
+
+logger = logging.getLogger(__name__)
+
+#: an order left pending this long was interrupted by a crash between charge and upstream answer
+PENDING_GRACE = timedelta(minutes=2)
+
+Notify = Callable[[Order], Awaitable[None]]
+
+
+class Tracker:
+    def __init__(self, db: Database, orders: OrderService, concurrency: int) -> None:
+        self.db = db
+        self.orders = orders
+        self.concurrency = concurrency
+        self._failing: dict[int, str] = {}  # order id -> last error logged, to log once
+
+    async def _open(self, *statuses: OrderStatus) -> list[Order]:
+        async with self.db.read() as conn:
+            return await q.open_orders(conn, statuses)
+
+    async def undelivered(self) -> list[Order]:
+        """Orders with an SMS stored but not yet pushed to the chat (Telegram failed, or a crash)."""
+        async with self.db.read() as conn:
+            return await q.with_undelivered_sms(conn)
+
+    async def poll_all(self) -> list[Order]:
+        """Check every order waiting for SMS, a bounded number at a time per provider.
+
+        Returns the orders that changed (new SMS or closed upstream), for the caller to notify.
+        """
+        waiting = await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
+        limits: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.concurrency))
+
+        async def one(order: Order) -> Order | None:
+            async with limits[order.provider]:
+                return await self.poll(order)
+
+        results = await asyncio.gather(*(one(o) for o in waiting))
+        return [o for o in results if o is not None]
+
+    async def poll(self, order: Order) -> Order | None:
+        """One upstream check; the order if it changed, None otherwise (errors included)."""
+        assert order.upstream_id is not None
+        try:
+            status = await self.orders.catalog.get(order.provider).check(order.upstream_id)
+        except ProviderError as exc:
+            if self._failing.get(order.id) != type(exc).__name__:
+                self._failing[order.id] = type(exc).__name__
+                logger.warning("order %d: polling %s failed, kept active: %s", order.id, order.provider, exc)
+            return None
+        if self._failing.pop(order.id, None):
+            logger.info("order %d: polling %s works again", order.id, order.provider)
+        return await self.record(order, status)
+
+    async def record(self, order: Order, status: Status) -> Order | None:
+        """Store SMS not seen before; the first one moves the order to code_received."""
+        added = False
+        async with self.db.transaction() as conn:
+            for sms in status.sms:
+                received = sms.received_at.isoformat() if sms.received_at else None
+                fp = q.fingerprint(sms.text, received)
+                code = sms.code or extract_code(sms.text)
+                added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
+            if added and order.status is OrderStatus.ACTIVE:
+                await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)
+        if added:
+            return await self.orders.get(order.id)
+        if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED) and not status.sms:
+            return await self.orders.close_with_refund(
+                order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
+            )
+        return None
+
+    async def expire_due(self, now: datetime | None = None) -> list[Order]:
+        """Refund orders whose time ran out without a code; complete those that got one."""
+        now = now or datetime.now(UTC)
+        changed: list[Order] = []
+        for order in await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
+            if order.expires_at > now:
+                continue
+            if order.status is OrderStatus.ACTIVE:
+                late = await self.poll(order)  # a code may have arrived at the last moment
+                if late is not None and late.status is OrderStatus.CODE_RECEIVED:
+                    changed.append(late)
+                    continue
+                await self._cancel_upstream(order)
+                expired = await self.orders.close_with_refund(
+                    order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error="no code in time"
+                )
+                changed.append(expired or late or order)
+            else:
+                done = await self.orders.finish(order.id)
+                if done is not None:
+                    changed.append(done)
+        return changed
+
+    async def _cancel_upstream(self, order: Order) -> None:
+        if order.upstream_id is None:
+            return
+        try:
+            await self.orders.catalog.get(order.provider).cancel(order.upstream_id)
+        except ProviderError as exc:
+            logger.info("order %d: cancel at expiry failed at %s: %s", order.id, order.provider, exc)
+
+    async def resolve_unclear(self, now: datetime | None = None) -> list[Order]:
+        """Orders left unknown, or pending past a crash, are refunded and returned for flagging.
+
+        None of the current upstream APIs can look an order up by our request, so the user is
+        made whole and the admins are told to check the upstream account.
+        """
+        now = now or datetime.now(UTC)
+        resolved = []
+        for order in await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            created = q.parse_iso(order.created_at)
+            if order.status is OrderStatus.PENDING and now - created < PENDING_GRACE:
+                continue
+            failed = await self.orders.close_with_refund(
+                order.id, OrderStatus.FAILED, (order.status,), error=f"unresolved {order.status}"
+            )
+            if failed is not None:
+                logger.warning("order %d at %s refunded unresolved (%s)", order.id, order.provider, order.status)
+                resolved.append(failed)
+        return resolved

@@ -1,0 +1,143 @@
+"""Buying: countries -> services with price and stock -> confirmation -> the order card."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.billing import Billing
+from bot.orders import OrderService, Outcome
+from handlers import cards, keyboards
+from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, ServiceCb
+from handlers.screens import show
+from providers.catalog import Catalog
+from providers.services import country_name, flag, service_name
+from storage.users import User
+
+router = Router(name=__name__)
+
+
+async def _countries(target: CallbackQuery | Message, orders: OrderService, page: int) -> None:
+    offers = await orders.catalog.offers()
+    codes = sorted({o.country for o in offers if o.stock is None or o.stock > 0}, key=country_name)
+    if not codes:
+        await show(
+            target,
+            _("No numbers are on sale right now. Please try again in a few minutes."),
+            keyboards.back_to_menu(),
+        )
+        return
+    await show(target, _("🌍 Choose a country:"), keyboards.countries(codes, page))
+
+
+@router.message(Command("buy"))
+async def buy_command(message: Message, orders: OrderService) -> None:
+    await _countries(message, orders, 0)
+
+
+@router.callback_query(MenuCb.filter(F.action == "buy"))
+async def buy_button(query: CallbackQuery, orders: OrderService) -> None:
+    await _countries(query, orders, 0)
+    await query.answer()
+
+
+@router.callback_query(CountriesCb.filter())
+async def countries_page(query: CallbackQuery, callback_data: CountriesCb, orders: OrderService) -> None:
+    await _countries(query, orders, callback_data.page)
+    await query.answer()
+
+
+@router.callback_query(CountryCb.filter())
+async def country_services(
+    query: CallbackQuery, callback_data: CountryCb, orders: OrderService, billing: Billing
+) -> None:
+    country = callback_data.country
+    quotes = sorted(await orders.quotes(country), key=lambda q: service_name(q.service).lower())
+    if not quotes:
+        await show(
+            query,
+            _("Nothing is on sale in {country} right now.").format(country=country_name(country)),
+            keyboards.countries([], 0),
+        )
+    else:
+        await show(
+            query,
+            _("{flag} <b>{country}</b>: choose a service").format(flag=flag(country), country=country_name(country)),
+            keyboards.services(country, quotes, callback_data.page, billing.fmt),
+        )
+    await query.answer()
+
+
+@router.callback_query(ServiceCb.filter())
+async def confirm_screen(
+    query: CallbackQuery,
+    callback_data: ServiceCb,
+    orders: OrderService,
+    billing: Billing,
+    user: User,
+    catalog: Catalog,
+) -> None:
+    quote = await orders.quote(callback_data.country, callback_data.service)
+    if quote is None:
+        await query.answer(_("Sold out just now. Please pick another service."), show_alert=True)
+        return
+    balance = await billing.balance(user.id)
+    lines = [
+        _("<b>{service}</b> · {flag} {country}").format(
+            service=service_name(quote.service), flag=flag(quote.country), country=country_name(quote.country)
+        ),
+        _("Price: <b>{price}</b>").format(price=billing.fmt(quote.price)),
+        _("Your balance: {balance}").format(balance=billing.fmt(balance)),
+    ]
+    if any(catalog.get(o.provider).is_demo for o in quote.offers[:1]):
+        lines.append(_("🧪 Demo mode: the number and the code are simulated."))
+    if balance < quote.price:
+        lines.append(
+            _("⚠️ Not enough balance: top up {missing} to buy this number.").format(
+                missing=billing.fmt(quote.price - balance)
+            )
+        )
+    else:
+        lines.append(_("You pay only if a code arrives: cancel or expiry refunds the price."))
+    nonce = secrets.token_urlsafe(6)
+    await show(query, "\n".join(lines), keyboards.confirm(quote, nonce, balance >= quote.price))
+    await query.answer()
+
+
+@router.callback_query(ConfirmCb.filter())
+async def place_order(
+    query: CallbackQuery, callback_data: ConfirmCb, orders: OrderService, billing: Billing, user: User
+) -> None:
+    await query.answer(_("Getting your number…"))
+    result = await orders.place(
+        user_id=user.id,
+        chat_id=query.message.chat.id if query.message else user.id,
+        request_key=f"{user.id}:{callback_data.nonce}",
+        country=callback_data.country,
+        service=callback_data.service,
+        confirmed=callback_data.price,
+    )
+    if result.outcome is Outcome.INSUFFICIENT:
+        await show(query, _("⚠️ Not enough balance. Top up and try again."), keyboards.back_to_menu())
+        return
+    if result.outcome is Outcome.PRICE_CHANGED and result.quote:
+        text = _("The price changed to {price}. Please confirm again.").format(price=billing.fmt(result.quote.price))
+        await show(query, text, keyboards.confirm(result.quote, secrets.token_urlsafe(6), True))
+        return
+    if result.order is None:
+        await show(
+            query,
+            _("😔 No number is available for this service right now. Nothing was charged."),
+            keyboards.back_to_menu(),
+        )
+        return
+    order = result.order
+    sms = await orders.sms(order.id)
+    card = cards.order_card(order, sms, billing.fmt, demo=orders.is_demo(order))
+    await show(query, card, keyboards.order_card(order))
+    if query.message is not None and result.outcome is not Outcome.DUPLICATE:
+        await orders.set_card(order.id, query.message.message_id)

@@ -1,0 +1,35 @@
+"""Every CallbackData factory, short prefixes, one module. Packed data must fit Telegram's 64 bytes."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuCb(CallbackData, prefix="m"):
+    action: str  # buy | balance | orders | help | home
+
+
+class CountriesCb(CallbackData, prefix="cl"):
+    page: int = 0
+
+
+class CountryCb(CallbackData, prefix="c"):
+    country: str
+    page: int = 0
+
+
+class ServiceCb(CallbackData, prefix="s"):
+    country: str
+    service: str
+
+
+class ConfirmCb(CallbackData, prefix="b"):
+    country: str
+    service: str
+    price: int  # the price the user saw, minor units
+    nonce: str  # one per confirmation screen: taps beyond the first place nothing
+
+
+class OrderCb(CallbackData, prefix="o"):
+    action: str  # show | refresh | cancel | done
+    order_id: int

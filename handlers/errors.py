@@ -1,0 +1,28 @@
+"""One place for errors no handler caught: log them, tell the user, answer the tap."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import gettext as _
+
+logger = logging.getLogger(__name__)
+
+router = Router(name=__name__)
+
+
+@router.error()
+async def on_error(event: ErrorEvent) -> bool:
+    logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
+    text = _("⚠️ Something went wrong. Please try again.")
+    query = event.update.callback_query
+    try:
+        if query is not None:
+            await query.answer(text, show_alert=True)
+        elif event.update.message is not None:
+            await event.update.message.answer(text)
+    except Exception:  # the error report itself must never raise
+        logger.warning("could not tell the user about the error", exc_info=True)
+    return True

@@ -1,0 +1,123 @@
+"""Inline keyboards as pure builder functions: data in, markup out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.pricing import Quote
+from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, ServiceCb
+from providers.services import country_name, flag, service_name
+from storage.orders import Order, OrderStatus
+
+PAGE_SIZE = 10
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📱 Buy a number"), callback_data=MenuCb(action="buy"))
+    kb.button(text=_("💰 Balance"), callback_data=MenuCb(action="balance"))
+    kb.button(text=_("🧾 My orders"), callback_data=MenuCb(action="orders"))
+    kb.button(text=_("❓ Help"), callback_data=MenuCb(action="help"))
+    kb.adjust(1, 2, 1)
+    return kb.as_markup()
+
+
+def back_to_menu() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    return kb.as_markup()
+
+
+def _pager(kb: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int], object]) -> None:
+    nav = []
+    if page > 0:
+        nav.append(("◀️", make(page - 1)))
+    if pages > 1:
+        nav.append((f"{page + 1}/{pages}", make(page)))
+    if page + 1 < pages:
+        nav.append(("▶️", make(page + 1)))
+    kb.row(*(InlineKeyboardBuilder().button(text=t, callback_data=d).as_markup().inline_keyboard[0][0] for t, d in nav))
+
+
+def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
+    pages = max((len(codes) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(page, 0), pages - 1)
+    kb = InlineKeyboardBuilder()
+    for code in codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
+        kb.button(text=f"{flag(code)} {country_name(code)}", callback_data=CountryCb(country=code))
+    kb.adjust(2)
+    _pager(kb, page, pages, lambda p: CountriesCb(page=p))
+    kb.row(
+        InlineKeyboardBuilder()
+        .button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+        .as_markup()
+        .inline_keyboard[0][0]
+    )
+    return kb.as_markup()
+
+
+def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], str]) -> InlineKeyboardMarkup:
+    pages = max((len(quotes) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(page, 0), pages - 1)
+    kb = InlineKeyboardBuilder()
+    for quote in quotes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
+        stock = _(" · {n} left").format(n=quote.stock) if quote.stock is not None else ""
+        kb.button(
+            text=f"{service_name(quote.service)} · {fmt(quote.price)}{stock}",
+            callback_data=ServiceCb(country=country, service=quote.service),
+        )
+    kb.adjust(1)
+    _pager(kb, page, pages, lambda p: CountryCb(country=country, page=p))
+    kb.row(
+        InlineKeyboardBuilder()
+        .button(text=_("⬅️ Countries"), callback_data=CountriesCb(page=0))
+        .as_markup()
+        .inline_keyboard[0][0]
+    )
+    return kb.as_markup()
+
+
+def confirm(quote: Quote, nonce: str, can_pay: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if can_pay:
+        kb.button(
+            text=_("✅ Confirm"),
+            callback_data=ConfirmCb(country=quote.country, service=quote.service, price=quote.price, nonce=nonce),
+        )
+    kb.button(text=_("⬅️ Back"), callback_data=CountryCb(country=quote.country))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def order_card(order: Order) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if order.status in (
+        OrderStatus.ACTIVE,
+        OrderStatus.CODE_RECEIVED,
+        OrderStatus.PENDING,
+        OrderStatus.UNKNOWN,
+    ):
+        kb.button(text=_("🔄 Refresh"), callback_data=OrderCb(action="refresh", order_id=order.id))
+    if order.status is OrderStatus.ACTIVE:
+        kb.button(text=_("❌ Cancel"), callback_data=OrderCb(action="cancel", order_id=order.id))
+    if order.status is OrderStatus.CODE_RECEIVED:
+        kb.button(text=_("✔️ Done"), callback_data=OrderCb(action="done", order_id=order.id))
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(2, 1)
+    return kb.as_markup()
+
+
+def order_list(orders: list[Order]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for order in orders:
+        kb.button(
+            text=f"#{order.id} {flag(order.country)} {service_name(order.service)} · {order.status}",
+            callback_data=OrderCb(action="show", order_id=order.id),
+        )
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()

@@ -85,9 +85,7 @@ def _entry(row: aiosqlite.Row) -> Entry:
 
 
 async def recent(conn: aiosqlite.Connection, user_id: int, limit: int = 5) -> list[Entry]:
-    async with conn.execute(
-        "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
-    ) as cur:
+    async with conn.execute("SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)) as cur:
         return [_entry(r) for r in await cur.fetchall()]
 
 

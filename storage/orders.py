@@ -149,16 +149,12 @@ async def update(
 
 async def open_orders(conn: aiosqlite.Connection, statuses: tuple[OrderStatus, ...] = OPEN) -> list[Order]:
     marks = ", ".join("?" for _ in statuses)
-    async with conn.execute(
-        f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses
-    ) as cur:
+    async with conn.execute(f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses) as cur:
         return [_order(r) for r in await cur.fetchall()]
 
 
 async def for_user(conn: aiosqlite.Connection, user_id: int, limit: int = 10) -> list[Order]:
-    async with conn.execute(
-        "SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
-    ) as cur:
+    async with conn.execute("SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)) as cur:
         return [_order(r) for r in await cur.fetchall()]
 
 
@@ -187,3 +183,10 @@ async def sms_of(conn: aiosqlite.Connection, order_id: int) -> list[OrderSms]:
 
 async def mark_delivered(conn: aiosqlite.Connection, sms_id: int) -> None:
     await conn.execute("UPDATE order_sms SET delivered = 1 WHERE id = ?", (sms_id,))
+
+
+async def with_undelivered_sms(conn: aiosqlite.Connection) -> list[Order]:
+    async with conn.execute(
+        "SELECT * FROM orders WHERE id IN (SELECT order_id FROM order_sms WHERE delivered = 0) ORDER BY id"
+    ) as cur:
+        return [_order(r) for r in await cur.fetchall()]

@@ -190,9 +190,7 @@ async def test_html_or_empty_200_is_bad_response(
 
 
 @pytest.mark.parametrize("arm", ["html_next", "empty_next"])
-async def test_unreadable_200_on_buy_is_unclear(
-    provider: ISMSCodeProvider, fake: FakeISMSCode, arm: str
-) -> None:
+async def test_unreadable_200_on_buy_is_unclear(provider: ISMSCodeProvider, fake: FakeISMSCode, arm: str) -> None:
     """A 200 to a paid request may have bought the number: never a plain error to fail over from."""
     getattr(fake, arm)(200)
     with pytest.raises(errors.UnclearResult):

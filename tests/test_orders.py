@@ -129,7 +129,7 @@ async def test_pending_order_left_by_a_crash_is_refunded(db: Database, services:
     from storage import ledger
     from storage import orders as q
 
-    orders, tracker, billing = services
+    _orders, tracker, billing = services
     await add_user(db, 30, balance=500)
     async with db.transaction() as conn:  # the charge committed, then the process died
         order = await q.create(

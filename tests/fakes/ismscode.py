@@ -61,9 +61,7 @@ class FakeISMSCode(httpx.MockTransport):
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.numbers[number_id].sms.append({"from": sender, "text": text, "received_at": at})
 
-    def fail_next(
-        self, status: int, code: str, message: str = "", headers: dict[str, str] | None = None
-    ) -> None:
+    def fail_next(self, status: int, code: str, message: str = "", headers: dict[str, str] | None = None) -> None:
         body = {"status": "error", "code": code, "message": message or f"{code} (fake)"}
         self._next.append(httpx.Response(status, json=body, headers=headers))
 

@@ -36,6 +36,7 @@ class Offer:
     currency: str
     stock: int | None  # None when the upstream does not say
     product_id: str | None = None  # upstream's own id for the offer, when buying needs it
+    rent_days: int | None = None  # a multi-day rental rather than a one-off activation
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,25 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def balance(self) -> Balance:
         """Our balance at the upstream."""
+
+    #: the upstream can deliver further codes to the same number on request or by itself
+    supports_another_code: bool = False
+    #: :meth:`lookup` can find a purchase whose answer was lost
+    can_lookup: bool = False
+    #: :meth:`renew` extends a rental
+    can_renew: bool = False
+
+    async def another_code(self, upstream_id: str) -> None:
+        """Ask for one more SMS on the same number (sms-activate ``setStatus=3``)."""
+        raise NotImplementedError
+
+    async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
+        """Find the number bought for ``offer`` after ``since`` whose answer was lost; None if none."""
+        raise NotImplementedError
+
+    async def renew(self, upstream_id: str, days: int) -> datetime | None:
+        """Extend a rental by ``days``; the new expiry when the upstream says it."""
+        raise NotImplementedError
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release network resources."""

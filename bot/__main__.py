@@ -18,7 +18,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        if name == "BOT_TOKEN" and error["type"] == "missing":
+        if name == "BOT_TOKEN" and (error["type"] == "missing" or not str(error.get("input") or "").strip()):
             print(
                 "BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put its token "
                 "in .env (cp .env.example .env)",

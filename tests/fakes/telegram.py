@@ -1,0 +1,449 @@
+"""A local fake Telegram Bot API server (aiohttp) for end-to-end tests of the bot.
+
+Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(fake.url))``. It records every
+request, keeps each chat's messages (edits applied), serves queued updates through long-polling
+``getUpdates``, and fails on demand (:meth:`FakeTelegram.inject_error`, :meth:`FakeTelegram.block_user`).
+
+Like Telegram: HTML text is checked and stored as the user sees it (tags removed), editing without
+``reply_markup`` drops the inline keyboard, a callback or pre-checkout query can be answered once, and
+``refundStarPayment`` knows only charges fed by :meth:`FakeTelegram.successful_payment`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import itertools
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+
+from tests.fakes import telegram_objects as tg
+from tests.fakes.telegram_objects import ApiError, Call, bad_request
+
+__all__ = ["Call", "FakeTelegram"]
+
+T = TypeVar("T")
+_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+_QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+
+
+class FakeTelegram:
+    def __init__(self, token: str = "123456:TEST-TOKEN", bot_id: int = 123456, bot_username: str = "test_sms_bot"):
+        self.token, self.bot_id, self.bot_username = token, bot_id, bot_username
+        self.url = ""
+        self.latency = 0.0  # seconds before answering each method but getUpdates
+        self.calls: list[Call] = []
+        self.pre_checkout_answers: dict[str, dict[str, Any]] = {}  # query id -> {"ok", "error_message"}
+        self.refunded: set[str] = set()  # telegram_payment_charge_id
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "scope type:chat_id:user_id|language" -> commands
+        self._bot = tg.bot_user(bot_id, bot_username)
+        self._users: dict[int, dict[str, Any]] = {}
+        self._chats: dict[int, dict[int, dict[str, Any]]] = {}  # chat id -> message id -> Message
+        self._sources: dict[tuple[int, int], str] = {}  # text/caption as sent, to detect "not modified"
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._update_ids = itertools.count(100_000_001)
+        self._query_ids = itertools.count(4_382_000_000_000_000_001)
+        self._updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._allowed_updates: list[str] = []
+        self._poll_generation = 0
+        self._open_queries: set[str] = set()
+        self._answered: set[str] = set()
+        self._open_pre_checkouts: set[str] = set()
+        self._charges: set[str] = set()
+        self._blocked: set[int] = set()
+        self._errors: list[dict[str, Any]] = []
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "getme": lambda p: tg.bot_user(self.bot_id, self.bot_username, full=True),
+            "getupdates": self._get_updates,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": lambda p: {
+                "url": "",
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            },
+            "setmycommands": self._set_my_commands,
+            "getmycommands": lambda p: self.commands.get(self._commands_key(p), []),
+            "deletemycommands": self._delete_my_commands,
+            "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
+            "sendinvoice": self._send_invoice,
+            "copymessage": self._copy_message,
+            "editmessagetext": lambda p: self._edit(p, "text"),
+            "editmessagecaption": lambda p: self._edit(p, "caption"),
+            "editmessagereplymarkup": lambda p: self._edit(p, None),
+            "deletemessage": self._delete_message,
+            "answercallbackquery": self._answer_callback_query,
+            "answerprecheckoutquery": self._answer_pre_checkout_query,
+            "refundstarpayment": self._refund_star_payment,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._new_update.set()  # release long polls
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- feeding updates -----------------------------------------------------------------------
+    def send_message(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        username: str | None = None,
+        first_name: str = "Test",
+        language_code: str = "en",
+    ) -> int:
+        """The user writes ``text`` to the bot in their private chat; returns the message id."""
+        sender = self._users[user_id] = tg.user(user_id, first_name, username, language_code)
+        content: dict[str, Any] = {"text": text}
+        if entities := tg.command_entities(text):
+            content["entities"] = entities
+        msg = self._store(user_id, sender, content)
+        self._queue("message", copy.deepcopy(msg))
+        return msg["message_id"]
+
+    def press(self, user_id: int, callback_data: str, *, message_id: int) -> str:
+        """The user presses an inline button of a bot message; returns the callback query id."""
+        msg = self._chats.get(user_id, {}).get(message_id)
+        if msg is None:
+            raise AssertionError(f"no message {message_id} in chat {user_id}")
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": self._user(user_id),
+            "message": copy.deepcopy(msg),
+            "chat_instance": f"-{user_id}0042",
+            "data": callback_data,
+        }
+        self._queue("callback_query", query)
+        return query_id
+
+    def pre_checkout(self, user_id: int, payload: str, total_amount: int, currency: str = "XTR") -> str:
+        query_id = str(next(self._query_ids))
+        self._open_pre_checkouts.add(query_id)
+        query = {
+            "id": query_id,
+            "from": self._user(user_id),
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        }
+        self._queue("pre_checkout_query", query)
+        return query_id
+
+    def successful_payment(
+        self, user_id: int, payload: str, total_amount: int, charge_id: str, currency: str = "XTR"
+    ) -> int:
+        self._charges.add(charge_id)
+        payment = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        }
+        msg = self._store(user_id, self._user(user_id), {"successful_payment": payment})
+        self._queue("message", copy.deepcopy(msg))
+        return msg["message_id"]
+
+    # -- knobs ---------------------------------------------------------------------------------
+    def inject_error(
+        self,
+        method: str,
+        *,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` calls to ``method`` (to ``chat_id`` only, if given) fail like this."""
+        rule = {"error_code": error_code, "description": description, "retry_after": retry_after}
+        self._errors.append({"method": method.lower(), "chat_id": chat_id, "left": times, **rule})
+
+    def block_user(self, user_id: int) -> None:
+        self._blocked.add(user_id)
+
+    def unblock_user(self, user_id: int) -> None:
+        self._blocked.discard(user_id)
+
+    # -- inspection ----------------------------------------------------------------------------
+    def calls_of(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method.lower() == method.lower()]
+
+    def answered_callbacks(self) -> set[str]:
+        return set(self._answered)
+
+    def messages_to(self, user_id: int) -> list[dict[str, Any]]:
+        """The bot's messages in that chat as they are now, in sending order (deleted ones left out)."""
+        chat = self._chats.get(user_id, {})
+        return [copy.deepcopy(m) for _, m in sorted(chat.items()) if m["from"]["id"] == self.bot_id]
+
+    def find_button(self, user_id: int, text_contains: str) -> tuple[int, str]:
+        """(message id, callback data) of the newest bot button whose text contains ``text_contains``."""
+        seen: list[str] = []
+        for msg in reversed(self.messages_to(user_id)):
+            for row in msg.get("reply_markup", {}).get("inline_keyboard", []):
+                for button in row:
+                    if text_contains.lower() in button["text"].lower() and "callback_data" in button:
+                        return msg["message_id"], button["callback_data"]
+                    seen.append(f"{msg['message_id']}: {button['text']!r}")
+        raise AssertionError(f"no button containing {text_contains!r} in chat {user_id}; seen: {seen}")
+
+    async def wait_for(self, predicate: Callable[[], T | bool | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (result := predicate()):
+            if loop.time() >= deadline:
+                recent = "\n  ".join(call.summary() for call in self.calls[-15:])
+                raise AssertionError(f"condition not met in {timeout}s; last calls:\n  {recent}")
+            await asyncio.sleep(0.05)
+        return result  # type: ignore[return-value]
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.Response:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json" and request.can_read_body:
+            body = await request.json()
+            params.update(body if isinstance(body, dict) else {})
+        elif request.method == "POST":
+            for key, value in (await request.post()).items():
+                params[key] = value.file.read() if isinstance(value, web.FileField) else value
+        params = {key: tg.decode_value(key, value) for key, value in params.items()}
+        token, _, method = request.path.removeprefix("/bot").partition("/")
+        self.calls.append(Call(method, params))
+        if not request.path.startswith("/bot") or not method or "/" in method:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        if token != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        try:
+            result = await self._call(method.lower(), params)
+        except ApiError as error:
+            return web.json_response(error.body(), status=error.error_code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        if method != "getupdates" and self.latency:
+            await asyncio.sleep(self.latency)
+        chat_id = params.get("chat_id")
+        for rule in self._errors:
+            if rule["left"] > 0 and rule["method"] == method and rule["chat_id"] in (None, chat_id):
+                rule["left"] -= 1
+                raise ApiError(rule["error_code"], rule["description"], rule["retry_after"])
+        if chat_id in self._blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        handler = self._methods.get(method)
+        if handler is None:
+            return True
+        result = handler(params)
+        return await result if inspect.isawaitable(result) else result
+
+    # -- methods -------------------------------------------------------------------------------
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._new_update.set()  # an older long poll ends with 409, as on Telegram
+        if (allowed := params.get("allowed_updates")) is not None:
+            self._allowed_updates = allowed
+        if offset := params.get("offset", 0):
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + params.get("timeout", 0)
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(409, _CONFLICT)
+            self._updates = [u for u in self._updates if self._wanted(u)]  # others are dropped
+            if self._updates or self._closing or loop.time() >= deadline:
+                return copy.deepcopy(self._updates[: params.get("limit", 100)])
+            self._new_update.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), deadline - loop.time())
+
+    def _delete_webhook(self, params: dict[str, Any]) -> bool:
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    def _set_my_commands(self, params: dict[str, Any]) -> bool:
+        self.commands[self._commands_key(params)] = params.get("commands", [])
+        return True
+
+    def _delete_my_commands(self, params: dict[str, Any]) -> bool:
+        self.commands.pop(self._commands_key(params), None)
+        return True
+
+    def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        text = self._text(params, "text", limit=4096)
+        content = {"text": text, **({"entities": params["entities"]} if "entities" in params else {})}
+        return self._send(params, content, params.get("text", ""))
+
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        photo = params.get("photo")
+        if not photo:
+            raise bad_request("there is no photo in the request")
+        file_id = photo if isinstance(photo, str) and not photo.startswith(("attach://", "http")) else None
+        content: dict[str, Any] = {"photo": tg.photo_sizes(len(self.calls), file_id)}
+        if caption := self._text(params, "caption", limit=1024, required=False):
+            content["caption"] = caption
+        return self._send(params, content, params.get("caption", ""))
+
+    def _send_invoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        prices = params.get("prices") or []
+        invoice = {
+            "title": params.get("title", ""),
+            "description": params.get("description", ""),
+            "start_parameter": params.get("start_parameter", ""),
+            "currency": params.get("currency", ""),
+            "total_amount": sum(price["amount"] for price in prices),
+        }
+        if not invoice["title"] or not invoice["currency"] or not prices or "payload" not in params:
+            raise bad_request("INVOICE_INVALID")
+        return self._send(params, {"invoice": invoice}, "")
+
+    def _copy_message(self, params: dict[str, Any]) -> dict[str, int]:
+        source = self._chats.get(params.get("from_chat_id", 0), {}).get(params.get("message_id", 0))
+        if source is None:
+            raise bad_request("message to copy not found")
+        content = {key: copy.deepcopy(source[key]) for key in tg.CONTENT_FIELDS if key in source}
+        if "caption" in params:
+            content["caption"] = self._text(params, "caption", limit=1024, required=False)
+        return {"message_id": self._send(params, content, content.get("text", ""))["message_id"]}
+
+    def _edit(self, params: dict[str, Any], field: str | None) -> dict[str, Any] | bool:
+        if "inline_message_id" in params:
+            return True
+        chat_id, message_id = self._chat_id(params), params.get("message_id")
+        msg = self._chats.get(chat_id, {}).get(message_id)  # type: ignore[arg-type]
+        if msg is None:
+            raise bad_request("message to edit not found")
+        if msg["from"]["id"] != self.bot_id:
+            raise bad_request("message can't be edited")
+        new = {k: v for k, v in msg.items() if k not in ("reply_markup", "edit_date")}
+        source = self._sources.get((chat_id, message_id), "")
+        if field is not None:
+            if field not in msg and not (field == "caption" and "photo" in msg):
+                raise bad_request(f"there is no {field} in the message to edit")
+            source = params.get(field, "")
+            limit = 4096 if field == "text" else 1024
+            new[field] = self._text(params, field, limit=limit, required=field == "text")
+            if not new[field]:
+                del new[field]  # an empty caption removes it
+            entities_key = "entities" if field == "text" else "caption_entities"
+            new.pop(entities_key, None)
+            if entities_key in params:
+                new[entities_key] = params[entities_key]
+        if markup := tg.check_inline_markup(params.get("reply_markup")):
+            new["reply_markup"] = markup
+        same_markup = new.get("reply_markup") == msg.get("reply_markup")
+        if source == self._sources.get((chat_id, message_id), "") and same_markup:
+            raise bad_request(tg.NOT_MODIFIED)
+        new["edit_date"] = new["date"] + 1
+        self._chats[chat_id][message_id] = new  # type: ignore[index]
+        self._sources[(chat_id, message_id)] = source  # type: ignore[index]
+        return copy.deepcopy(new)
+
+    def _delete_message(self, params: dict[str, Any]) -> bool:
+        if self._chats.get(self._chat_id(params), {}).pop(params.get("message_id", 0), None) is None:
+            raise bad_request("message to delete not found")
+        return True
+
+    def _answer_callback_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id", ""))
+        if query_id not in self._open_queries:
+            raise bad_request(_QUERY_INVALID)
+        self._open_queries.discard(query_id)
+        self._answered.add(query_id)
+        return True
+
+    def _answer_pre_checkout_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("pre_checkout_query_id", ""))
+        if query_id not in self._open_pre_checkouts:
+            raise bad_request("QUERY_ID_INVALID")
+        self._open_pre_checkouts.discard(query_id)
+        answer = {"ok": params.get("ok"), "error_message": params.get("error_message")}
+        self.pre_checkout_answers[query_id] = answer
+        return True
+
+    def _refund_star_payment(self, params: dict[str, Any]) -> bool:
+        charge_id = params.get("telegram_payment_charge_id", "")
+        if charge_id not in self._charges:
+            raise bad_request("CHARGE_NOT_FOUND")
+        if charge_id in self.refunded:
+            raise bad_request("CHARGE_ALREADY_REFUNDED")
+        self.refunded.add(charge_id)
+        return True
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _queue(self, kind: str, obj: dict[str, Any]) -> None:
+        self._updates.append({"update_id": next(self._update_ids), kind: obj})
+        self._new_update.set()
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        kind = next(key for key in update if key != "update_id")
+        return not self._allowed_updates or kind in self._allowed_updates
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return self._users.setdefault(user_id, tg.user(user_id))
+
+    def _chat_id(self, params: dict[str, Any]) -> int:
+        chat_id = params.get("chat_id")
+        if chat_id is None or chat_id == "":
+            raise bad_request("chat_id is empty")
+        if not isinstance(chat_id, int):
+            raise bad_request("chat not found")
+        return chat_id
+
+    def _store(self, chat_id: int, sender: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+        message_id = next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+        chat = tg.chat(chat_id, self._users.get(chat_id))
+        msg = tg.message(message_id, sender, chat, **content)
+        self._chats.setdefault(chat_id, {})[message_id] = msg
+        return msg
+
+    def _send(self, params: dict[str, Any], content: dict[str, Any], source: str) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        if markup := tg.check_inline_markup(params.get("reply_markup")):
+            content["reply_markup"] = markup
+        msg = self._store(chat_id, self._bot, content)
+        self._sources[(chat_id, msg["message_id"])] = source
+        return copy.deepcopy(msg)
+
+    def _text(self, params: dict[str, Any], field: str, *, limit: int, required: bool = True) -> str:
+        text = tg.render(str(params.get(field, "")), params.get("parse_mode"))
+        if required and not text.strip():
+            raise bad_request(f"message {field} is empty")
+        if tg.utf16_len(text) > limit:
+            raise bad_request("message is too long" if field == "text" else "message caption is too long")
+        return text
+
+    @staticmethod
+    def _commands_key(params: dict[str, Any]) -> str:
+        scope = params.get("scope") or {"type": "default"}
+        scope_key = f"{scope.get('type')}:{scope.get('chat_id', '')}:{scope.get('user_id', '')}"
+        return f"{scope_key}|{params.get('language_code', '')}"

@@ -33,13 +33,13 @@ class BotProcess:
         )
         out.close()
 
-    async def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int | None:
+    async def stop(self, sig: int = signal.SIGINT, grace: float = 10.0) -> int | None:
         """Stop it (SIGINT is a graceful stop, SIGKILL a crash); returns the exit status."""
         if self.proc is None or self.proc.returncode is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
-            return await asyncio.wait_for(self.proc.wait(), timeout)
+            return await asyncio.wait_for(self.proc.wait(), grace)
         except TimeoutError:
             self.proc.kill()
             return await self.proc.wait()

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     demo_provider: Literal["auto", "on", "off"] = "auto"
     demo_sms_delay_seconds: float = Field(8.0, ge=0, le=3600)
     default_price: str = "0.50"
-    poll_concurrency: int = Field(8, ge=1, le=200)
+    poll_concurrency: int = Field(50, ge=1, le=1000)
     log_level: str = "INFO"
 
     smscartesim_api_key: SecretStr | None = None

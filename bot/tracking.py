@@ -75,6 +75,12 @@ class Tracker:
     async def record(self, order: Order, status: Status) -> Order | None:
         """Store SMS not seen before; the first one moves the order to code_received."""
         added = False
+        if not status.sms:  # the common case: nothing new, no transaction
+            if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
+                return await self.orders.close_with_refund(
+                    order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
+                )
+            return None
         async with self.db.transaction() as conn:
             for sms in status.sms:
                 received = sms.received_at.isoformat() if sms.received_at else None
@@ -83,13 +89,7 @@ class Tracker:
                 added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
             if added and order.status is OrderStatus.ACTIVE:
                 await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)
-        if added:
-            return await self.orders.get(order.id)
-        if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED) and not status.sms:
-            return await self.orders.close_with_refund(
-                order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
-            )
-        return None
+        return await self.orders.get(order.id) if added else None
 
     async def expire_due(self, now: datetime | None = None) -> list[Order]:
         """Refund orders whose time ran out without a code; complete those that got one."""

@@ -1,0 +1,396 @@
+"""SmsCartesimProvider against the in-memory fake built from the smscartesim document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from providers import errors
+from providers.base import Offer, UpstreamState
+from providers.smscartesim import SmsCartesimProvider, _raise_for
+from tests.fakes.smscartesim import FakeSmsCartesim, dumps
+
+KEY = "sk_live_CARTE_SECRET_0123456789"
+OFFER = Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, product_id="wa|us")
+
+
+@pytest.fixture
+def fake() -> FakeSmsCartesim:
+    return FakeSmsCartesim(api_key=KEY)
+
+
+@pytest.fixture
+async def provider(fake: FakeSmsCartesim) -> AsyncIterator[SmsCartesimProvider]:
+    p = SmsCartesimProvider(KEY, transport=fake)
+    yield p
+    await p.close()
+
+
+def ok(**fields: object) -> httpx.Response:
+    return httpx.Response(200, text=dumps({"status": "success", **fields}))
+
+
+@pytest.mark.parametrize("shape", ["list", "map"])
+async def test_offers_both_shapes(provider: SmsCartesimProvider, fake: FakeSmsCartesim, shape: str) -> None:
+    fake.services_shape = shape
+    offers = {(o.service, o.country): o for o in await provider.offers()}
+    assert set(offers) == {("whatsapp", "US"), ("telegram", "US"), ("whatsapp", "GB"), ("google", "GB")}
+    assert offers["whatsapp", "US"].cost == 35 and offers["telegram", "US"].cost == 120
+    assert offers["whatsapp", "GB"].stock == 0 and offers["google", "GB"].stock == 40
+    assert offers["whatsapp", "GB"].product_id == "wa|uk"
+    assert all(o.currency == "USD" and o.provider == "smscartesim" for o in offers.values())
+    assert fake.requests[-1].headers["authorization"] == "***" and fake.requests[-1].query == {}
+
+
+@pytest.mark.parametrize(("asked", "sent"), [("GB", "uk"), ("gb", "uk"), ("uk", "uk"), ("US", "us")])
+async def test_offers_one_country(provider: SmsCartesimProvider, fake: FakeSmsCartesim, asked: str, sent: str) -> None:
+    offers = await provider.offers(asked)
+    assert fake.requests[-1].query == {"country": sent}
+    assert offers and {o.product_id.split("|")[1] for o in offers if o.product_id} == {sent}
+
+
+async def test_offers_filter_drops_other_countries_and_fills_missing(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim
+) -> None:
+    items = [{"code": "wa", "price": Decimal("0.2"), "count": "7"}, {"code": "tg", "country": "us", "price": 1}]
+    fake.respond_next(ok(data=items))  # the upstream filtered already and left the country out
+    offers = await provider.offers("GB")
+    assert [(o.service, o.country, o.cost, o.stock, o.product_id) for o in offers] == [
+        ("whatsapp", "GB", 20, 7, "wa|uk")
+    ]
+
+
+async def test_offers_variants(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    nested = {"code": "tg", "name": "Telegram", "countries": [{"country": 16, "price": "0.99"}, "us"]}
+    items = [
+        nested,
+        {"service": "wa", "country": "id", "price": 5000, "currency": "IDR", "available": True},
+        {"service": "fb", "country": "us", "price": "free?", "available": False},
+        {"name": "no code"},
+        "junk",
+    ]
+    fake.respond_next(ok(data={"services": items}))
+    offers = [(o.service, o.country, o.cost, o.currency, o.stock, o.product_id) for o in await provider.offers()]
+    assert offers == [
+        ("telegram", "GB", 99, "USD", None, "tg|16"),
+        ("telegram", "US", None, "USD", None, "tg|us"),
+        ("whatsapp", "ID", 5000, "IDR", None, "wa|id"),
+        ("facebook", "US", None, "USD", 0, "fb|us"),
+    ]
+
+
+async def test_offers_map_with_bare_prices(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    fake.respond_next(ok(services={"uk": {"wa": Decimal("0.35")}, "us": [{"service": "go", "price": 2}]}))
+    offers = [(o.service, o.country, o.cost, o.product_id) for o in await provider.offers()]
+    assert offers == [("whatsapp", "GB", 35, "wa|uk"), ("google", "US", 200, "go|us")]
+
+
+async def test_offers_wrong_shape(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    fake.respond_next(ok(services="none"))
+    with pytest.raises(errors.BadResponse):
+        await provider.offers()
+
+
+async def test_buy_sends_upstream_tokens(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    gb = next(o for o in await provider.offers("GB") if o.service == "google")
+    purchase = await provider.buy(gb)
+    order = fake.orders[purchase.upstream_id]
+    assert fake.requests[-1].method == "POST" and fake.requests[-1].path == "/orders"
+    assert fake.requests[-1].body == {"service": "go", "country": "uk"}
+    assert (purchase.phone, purchase.cost) == (order.phone, 15)
+    assert purchase.expires_at == order.expires_at and purchase.expires_at.tzinfo is not None
+    assert fake.balance == Decimal("49.85")
+
+
+async def test_buy_price_is_decimal_not_float(provider: SmsCartesimProvider) -> None:
+    assert (await provider.buy(OFFER)).cost == 35  # 0.35 as float would be refused by to_minor
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"order_id": 77, "phone_number": "+4470000", "expires_at": "2026-03-21T20:15:00", "price": "1.5"}},
+        {"orderId": "77", "number": "+4470000", "expires_at": 1774124100, "cost": Decimal("1.50")},
+        {"number": {"id": 77, "phoneNumber": 4470000, "expiresAt": "2026-03-21 20:15:00+00:00", "price": 1.5}},
+    ],
+)
+async def test_buy_field_variants(provider: SmsCartesimProvider, fake: FakeSmsCartesim, body: dict) -> None:
+    fake.respond_next(ok(**body))
+    purchase = await provider.buy(OFFER)
+    assert purchase.upstream_id == "77" and purchase.phone.lstrip("+") == "4470000"
+    assert purchase.expires_at == datetime(2026, 3, 21, 20, 15, tzinfo=UTC)
+    assert purchase.cost == 150  # a float in the test body is still written as a JSON number
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [ok(order={"id": "x"}), ok(order={"phone": "+1"}), ok(), httpx.Response(200, json=["+1202"])],
+)
+async def test_buy_unreadable_success_is_unclear(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, answer: httpx.Response
+) -> None:
+    fake.respond_next(answer)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+async def test_buy_without_product_id_sends_nothing(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    with pytest.raises(errors.InvalidRequest) as info:
+        await provider.buy(Offer("smscartesim", "whatsapp", "US", 35, "USD", None))
+    assert info.value.code == "no_product_id" and fake.requests == []
+
+
+async def test_check_none_one_several(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    purchase = await provider.buy(OFFER)
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.WAITING and status.sms == ()
+    assert fake.requests[-1].path == "/sms" and fake.requests[-1].query == {"id": purchase.upstream_id}
+    fake.add_sms(purchase.upstream_id, "Your WhatsApp code: 583-920", code="583920")
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED and [s.code for s in status.sms] == ["583920"]
+    fake.add_sms(purchase.upstream_id, "Your WhatsApp code: 111222", sender="+14155550000")
+    status = await provider.check(purchase.upstream_id)
+    assert [s.text for s in status.sms] == ["Your WhatsApp code: 583-920", "Your WhatsApp code: 111222"]
+    assert [s.code for s in status.sms] == ["583920", None]
+    assert [s.sender for s in status.sms] == ["WhatsApp", "+14155550000"]
+    assert all(s.received_at and s.received_at.tzinfo is UTC for s in status.sms)
+
+
+@pytest.mark.parametrize(
+    ("word", "with_sms", "expected"),
+    [
+        ("active", False, UpstreamState.WAITING),
+        ("waiting", False, UpstreamState.WAITING),
+        ("active", True, UpstreamState.RECEIVED),
+        ("received", True, UpstreamState.RECEIVED),
+        ("completed", True, UpstreamState.FINISHED),
+        ("cancelled", False, UpstreamState.CANCELLED),
+        ("expired", False, UpstreamState.EXPIRED),
+        ("weird", True, UpstreamState.RECEIVED),
+        (None, False, UpstreamState.WAITING),
+    ],
+)
+async def test_check_status_words(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, word: str | None, with_sms: bool, expected: UpstreamState
+) -> None:
+    sms = [{"message": "code 4321", "sender": "Bank", "created_at": "2026-03-21T20:15:00Z"}] if with_sms else []
+    fake.respond_next(ok(data={"status": word, "sms": sms}))
+    status = await provider.check("1001")
+    assert status.state is expected and len(status.sms) == int(with_sms)
+
+
+async def test_check_other_shapes(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    fake.respond_next(httpx.Response(200, json={"status": "expired", "messages": []}))  # no envelope word
+    assert (await provider.check("1")).state is UpstreamState.EXPIRED
+    fake.respond_next(ok(data=[{"body": "G-123456 is your code", "from": "Google"}]))
+    status = await provider.check("1")
+    assert status.state is UpstreamState.RECEIVED and status.sms[0].text == "G-123456 is your code"
+    fake.respond_next(ok(messages="none"))
+    with pytest.raises(errors.BadResponse):
+        await provider.check("1")
+
+
+async def test_check_unknown_order(provider: SmsCartesimProvider) -> None:
+    with pytest.raises(errors.OrderNotFound):
+        await provider.check("999")
+
+
+async def test_cancel_is_noop(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    purchase = await provider.buy(OFFER)
+    count = len(fake.requests)
+    assert await provider.cancel(purchase.upstream_id) is None
+    assert len(fake.requests) == count and fake.orders[purchase.upstream_id].status == "active"
+
+
+async def test_balance(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == (5000, "USD")
+    assert fake.requests[-1].path == "/user/balance"
+    fake.respond_next(ok(data={"amount": "125000", "currency": "idr"}))
+    assert (await provider.balance()).amount == 125000
+    fake.respond_next(ok(currency="USD"))
+    with pytest.raises(errors.BadResponse):
+        await provider.balance()
+
+
+async def test_real_errors_from_fake_state(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    with pytest.raises(errors.OutOfStock):
+        await provider.buy(Offer("smscartesim", "whatsapp", "GB", 50, "USD", 0, product_id="wa|uk"))
+    with pytest.raises(errors.InvalidRequest):
+        await provider.buy(Offer("smscartesim", "whatsapp", "FR", 50, "USD", 0, product_id="wa|fr"))
+    fake.balance = Decimal("0.10")
+    with pytest.raises(errors.ProviderBalanceLow):
+        await provider.buy(OFFER)
+    wrong = SmsCartesimProvider("wrong-key", transport=fake)
+    with pytest.raises(errors.Unauthorized):
+        await wrong.balance()
+    await wrong.close()
+
+
+# (HTTP status, code, message, call, expected): the assumed error answers, see the module docstring
+ERROR_TABLE = [
+    (401, None, "Unauthenticated.", "buy", errors.Unauthorized),
+    (403, None, "Forbidden.", "check", errors.Unauthorized),
+    (402, None, "Payment required.", "buy", errors.ProviderBalanceLow),
+    (400, None, "Insufficient balance.", "buy", errors.ProviderBalanceLow),
+    (200, None, "Your balance is too low", "buy", errors.ProviderBalanceLow),
+    (404, None, "Nothing here.", "buy", errors.OutOfStock),
+    (400, None, "No numbers available for wa/us", "buy", errors.OutOfStock),
+    (200, None, "Service out of stock", "buy", errors.OutOfStock),
+    (409, None, "Number not available right now", "offers", errors.OutOfStock),
+    (404, None, "Order not found.", "check", errors.OrderNotFound),
+    (404, None, "Number not available", "check", errors.OrderNotFound),
+    (404, None, "Route not found.", "offers", errors.BadResponse),
+    (422, None, "The service field is required.", "buy", errors.InvalidRequest),
+    (400, None, "Bad request.", "check", errors.InvalidRequest),
+    (429, None, "Too many requests.", "offers", errors.RateLimited),
+    (500, None, "Server error.", "buy", errors.Unavailable),
+    (503, None, "Insufficient upstream balance", "check", errors.Unavailable),
+    (418, None, "teapot", "buy", errors.BadResponse),
+    (200, None, "mystery", "check", errors.BadResponse),
+    (200, "insufficient_balance", "x", "buy", errors.ProviderBalanceLow),
+    (400, "out_of_stock", "x", "buy", errors.OutOfStock),
+    (404, "order_not_found", "x", "buy", errors.OrderNotFound),
+    (500, "invalid_service", "x", "buy", errors.InvalidRequest),
+    (200, "RATE_LIMITED", "x", "check", errors.RateLimited),
+    (418, 1001, "x", "check", errors.BadResponse),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "message", "call", "expected"), ERROR_TABLE)
+async def test_error_table(
+    provider: SmsCartesimProvider,
+    fake: FakeSmsCartesim,
+    status: int,
+    code: str | int | None,
+    message: str,
+    call: str,
+    expected: type,
+) -> None:
+    fake.fail_next(status, f"{message} (key {KEY})", code=code)  # an upstream echoing the key
+    with pytest.raises(expected) as info:
+        await _call(provider, call)
+    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert KEY not in str(info.value)
+    assert info.value.code == (str(code) if code is not None else None)
+
+
+def test_raise_for_paths_and_success() -> None:
+    _raise_for(200, {"status": "success", "balance": 1}, path="/user/balance")
+    _raise_for(201, ["no", "envelope"], path="/orders")
+    with pytest.raises(errors.OutOfStock):
+        _raise_for(404, {"status": "error"}, path="/orders")
+    with pytest.raises(errors.OrderNotFound):
+        _raise_for(404, None, path="/sms")
+    with pytest.raises(errors.Unauthorized):
+        _raise_for(401, ["not", "an", "object"])
+    with pytest.raises(errors.BadResponse):
+        _raise_for(302, {"location": "/login"})
+    with pytest.raises(errors.ProviderBalanceLow) as info:
+        _raise_for(400, {"status": "error", "error": "insufficient funds", "code": "E1"})
+    assert str(info.value) == "[smscartesim] HTTP 400: insufficient funds (E1)"
+
+
+async def test_html_502_is_unavailable(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    for call in ("offers", "buy", "check", "balance"):
+        fake.html_next(502)
+        with pytest.raises(errors.Unavailable) as info:
+            await _call(provider, call)
+        assert type(info.value) is errors.Unavailable
+
+
+async def test_gateway_timeout_on_buy_is_unclear(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    fake.html_next(504)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+@pytest.mark.parametrize("call", ["offers", "check", "balance"])
+async def test_html_or_empty_200_on_read_is_bad_response(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, call: str, arm: str
+) -> None:
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.BadResponse):
+        await _call(provider, call)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+async def test_unreadable_200_on_buy_is_unclear(provider: SmsCartesimProvider, fake: FakeSmsCartesim, arm: str) -> None:
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "expected"),
+    [
+        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.WriteTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
+        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
+        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
+        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
+        ("offers", httpx.ConnectError("refused"), errors.Unavailable),
+    ],
+)
+async def test_transport_failures(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, call: str, exc: Exception, expected: type
+) -> None:
+    fake.raise_next(exc)
+    with pytest.raises(expected) as info:
+        await _call(provider, call)
+    assert type(info.value) is expected
+    assert KEY not in str(info.value)
+
+
+async def test_buy_is_never_retried(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    fake.raise_next(httpx.ReadTimeout("t"))
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    assert len(fake.requests) == 1 and fake.orders == {}
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("1.5", 1.5), (None, None), ("soon", None)])
+async def test_429_retry_after(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, header: str | None, expected: float | None
+) -> None:
+    fake.fail_next(429, "Too many requests.", headers={"Retry-After": header} if header else None)
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.buy(OFFER)
+    assert info.value.retry_after == expected
+
+
+async def test_key_never_in_errors_or_logs(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    raised: list[Exception] = []
+    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
+        arm()
+        try:
+            await provider.buy(OFFER)
+        except errors.ProviderError as exc:
+            raised.append(exc)
+    fake.fail_next(401, f"key {KEY} revoked", code=KEY)
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.check("1001")
+    raised.append(info.value)
+    await provider.buy(OFFER)  # a success logs too
+    assert len(raised) == 4
+    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in caplog.text
+
+
+async def _call(provider: SmsCartesimProvider, call: str) -> object:
+    if call == "offers":
+        return await provider.offers()
+    if call == "buy":
+        return await provider.buy(OFFER)
+    if call == "balance":
+        return await provider.balance()
+    return await provider.check("1001")

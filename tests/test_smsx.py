@@ -1,0 +1,464 @@
+"""SmsxProvider against the in-memory fake built from the SMSX partner API document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from providers import errors
+from providers.base import Offer, Sms, UpstreamState
+from providers.http import make_client, request_json
+from providers.smsx import SmsxProvider, _raise_for
+from tests.fakes.smsx import FakeSmsx, dumps
+
+KEY = "px_live_SECRET_0123456789abcdef"
+OFFER = Offer("smsx", "telegram", "IN", 35, "USD", 120, product_id="tg|22")
+
+
+def _answer(body: object, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, text=dumps(body), headers={"Content-Type": "application/json"})
+
+
+@pytest.fixture
+def fake() -> FakeSmsx:
+    return FakeSmsx(api_key=KEY)
+
+
+@pytest.fixture
+async def provider(fake: FakeSmsx) -> AsyncIterator[SmsxProvider]:
+    p = SmsxProvider(KEY, transport=fake)
+    yield p
+    await p.close()
+
+
+async def test_offers_from_countries_services_prices(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    offers = await provider.offers()
+    got = {(o.service, o.country, o.cost, o.stock, o.product_id) for o in offers}
+    assert got == {
+        ("telegram", "IN", 35, 120, "tg|22"),
+        ("whatsapp", "IN", 50, 8, "wa|22"),
+        ("telegram", "US", 110, 0, "tg|12"),
+        ("some_app", "GB", 7, 40, "qq|16"),  # unknown code "qq": slug from its name
+    }
+    assert all(o.currency == "USD" and o.provider == "smsx" for o in offers)
+    assert [(r.method, r.action, r.params) for r in fake.requests] == [
+        ("GET", "countries", {}),
+        ("GET", "services", {}),
+        ("GET", "prices", {}),
+    ]
+    assert fake.requests[0].headers["x-api-key"] == "***"
+    assert "authorization" not in fake.requests[0].headers
+
+
+async def test_offers_one_country_asks_prices_per_id(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    offers = await provider.offers("in")
+    assert {(o.service, o.country) for o in offers} == {("telegram", "IN"), ("whatsapp", "IN")}
+    assert fake.requests[-1].params == {"country": "22"}
+    count = len(fake.requests)
+    assert await provider.offers("ZZ") == []
+    assert [r.action for r in fake.requests[count:]] == ["countries", "services"]  # no prices call
+
+
+async def test_offers_accept_variant_shapes(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.respond_next(_answer({"countries": {"22": {"eng": "India"}, "999": {"name": "Indonesia"}}}))
+    fake.respond_next(_answer({"services": {"tg": "Telegram", "zz": "Zed Chat"}}))
+    rows = [
+        {"country": 22, "service": "tg", "price": "0.35", "stock": 3},
+        {"country_id": "999", "service_code": "zz", "cost": 2, "count": "7"},
+        {"country": 22, "service": "wa", "price": "n/a"},  # unreadable price: skipped
+        {"country": 22, "service": "go"},  # no price published: kept with cost None
+    ]
+    fake.respond_next(_answer({"prices": rows, "upstream_action": "getPrices"}))
+    offers = await provider.offers()
+    got = {(o.service, o.country, o.cost, o.stock, o.product_id) for o in offers}
+    assert got == {
+        ("telegram", "IN", 35, 3, "tg|22"),
+        ("zed_chat", "ID", 200, 7, "zz|999"),  # id 999 unmapped: country from its name
+        ("google", "IN", None, None, "go|22"),
+    }
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [{"countries": "India"}],
+        [{"countries": []}, {"services": 5}],
+        [{"countries": []}, {"services": []}, {"prices": "none"}],
+    ],
+)
+async def test_offers_wrong_shape_is_bad_response(provider: SmsxProvider, fake: FakeSmsx, answers: list) -> None:
+    for answer in answers:
+        fake.respond_next(_answer(answer))
+    with pytest.raises(errors.BadResponse):
+        await provider.offers()
+
+
+async def test_buy_sends_upstream_codes(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    offer = next(o for o in await provider.offers("IN") if o.service == "telegram")
+    purchase = await provider.buy(offer)
+    activation = fake.activations[purchase.upstream_id]
+    assert purchase.upstream_id == "5000001" and purchase.phone == activation.phone
+    assert (activation.service, activation.country) == ("tg", 22)
+    assert purchase.cost is None
+    last = fake.requests[-1]
+    assert (last.method, last.action, last.json) == ("POST", "rent_number", {"service": "tg", "country": 22})
+    assert fake.prices[(22, "tg")][1] == 119
+
+
+async def test_buy_cost_is_decimal_not_float(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.rent_cost = "0.35"  # to_minor rejects floats, so a float parse would leave cost None
+    assert (await provider.buy(OFFER)).cost == 35
+
+
+async def test_request_json_parses_numbers_as_decimal(fake: FakeSmsx) -> None:
+    async with make_client("https://mail.smsx.site", headers={"Authorization": f"Bearer {KEY}"}, transport=fake) as c:
+        status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "prices"})
+    assert status == 200 and isinstance(body, dict)  # the fake takes Bearer too, as documented
+    assert str(body["prices"]["22"]["tg"]["cost"]) == "0.35"
+    assert type(body["prices"]["22"]["tg"]["cost"]).__name__ == "Decimal"
+
+
+async def test_fake_wallet_needs_partner_user(fake: FakeSmsx) -> None:
+    """The adapter never calls ``wallet`` (balance is the upstream's); the fake still serves it."""
+    async with make_client("https://mail.smsx.site", headers={"X-API-Key": KEY}, transport=fake) as c:
+        status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "wallet"})
+        assert status == 200 and isinstance(body, dict) and str(body["balance"]) == "5.00"
+        fake.partner_user_configured = False
+        status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "wallet"})
+    assert (status, body) == (503, {"ok": False, "error": "partner_user_not_configured"})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"ok": True, "id": 77, "number": "+919000000077"},
+        {"activationId": "77", "phone_number": "+919000000077"},
+        {"ok": True, "data": {"activation_id": 77, "phone": 919000000077}},
+    ],
+)
+async def test_buy_accepts_field_variants(provider: SmsxProvider, fake: FakeSmsx, answer: dict) -> None:
+    fake.respond_next(_answer(answer))
+    purchase = await provider.buy(OFFER)
+    assert purchase.upstream_id == "77"
+    assert purchase.phone.lstrip("+") == "919000000077"
+
+
+@pytest.mark.parametrize("answer", [{"ok": True, "activation_id": 5}, {"phone": "+91"}, ["5", "+91"]])
+async def test_buy_unreadable_success_is_unclear(provider: SmsxProvider, fake: FakeSmsx, answer: object) -> None:
+    fake.respond_next(_answer(answer))
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+async def test_buy_needs_our_product_id(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    with pytest.raises(errors.InvalidRequest):
+        await provider.buy(Offer("smsx", "telegram", "IN", 35, "USD", 1))
+    assert fake.requests == []
+
+
+async def test_real_errors_from_fake_state(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    with pytest.raises(errors.OutOfStock):  # count 0
+        await provider.buy(Offer("smsx", "telegram", "US", 110, "USD", 0, product_id="tg|12"))
+    with pytest.raises(errors.InvalidRequest) as info:
+        await provider.buy(Offer("smsx", "x", "IN", 1, "USD", 1, product_id="nope|22"))
+    assert info.value.code == "BAD_SERVICE"
+    with pytest.raises(errors.InvalidRequest) as info:
+        await provider.buy(Offer("smsx", "telegram", "X77", 1, "USD", 1, product_id="tg|77"))
+    assert info.value.code == "WRONG_COUNTRY_ID"
+    fake.no_balance = True
+    with pytest.raises(errors.ProviderBalanceLow):
+        await provider.buy(OFFER)
+    wrong = SmsxProvider("wrong-key", transport=fake)
+    with pytest.raises(errors.Unauthorized):
+        await wrong.offers()
+    await wrong.close()
+
+
+async def test_check_waiting_then_codes(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    purchase = await provider.buy(OFFER)
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.WAITING and status.sms == ()
+    assert (fake.requests[-1].method, fake.requests[-1].params) == ("GET", {"id": purchase.upstream_id})
+    fake.deliver_otp(purchase.upstream_id, "583920", text="Telegram code 583920")
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED
+    assert status.sms == (Sms(text="Telegram code 583920", code="583920"),)
+    fake.deliver_otp(purchase.upstream_id, "111222")  # no text: the adapter writes one
+    assert (await provider.check(purchase.upstream_id)).sms == (Sms(text="Code: 111222", code="111222"),)
+
+
+async def test_check_several_sms_as_history(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    history = [{"text": "code 1111", "otp": "1111"}, "code 2222", {"otp": 3333}]
+    fake.respond_next(_answer({"ok": True, "status": "received", "otp": "3333", "sms": history}))
+    status = await provider.check("5000001")
+    assert status.state is UpstreamState.RECEIVED
+    assert status.sms == (Sms("code 1111", "1111"), Sms("code 2222"), Sms("Code: 3333", "3333"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "state"),
+    [
+        ({"status": "cancelled"}, UpstreamState.CANCELLED),
+        ({"status": "Canceled"}, UpstreamState.CANCELLED),
+        ({"status": "expired"}, UpstreamState.EXPIRED),
+        ({"status": "finished", "otp": "42"}, UpstreamState.FINISHED),
+    ],
+)
+async def test_check_other_states(provider: SmsxProvider, fake: FakeSmsx, answer: dict, state: UpstreamState) -> None:
+    fake.respond_next(_answer(answer))
+    assert (await provider.check("5000001")).state is state
+
+
+async def test_check_unknown_and_odd_answers(
+    provider: SmsxProvider, fake: FakeSmsx, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(errors.OrderNotFound):  # status unknown, raw NO_ACTIVATION
+        await provider.check("123")
+    purchase = await provider.buy(OFFER)
+    tail = "TAIL_THAT_MUST_NOT_BE_LOGGED"
+    fake.set_raw(purchase.upstream_id, "STATUS_WAIT_RESEND" + "x" * 40 + tail)
+    with pytest.raises(errors.BadResponse) as info:
+        await provider.check(purchase.upstream_id)
+    assert "STATUS_WAIT_RESEND" in str(info.value) and tail not in str(info.value)
+    assert tail not in caplog.text
+    fake.respond_next(_answer({"ok": True, "status": "received"}))
+    with pytest.raises(errors.BadResponse):  # received without otp or text
+        await provider.check(purchase.upstream_id)
+    fake.respond_next(_answer({"ok": True}))
+    with pytest.raises(errors.BadResponse):
+        await provider.check(purchase.upstream_id)
+
+
+async def test_cancel(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    purchase = await provider.buy(OFFER)
+    assert await provider.cancel(purchase.upstream_id) is None
+    last = fake.requests[-1]
+    assert (last.method, last.action, last.json) == ("POST", "cancel", {"id": purchase.upstream_id})
+    assert fake.activations[purchase.upstream_id].status == "cancelled"
+    assert (await provider.check(purchase.upstream_id)).state is UpstreamState.CANCELLED
+    with pytest.raises(errors.OrderNotFound):
+        await provider.cancel("999")
+
+
+async def test_cancel_refused(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    first, second = await provider.buy(OFFER), await provider.buy(OFFER)
+    fake.deny_early_cancel = True
+    with pytest.raises(errors.CancelRefused) as info:
+        await provider.cancel(first.upstream_id)
+    assert info.value.code == "EARLY_CANCEL_DENIED"
+    fake.deny_early_cancel = False
+    fake.deliver_otp(second.upstream_id, "5555")
+    with pytest.raises(errors.CancelRefused) as info:
+        await provider.cancel(second.upstream_id)
+    assert info.value.code == "BAD_STATUS"
+    assert fake.activations[first.upstream_id].status == "waiting"
+
+
+@pytest.mark.parametrize(
+    ("currency", "value", "expected"),
+    [(None, "12.34", (1234, "USD")), ("rub", "12.34", (1234, "RUB")), ("IDR", "15000", (15000, "IDR"))],
+)
+async def test_balance(
+    provider: SmsxProvider, fake: FakeSmsx, currency: str | None, value: str, expected: tuple[int, str]
+) -> None:
+    fake.currency, fake.smsbower_balance = currency, value
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == expected
+    assert [(r.method, r.action) for r in fake.requests] == [("GET", "balance")]  # not "wallet"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [({"smsbower_balance": "ACCESS_BALANCE:3.05", "api_id": 1}, 305), ({"balance": 0.1}, 10)],
+)
+async def test_balance_variants(provider: SmsxProvider, fake: FakeSmsx, answer: dict, expected: int) -> None:
+    fake.respond_next(_answer(answer))
+    assert (await provider.balance()).amount == expected
+
+
+async def test_balance_unreadable(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.respond_next(_answer({"ok": True, "api_id": 1}))
+    with pytest.raises(errors.BadResponse):
+        await provider.balance()
+
+
+async def test_partner_user_not_configured(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    purchase = await provider.buy(OFFER)
+    fake.partner_user_configured = False
+    assert len(await provider.offers()) == 4  # the catalogue does not need the partner user
+    for call in (provider.buy(OFFER), provider.check(purchase.upstream_id), provider.cancel(purchase.upstream_id)):
+        with pytest.raises(errors.Unauthorized) as info:
+            await call
+        assert info.value.code == "partner_user_not_configured"
+
+
+async def test_server_without_api_keys_is_unavailable(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.api_keys_configured = False
+    with pytest.raises(errors.Unavailable) as info:
+        await provider.balance()
+    assert type(info.value) is errors.Unavailable
+
+
+# (HTTP status, error string) from the document's HTTP table and SMSBower's error words
+ERROR_TABLE = [
+    (400, "invalid_input", errors.InvalidRequest),
+    (401, "unauthorized", errors.Unauthorized),
+    (405, "method_not_allowed", errors.InvalidRequest),
+    (501, "outbound_sms_not_configured", errors.InvalidRequest),
+    (502, "provider error", errors.Unavailable),
+    (503, "partner_user_not_configured", errors.Unauthorized),
+    (503, "no_api_keys_configured", errors.Unavailable),
+    (500, "internal", errors.Unavailable),
+    (502, "NO_NUMBERS", errors.OutOfStock),
+    (502, "NO_BALANCE", errors.ProviderBalanceLow),
+    (502, "BAD_KEY", errors.Unauthorized),
+    (502, "BAD_SERVICE", errors.InvalidRequest),
+    (502, "WRONG_COUNTRY_ID", errors.InvalidRequest),
+    (502, "BAD_ACTION", errors.InvalidRequest),
+    (502, "NO_ACTIVATION", errors.OrderNotFound),
+    (502, "WRONG_ACTIVATION_ID", errors.OrderNotFound),
+    (502, "EARLY_CANCEL_DENIED", errors.CancelRefused),
+    (502, "BAD_STATUS", errors.CancelRefused),
+    (502, "SMSBower said: NO_NUMBERS", errors.OutOfStock),  # embedded word
+    (400, "no_numbers", errors.OutOfStock),  # word before status, any case
+    (200, "NO_BALANCE", errors.ProviderBalanceLow),  # {"ok": false} inside a 200
+    (200, "mystery", errors.BadResponse),
+    (418, "teapot", errors.BadResponse),
+]
+
+
+@pytest.mark.parametrize(("status", "error", "expected"), ERROR_TABLE)
+async def test_error_table_on_buy(
+    provider: SmsxProvider, fake: FakeSmsx, status: int, error: str, expected: type
+) -> None:
+    fake.fail_next(status, f"{error} for key {KEY}")  # an upstream echoing the key
+    with pytest.raises(expected) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+
+@pytest.mark.parametrize(("status", "error", "expected"), ERROR_TABLE)
+async def test_error_table_on_check(
+    provider: SmsxProvider, fake: FakeSmsx, status: int, error: str, expected: type
+) -> None:
+    fake.fail_next(status, error)
+    with pytest.raises(expected):
+        await provider.check("5000001")
+
+
+def test_raise_for_word_first_then_status() -> None:
+    _raise_for(200, {"ok": True, "status": "waiting"})
+    _raise_for(200, {"ok": True, "error": None})
+    with pytest.raises(errors.OutOfStock):
+        _raise_for(401, {"error": "NO_NUMBERS"})
+    with pytest.raises(errors.Unauthorized):
+        _raise_for(401, ["not", "an", "object"])
+    with pytest.raises(errors.BadResponse):
+        _raise_for(200, {"ok": False})
+    with pytest.raises(errors.Unauthorized) as info:
+        _raise_for(503, {"error": "partner_user_not_configured"})
+    assert info.value.code == "partner_user_not_configured"
+
+
+async def test_html_502_is_unavailable(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.html_next(502)
+    with pytest.raises(errors.Unavailable) as info:
+        await provider.offers()
+    assert not isinstance(info.value, errors.UnclearResult)
+    fake.html_next(502)
+    with pytest.raises(errors.Unavailable) as info:
+        await provider.buy(OFFER)
+    assert not isinstance(info.value, errors.UnclearResult)
+
+
+async def test_gateway_timeout_on_buy_is_unclear(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    fake.html_next(504)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+@pytest.mark.parametrize("call", ["offers", "check", "balance", "cancel"])
+async def test_html_or_empty_200_is_bad_response(provider: SmsxProvider, fake: FakeSmsx, call: str, arm: str) -> None:
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.BadResponse):
+        await _call(provider, call)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+async def test_unreadable_200_on_buy_is_unclear(provider: SmsxProvider, fake: FakeSmsx, arm: str) -> None:
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "expected"),
+    [
+        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
+        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
+        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
+        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
+        ("cancel", httpx.ReadTimeout("t"), errors.Unavailable),
+        ("offers", httpx.ConnectError("refused"), errors.Unavailable),
+    ],
+)
+async def test_transport_failures(
+    provider: SmsxProvider, fake: FakeSmsx, call: str, exc: Exception, expected: type
+) -> None:
+    fake.raise_next(exc)
+    with pytest.raises(expected) as info:
+        await _call(provider, call)
+    assert type(info.value) is expected
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), (None, None)])
+async def test_429_retry_after(
+    provider: SmsxProvider, fake: FakeSmsx, header: str | None, expected: float | None
+) -> None:
+    fake.fail_next(429, "too_many_requests", headers={"Retry-After": header} if header else None)
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.buy(OFFER)
+    assert info.value.retry_after == expected
+
+
+async def test_key_never_in_errors_or_logs(
+    provider: SmsxProvider, fake: FakeSmsx, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    raised: list[Exception] = []
+    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
+        arm()
+        try:
+            await provider.buy(OFFER)
+        except errors.ProviderError as exc:
+            raised.append(exc)
+    purchase = await provider.buy(OFFER)
+    fake.set_raw(purchase.upstream_id, f"BAD_KEY {KEY}")
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.check(purchase.upstream_id)
+    raised.append(info.value)
+    fake.fail_next(401, f"key {KEY} revoked")
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.offers()
+    raised.append(info.value)
+    assert len(raised) == 5
+    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in caplog.text
+
+
+async def _call(provider: SmsxProvider, call: str) -> object:
+    if call == "offers":
+        return await provider.offers()
+    if call == "buy":
+        return await provider.buy(OFFER)
+    if call == "balance":
+        return await provider.balance()
+    if call == "cancel":
+        return await provider.cancel("5000001")
+    return await provider.check("5000001")

@@ -1,0 +1,199 @@
+"""Reply parsing and helpers for the sms-activate protocol (see :mod:`providers.smsactivate`).
+
+Replies are plain text (``ACCESS_NUMBER:<id>:<phone>``, ``NO_NUMBERS``) or JSON read with Decimal numbers.
+Parsers return ``None`` on a shape they do not know. Importing this module masks ``api_key=`` in the
+``httpx`` logger's request lines (the key is in the query string; httpx logs full URLs at INFO).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit, urlunsplit
+
+from providers.base import Sms, Status, UpstreamState
+from providers.normalize import country_code
+
+#: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
+_WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
+#: keys under which JSON-wrapped errors carry their code
+_ERROR_KEYS = ("error", "message", "title", "msg")
+HANDLER_PATH = "/stubs/handler_api.php"
+
+
+def handler_url(base_url: str) -> str:
+    """The full handler URL: a bare host (no path, or ``/``) gets ``/stubs/handler_api.php``."""
+    parts = urlsplit(base_url.strip())
+    return urlunsplit(parts._replace(path=HANDLER_PATH) if parts.path in ("", "/") else parts)
+
+
+class MaskKeyInUrls(logging.Filter):
+    """Rewrites ``api_key=<key>`` as ``api_key=***`` in a log record's message."""
+
+    _pattern = re.compile(r"(api_key=)[^&\s\"'>]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if "api_key=" in message.lower():
+            record.msg, record.args = self._pattern.sub(r"\1***", message), ()
+        return True
+
+
+if not any(isinstance(f, MaskKeyInUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(MaskKeyInUrls())
+
+
+def loads(text: str) -> object:
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def word(text: str) -> tuple[str, str] | None:
+    """``"BANNED:2024-05-01"`` -> ``("BANNED", "2024-05-01")``; None for anything but a protocol word."""
+    match = _WORD.match(text.strip())
+    return (match["code"], (match["detail"] or "").strip()) if match else None
+
+
+def error_words(text: str) -> list[tuple[str, str]]:
+    """The reply's plain-text word, or the words under JSON error keys (``{"error": "NO_NUMBERS"}``)."""
+    plain = word(text)
+    if plain is not None:
+        return [plain]
+    body = loads(text)
+    if not isinstance(body, dict):
+        return []
+    found = [word(body[k]) for k in _ERROR_KEYS if isinstance(body.get(k), str)]
+    return [w for w in found if w is not None]
+
+
+def describe(code: str, detail: str) -> str:
+    """The message for an error word (``BANNED`` says until when, ``WRONG_MAX_PRICE`` the minimum)."""
+    if code == "BANNED":
+        return f"account banned until {detail or 'an unknown time'}"
+    if code == "WRONG_MAX_PRICE":
+        return f"max price below the upstream's minimum {detail}".strip()
+    return f"{code}: {detail}" if detail else code
+
+
+def is_json_error(text: str) -> bool:
+    return isinstance(body := loads(text), dict) and str(body.get("status", "")).lower() == "error"
+
+
+def looks_like_html(text: str) -> bool:
+    return text.lstrip()[:1] == "<" or "<html" in text[:200].lower()
+
+
+def amount(value: object) -> Decimal | None:
+    """A price or balance as Decimal (JSON Decimal, int or numeric string); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None
+    try:
+        parsed = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return parsed if parsed.is_finite() and parsed >= 0 else None
+
+
+def count(value: object) -> int | None:
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if text.isdigit() else None
+
+
+def prices(body: object) -> list[tuple[str, str, Decimal, int | None]] | None:
+    """``getPrices`` -> ``[(country_id, service_code, cost, stock)]`` from ``{country: {service:
+    {"cost": 0.35, "count": 120}}}`` (or ``price``/``stock``), or the V2 ``{service: {"0.35": 120}}``
+    tiers: the cheapest price with stock is the cost, the stock is the sum over all prices."""
+    rows: list[tuple[str, str, Decimal, int | None]] = []
+    if not isinstance(body, dict):
+        return None
+    for country_id, services in body.items():
+        for service, entry in services.items() if isinstance(services, dict) else ():
+            parsed = _price_entry(entry)
+            if parsed is not None:
+                rows.append((str(country_id), str(service), *parsed))
+    return rows
+
+
+def _price_entry(entry: object) -> tuple[Decimal, int | None] | None:
+    if not isinstance(entry, dict):
+        return None
+    if "cost" in entry or "price" in entry:
+        cost = amount(entry.get("cost", entry.get("price")))
+        return (cost, count(entry.get("count", entry.get("stock")))) if cost is not None else None
+    tiers = [(p, n) for p, n in ((amount(k), count(v)) for k, v in entry.items()) if p is not None and n is not None]
+    if not tiers:
+        return None
+    return min([p for p, n in tiers if n] or [p for p, _ in tiers]), sum(n for _, n in tiers)
+
+
+def country_names(body: object) -> dict[str, str]:
+    """``getCountries`` -> ``{id: English name}`` (the ``eng`` field)."""
+    entries = body.items() if isinstance(body, dict) else ()
+    return {str(e.get("id", k)): e["eng"] for k, e in entries if isinstance(e, dict) and isinstance(e.get("eng"), str)}
+
+
+def first(mapping: dict[str, object], *keys: str) -> object:
+    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
+
+
+def number_v2(body: object) -> tuple[str, str, Decimal | None] | None:
+    """``getNumberV2`` JSON -> ``(activation id, phone, cost)``; None without an id or phone."""
+    if not isinstance(body, dict):
+        return None
+    upstream_id = first(body, "activationId", "activation_id", "id")
+    number = first(body, "phoneNumber", "phone", "number", "phone_number")
+    if not isinstance(upstream_id, str | int) or not isinstance(number, str | int):
+        return None
+    return str(upstream_id), phone(str(number)), amount(first(body, "activationCost", "cost", "price"))
+
+
+def phone(value: str) -> str:
+    """sms-activate sends international numbers without ``+``; add it to an all-digit number."""
+    value = value.strip()
+    return f"+{value}" if value.isdigit() else value
+
+
+def purchase(text: str, v2: bool) -> tuple[str, str, Decimal | None] | None:
+    """``ACCESS_NUMBER:<id>:<phone>`` (or the ``getNumberV2`` JSON) -> ``(id, phone, cost)``."""
+    if v2:
+        return number_v2(loads(text))
+    parts = [p.strip() for p in text.strip().split(":")]
+    if len(parts) != 3 or parts[0] != "ACCESS_NUMBER" or not parts[1] or not parts[2]:
+        return None
+    return parts[1], phone(parts[2]), None
+
+
+def balance(text: str) -> Decimal | None:
+    """``ACCESS_BALANCE:123.45`` -> ``Decimal("123.45")``."""
+    parsed = word(text)
+    return amount(parsed[1]) if parsed and parsed[0] == "ACCESS_BALANCE" else None
+
+
+def status(text: str) -> Status | None:
+    """``getStatus`` words -> :class:`Status`; the code arrives as ``Sms(text="Code: <code>")``."""
+    state, code = word(text) or ("", "")
+    if state in ("STATUS_WAIT_CODE", "STATUS_WAIT_RESEND"):
+        return Status(UpstreamState.WAITING)
+    if state == "STATUS_CANCEL":
+        return Status(UpstreamState.CANCELLED)
+    if state in ("STATUS_OK", "STATUS_WAIT_RETRY") and code:
+        return Status(UpstreamState.RECEIVED, (Sms(text=f"Code: {code}", code=code),))
+    return None
+
+
+def country(country_id: str, names: dict[str, str]) -> str:
+    """ISO alpha-2 for a protocol country id; an id normalize does not know goes by its ``eng`` name."""
+    if unmapped(country_id) and country_id in names:
+        return country_code(names[country_id])
+    return country_code(int(country_id)) if country_id.isdigit() else country_code(country_id)
+
+
+def unmapped(country_id: str) -> bool:
+    return country_id.isdigit() and country_code(int(country_id)) == f"X{int(country_id)}"

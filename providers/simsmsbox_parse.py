@@ -1,0 +1,198 @@
+"""Answer parsing for :mod:`providers.simsmsbox`; the shapes assumed are listed in that module's docstring."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import httpx
+
+from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
+from providers.errors import BadResponse
+from providers.money import to_minor
+from providers.normalize import country_code, service_slug
+
+log = logging.getLogger(__name__)
+
+NAME = "simsmsbox"
+CURRENCY = "USD"
+
+STATES: dict[str, UpstreamState] = {
+    **dict.fromkeys(("active", "waiting", "pending", "processing"), UpstreamState.WAITING),
+    **dict.fromkeys(("received", "success"), UpstreamState.RECEIVED),
+    **dict.fromkeys(("completed", "finished"), UpstreamState.FINISHED),
+    **dict.fromkeys(("expired", "released"), UpstreamState.EXPIRED),
+    **dict.fromkeys(("cancelled", "canceled", "refunded"), UpstreamState.CANCELLED),
+}
+EXPIRY_KEYS = ("expireAt", "expiresAt", "expire_at", "expires_at")
+
+
+def first(mapping: Mapping[str, object], *keys: str) -> object:
+    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
+
+
+def unwrap_list(body: object) -> list[object] | None:
+    """A list answer, or the list under ``data`` / ``items`` / ``list`` / ``records`` (nested once)."""
+    if isinstance(body, dict):
+        inner = (body[k] for k in ("data", "items", "list", "records") if isinstance(body.get(k), list | dict))
+        return next((found for i in inner if (found := unwrap_list(i)) is not None), None)
+    return body if isinstance(body, list) else None
+
+
+def unwrap_obj(body: object) -> dict[str, object] | None:
+    """An object answer, or the object under ``data``."""
+    inner = body.get("data") if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else body if isinstance(body, dict) else None
+
+
+def parse_time(value: object) -> datetime | None:
+    """ISO 8601 (naive means UTC) or epoch seconds/milliseconds; None when unreadable."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value) / (1000 if value > 10**11 else 1), UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        log.warning("%s: unreadable timestamp %r", NAME, value[:40])
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def countries(items: list[object]) -> list[tuple[str, str]]:
+    """``(upstream code, ISO alpha-2)`` per country; the code is ``code``/``countryCode``/``iso``, else ``name``."""
+    codes = (first(i, "code", "countryCode", "iso", "name") if isinstance(i, dict) else i for i in items)
+    unique = dict.fromkeys(c.strip() for c in codes if isinstance(c, str) and c.strip())
+    return [(code, country_code(code)) for code in unique]
+
+
+def card_kinds(items: list[object]) -> list[str]:
+    """Card kinds from ``/number-types``: strings, or objects with ``code``/``value``/``cardKind``/``kind``/``name``."""
+    kinds = (first(i, "code", "value", "cardKind", "kind", "name") if isinstance(i, dict) else i for i in items)
+    return list(dict.fromkeys(k.strip() for k in kinds if isinstance(k, str) and k.strip()))
+
+
+def cheapest(items: list[object]) -> dict[str, tuple[Decimal, str, int | None]]:
+    """Per market ``service`` code: the lowest in-stock ``(price, currency, stock)``; sold-out items drop out."""
+    best: dict[str, tuple[Decimal, str, int | None]] = {}
+    for item in (i for i in items if isinstance(i, dict)):
+        service, price, stock = first(item, "service", "serviceName"), item.get("price"), item.get("stock")
+        try:
+            amount = Decimal(str(price).strip()) if isinstance(price, int | str | Decimal) else Decimal("NaN")
+            count = None if stock is None else int(Decimal(str(stock)))
+        except (InvalidOperation, ValueError):
+            amount, count = Decimal("NaN"), None
+        if not isinstance(service, str) or not amount.is_finite() or (count is not None and count <= 0):
+            continue  # unreadable or sold out
+        if service not in best or amount < best[service][0]:
+            best[service] = (amount, str(item.get("currency") or CURRENCY).upper(), count)
+    return best
+
+
+def build_offers(markets: list[tuple[str, str, list[object]]], rentals: tuple[int | None, ...]) -> list[Offer]:
+    """Offers from ``(iso, cardKind, market items)``: the cheapest per (slug, country), once per rental length."""
+    best: dict[tuple[str, str], tuple[Decimal, str, int | None, str]] = {}
+    for iso, kind, items in markets:
+        for service, (price, currency, stock) in cheapest(items).items():
+            key = (service_slug(service), iso)
+            if key not in best or price < best[key][0]:
+                best[key] = (price, currency, stock, f"{service}|{kind}")
+    return [
+        Offer(NAME, slug, iso, to_minor(price * (days or 1), cur), cur, stock, product, days)
+        for (slug, iso), (price, cur, stock, product) in sorted(best.items())
+        for days in rentals
+    ]
+
+
+def split_id(upstream_id: str) -> tuple[str, str | None]:
+    """``"19|psk_orderkey_x"`` -> ``("19", "psk_orderkey_x")``; a bare order id -> ``(id, None)``."""
+    order_id, _, key = upstream_id.partition("|")
+    return order_id, key or None
+
+
+def purchase(body: object) -> Purchase | None:
+    """The order in a purchase answer or ``/mine`` item; None without an order id or phone."""
+    if (data := unwrap_obj(body)) is None:
+        return None
+    order_id, phone = (
+        first(data, "orderId", "id", "order_id"),
+        first(data, "phone", "number", "phoneNumber", "phone_number"),
+    )
+    if not isinstance(order_id, str | int) or not isinstance(phone, str | int) or isinstance(order_id, bool):
+        return None
+    price, currency = first(data, "price", "amount", "cost"), str(data.get("currency") or CURRENCY)
+    try:
+        cost = to_minor(price, currency) if price is not None else None
+    except ValueError:
+        cost = None
+    key = first(data, "apiBindingKey", "api_binding_key")
+    upstream_id = f"{order_id}|{key}" if isinstance(key, str) else str(order_id)
+    return Purchase(upstream_id, str(phone), parse_time(first(data, *EXPIRY_KEYS)), cost)
+
+
+def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase | None:
+    """The newest ``/mine`` order for the offer's service and country created at or after ``since``."""
+    service, _, kind = (offer.product_id or "").partition("|")
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    found: tuple[datetime, Purchase] | None = None
+    for item in (i for i in items if isinstance(i, dict)):
+        created = parse_time(first(item, "createdAt", "created_at", "createTime"))
+        svc, country, card = first(item, "service", "serviceName"), item.get("country"), item.get("cardKind")
+        if created is None or created < since or not isinstance(svc, str):
+            continue
+        if svc.lower() != service.lower() and service_slug(svc) != offer.service:
+            continue
+        if (isinstance(country, str) and country_code(country) != offer.country) or (kind and card not in (None, kind)):
+            continue
+        bought = purchase(item)
+        if bought is not None and (found is None or created > found[0]):
+            found = (created, bought)
+    return found[1] if found else None
+
+
+def code_sms(code: str) -> tuple[Sms, ...]:
+    return (Sms(text=f"Code: {code}", code=code),)
+
+
+def record(text: str) -> Status | None:
+    """``YES|123456`` -> RECEIVED with that code, ``NO|`` -> WAITING; None for anything else."""
+    head, sep, tail = text.strip().partition("|")
+    if sep and head.strip().upper() == "YES" and tail.strip():
+        return Status(UpstreamState.RECEIVED, code_sms(tail.strip()))
+    if sep and head.strip().upper() == "NO":
+        return Status(UpstreamState.WAITING)
+    return None
+
+
+def order_status(body: object) -> Status:
+    """``GET /orders/{id}``: ``status`` word via :data:`STATES` (unknown -> WAITING) and ``latestCode``."""
+    if (data := unwrap_obj(body)) is None:
+        raise BadResponse("order answer is not an object", provider=NAME)
+    word = str(data.get("status") or "").strip().lower()
+    state = STATES.get(word)
+    if state is None:
+        log.warning("%s: unknown order status %r, treated as waiting", NAME, word[:40])
+        state = UpstreamState.WAITING
+    code = first(data, "latestCode", "latest_code")
+    sms = code_sms(str(code)) if isinstance(code, str | int) and not isinstance(code, bool) else ()
+    return Status(UpstreamState.RECEIVED if sms and state is UpstreamState.WAITING else state, sms)
+
+
+def balance(body: object) -> Balance:
+    """``balance`` (and ``currency``, USD when absent) at the top level or under ``data``."""
+    data = body if isinstance(body, dict) and body.get("balance") is not None else unwrap_obj(body) or {}
+    currency = str(data.get("currency") or CURRENCY).upper()
+    try:
+        return Balance(to_minor(data.get("balance"), currency), currency)
+    except ValueError as exc:
+        raise BadResponse("balance answer has no readable balance", provider=NAME) from exc
+
+
+def redact_key_param(record: logging.LogRecord) -> bool:
+    """A filter for the ``httpx`` logger, which logs full URLs at INFO: hide the ``key`` query parameter."""
+    if isinstance(record.args, tuple):
+        hide = [isinstance(a, httpx.URL) and "key" in a.params for a in record.args]
+        record.args = tuple(a.copy_set_param("key", "***") if h else a for a, h in zip(record.args, hide, strict=True))
+    return True

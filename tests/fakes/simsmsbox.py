@@ -1,0 +1,248 @@
+"""An in-memory SimSmsBox API built from its public document, as an httpx transport.
+
+Same assumptions as :mod:`providers.simsmsbox`: answers are ``{"code": 0, "data": ...}`` (lists as
+``data`` or ``data.items``), errors ``{"code": "<WORD>", "message": ...}`` with an HTTP status
+("no available platform" when stock is 0, "Insufficient balance"), prices are per day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+
+_ORDER = re.compile(r"^/api/sms/orders/(?P<id>[^/]+?)(?P<renew>/renew)?$")
+
+
+@dataclass
+class FakeItem:
+    service: str
+    service_name: str
+    price: Decimal  # per day
+    stock: int
+    provider: str = "up-a"
+
+
+@dataclass
+class FakeOrder:
+    id: int
+    phone: str
+    service: str
+    country: str
+    card_kind: str
+    price: Decimal
+    binding_key: str
+    expire_at: datetime
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    status: str = "active"
+    codes: list[str] = field(default_factory=list)
+
+    def view(self) -> dict[str, object]:
+        return {
+            "orderId": self.id,
+            "displayOrderNo": f"S2606{self.id:06d}",
+            "phone": self.phone,
+            "service": self.service,
+            "country": self.country,
+            "cardKind": self.card_kind,
+            "status": self.status,
+            "latestCode": self.codes[-1] if self.codes else None,
+            "expireAt": _iso(self.expire_at),
+            "createdAt": _iso(self.created_at),
+            "apiBindingKey": self.binding_key,
+        }
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]  # X-API-Key replaced by "***"
+    json: object
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ok(data: object) -> httpx.Response:
+    text = json.dumps({"code": 0, "data": data}, default=lambda d: f"<num>{d}</num>")
+    text = re.sub(r'"<num>([-0-9.]+)</num>"', r"\1", text)  # a Decimal goes out as the JSON number written
+    return httpx.Response(200, text=text, headers={"Content-Type": "application/json"})
+
+
+def _error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "message": message})
+
+
+class FakeSimSmsBox(httpx.MockTransport):
+    """Pass as ``transport=`` to :class:`providers.simsmsbox.SimSmsBoxProvider`."""
+
+    def __init__(self, api_key: str = "psk_test") -> None:
+        super().__init__(self._handle)
+        self.api_key = api_key
+        self.countries = [
+            {"flag": "🇺🇸", "name": "United States", "code": "US", "serviceCount": 3},
+            {"flag": "🇬🇧", "name": "United Kingdom", "code": "GB", "serviceCount": 1},
+        ]
+        self.number_types = [{"code": "physical", "name": "Physical SIM"}, {"code": "virtual", "name": "Virtual"}]
+        self.market: dict[tuple[str, str], list[FakeItem]] = {
+            ("US", "physical"): [
+                FakeItem("instagram", "Instagram", Decimal("0.50"), 9, "up-b"),
+                FakeItem("instagram", "Instagram", Decimal("0.35"), 5),
+                FakeItem("wa", "WhatsApp", Decimal("1.20"), 0),
+                FakeItem("wa", "WhatsApp", Decimal("1.50"), 3, "up-b"),
+                FakeItem("telegram", "Telegram", Decimal("0.80"), 0),
+            ],
+            ("US", "virtual"): [
+                FakeItem("instagram", "Instagram", Decimal("0.20"), 0),
+                FakeItem("google", "Google", Decimal("0.10"), 2),
+            ],
+            ("GB", "physical"): [FakeItem("instagram", "Instagram", Decimal("0.60"), 1)],
+            ("GB", "virtual"): [],
+        }
+        self.balance = Decimal("10.00")
+        self.orders: dict[int, FakeOrder] = {}
+        self.requests: list[Recorded] = []
+        self.latency = 0.0  # seconds per request, to observe concurrency
+        self.in_flight = self.max_in_flight = 0
+        self._next: list[httpx.Response | Exception] = []
+        self._ids = itertools.count(19)
+
+    # -- knobs ---------------------------------------------------------------------------------
+    def deliver_code(self, order_id: int, code: str) -> None:
+        self.orders[order_id].codes.append(code)
+        self.orders[order_id].status = "received"
+
+    def fail_next(
+        self, status: int, code: str | None, message: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer ``{"code", "message"}``, or ``{"error": message}`` when ``code`` is None."""
+        body = {"error": message} if code is None else {"code": code, "message": message or f"{code} (fake)"}
+        self._next.append(httpx.Response(status, json=body, headers=headers))
+
+    def respond_next(self, response: httpx.Response) -> None:
+        self._next.append(response)
+
+    def html_next(self, status: int = 502) -> None:
+        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
+
+    def empty_next(self, status: int = 200) -> None:
+        self._next.append(httpx.Response(status, content=b""))
+
+    def raise_next(self, exc: Exception | None = None) -> None:
+        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+
+    # -- the API ---------------------------------------------------------------------------------
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+            return self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        path, params = request.url.path, dict(request.url.params)
+        headers = {k: ("***" if k.lower() == "x-api-key" else v) for k, v in request.headers.items()}
+        payload = json.loads(request.content) if request.content else None
+        self.requests.append(Recorded(request.method, path, params, headers, payload))
+        if self._next:
+            planned = self._next.pop(0)
+            if isinstance(planned, Exception):
+                raise planned
+            return planned
+        if path == "/api/sms/record":  # authorised by the binding key alone
+            return self._record(params)
+        if request.headers.get("X-API-Key") != self.api_key:
+            return _error(401, "UNAUTHORIZED", "invalid api key")
+        body = payload if isinstance(payload, dict) else {}
+        route = (request.method, path)
+        if route == ("GET", "/api/sms/shop/countries"):
+            return _ok(self.countries)
+        if route == ("GET", "/api/sms/shop/number-types"):
+            return _ok(self.number_types)
+        if route == ("GET", "/api/sms/shop/market"):
+            items = self.market.get((params.get("country", "").upper(), params.get("cardKind", "")), [])
+            return _ok({"items": [self._item(i) for i in sorted(items, key=lambda i: i.price)]})
+        if route == ("POST", "/api/sms/orders/purchase"):
+            return self._purchase(body)
+        if route == ("GET", "/api/sms/orders/mine"):
+            page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
+            mine = sorted(self.orders.values(), key=lambda o: (o.created_at, o.id), reverse=True)
+            return _ok({"items": [o.view() for o in mine[(page - 1) * size : page * size]], "total": len(mine)})
+        if route == ("GET", "/api/sms/wallet/balance"):
+            return _ok({"balance": self.balance, "frozenAmount": 0, "totalRecharge": 20, "totalConsume": 0})
+        match = _ORDER.match(path)
+        order = self._find(match["id"]) if match else None
+        if match and order is None:
+            return _error(404, "NOT_FOUND", "order not found")
+        if order and match["renew"] and request.method == "POST":
+            return self._renew(order, body.get("days"))
+        if order and request.method == "GET":
+            return _ok(order.view())
+        return _error(404, "NOT_FOUND", "no such endpoint")
+
+    @staticmethod
+    def _item(item: FakeItem) -> dict[str, object]:
+        names = {"service": item.service, "serviceName": item.service_name, "provider": item.provider}
+        return names | {"price": item.price, "stock": item.stock, "currency": "USD"}
+
+    def _find(self, ref: str) -> FakeOrder | None:
+        if ref.isdigit():
+            return self.orders.get(int(ref))
+        return next((o for o in self.orders.values() if f"S2606{o.id:06d}" == ref), None)
+
+    def _purchase(self, body: dict[str, object]) -> httpx.Response:
+        service, country = str(body.get("service", "")).lower(), str(body.get("country", "")).upper()
+        kind, days = body.get("cardKind"), body.get("rentDays")
+        if not isinstance(days, int) or not 1 <= days <= 30:
+            return _error(400, "BAD_REQUEST", "rentDays must be between 1 and 30")
+        items = self.market.get((country, str(kind)), [])
+        live = [i for i in items if service in (i.service, i.service_name.lower()) and i.stock > 0]
+        if not live:
+            return _error(400, "NO_AVAILABLE_PLATFORM", "no available platform")
+        item = min(live, key=lambda i: i.price)
+        if item.price * days > self.balance:
+            return _error(400, "INSUFFICIENT_BALANCE", "Insufficient balance")
+        item.stock -= 1
+        self.balance -= item.price * days
+        n = next(self._ids)
+        expire = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        order = FakeOrder(
+            n, f"+1202555{n:04d}", item.service, country, str(kind), item.price, f"psk_orderkey_{n}x7Q", expire
+        )
+        self.orders[n] = order
+        keys = ("orderId", "displayOrderNo", "phone", "expireAt", "apiBindingKey")
+        return _ok({k: order.view()[k] for k in keys} | {"price": item.price * days})
+
+    def _renew(self, order: FakeOrder, days: object) -> httpx.Response:
+        if not isinstance(days, int) or days < 1:
+            return _error(400, "BAD_REQUEST", "days must be positive")
+        if order.price * days > self.balance:
+            return _error(400, "INSUFFICIENT_BALANCE", "Insufficient balance")
+        self.balance -= order.price * days
+        order.expire_at += timedelta(days=days)
+        return _ok({"orderId": order.id, "expireAt": _iso(order.expire_at)})
+
+    def _record(self, params: dict[str, str]) -> httpx.Response:
+        order = next((o for o in self.orders.values() if o.binding_key == params.get("key")), None)
+        if order is None:
+            return _error(404, "NOT_FOUND", "invalid key")
+        latest = order.codes[-1] if order.codes else None
+        if params.get("format") == "txt":
+            return httpx.Response(
+                200, text=f"YES|{latest}" if latest else "NO|", headers={"Content-Type": "text/plain"}
+            )
+        return _ok(
+            {"phone": order.phone, "hasCode": latest is not None, "code": latest, "expireAt": _iso(order.expire_at)}
+        )

@@ -1,0 +1,588 @@
+"""SimSmsBoxProvider against the in-memory fake built from the SimSmsBox document."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from providers import errors, simsmsbox
+from providers.base import Offer, UpstreamState
+from providers.simsmsbox import SimSmsBoxProvider, _raise_for
+from tests.fakes.simsmsbox import FakeItem, FakeOrder, FakeSimSmsBox
+
+KEY = "psk_live_SECRET_0123456789"
+OFFER = Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical")
+
+
+@pytest.fixture
+def fake() -> FakeSimSmsBox:
+    return FakeSimSmsBox(api_key=KEY)
+
+
+@pytest.fixture
+async def provider(fake: FakeSimSmsBox) -> AsyncIterator[SimSmsBoxProvider]:
+    p = SimSmsBoxProvider(KEY, transport=fake)
+    yield p
+    await p.close()
+
+
+def _one_off(offers: list[Offer]) -> dict[tuple[str, str], Offer]:
+    return {(o.service, o.country): o for o in offers if o.rent_days is None}
+
+
+# -- offers ----------------------------------------------------------------------------------------
+async def test_offers_cheapest_in_stock_per_service_and_country(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox
+) -> None:
+    offers = await provider.offers()
+    one_off = _one_off(offers)
+    assert set(one_off) == {("instagram", "US"), ("whatsapp", "US"), ("google", "US"), ("instagram", "GB")}
+    ig = one_off[("instagram", "US")]  # 0.20 virtual is sold out, 0.35 physical beats 0.50
+    assert (ig.cost, ig.currency, ig.stock, ig.product_id) == (35, "USD", 5, "instagram|physical")
+    wa = one_off[("whatsapp", "US")]  # upstream code "wa" kept for buy, slug for the catalog
+    assert (wa.cost, wa.stock, wa.product_id) == (150, 3, "wa|physical")
+    assert one_off[("google", "US")].product_id == "google|virtual"
+    assert one_off[("instagram", "GB")].cost == 60
+    assert all(o.provider == "simsmsbox" for o in offers)
+    paths = [r.path for r in fake.requests]
+    assert paths[:2] == ["/api/sms/shop/countries", "/api/sms/shop/number-types"]
+    markets = sorted((r.params["country"], r.params["cardKind"]) for r in fake.requests[2:])
+    assert markets == [("GB", "physical"), ("GB", "virtual"), ("US", "physical"), ("US", "virtual")]
+    assert all(r.headers["x-api-key"] == "***" for r in fake.requests)
+
+
+async def test_offers_rentals_priced_per_day(provider: SimSmsBoxProvider) -> None:
+    offers = [o for o in await provider.offers("US") if (o.service, o.country) == ("instagram", "US")]
+    assert sorted((o.rent_days or 1, o.cost) for o in offers) == [(1, 35), (7, 245), (30, 1050)]
+    assert {o.product_id for o in offers} == {"instagram|physical"}
+
+
+async def test_offers_one_country_queries_its_market_only(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    offers = await provider.offers("gb")
+    assert {(o.service, o.country) for o in offers} == {("instagram", "GB")} and len(offers) == 3
+    assert {r.params.get("country") for r in fake.requests[2:]} == {"GB"}
+    assert await provider.offers("ZZ") == []
+
+
+async def test_offers_market_concurrency_is_bounded(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    fake.countries = [{"code": c, "name": c} for c in ("US", "GB", "DE", "FR", "IT", "ES")]
+    fake.latency = 0.01
+    await provider.offers()
+    assert len([r for r in fake.requests if r.path.endswith("/market")]) == 12
+    assert fake.max_in_flight == 4
+
+
+async def test_offers_skip_a_failing_market_but_not_all(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    fake.market[("GB", "virtual")] = [FakeItem("google", "Google", Decimal("0.40"), 7)]
+    fake.respond_next(httpx.Response(200, json={"data": [{"countryCode": "GB", "name": "United Kingdom"}]}))
+    fake.respond_next(httpx.Response(200, json=["physical", "virtual"]))
+    fake.html_next(502)  # GB/physical fails, GB/virtual answers
+    offers = await provider.offers()
+    assert {(o.service, o.country, o.cost, o.product_id) for o in offers if o.rent_days is None} == {
+        ("google", "GB", 40, "google|virtual")
+    }
+    fake.respond_next(httpx.Response(200, json={"items": [{"iso": "gb"}]}))
+    fake.respond_next(httpx.Response(200, json={"data": [{"value": "physical"}]}))
+    fake.html_next(502)
+    with pytest.raises(errors.Unavailable):
+        await provider.offers()
+
+
+async def test_offers_read_variants_and_skip_garbage(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    items = [
+        {"service": "wa", "price": "0.35", "stock": "2"},  # no currency -> USD, string numbers
+        {"serviceName": "Telegram", "price": 1, "currency": "eur"},  # no stock published
+        {"service": "vk", "price": "free", "stock": 3},  # unreadable price: skipped
+        {"service": "ok", "price": "0.10", "stock": 0},  # sold out: skipped
+        "junk",
+    ]
+    fake.respond_next(httpx.Response(200, json=[{"code": "DE", "name": "Germany"}]))
+    fake.respond_next(httpx.Response(200, json=[{"code": "physical"}]))
+    fake.respond_next(httpx.Response(200, json={"data": {"items": items}}))
+    one_off = _one_off(await provider.offers())
+    assert set(one_off) == {("whatsapp", "DE"), ("telegram", "DE")}
+    assert (one_off[("whatsapp", "DE")].cost, one_off[("whatsapp", "DE")].stock) == (35, 2)
+    tg = one_off[("telegram", "DE")]
+    assert (tg.cost, tg.currency, tg.stock, tg.product_id) == (100, "EUR", None, "Telegram|physical")
+
+
+# -- buy -------------------------------------------------------------------------------------------
+async def test_buy_sends_market_codes_and_parses_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    (order,) = fake.orders.values()
+    assert purchase.upstream_id == str(order.id)  # the bare order id: the binding key stays in memory
+    assert purchase.phone == order.phone
+    assert purchase.expires_at == order.expire_at and purchase.expires_at.tzinfo is not None
+    assert purchase.cost == 35  # 0.35 as a JSON number, read as Decimal
+    assert fake.requests[-1].method == "POST" and fake.requests[-1].path == "/api/sms/orders/purchase"
+    assert fake.requests[-1].json == {"service": "instagram", "country": "US", "cardKind": "physical", "rentDays": 1}
+    assert fake.market[("US", "physical")][1].stock == 4
+    assert fake.balance == Decimal("9.65")
+
+
+async def test_buy_rental_sends_rent_days(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    wa = Offer("simsmsbox", "whatsapp", "US", 4500, "USD", 3, "wa|physical", rent_days=30)
+    fake.balance = Decimal("100")
+    purchase = await provider.buy(wa)
+    assert fake.requests[-1].json == {"service": "wa", "country": "US", "cardKind": "physical", "rentDays": 30}
+    assert purchase.cost == 4500
+    assert purchase.expires_at is not None and purchase.expires_at - datetime.now(UTC) > timedelta(days=29)
+
+
+@pytest.mark.parametrize(
+    ("answer", "upstream_id", "phone", "key"),
+    [
+        ({"id": 5, "number": "+15550001", "apiBindingKey": "k5"}, "5", "+15550001", "k5"),
+        ({"data": {"order_id": "6", "phoneNumber": "+15550002", "api_binding_key": "k6"}}, "6", "+15550002", "k6"),
+        ({"orderId": 7, "phone_number": 15550003, "expireAt": "2026-03-21 20:15:00"}, "7", "15550003", None),
+    ],
+)
+async def test_buy_accepts_field_variants(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict, upstream_id: str, phone: str, key: str | None
+) -> None:
+    fake.respond_next(httpx.Response(200, json=answer))
+    purchase = await provider.buy(OFFER)
+    assert (purchase.upstream_id, purchase.phone, purchase.cost) == (upstream_id, phone, None)
+    if "expireAt" in answer:
+        assert purchase.expires_at == datetime(2026, 3, 21, 20, 15, tzinfo=UTC)
+    # the key, when given, is remembered for check(): the record URL; without one, the order endpoint
+    fake.respond_next(httpx.Response(200, text="NO|") if key else httpx.Response(200, json={"status": "active"}))
+    assert (await provider.check(purchase.upstream_id)).state is UpstreamState.WAITING
+    request = fake.requests[-1]
+    if key:
+        assert (request.path, request.params) == ("/api/sms/record", {"key": key, "format": "txt"})
+    else:
+        assert (request.path, request.params) == (f"/api/sms/orders/{upstream_id}", {})
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        Offer("simsmsbox", "instagram", "US", 35, "USD", 5),  # no product_id
+        Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram"),  # no card kind
+        Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical", rent_days=31),
+    ],
+)
+async def test_buy_rejects_unusable_offer_without_a_request(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, offer: Offer
+) -> None:
+    with pytest.raises(errors.InvalidRequest):
+        await provider.buy(offer)
+    assert fake.requests == []
+
+
+async def test_buy_real_errors_from_fake_state(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    with pytest.raises(errors.OutOfStock):  # telegram is listed with stock 0
+        await provider.buy(Offer("simsmsbox", "telegram", "US", 80, "USD", 0, "telegram|physical"))
+    fake.balance = Decimal("0.10")
+    with pytest.raises(errors.ProviderBalanceLow):
+        await provider.buy(OFFER)
+    wrong = SimSmsBoxProvider("wrong-key", transport=fake)
+    with pytest.raises(errors.Unauthorized):
+        await wrong.balance()
+    await wrong.close()
+
+
+# -- check -----------------------------------------------------------------------------------------
+async def test_check_via_record_url_without_auth(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    order_id = int(purchase.upstream_id)
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.WAITING and status.sms == ()
+    request = fake.requests[-1]
+    assert request.path == "/api/sms/record"
+    assert request.params == {"key": fake.orders[order_id].binding_key, "format": "txt"}
+    assert "x-api-key" not in {k.lower() for k in request.headers}
+    fake.deliver_code(order_id, "123456")
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED
+    assert [(s.text, s.code) for s in status.sms] == [("Code: 123456", "123456")]
+    fake.deliver_code(order_id, "654321")  # a rental gets codes repeatedly: the latest one shows
+    status = await provider.check(purchase.upstream_id)
+    assert [s.code for s in status.sms] == ["654321"]
+
+
+async def test_check_without_binding_key_reads_the_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    expire = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    order = FakeOrder(50, "+12025550050", "instagram", "US", "physical", Decimal("0.35"), "psk_orderkey_50", expire)
+    fake.orders[order.id] = order
+    fake.respond_next(httpx.Response(200, json={"orderId": 50, "phone": order.phone}))  # no apiBindingKey
+    purchase = await provider.buy(OFFER)
+    assert purchase.upstream_id == "50"
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.WAITING and status.sms == ()
+    assert fake.requests[-1].path == "/api/sms/orders/50"
+    assert fake.requests[-1].headers["x-api-key"] == "***"  # the order endpoint is authenticated
+    fake.deliver_code(order.id, "778899")
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED
+    assert [(s.text, s.code) for s in status.sms] == [("Code: 778899", "778899")]
+    assert "/api/sms/record" not in {r.path for r in fake.requests}
+
+
+async def test_fresh_provider_reads_the_code_via_the_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    await provider.check(purchase.upstream_id)
+    assert fake.requests[-1].path == "/api/sms/record"  # the buying instance remembers the binding key
+    fake.deliver_code(int(purchase.upstream_id), "445566")
+    restarted = SimSmsBoxProvider(KEY, transport=fake)  # e.g. after a restart: nothing remembered
+    count = len(fake.requests)
+    try:
+        status = await restarted.check(purchase.upstream_id)
+    finally:
+        await restarted.close()
+    assert status.state is UpstreamState.RECEIVED
+    assert [(s.text, s.code) for s in status.sms] == [("Code: 445566", "445566")]
+    assert [r.path for r in fake.requests[count:]] == [f"/api/sms/orders/{purchase.upstream_id}"]
+
+
+@pytest.mark.parametrize(
+    ("word", "code", "state"),
+    [
+        ("active", None, UpstreamState.WAITING),
+        ("Pending", None, UpstreamState.WAITING),
+        ("waiting", "1234", UpstreamState.RECEIVED),
+        ("received", "1234", UpstreamState.RECEIVED),
+        ("success", "1234", UpstreamState.RECEIVED),
+        ("completed", "1234", UpstreamState.FINISHED),
+        ("expired", None, UpstreamState.EXPIRED),
+        ("cancelled", None, UpstreamState.CANCELLED),
+        ("refunded", None, UpstreamState.CANCELLED),
+    ],
+)
+async def test_check_order_status_words(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, word: str, code: str | None, state: UpstreamState
+) -> None:
+    fake.respond_next(httpx.Response(200, json={"orderId": 3, "status": word, "latestCode": code}))
+    status = await provider.check("3")
+    assert status.state is state
+    assert [s.code for s in status.sms] == ([code] if code else [])
+
+
+async def test_check_unknown_status_is_waiting_with_warning(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.respond_next(httpx.Response(200, json={"data": {"status": "frozen"}}))
+    assert (await provider.check("3")).state is UpstreamState.WAITING
+    assert "frozen" in caplog.text
+
+
+async def test_check_unknown_order_or_key(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    with pytest.raises(errors.OrderNotFound):
+        await provider.check("999")
+    purchase = await provider.buy(OFFER)
+    order = fake.orders[int(purchase.upstream_id)]
+    remembered, order.binding_key = order.binding_key, "psk_orderkey_rotated"  # upstream no longer knows it
+    with pytest.raises(errors.OrderNotFound) as info:
+        await provider.check(purchase.upstream_id)
+    assert fake.requests[-1].path == "/api/sms/record"
+    assert remembered not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("arm", "expected"),
+    [  # each arm gets the fake and the binding key, which some answers echo
+        (lambda f, k: f.html_next(502), errors.Unavailable),
+        (lambda f, k: f.html_next(200), errors.BadResponse),
+        (lambda f, k: f.empty_next(200), errors.BadResponse),
+        (lambda f, k: f.respond_next(httpx.Response(200, text=f"MAYBE|{k}")), errors.BadResponse),
+        (lambda f, k: f.respond_next(httpx.Response(401, text=f"no such key {k}")), errors.Unauthorized),
+        (lambda f, k: f.raise_next(httpx.ReadTimeout("t")), errors.Unavailable),
+        (lambda f, k: f.raise_next(httpx.ConnectError("refused")), errors.Unavailable),
+    ],
+)
+async def test_record_url_failures(provider: SimSmsBoxProvider, fake: FakeSimSmsBox, arm, expected: type) -> None:
+    purchase = await provider.buy(OFFER)  # remembers the binding key, so check() uses the record URL
+    binding_key = fake.orders[int(purchase.upstream_id)].binding_key
+    arm(fake, binding_key)
+    with pytest.raises(expected) as info:
+        await provider.check(purchase.upstream_id)
+    assert fake.requests[-1].path == "/api/sms/record"
+    assert type(info.value) is expected
+    assert binding_key not in str(info.value) and binding_key not in repr(info.value)
+
+
+async def test_record_url_429(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    fake.respond_next(httpx.Response(429, text="slow down", headers={"Retry-After": "12"}))
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.check(purchase.upstream_id)
+    assert fake.requests[-1].path == "/api/sms/record"
+    assert info.value.retry_after == 12.0
+
+
+async def test_binding_key_never_logged(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    purchase = await provider.buy(OFFER)
+    binding_key = fake.orders[int(purchase.upstream_id)].binding_key
+    await provider.check(purchase.upstream_id)
+    fake.raise_next()
+    with pytest.raises(errors.Unavailable):
+        await provider.check(purchase.upstream_id)
+    await provider.cancel(purchase.upstream_id)
+    assert "/api/sms/record" in caplog.text  # httpx logged the request, with the key hidden
+    assert binding_key not in caplog.text and KEY not in caplog.text
+
+
+# -- rentals: another code, renew, lookup, cancel, balance -------------------------------------------
+async def test_capabilities_and_another_code_noop(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    assert (provider.supports_another_code, provider.can_renew, provider.can_lookup) == (True, True, True)
+    assert await provider.another_code("19") is None
+    assert fake.requests == []
+
+
+async def test_renew_extends_expiry(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    order = fake.orders[int(purchase.upstream_id)]
+    new_expiry = await provider.renew(purchase.upstream_id, 7)
+    assert new_expiry == order.expire_at == purchase.expires_at + timedelta(days=7)
+    assert fake.requests[-1].path == f"/api/sms/orders/{order.id}/renew"
+    assert fake.requests[-1].json == {"days": 7}
+    assert fake.balance == Decimal("10.00") - Decimal("0.35") * 8
+    fake.respond_next(httpx.Response(200, json={"ok": True}))
+    assert await provider.renew(purchase.upstream_id, 1) is None
+
+
+async def test_renew_failures(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    with pytest.raises(errors.OrderNotFound):
+        await provider.renew("404", 7)
+    fake.raise_next(httpx.ReadTimeout("t"))
+    with pytest.raises(errors.UnclearResult):  # renew spends money
+        await provider.renew("19", 7)
+    with pytest.raises(errors.InvalidRequest):
+        await provider.renew("19", 0)
+
+
+async def test_lookup_finds_newest_matching_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    await provider.buy(Offer("simsmsbox", "whatsapp", "US", 150, "USD", 3, "wa|physical"))
+    older = await provider.buy(OFFER)
+    newer = await provider.buy(OFFER)
+    fake.orders[int(older.upstream_id)].created_at -= timedelta(seconds=2)
+    found = await provider.lookup(OFFER, since)
+    assert found is not None and found.upstream_id == str(max(fake.orders))
+    assert (found.upstream_id, found.phone, found.expires_at) == (newer.upstream_id, newer.phone, newer.expires_at)
+    assert fake.requests[-1].path == "/api/sms/orders/mine"
+    assert fake.requests[-1].params == {"page": "1", "pageSize": "20"}
+    assert await provider.lookup(OFFER, datetime.now(UTC) + timedelta(minutes=1)) is None
+    assert (
+        await provider.lookup(Offer("simsmsbox", "instagram", "GB", 60, "USD", 1, "instagram|physical"), since) is None
+    )
+
+
+async def test_binding_key_never_in_upstream_id(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    bought = await provider.buy(OFFER)
+    order = fake.orders[int(bought.upstream_id)]
+    restarted = SimSmsBoxProvider(KEY, transport=fake)  # lookup after a restart, as the bot recovers a buy
+    try:
+        found = await restarted.lookup(OFFER, datetime.now(UTC) - timedelta(minutes=1))
+        assert found is not None
+        await restarted.check(found.upstream_id)
+    finally:
+        await restarted.close()
+    assert fake.requests[-2].path == "/api/sms/orders/mine"
+    for purchase in (bought, found):
+        assert purchase.upstream_id == str(order.id)
+        assert order.binding_key not in purchase.upstream_id and order.binding_key not in repr(purchase)
+    # lookup remembers the key too: the next check() goes to the record URL with it
+    assert (fake.requests[-1].path, fake.requests[-1].params.get("key")) == ("/api/sms/record", order.binding_key)
+
+
+async def test_lookup_accepts_variants(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    items = [{"id": 8, "number": "+1555", "service": "Instagram", "country": "us", "created_at": 1893456000000}]
+    fake.respond_next(httpx.Response(200, json={"data": {"list": items}}))
+    found = await provider.lookup(OFFER, datetime(2029, 12, 31))  # naive since is UTC; createdAt in ms
+    assert found is not None and (found.upstream_id, found.phone) == ("8", "+1555")
+
+
+async def test_cancel_is_a_documented_noop(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    count = len(fake.requests)
+    assert await provider.cancel(purchase.upstream_id) is None
+    assert len(fake.requests) == count  # no invented endpoint
+    doc = " ".join((simsmsbox.__doc__ or "").split())
+    assert "No cancel endpoint is documented" in doc and "lapses at its expiry" in doc
+
+
+@pytest.mark.parametrize(
+    ("answer", "amount", "currency"),
+    [
+        ({"balance": "0.35"}, 35, "USD"),
+        ({"data": {"balance": 12, "currency": "eur"}}, 1200, "EUR"),
+        ({"code": 0, "balance": 0, "data": {"balance": "5"}}, 0, "USD"),
+    ],
+)
+async def test_balance_variants(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict, amount: int, currency: str
+) -> None:
+    fake.respond_next(httpx.Response(200, json=answer))
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == (amount, currency)
+
+
+async def test_balance_from_fake(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == (1000, "USD")
+    assert fake.requests[-1].path == "/api/sms/wallet/balance"
+    fake.respond_next(httpx.Response(200, json={"data": {"frozenAmount": 1}}))
+    with pytest.raises(errors.BadResponse):
+        await provider.balance()
+
+
+# -- errors ----------------------------------------------------------------------------------------
+# (HTTP status, code or None for an {"error": message} body, message, expected)
+ERROR_TABLE = [
+    (400, "NO_AVAILABLE_PLATFORM", "no available platform", errors.OutOfStock),
+    (400, None, "No Available Platform for instagram", errors.OutOfStock),
+    (200, None, "no available platform", errors.OutOfStock),  # an error inside a 2xx
+    (401, "UNAUTHORIZED", "invalid api key", errors.Unauthorized),
+    (403, "FORBIDDEN", "key revoked", errors.Unauthorized),
+    (402, "PAYMENT_REQUIRED", "top up", errors.ProviderBalanceLow),
+    (400, "INSUFFICIENT_BALANCE", "Insufficient balance", errors.ProviderBalanceLow),
+    (400, None, "wallet BALANCE too low", errors.ProviderBalanceLow),
+    (404, "NOT_FOUND", "order not found", errors.OrderNotFound),
+    (429, "TOO_MANY_REQUESTS", "slow down", errors.RateLimited),
+    (400, "BAD_REQUEST", "rentDays must be between 1 and 30", errors.InvalidRequest),
+    (500, "INTERNAL", "oops", errors.Unavailable),
+    (503, None, "maintenance", errors.Unavailable),
+    (418, "TEAPOT", "short and stout", errors.BadResponse),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "message", "expected"), ERROR_TABLE)
+async def test_error_table_on_buy(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, status: int, code: str | None, message: str, expected: type
+) -> None:
+    fake.fail_next(status, code, message=f"{message} (key {KEY})")  # an upstream echoing the key
+    with pytest.raises(expected) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(("status", "code", "message", "expected"), ERROR_TABLE)
+async def test_error_table_on_reads(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, status: int, code: str | None, message: str, expected: type
+) -> None:
+    for call in (lambda: provider.check("19"), provider.balance, provider.offers):
+        fake.fail_next(status, code, message=message)
+        with pytest.raises(expected):
+            await call()
+
+
+def test_raise_for_shapes() -> None:
+    _raise_for(200, {"code": 0, "data": {}})
+    _raise_for(200, [1, 2])
+    _raise_for(200, {"code": 200, "success": True})
+    with pytest.raises(errors.ProviderBalanceLow):
+        _raise_for(200, {"code": 402, "message": "pay up"})  # an HTTP-like code in a 2xx body
+    with pytest.raises(errors.OutOfStock):
+        _raise_for(200, {"success": False, "error": {"code": "no_available_platform"}})
+    with pytest.raises(errors.BadResponse):
+        _raise_for(200, {"success": False})
+    with pytest.raises(errors.Unauthorized):
+        _raise_for(401, "not an object")
+    with pytest.raises(errors.OrderNotFound) as info:
+        _raise_for(404, {"message": "no order for SECRET"}, secret="SECRET")
+    assert "SECRET" not in str(info.value) and "***" in str(info.value)
+
+
+async def test_html_502_is_unavailable(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    for call in (provider.balance, lambda: provider.buy(OFFER), lambda: provider.check("19")):
+        fake.html_next(502)
+        with pytest.raises(errors.Unavailable) as info:
+            await call()
+        assert type(info.value) is errors.Unavailable
+
+
+async def test_gateway_timeout_on_buy_is_unclear(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    fake.html_next(504)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+async def test_unreadable_200(provider: SimSmsBoxProvider, fake: FakeSimSmsBox, arm: str) -> None:
+    for call in (provider.offers, provider.balance, lambda: provider.check("19")):
+        getattr(fake, arm)(200)
+        with pytest.raises(errors.BadResponse):
+            await call()
+    getattr(fake, arm)(200)
+    with pytest.raises(errors.UnclearResult):  # the number may be bought: look it up, never re-send
+        await provider.buy(OFFER)
+
+
+async def test_wrong_shapes(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    fake.respond_next(httpx.Response(200, json={"orderId": 5}))
+    with pytest.raises(errors.UnclearResult):  # a success without a phone
+        await provider.buy(OFFER)
+    fake.respond_next(httpx.Response(200, json={"countries": "US"}))
+    with pytest.raises(errors.BadResponse):
+        await provider.offers()
+    fake.respond_next(httpx.Response(200, json=["not", "an", "order"]))
+    with pytest.raises(errors.BadResponse):
+        await provider.check("19")
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "expected"),
+    [
+        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
+        ("buy", httpx.ReadError("reset"), errors.UnclearResult),
+        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
+        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
+        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
+        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
+        ("offers", httpx.ConnectError("refused"), errors.Unavailable),
+    ],
+)
+async def test_transport_failures(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, call: str, exc: Exception, expected: type
+) -> None:
+    fake.raise_next(exc)
+    with pytest.raises(expected) as info:
+        if call == "buy":
+            await provider.buy(OFFER)
+        elif call == "check":
+            await provider.check("19")
+        else:
+            await provider.offers()
+    assert type(info.value) is expected
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("1.5", 1.5), (None, None), ("soon", None)])
+async def test_429_retry_after(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, header: str | None, expected: float | None
+) -> None:
+    fake.fail_next(429, "TOO_MANY_REQUESTS", headers={"Retry-After": header} if header else None)
+    with pytest.raises(errors.RateLimited) as info:
+        await provider.buy(OFFER)
+    assert info.value.retry_after == expected
+
+
+async def test_key_never_in_errors_or_logs(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    raised: list[Exception] = []
+    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
+        arm()
+        try:
+            await provider.buy(OFFER)
+        except errors.ProviderError as exc:
+            raised.append(exc)
+    fake.fail_next(401, "UNAUTHORIZED", message=f"key {KEY} revoked")
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.balance()
+    raised.append(info.value)
+    assert len(raised) == 4
+    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in caplog.text

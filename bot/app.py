@@ -23,12 +23,14 @@ from bot.orders import OrderService
 from bot.pricing import Pricing
 from bot.settings import Settings
 from bot.tracking import Tracker
-from handlers import build_router
 from handlers.middlewares import UserMiddleware
+from handlers.routers import build_router
+from providers import registry
 from providers.base import Provider
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
-from providers.ismscode import ISMSCodeProvider
+from providers.guard import GuardedProvider
+from storage import prices
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -37,18 +39,23 @@ LOCALES = Path(__file__).resolve().parent.parent / "locales"
 
 
 def build_providers(settings: Settings) -> list[Provider]:
-    """One adapter per configured upstream, plus the demo simulator when it is enabled."""
-    providers: list[Provider] = []
-    keys = settings.upstream_keys()
-    if "ismscode" in keys:
-        key, url = keys["ismscode"]
-        providers.append(ISMSCodeProvider(key, url))
-    for name in keys.keys() - {"ismscode"}:
-        logger.warning("%s is configured but its adapter is not available yet; skipped", name)
+    """Every configured upstream (plus the demo when enabled), each behind its guard."""
+    upstreams = registry.build(
+        settings.upstream_keys(),
+        [(u.name, u.base_url, u.api_key.get_secret_value(), u.currency) for u in settings.smsactivate_all()],
+    )
     if settings.demo_enabled:
         timeout = timedelta(minutes=settings.order_timeout_minutes)
-        providers.append(DemoProvider(settings.demo_sms_delay_seconds, timeout))
-    return providers
+        upstreams.append(DemoProvider(settings.demo_sms_delay_seconds, timeout))
+    return [
+        GuardedProvider(
+            p,
+            rate=settings.upstream_rate_per_second,
+            failures=settings.breaker_failures,
+            cooldown=settings.breaker_cooldown_seconds,
+        )
+        for p in upstreams
+    ]
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -62,12 +69,15 @@ def build_bot(settings: Settings) -> Bot:
 
 async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers: list[Provider]) -> Dispatcher:
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
-    catalog = Catalog(providers)
+    catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
     pricing = Pricing(settings)
+    async with db.read() as conn:
+        pricing.overrides = await prices.overrides(conn)
     billing = Billing(db, settings.currency)
     orders = OrderService(db, catalog, pricing, timedelta(minutes=settings.order_timeout_minutes))
     tracker = Tracker(db, orders, settings.poll_concurrency)
-    notifier = Notifier(bot, db, i18n, orders, billing)
+    actions = tracker.actions
+    notifier = Notifier(bot, db, i18n, actions, billing)
     scheduler = AsyncIOScheduler(timezone="UTC")
     jobs = Jobs(tracker, notifier, settings)
     dp = Dispatcher(
@@ -77,6 +87,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
         pricing=pricing,
         billing=billing,
         orders=orders,
+        actions=actions,
         tracker=tracker,
         notifier=notifier,
         scheduler=scheduler,

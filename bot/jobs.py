@@ -11,7 +11,7 @@ from bot.notify import Notifier
 from bot.settings import Settings
 from bot.tracking import Tracker
 from providers.services import service_name
-from storage.orders import Order
+from storage.orders import Order, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,11 @@ class Jobs:
             await self.notifier.deliver(order)
         for order in await self.tracker.resolve_unclear():
             await self.notifier.deliver(order)
-            await self.notifier.tell_admins(self.settings.admin_ids, _flag(order))
+            if order.status is OrderStatus.FAILED:
+                await self.notifier.tell_admins(self.settings.admin_ids, _flag(order))
+
+    async def refresh_catalog(self) -> None:
+        await self.tracker.orders.catalog.refresh_all()
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         interval = self.settings.poll_interval_seconds
@@ -42,6 +46,8 @@ class Jobs:
         now = datetime.now(UTC)  # first run at once: a restart resumes every open order immediately
         scheduler.add_job(self.poll, "interval", seconds=interval, id="poll", next_run_time=now, **common)
         scheduler.add_job(self.expire, "interval", seconds=max(interval, 5.0), id="expire", next_run_time=now, **common)
+        ttl = self.settings.catalog_ttl_seconds
+        scheduler.add_job(self.refresh_catalog, "interval", seconds=ttl, id="catalog", next_run_time=now, **common)
 
 
 def _flag(order: Order) -> str:

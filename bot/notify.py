@@ -6,10 +6,11 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.billing import Billing
-from bot.orders import OrderService
+from bot.order_actions import OrderActions
 from handlers import cards, keyboards
 from storage import orders as q
 from storage import users
@@ -20,12 +21,20 @@ logger = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, bot: Bot, db: Database, i18n: I18n, orders: OrderService, billing: Billing) -> None:
+    def __init__(self, bot: Bot, db: Database, i18n: I18n, actions: OrderActions, billing: Billing) -> None:
         self.bot = bot
         self.db = db
         self.i18n = i18n
-        self.orders = orders
+        self.actions = actions
+        self.orders = actions.orders
         self.billing = billing
+
+    async def render(self, order: Order, sms: list[q.OrderSms] | None = None) -> tuple[str, InlineKeyboardMarkup]:
+        """The order card's text and buttons (call inside an i18n context)."""
+        sms = sms if sms is not None else await self.orders.sms(order.id)
+        text = cards.order_card(order, sms, self.billing.fmt, demo=self.orders.is_demo(order))
+        flags = self.actions.card_flags(order)
+        return text, keyboards.order_card(order, **flags)
 
     async def _locale(self, user_id: int) -> str:
         async with self.db.read() as conn:
@@ -59,10 +68,8 @@ class Notifier:
         if order.card_message_id is None:
             return
         fresh = await self.orders.get(order.id) or order
-        sms = sms if sms is not None else await self.orders.sms(order.id)
         with self.i18n.context(), self.i18n.use_locale(await self._locale(order.user_id)):
-            text = cards.order_card(fresh, sms, self.billing.fmt, demo=self.orders.is_demo(fresh))
-            markup = keyboards.order_card(fresh)
+            text, markup = await self.render(fresh, sms)
         try:
             await self.bot.edit_message_text(
                 text=text,

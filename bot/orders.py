@@ -1,45 +1,27 @@
-"""Placing and cancelling orders: the money moves in the same transaction as the order's state."""
+"""Placing orders: the charge and the order are one transaction; the upstream is asked after.
+
+Routing: the offers of a quote are tried cheapest first; out of stock, unavailable and the like
+move on to the next offer as long as its price stays within what the user confirmed. A paid
+request whose outcome is unclear is never re-sent: the order becomes ``unknown`` and is resolved
+by :class:`bot.tracking.Tracker`.
+"""
 
 from __future__ import annotations
 
-import enum
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.outcomes import Outcome, Result
 from bot.pricing import Pricing, Quote
 from providers.base import Offer
 from providers.catalog import Catalog
-from providers.errors import FAILOVER_ERRORS, CancelRefused, ProviderError, UnclearResult
+from providers.errors import FAILOVER_ERRORS, UnclearResult
 from storage import ledger
 from storage import orders as q
 from storage.db import Database
 from storage.orders import Order, OrderStatus
 
 logger = logging.getLogger(__name__)
-
-
-class Outcome(enum.StrEnum):
-    PLACED = "placed"
-    DUPLICATE = "duplicate"  # this Confirm was already used; no second charge
-    INSUFFICIENT = "insufficient"
-    PRICE_CHANGED = "price_changed"
-    OUT_OF_STOCK = "out_of_stock"
-    UNKNOWN = "unknown"  # the upstream's answer was unclear; resolved later
-    CANCELLED = "cancelled"
-    HAS_CODE = "has_code"
-    REFUSED = "refused"
-    UNAVAILABLE = "unavailable"
-    NOT_FOUND = "not_found"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    outcome: Outcome
-    order: Order | None = None
-    quote: Quote | None = None
-    retry_after: float | None = None
 
 
 class OrderService:
@@ -52,23 +34,32 @@ class OrderService:
     async def quotes(self, country: str) -> list[Quote]:
         return self.pricing.quotes(await self.catalog.offers(country=country))
 
-    async def quote(self, country: str, service: str) -> Quote | None:
+    async def quote(self, country: str, service: str, rent_days: int | None = None) -> Quote | None:
         found = self.pricing.quotes(await self.catalog.offers(country=country, service=service))
-        return found[0] if found else None
+        return next((qt for qt in found if qt.rent_days == rent_days), None)
 
     async def place(
-        self, *, user_id: int, chat_id: int, request_key: str, country: str, service: str, confirmed: int
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        request_key: str,
+        country: str,
+        service: str,
+        confirmed: int,
+        rent_days: int | None = None,
     ) -> Result:
         """Charge and buy, once per ``request_key`` however many times Confirm is tapped."""
         async with self.db.read() as conn:
             existing = await q.by_request_key(conn, request_key)
         if existing:
             return Result(Outcome.DUPLICATE, existing)
-        quote = await self.quote(country, service)
+        quote = await self.quote(country, service, rent_days)
         if quote is None:
             return Result(Outcome.OUT_OF_STOCK)
         if quote.price > confirmed:
             return Result(Outcome.PRICE_CHANGED, quote=quote)
+        lifetime = timedelta(days=rent_days) if rent_days else self.timeout
         try:
             async with self.db.transaction() as conn:
                 existing = await q.by_request_key(conn, request_key)
@@ -83,7 +74,8 @@ class OrderService:
                     service=service,
                     price=quote.price,
                     chat_id=chat_id,
-                    expires_at=datetime.now(UTC) + self.timeout,
+                    expires_at=datetime.now(UTC) + lifetime,
+                    rent_days=rent_days,
                 )
                 await ledger.post(
                     conn,
@@ -98,18 +90,17 @@ class OrderService:
         return await self._buy(order, quote, confirmed)
 
     def _affordable(self, offer: Offer, charged: int, confirmed: int) -> bool:
+        """Within what the user confirmed, and never a purchase that costs us more than they paid."""
         price = self.pricing.price(offer)
-        cost = self.pricing.convert(offer.cost, offer.currency) if offer.cost is not None else None
+        cost = self.pricing.cost_in_bot_currency(offer)
         return price is not None and price <= confirmed and (cost is None or cost <= charged)
 
     async def _buy(self, order: Order, quote: Quote, confirmed: int) -> Result:
-        """Try the offers cheapest first; a paid request with an unclear result is never re-sent."""
         for offer in quote.offers:
             if not self._affordable(offer, order.price, confirmed):
                 continue
-            provider = self.catalog.get(offer.provider)
             try:
-                purchase = await provider.buy(offer)
+                purchase = await self.catalog.get(offer.provider).buy(offer)
             except UnclearResult as exc:
                 logger.warning("order %d: unclear buy result from %s: %s", order.id, offer.provider, exc)
                 async with self.db.transaction() as conn:
@@ -119,16 +110,16 @@ class OrderService:
                         expect=(OrderStatus.PENDING,),
                         status=OrderStatus.UNKNOWN,
                         provider=offer.provider,
+                        product_id=offer.product_id,
                         error=str(exc),
                     )
                 return Result(Outcome.UNKNOWN, moved or order)
             except FAILOVER_ERRORS as exc:
-                logger.info("order %d: %s could not sell: %s", order.id, offer.provider, exc)
+                logger.info("order %d: %s could not sell, trying the next offer: %s", order.id, offer.provider, exc)
                 self.catalog.invalidate(offer.provider)
                 continue
-            expires = datetime.now(UTC) + self.timeout
-            if purchase.expires_at is not None:
-                expires = min(expires, purchase.expires_at)
+            self.pricing.note_cost(offer, purchase.cost, offer.currency)
+            expires = order.expires_at if purchase.expires_at is None else min(order.expires_at, purchase.expires_at)
             async with self.db.transaction() as conn:
                 active = await q.update(
                     conn,
@@ -136,6 +127,7 @@ class OrderService:
                     expect=(OrderStatus.PENDING,),
                     status=OrderStatus.ACTIVE,
                     provider=offer.provider,
+                    product_id=offer.product_id,
                     upstream_id=purchase.upstream_id,
                     phone=purchase.phone,
                     cost=purchase.cost if purchase.cost is not None else offer.cost,
@@ -146,8 +138,8 @@ class OrderService:
                 logger.error("order %d: bought %s after it was resolved", order.id, purchase.upstream_id)
                 return Result(Outcome.UNKNOWN, await self.get(order.id))
             return Result(Outcome.PLACED, active)
-        failed = await self.close_with_refund(order.id, OrderStatus.FAILED, (OrderStatus.PENDING,))
-        return Result(Outcome.OUT_OF_STOCK, failed, quote)
+        failed = await self.close_with_refund(order.id, OrderStatus.FAILED, (OrderStatus.PENDING,), "no offer sold")
+        return Result(Outcome.OUT_OF_STOCK, failed, await self.quote(order.country, order.service, order.rent_days))
 
     async def close_with_refund(
         self, order_id: int, status: OrderStatus, expect: tuple[OrderStatus, ...], error: str | None = None
@@ -170,41 +162,6 @@ class OrderService:
     async def get(self, order_id: int, user_id: int | None = None) -> Order | None:
         async with self.db.read() as conn:
             return await q.get(conn, order_id, user_id)
-
-    async def cancel(self, order_id: int, user_id: int) -> Result:
-        """Cancel before a code: the refund is written only once the upstream confirms."""
-        order = await self.get(order_id, user_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        if order.status is OrderStatus.CODE_RECEIVED:
-            return Result(Outcome.HAS_CODE, order)
-        if order.status is not OrderStatus.ACTIVE or order.upstream_id is None:
-            return Result(Outcome.CLOSED, order)
-        try:
-            await self.catalog.get(order.provider).cancel(order.upstream_id)
-        except CancelRefused as exc:
-            return Result(Outcome.REFUSED, order, retry_after=exc.retry_after)
-        except ProviderError as exc:
-            logger.warning("order %d: cancel at %s failed: %s", order.id, order.provider, exc)
-            return Result(Outcome.UNAVAILABLE, order)
-        cancelled = await self.close_with_refund(order.id, OrderStatus.CANCELLED, (OrderStatus.ACTIVE,))
-        if cancelled is None:  # a code arrived meanwhile: it is delivered, the order is kept
-            return Result(Outcome.HAS_CODE, await self.get(order.id))
-        return Result(Outcome.CANCELLED, cancelled)
-
-    async def finish(self, order_id: int, user_id: int | None = None) -> Order | None:
-        """Close an order that got its code (no refund)."""
-        async with self.db.transaction() as conn:
-            order = await q.get(conn, order_id, user_id)
-            if order is None or order.status is not OrderStatus.CODE_RECEIVED:
-                return order
-            done = await q.update(conn, order_id, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.COMPLETED)
-        if done and done.upstream_id:
-            try:
-                await self.catalog.get(done.provider).finish(done.upstream_id)
-            except ProviderError as exc:
-                logger.info("order %d: finish at %s failed: %s", order_id, done.provider, exc)
-        return done
 
     async def recent(self, user_id: int, limit: int = 10) -> list[Order]:
         async with self.db.read() as conn:

@@ -1,4 +1,9 @@
-"""What a user pays: upstream cost converted to the bot's currency, marked up, rounded up."""
+"""What a user pays: upstream cost converted to the bot's currency, marked up, rounded up to a step.
+
+An admin override per (service, country) wins. An offer whose upstream publishes no price sells at
+the override or ``DEFAULT_PRICE``, and never below the marked-up cost seen on an earlier purchase.
+All arithmetic is integer minor units or ``Decimal``; nothing is a float.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ class Quote:
     price: int  # bot currency, minor units
     stock: int | None
     offers: tuple[Offer, ...]  # in-stock offers, cheapest first
+    rent_days: int | None = None
 
 
 class Pricing:
@@ -26,39 +32,68 @@ class Pricing:
         self.currency = settings.currency
         self.markup = settings.markup_percent
         self.default_price = settings.default_price_minor
+        self.step = max(settings.price_step_minor, 1)
+        self.usd_rates = settings.usd_rates
+        self.overrides: dict[tuple[str, str], int] = {}  # (service, country) -> price
+        self.known_costs: dict[tuple[str, str, str], int] = {}  # (provider, service, country) -> cost
 
     def convert(self, amount: int, currency: str) -> int | None:
-        """Upstream minor units -> bot minor units, rounded up; None without a rate."""
-        if currency.upper() != self.currency:
+        """Upstream minor units -> bot minor units, rounded up; None without a rate for either side."""
+        source, target = currency.upper(), self.currency
+        if source == target:
+            return amount
+        if source not in self.usd_rates or target not in self.usd_rates:
             return None
-        return amount
+        major = Decimal(amount).scaleb(-exponent(source)) * self.usd_rates[source] / self.usd_rates[target]
+        return int(major.scaleb(exponent(target)).to_integral_value(rounding=ROUND_CEILING))
+
+    def _round_up(self, value: Decimal) -> int:
+        steps = (value / self.step).to_integral_value(rounding=ROUND_CEILING)
+        return max(int(steps) * self.step, self.step)
+
+    def marked_up(self, cost: int) -> int:
+        return self._round_up(Decimal(cost) * (Decimal(100) + self.markup) / Decimal(100))
+
+    def cost_in_bot_currency(self, offer: Offer) -> int | None:
+        if offer.cost is not None:
+            return self.convert(offer.cost, offer.currency)
+        return self.known_costs.get((offer.provider, offer.service, offer.country))
 
     def price(self, offer: Offer) -> int | None:
         """The user's price for one offer, or None when it cannot be priced safely."""
+        days = offer.rent_days or 1
+        override = self.overrides.get((offer.service, offer.country))
+        cost = self.cost_in_bot_currency(offer)
+        if offer.cost is not None and cost is None:
+            return None  # a price in a currency we have no rate for
+        floor = self.marked_up(cost) if cost is not None else 0
+        if override is not None:
+            return max(override * days, cost or 0)  # the operator's price, never below what it costs us
         if offer.cost is None:
-            return self.default_price
-        cost = self.convert(offer.cost, offer.currency)
+            return max(self.default_price * days, floor)
+        return floor
+
+    def note_cost(self, offer: Offer, cost: int | None, currency: str) -> None:
+        """Remember what an upstream charged, so an unpriced offer never sells below it."""
         if cost is None:
-            return None
-        marked = Decimal(cost) * (Decimal(100) + self.markup) / Decimal(100)
-        return max(int(marked.to_integral_value(rounding=ROUND_CEILING)), 1)
+            return
+        converted = self.convert(cost, currency)
+        if converted is not None:
+            self.known_costs[(offer.provider, offer.service, offer.country)] = converted
 
     def quotes(self, offers: list[Offer]) -> list[Quote]:
-        """Best in-stock price per (service, country), ordered by service display order."""
-        grouped: dict[tuple[str, str], list[tuple[int, Offer]]] = {}
+        """Best in-stock price per (service, country, rental length)."""
+        grouped: dict[tuple[str, str, int | None], list[tuple[int, Offer]]] = {}
         for offer in offers:
             if offer.stock is not None and offer.stock <= 0:
                 continue
             price = self.price(offer)
             if price is not None:
-                grouped.setdefault((offer.service, offer.country), []).append((price, offer))
+                grouped.setdefault((offer.service, offer.country, offer.rent_days), []).append((price, offer))
         quotes = []
-        for (service, country), priced in grouped.items():
+        for (service, country, days), priced in grouped.items():
             priced.sort(key=lambda item: item[0])
             stocks = [o.stock for _, o in priced]
             stock = None if any(s is None for s in stocks) else sum(s for s in stocks if s)
-            quotes.append(Quote(service, country, priced[0][0], stock, tuple(o for _, o in priced)))
+            quotes.append(Quote(service, country, priced[0][0], stock, tuple(o for _, o in priced), days))
         return quotes
-
-    def minor_exponent(self) -> int:
-        return exponent(self.currency)

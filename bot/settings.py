@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers.money import to_minor
@@ -19,6 +19,19 @@ UPSTREAM_DEFAULT_URLS: dict[str, str] = {
     "smscode": "https://api.smscode.gg/v1",
     "smsx": "https://mail.smsx.site",
 }
+
+
+#: value of one unit of each currency in US dollars (override with USD_RATES)
+DEFAULT_USD_RATES = "USD=1,IDR=0.0000621,EUR=1.08,GBP=1.27,RUB=0.011,INR=0.012,CNY=0.14,XTR=0.013"
+
+
+class SmsActivateUpstream(BaseModel):
+    """One upstream speaking the sms-activate protocol (``SMSACTIVATE_UPSTREAMS`` entries)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,23}$")
+    base_url: str
+    api_key: SecretStr
+    currency: str = "USD"
 
 
 class Settings(BaseSettings):
@@ -36,6 +49,13 @@ class Settings(BaseSettings):
     demo_sms_delay_seconds: float = Field(8.0, ge=0, le=3600)
     default_price: str = "0.50"
     poll_concurrency: int = Field(50, ge=1, le=1000)
+    usd_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default=DEFAULT_USD_RATES, validate_default=True)
+    price_step: str = "0.01"
+    catalog_ttl_seconds: float = Field(60.0, ge=1, le=3600)
+    catalog_stale_seconds: float = Field(900.0, ge=0, le=86400)
+    breaker_failures: int = Field(3, ge=1, le=100)
+    breaker_cooldown_seconds: float = Field(60.0, ge=1, le=3600)
+    upstream_rate_per_second: float = Field(20.0, gt=0, le=1000)
     log_level: str = "INFO"
 
     smscartesim_api_key: SecretStr | None = None
@@ -48,6 +68,9 @@ class Settings(BaseSettings):
     smscode_base_url: str = UPSTREAM_DEFAULT_URLS["smscode"]
     smsx_api_key: SecretStr | None = None
     smsx_base_url: str = UPSTREAM_DEFAULT_URLS["smsx"]
+    smsactivate_api_key: SecretStr | None = None
+    smsactivate_base_url: str | None = None
+    smsactivate_upstreams: list[SmsActivateUpstream] = []
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -55,6 +78,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(",", " ").split())
         return value
+
+    @field_validator("usd_rates", mode="before")
+    @classmethod
+    def _rates(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        rates: dict[str, Decimal] = {}
+        for part in DEFAULT_USD_RATES.split(",") + value.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            code, _, text = part.partition("=")
+            try:
+                rate = Decimal(text.strip())
+            except InvalidOperation:
+                rate = Decimal(0)
+            if not rate.is_finite() or rate <= 0:
+                raise ValueError(f"expected CODE=rate pairs such as IDR=0.0000621, got {part.strip()!r}")
+            rates[code.strip().upper()] = rate
+        return rates
 
     @field_validator("bot_token")
     @classmethod
@@ -65,7 +107,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456789:AA... (the token @BotFather gives)")
         return SecretStr(token)
 
-    @field_validator("default_price")
+    @field_validator("default_price", "price_step")
     @classmethod
     def _price_is_amount(cls, value: str) -> str:
         if to_minor(value, "USD") <= 0:
@@ -80,6 +122,10 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def price_step_minor(self) -> int:
+        return to_minor(self.price_step, self.currency)
+
+    @property
     def default_price_minor(self) -> int:
         return to_minor(self.default_price, self.currency)
 
@@ -92,8 +138,16 @@ class Settings(BaseSettings):
                 found[name] = (key.get_secret_value().strip(), getattr(self, f"{name}_base_url"))
         return found
 
+    def smsactivate_all(self) -> list[SmsActivateUpstream]:
+        """Every sms-activate protocol upstream: the single pair and the JSON list."""
+        found = list(self.smsactivate_upstreams)
+        key = self.smsactivate_api_key.get_secret_value().strip() if self.smsactivate_api_key else ""
+        if key and self.smsactivate_base_url:
+            found.insert(0, SmsActivateUpstream(name="smsactivate", base_url=self.smsactivate_base_url, api_key=key))
+        return found
+
     @property
     def demo_enabled(self) -> bool:
         if self.demo_provider == "auto":
-            return not self.upstream_keys()
+            return not self.upstream_keys() and not self.smsactivate_all()
         return self.demo_provider == "on"

@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.order_actions import OrderActions
 from bot.orders import OrderService
-from providers.base import Status, UpstreamState
+from providers.base import Offer, Status, UpstreamState
 from providers.errors import ProviderError
 from providers.otp import extract_code
 from storage import orders as q
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: an order left pending this long was interrupted by a crash between charge and upstream answer
 PENDING_GRACE = timedelta(minutes=2)
+#: how long an unclear purchase may wait for an upstream that cannot be asked right now
+LOOKUP_PATIENCE = timedelta(minutes=15)
 
 Notify = Callable[[Order], Awaitable[None]]
 
@@ -31,6 +34,7 @@ class Tracker:
     def __init__(self, db: Database, orders: OrderService, concurrency: int) -> None:
         self.db = db
         self.orders = orders
+        self.actions = OrderActions(orders)
         self.concurrency = concurrency
         self._failing: dict[int, str] = {}  # order id -> last error logged, to log once
 
@@ -109,7 +113,7 @@ class Tracker:
                 )
                 changed.append(expired or late or order)
             else:
-                done = await self.orders.finish(order.id)
+                done = await self.actions.finish(order.id)
                 if done is not None:
                     changed.append(done)
         return changed
@@ -123,21 +127,54 @@ class Tracker:
             logger.info("order %d: cancel at expiry failed at %s: %s", order.id, order.provider, exc)
 
     async def resolve_unclear(self, now: datetime | None = None) -> list[Order]:
-        """Orders left unknown, or pending past a crash, are refunded and returned for flagging.
-
-        None of the current upstream APIs can look an order up by our request, so the user is
-        made whole and the admins are told to check the upstream account.
-        """
+        """Orders left unknown, or pending past a crash: looked up where the upstream allows, else
+        refunded (status failed, for the admins to check the upstream account). Returns both kinds."""
         now = now or datetime.now(UTC)
-        resolved = []
+        refunded: list[Order] = []
         for order in await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN):
-            created = q.parse_iso(order.created_at)
-            if order.status is OrderStatus.PENDING and now - created < PENDING_GRACE:
+            age = now - q.parse_iso(order.created_at)
+            if order.status is OrderStatus.PENDING and age < PENDING_GRACE:
+                continue
+            found = await self._lookup(order)
+            if found is False and age < LOOKUP_PATIENCE:
+                continue  # the upstream could not answer now; ask again next time
+            if isinstance(found, Order):
+                refunded.append(found)
                 continue
             failed = await self.orders.close_with_refund(
                 order.id, OrderStatus.FAILED, (order.status,), error=f"unresolved {order.status}"
             )
             if failed is not None:
                 logger.warning("order %d at %s refunded unresolved (%s)", order.id, order.provider, order.status)
-                resolved.append(failed)
-        return resolved
+                refunded.append(failed)
+        async with self.db.read() as conn:
+            stale = await q.stale_renewals(conn, q.iso(now - PENDING_GRACE))
+        for reference in stale:
+            await self.actions.refund_renewal(reference)
+        return refunded
+
+    async def _lookup(self, order: Order) -> Order | bool | None:
+        """The order made active from the upstream's record; None if it has none; False if it could not say."""
+        provider = self.orders.catalog.providers.get(order.provider)
+        if provider is None or not provider.can_lookup:
+            return None
+        offer = Offer(order.provider, order.service, order.country, None, "", None, order.product_id, order.rent_days)
+        try:
+            purchase = await provider.lookup(offer, q.parse_iso(order.created_at) - timedelta(minutes=1))
+        except ProviderError as exc:
+            logger.info("order %d: lookup at %s failed: %s", order.id, order.provider, exc)
+            return False
+        if purchase is None:
+            return None
+        async with self.db.transaction() as conn:
+            active = await q.update(
+                conn,
+                order.id,
+                expect=(order.status,),
+                status=OrderStatus.ACTIVE,
+                upstream_id=purchase.upstream_id,
+                phone=purchase.phone,
+                expires_at=purchase.expires_at or order.expires_at,
+            )
+        logger.info("order %d: found at %s after an unclear purchase", order.id, order.provider)
+        return active

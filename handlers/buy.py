@@ -10,11 +10,13 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.billing import Billing
-from bot.orders import OrderService, Outcome
-from handlers import cards, keyboards
+from bot.notify import Notifier
+from bot.orders import OrderService
+from bot.outcomes import Outcome
+from bot.pricing import Quote
+from handlers import keyboards
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, ServiceCb
 from handlers.screens import show
-from providers.catalog import Catalog
 from providers.services import country_name, flag, service_name
 from storage.users import User
 
@@ -72,28 +74,30 @@ async def country_services(
     await query.answer()
 
 
+def _title(quote: Quote) -> str:
+    title = _("<b>{service}</b> · {flag} {country}").format(
+        service=service_name(quote.service), flag=flag(quote.country), country=country_name(quote.country)
+    )
+    if quote.rent_days:
+        title += " · " + _("rental for {days} days").format(days=quote.rent_days)
+    return title
+
+
 @router.callback_query(ServiceCb.filter())
 async def confirm_screen(
-    query: CallbackQuery,
-    callback_data: ServiceCb,
-    orders: OrderService,
-    billing: Billing,
-    user: User,
-    catalog: Catalog,
+    query: CallbackQuery, callback_data: ServiceCb, orders: OrderService, billing: Billing, user: User
 ) -> None:
-    quote = await orders.quote(callback_data.country, callback_data.service)
+    quote = await orders.quote(callback_data.country, callback_data.service, callback_data.days or None)
     if quote is None:
         await query.answer(_("Sold out just now. Please pick another service."), show_alert=True)
         return
     balance = await billing.balance(user.id)
     lines = [
-        _("<b>{service}</b> · {flag} {country}").format(
-            service=service_name(quote.service), flag=flag(quote.country), country=country_name(quote.country)
-        ),
+        _title(quote),
         _("Price: <b>{price}</b>").format(price=billing.fmt(quote.price)),
         _("Your balance: {balance}").format(balance=billing.fmt(balance)),
     ]
-    if any(catalog.get(o.provider).is_demo for o in quote.offers[:1]):
+    if any(orders.catalog.get(o.provider).is_demo for o in quote.offers[:1]):
         lines.append(_("🧪 Demo mode: the number and the code are simulated."))
     if balance < quote.price:
         lines.append(
@@ -103,14 +107,18 @@ async def confirm_screen(
         )
     else:
         lines.append(_("You pay only if a code arrives: cancel or expiry refunds the price."))
-    nonce = secrets.token_urlsafe(6)
-    await show(query, "\n".join(lines), keyboards.confirm(quote, nonce, balance >= quote.price))
+    await show(query, "\n".join(lines), keyboards.confirm(quote, secrets.token_urlsafe(6), balance >= quote.price))
     await query.answer()
 
 
 @router.callback_query(ConfirmCb.filter())
 async def place_order(
-    query: CallbackQuery, callback_data: ConfirmCb, orders: OrderService, billing: Billing, user: User
+    query: CallbackQuery,
+    callback_data: ConfirmCb,
+    orders: OrderService,
+    billing: Billing,
+    user: User,
+    notifier: Notifier,
 ) -> None:
     await query.answer(_("Getting your number…"))
     result = await orders.place(
@@ -120,24 +128,24 @@ async def place_order(
         country=callback_data.country,
         service=callback_data.service,
         confirmed=callback_data.price,
+        rent_days=callback_data.days or None,
     )
     if result.outcome is Outcome.INSUFFICIENT:
         await show(query, _("⚠️ Not enough balance. Top up and try again."), keyboards.back_to_menu())
         return
-    if result.outcome is Outcome.PRICE_CHANGED and result.quote:
-        text = _("The price changed to {price}. Please confirm again.").format(price=billing.fmt(result.quote.price))
-        await show(query, text, keyboards.confirm(result.quote, secrets.token_urlsafe(6), True))
-        return
-    if result.order is None:
+    if result.outcome in (Outcome.PRICE_CHANGED, Outcome.OUT_OF_STOCK) and result.quote:
+        text = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?").format(
+            price=billing.fmt(result.quote.price)
+        )
         await show(
-            query,
-            _("😔 No number is available for this service right now. Nothing was charged."),
-            keyboards.back_to_menu(),
+            query, f"{_title(result.quote)}\n{text}", keyboards.confirm(result.quote, secrets.token_urlsafe(6), True)
         )
         return
-    order = result.order
-    sms = await orders.sms(order.id)
-    card = cards.order_card(order, sms, billing.fmt, demo=orders.is_demo(order))
-    await show(query, card, keyboards.order_card(order))
+    if result.order is None or result.outcome is Outcome.OUT_OF_STOCK:
+        text = _("😔 No number is available for this service right now. Nothing was charged.")
+        await show(query, text, keyboards.back_to_menu())
+        return
+    text, markup = await notifier.render(result.order)
+    await show(query, text, markup)
     if query.message is not None and result.outcome is not Outcome.DUPLICATE:
-        await orders.set_card(order.id, query.message.message_id)
+        await orders.set_card(result.order.id, query.message.message_id)

@@ -21,6 +21,7 @@ class CountryCb(CallbackData, prefix="c"):
 class ServiceCb(CallbackData, prefix="s"):
     country: str
     service: str
+    days: int = 0  # rental length; 0 for a one-off activation
 
 
 class ConfirmCb(CallbackData, prefix="b"):
@@ -28,8 +29,15 @@ class ConfirmCb(CallbackData, prefix="b"):
     service: str
     price: int  # the price the user saw, minor units
     nonce: str  # one per confirmation screen: taps beyond the first place nothing
+    days: int = 0
 
 
 class OrderCb(CallbackData, prefix="o"):
-    action: str  # show | refresh | cancel | done
+    action: str  # show | refresh | cancel | done | another
     order_id: int
+
+
+class RenewCb(CallbackData, prefix="rn"):
+    order_id: int
+    days: int
+    nonce: str = ""  # empty: show the price; set: charge and renew, once per nonce

@@ -9,11 +9,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.pricing import Quote
-from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, ServiceCb
+from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb
 from providers.services import country_name, flag, service_name
 from storage.orders import Order, OrderStatus
 
 PAGE_SIZE = 10
+RENEW_DAYS = (7, 30)
 
 
 def main_menu() -> InlineKeyboardMarkup:
@@ -66,9 +67,10 @@ def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], 
     kb = InlineKeyboardBuilder()
     for quote in quotes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
         stock = _(" · {n} left").format(n=quote.stock) if quote.stock is not None else ""
+        rental = _(" · {days} days").format(days=quote.rent_days) if quote.rent_days else ""
         kb.button(
-            text=f"{service_name(quote.service)} · {fmt(quote.price)}{stock}",
-            callback_data=ServiceCb(country=country, service=quote.service),
+            text=f"{service_name(quote.service)}{rental} · {fmt(quote.price)}{stock}",
+            callback_data=ServiceCb(country=country, service=quote.service, days=quote.rent_days or 0),
         )
     kb.adjust(1)
     _pager(kb, page, pages, lambda p: CountryCb(country=country, page=p))
@@ -86,14 +88,20 @@ def confirm(quote: Quote, nonce: str, can_pay: bool) -> InlineKeyboardMarkup:
     if can_pay:
         kb.button(
             text=_("✅ Confirm"),
-            callback_data=ConfirmCb(country=quote.country, service=quote.service, price=quote.price, nonce=nonce),
+            callback_data=ConfirmCb(
+                country=quote.country,
+                service=quote.service,
+                price=quote.price,
+                nonce=nonce,
+                days=quote.rent_days or 0,
+            ),
         )
     kb.button(text=_("⬅️ Back"), callback_data=CountryCb(country=quote.country))
     kb.adjust(1)
     return kb.as_markup()
 
 
-def order_card(order: Order) -> InlineKeyboardMarkup:
+def order_card(order: Order, *, another_code: bool = False, renew: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if order.status in (
         OrderStatus.ACTIVE,
@@ -105,7 +113,14 @@ def order_card(order: Order) -> InlineKeyboardMarkup:
     if order.status is OrderStatus.ACTIVE:
         kb.button(text=_("❌ Cancel"), callback_data=OrderCb(action="cancel", order_id=order.id))
     if order.status is OrderStatus.CODE_RECEIVED:
+        if another_code:
+            kb.button(text=_("📨 Another code"), callback_data=OrderCb(action="another", order_id=order.id))
         kb.button(text=_("✔️ Done"), callback_data=OrderCb(action="done", order_id=order.id))
+    if renew and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
+        for days in RENEW_DAYS:
+            kb.button(
+                text=_("🔁 Renew +{days} days").format(days=days), callback_data=RenewCb(order_id=order.id, days=days)
+            )
     kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
     kb.adjust(2, 1)
     return kb.as_markup()
@@ -119,5 +134,13 @@ def order_list(orders: list[Order]) -> InlineKeyboardMarkup:
             callback_data=OrderCb(action="show", order_id=order.id),
         )
     kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def renew_confirm(order: Order, days: int, nonce: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Confirm renewal"), callback_data=RenewCb(order_id=order.id, days=days, nonce=nonce))
+    kb.button(text=_("⬅️ Back"), callback_data=OrderCb(action="show", order_id=order.id))
     kb.adjust(1)
     return kb.as_markup()

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.billing import Billing
-from bot.orders import OrderService, Outcome
+from bot.notify import Notifier
+from bot.order_actions import OrderActions
+from bot.orders import OrderService
+from bot.outcomes import Outcome, Result
 from bot.tracking import Tracker
-from handlers import cards, keyboards
-from handlers.callbacks import MenuCb, OrderCb
+from handlers import keyboards
+from handlers.callbacks import MenuCb, OrderCb, RenewCb
 from handlers.screens import show
-from storage.orders import Order, OrderStatus
+from storage.orders import OrderStatus
 from storage.users import User
 
 router = Router(name=__name__)
@@ -36,13 +41,24 @@ async def orders_button(query: CallbackQuery, orders: OrderService, user: User) 
     await query.answer()
 
 
-async def _render(query: CallbackQuery, order: Order, orders: OrderService, billing: Billing) -> None:
-    sms = await orders.sms(order.id)
-    await show(
-        query,
-        cards.order_card(order, sms, billing.fmt, demo=orders.is_demo(order)),
-        keyboards.order_card(order),
-    )
+def _notice(result: Result, billing: Billing) -> str | None:
+    if result.outcome is Outcome.REFUSED and result.retry_after:
+        return _("The supplier allows cancelling in {seconds} s. Try again then.").format(
+            seconds=int(result.retry_after)
+        )
+    price = billing.fmt(result.order.price) if result.order else ""
+    return {
+        Outcome.CANCELLED: _("Cancelled. {price} is back on your balance.").format(price=price),
+        Outcome.HAS_CODE: _("A code has arrived, so this order can no longer be cancelled."),
+        Outcome.REFUSED: _("The supplier does not allow cancelling yet. Try again in a minute."),
+        Outcome.UNAVAILABLE: _("The supplier is not answering. Try again in a minute."),
+        Outcome.CLOSED: _("This order is already closed."),
+        Outcome.REQUESTED: _("Asked for another code; it will be sent here."),
+        Outcome.UNSUPPORTED: _("This number cannot receive another code."),
+        Outcome.RENEWED: _("Renewed."),
+        Outcome.INSUFFICIENT: _("Not enough balance to renew."),
+        Outcome.OUT_OF_STOCK: _("Renewal is not available for this number right now."),
+    }.get(result.outcome)
 
 
 @router.callback_query(OrderCb.filter())
@@ -50,8 +66,10 @@ async def order_action(
     query: CallbackQuery,
     callback_data: OrderCb,
     orders: OrderService,
+    actions: OrderActions,
     billing: Billing,
     tracker: Tracker,
+    notifier: Notifier,
     user: User,
 ) -> None:
     order = await orders.get(callback_data.order_id, user.id)
@@ -60,22 +78,49 @@ async def order_action(
         return
     notice: str | None = None
     if callback_data.action == "refresh" and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
-        await tracker.poll(order)
+        changed = await tracker.poll(order)
+        if changed is not None:
+            await notifier.deliver(changed)
     elif callback_data.action == "cancel":
-        result = await orders.cancel(order.id, user.id)
-        notice = {
-            Outcome.CANCELLED: _("Cancelled. {price} is back on your balance.").format(price=billing.fmt(order.price)),
-            Outcome.HAS_CODE: _("A code has arrived, so this order can no longer be cancelled."),
-            Outcome.REFUSED: _("The supplier does not allow cancelling yet. Try again in a minute."),
-            Outcome.UNAVAILABLE: _("The supplier is not answering. Try again in a minute."),
-            Outcome.CLOSED: _("This order is already closed."),
-        }.get(result.outcome)
-        if result.outcome is Outcome.REFUSED and result.retry_after:
-            notice = _("The supplier allows cancelling in {seconds} s. Try again then.").format(
-                seconds=int(result.retry_after)
-            )
+        notice = _notice(await actions.cancel(order.id, user.id), billing)
+    elif callback_data.action == "another":
+        notice = _notice(await actions.another_code(order.id, user.id), billing)
     elif callback_data.action == "done":
-        await orders.finish(order.id, user.id)
+        await actions.finish(order.id, user.id)
     fresh = await orders.get(order.id, user.id) or order
-    await _render(query, fresh, orders, billing)
-    await query.answer(notice or None, show_alert=bool(notice))
+    text, markup = await notifier.render(fresh)
+    await show(query, text, markup)
+    await query.answer(notice, show_alert=bool(notice))
+
+
+@router.callback_query(RenewCb.filter())
+async def renew(
+    query: CallbackQuery,
+    callback_data: RenewCb,
+    orders: OrderService,
+    actions: OrderActions,
+    billing: Billing,
+    notifier: Notifier,
+    user: User,
+) -> None:
+    order = await orders.get(callback_data.order_id, user.id)
+    if order is None:
+        await query.answer(_("Order not found."), show_alert=True)
+        return
+    if not callback_data.nonce:
+        quote = await orders.quote(order.country, order.service, callback_data.days)
+        offer = next((o for o in quote.offers if o.provider == order.provider), None) if quote else None
+        price = orders.pricing.price(offer) if offer else None
+        if price is None:
+            await query.answer(_("Renewal is not available for this number right now."), show_alert=True)
+            return
+        text = _("Renew <code>{phone}</code> for {days} more days for {price}?").format(
+            phone=order.phone, days=callback_data.days, price=billing.fmt(price)
+        )
+        await show(query, text, keyboards.renew_confirm(order, callback_data.days, secrets.token_urlsafe(6)))
+        await query.answer()
+        return
+    result = await actions.renew(order.id, user.id, callback_data.days, callback_data.nonce)
+    text, markup = await notifier.render(await orders.get(order.id, user.id) or order)
+    await show(query, text, markup)
+    await query.answer(_notice(result, billing), show_alert=True)

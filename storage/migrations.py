@@ -75,6 +75,28 @@ MIGRATIONS: list[str] = [
         UNIQUE (order_id, fingerprint)
     );
     """,
+    # 2: what routing needs to look a purchase up again, rentals, and the operator's price overrides
+    """
+    ALTER TABLE orders ADD COLUMN product_id TEXT;
+    ALTER TABLE orders ADD COLUMN rent_days INTEGER;
+    CREATE TABLE price_overrides (
+        service TEXT NOT NULL,
+        country TEXT NOT NULL,
+        price INTEGER NOT NULL CHECK (price > 0),
+        updated_by INTEGER,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (service, country)
+    );
+    CREATE TABLE order_renewals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id INTEGER NOT NULL REFERENCES orders(id),
+        reference TEXT NOT NULL UNIQUE,            -- the ledger reference of its charge
+        days INTEGER NOT NULL CHECK (days > 0),
+        price INTEGER NOT NULL CHECK (price > 0),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'refunded')),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    """,
 ]
 
 

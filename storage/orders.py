@@ -50,6 +50,8 @@ class Order:
     card_message_id: int | None
     expires_at: datetime
     created_at: str
+    product_id: str | None = None
+    rent_days: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +83,8 @@ def _order(row: aiosqlite.Row) -> Order:
         card_message_id=row["card_message_id"],
         expires_at=parse_iso(row["expires_at"]),
         created_at=row["created_at"],
+        product_id=row["product_id"],
+        rent_days=row["rent_days"],
     )
 
 
@@ -95,14 +99,15 @@ async def create(
     price: int,
     chat_id: int | None,
     expires_at: datetime,
+    rent_days: int | None = None,
 ) -> Order:
     async with conn.execute(
         """
         INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
-                            expires_at)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING *
+                            expires_at, rent_days)
+        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING *
         """,
-        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at)),
+        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at), rent_days),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -190,3 +195,30 @@ async def with_undelivered_sms(conn: aiosqlite.Connection) -> list[Order]:
         "SELECT * FROM orders WHERE id IN (SELECT order_id FROM order_sms WHERE delivered = 0) ORDER BY id"
     ) as cur:
         return [_order(r) for r in await cur.fetchall()]
+
+
+async def add_renewal(conn: aiosqlite.Connection, order_id: int, reference: str, days: int, price: int) -> bool:
+    """Record a pending renewal; False when this reference was already used."""
+    async with conn.execute(
+        "INSERT INTO order_renewals (order_id, reference, days, price, status) VALUES (?, ?, ?, ?, 'pending') "
+        "ON CONFLICT (reference) DO NOTHING RETURNING id",
+        (order_id, reference, days, price),
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def settle_renewal(conn: aiosqlite.Connection, reference: str, status: str) -> tuple[int, int] | None:
+    """Move a pending renewal to ``status``; ``(order_id, price)``, or None if it was not pending."""
+    async with conn.execute(
+        "UPDATE order_renewals SET status = ? WHERE reference = ? AND status = 'pending' RETURNING order_id, price",
+        (status, reference),
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+async def stale_renewals(conn: aiosqlite.Connection, before: str) -> list[str]:
+    async with conn.execute(
+        "SELECT reference FROM order_renewals WHERE status = 'pending' AND created_at < ?", (before,)
+    ) as cur:
+        return [r[0] for r in await cur.fetchall()]

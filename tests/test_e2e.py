@@ -89,6 +89,11 @@ async def buy_whatsapp_us(fake: FakeTelegram) -> None:
     assert "Price: 0.59 USD" in text_of(fake, USER, screen)
 
 
+def code_messages(fake: FakeTelegram) -> list[dict]:
+    """The messages pushed for an arrived code (not the order card, which quotes the SMS too)."""
+    return [m for m in fake.messages_to(USER) if m.get("text", "").startswith("🧪 DEMO · WhatsApp code:")]
+
+
 def balance_of(fake: FakeTelegram) -> str:
     match = re.search(r"Your balance: ([\d.]+ USD)", last_text(fake, USER))
     assert match, last_text(fake, USER)
@@ -111,11 +116,7 @@ async def test_buy_and_the_code_arrives(fake: FakeTelegram, start_bot: StartBot)
     card_id = await tap(fake, USER, "Confirm")
     await fake.wait_for(lambda: "Number:" in text_of(fake, USER, card_id))
     assert "DEMO" in text_of(fake, USER, card_id)
-    code_msg = await fake.wait_for(
-        lambda: next(
-            (m for m in fake.messages_to(USER) if m.get("text", "").startswith("🧪 DEMO · WhatsApp code:")), None
-        )
-    )
+    code_msg = (await fake.wait_for(lambda: code_messages(fake)))[0]
     code = re.search(r"code: (\d{6})", code_msg["text"])
     assert code and code.group(1) in code_msg["text"].split("\n", 2)[-1]  # full SMS text included
     await fake.wait_for(lambda: "Code received" in text_of(fake, USER, card_id))
@@ -167,9 +168,8 @@ async def test_restart_mid_order_still_delivers_the_code(fake: FakeTelegram, sta
     await fake.wait_for(lambda: has_text(fake, USER, "Waiting for the SMS"))
     assert await bot.stop(signal.SIGKILL) is not None
     await start_bot(DEMO_SMS_DELAY_SECONDS="4")
-    await fake.wait_for(lambda: any("WhatsApp code:" in m.get("text", "") for m in fake.messages_to(USER)), timeout=20)
-    codes = [m for m in fake.messages_to(USER) if "WhatsApp code:" in m.get("text", "")]
-    assert len(codes) == 1
+    await fake.wait_for(lambda: code_messages(fake), timeout=20)
+    assert len(code_messages(fake)) == 1
     assert await ask_balance(fake) == "4.41 USD"
 
 

@@ -6,7 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.billing import Billing
-from bot.orders import OrderService, Outcome
+from bot.orders import OrderService
+from bot.outcomes import Outcome
 from bot.tracking import Tracker
 from providers.base import Status, UpstreamState
 from providers.demo import DemoProvider
@@ -65,11 +66,11 @@ async def test_price_rise_asks_again(db: Database, services: Services) -> None:
 
 
 async def test_cancel_refunds_once(db: Database, services: Services) -> None:
-    orders, _, billing = services
+    orders, tracker, billing = services
     await add_user(db, 24, balance=500)
     placed = await _place(orders, 24, "24:a")
-    cancelled = await orders.cancel(placed.order.id, 24)
-    again = await orders.cancel(placed.order.id, 24)
+    cancelled = await tracker.actions.cancel(placed.order.id, 24)
+    again = await tracker.actions.cancel(placed.order.id, 24)
     assert cancelled.outcome is Outcome.CANCELLED
     assert again.outcome is Outcome.CLOSED
     assert await billing.balance(24) == 500
@@ -77,11 +78,11 @@ async def test_cancel_refunds_once(db: Database, services: Services) -> None:
 
 
 async def test_another_users_order_is_not_found(db: Database, services: Services) -> None:
-    orders, _, _ = services
+    orders, tracker, _ = services
     await add_user(db, 25, balance=500)
     await add_user(db, 26)
     placed = await _place(orders, 25, "25:a")
-    assert (await orders.cancel(placed.order.id, 26)).outcome is Outcome.NOT_FOUND
+    assert (await tracker.actions.cancel(placed.order.id, 26)).outcome is Outcome.NOT_FOUND
     assert await orders.get(placed.order.id, 26) is None
 
 
@@ -93,7 +94,7 @@ async def test_code_arrives_then_cancel_is_refused_and_no_refund(db: Database, s
     assert [o.status for o in changed] == [OrderStatus.CODE_RECEIVED]
     sms = await orders.sms(placed.order.id)
     assert len(sms) == 1 and sms[0].code and sms[0].code in sms[0].text
-    assert (await orders.cancel(placed.order.id, 27)).outcome is Outcome.HAS_CODE
+    assert (await tracker.actions.cancel(placed.order.id, 27)).outcome is Outcome.HAS_CODE
     assert await tracker.poll_all() == []  # the same SMS is not recorded twice
     assert await billing.balance(27) == 500 - 59
 

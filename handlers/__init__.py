@@ -1,0 +1,1 @@
+"""aiogram routers, keyboards, callback data and card texts; ``handlers.routers`` assembles them."""

@@ -1,0 +1,147 @@
+"""Per-upstream protection around an adapter: rate limit, retry-after, circuit breaker, read retries.
+
+Only idempotent reads (offers, check, balance) are retried, once, after a short pause. A paid call
+(``buy``) and the state-changing ones (cancel, finish, another code, renew) are sent once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from aiolimiter import AsyncLimiter
+
+from providers.base import Balance, Offer, Provider, Purchase, Status
+from providers.errors import BadResponse, ProviderError, RateLimited, Unauthorized, Unavailable, UnclearResult
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+READ_RETRY_PAUSE = 0.3
+#: errors that say the upstream itself is unwell (business answers like OutOfStock do not)
+HEALTH_ERRORS = (Unavailable, BadResponse, Unauthorized)
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"  # calls flow
+    OPEN = "open"  # failing: calls are refused until the cool-down ends
+    HALF_OPEN = "half_open"  # cool-down over: the next call is a trial
+
+
+class Breaker:
+    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = failures
+        self.cooldown = cooldown
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        if self.opened_at is None:
+            return BreakerState.CLOSED
+        if self.clock() - self.opened_at >= self.cooldown:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+
+    def failure(self) -> bool:
+        """Count a failure; True when this one opened the breaker."""
+        self.failures += 1
+        was_closed = self.opened_at is None
+        if self.failures >= self.threshold or self.state is BreakerState.HALF_OPEN:
+            self.opened_at = self.clock()
+            return was_closed
+        return False
+
+
+class GuardedProvider(Provider):
+    """Wraps an adapter with the same interface; the catalog and services only see these."""
+
+    def __init__(self, inner: Provider, *, rate: float, failures: int, cooldown: float) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.is_demo = inner.is_demo
+        self.supports_another_code = inner.supports_another_code
+        self.can_lookup = inner.can_lookup
+        self.can_renew = inner.can_renew
+        self.limiter = AsyncLimiter(max(rate, 1.0), 1.0) if rate >= 1 else AsyncLimiter(1, 1 / rate)
+        self.breaker = Breaker(failures, cooldown)
+        self.paused_until = 0.0
+        self.last_error: str | None = None
+        self.enabled = True
+
+    @property
+    def healthy(self) -> bool:
+        return self.enabled and self.breaker.state is not BreakerState.OPEN
+
+    async def _call(self, what: str, make: Callable[[], Awaitable[T]], *, read: bool = False) -> T:
+        if not self.enabled:
+            raise Unavailable("disabled by the operator", provider=self.name)
+        if self.breaker.state is BreakerState.OPEN:
+            raise Unavailable("circuit open after repeated failures", provider=self.name)
+        wait = self.paused_until - time.monotonic()
+        if wait > 0:
+            raise RateLimited("paused by the upstream's retry-after", provider=self.name, retry_after=wait)
+        for attempt in (1, 2):
+            try:
+                async with self.limiter:
+                    result = await make()
+            except RateLimited as exc:
+                self.paused_until = time.monotonic() + (exc.retry_after or 1.0)
+                self.last_error = str(exc)
+                raise
+            except HEALTH_ERRORS as exc:
+                if read and attempt == 1 and not isinstance(exc, UnclearResult | Unauthorized):
+                    await asyncio.sleep(READ_RETRY_PAUSE)
+                    continue
+                self.last_error = f"{what}: {exc}"
+                if self.breaker.failure():
+                    logger.warning("%s: circuit opened after %d failures: %s", self.name, self.breaker.failures, exc)
+                raise
+            except ProviderError:
+                self.breaker.success()  # a business answer: the upstream is up
+                raise
+            if self.breaker.failures or self.breaker.opened_at is not None:
+                logger.info("%s: answering again", self.name)
+            self.breaker.success()
+            return result
+        raise AssertionError("unreachable")
+
+    async def offers(self, country: str | None = None) -> list[Offer]:
+        return await self._call("offers", lambda: self.inner.offers(country), read=True)
+
+    async def buy(self, offer: Offer) -> Purchase:
+        return await self._call("buy", lambda: self.inner.buy(offer))
+
+    async def check(self, upstream_id: str) -> Status:
+        return await self._call("check", lambda: self.inner.check(upstream_id), read=True)
+
+    async def cancel(self, upstream_id: str) -> None:
+        await self._call("cancel", lambda: self.inner.cancel(upstream_id))
+
+    async def finish(self, upstream_id: str) -> None:
+        await self._call("finish", lambda: self.inner.finish(upstream_id))
+
+    async def balance(self) -> Balance:
+        return await self._call("balance", self.inner.balance, read=True)
+
+    async def another_code(self, upstream_id: str) -> None:
+        await self._call("another_code", lambda: self.inner.another_code(upstream_id))
+
+    async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
+        return await self._call("lookup", lambda: self.inner.lookup(offer, since), read=True)
+
+    async def renew(self, upstream_id: str, days: int) -> datetime | None:
+        return await self._call("renew", lambda: self.inner.renew(upstream_id, days))
+
+    async def close(self) -> None:
+        await self.inner.close()

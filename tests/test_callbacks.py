@@ -1,0 +1,27 @@
+"""Callback data must fit Telegram's 64 bytes in the worst case the catalog can produce."""
+
+from __future__ import annotations
+
+from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb
+from providers.normalize import country_code, service_slug
+
+LONG_SERVICE = service_slug("A very long upstream service name that nobody mapped yet, with extras")
+LONG_COUNTRY = country_code("Some Unmapped Country Name Far Too Long")
+
+
+def test_worst_case_callbacks_fit_64_bytes() -> None:
+    packed = [
+        MenuCb(action="balance").pack(),
+        CountriesCb(page=999).pack(),
+        CountryCb(country=LONG_COUNTRY, page=99).pack(),
+        ServiceCb(country=LONG_COUNTRY, service=LONG_SERVICE, days=30).pack(),
+        ConfirmCb(country="US", service=LONG_SERVICE, price=99_999_999, nonce="AbCdEfGh", days=30).pack(),
+        OrderCb(action="another", order_id=2**40).pack(),
+        RenewCb(order_id=2**40, days=30, nonce="AbCdEfGh").pack(),
+    ]
+    for data in packed:
+        assert len(data.encode()) <= 64, data
+
+
+def test_slugs_never_carry_the_separator() -> None:
+    assert ":" not in service_slug("odd:name") and ":" not in country_code("odd:place")

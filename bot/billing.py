@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from providers.money import format_minor
-from storage import ledger, users
+from storage import admin_log, ledger, users
 from storage.db import Database
 from storage.ledger import Entry
 
@@ -38,6 +38,7 @@ class Billing:
         async with self.db.transaction() as conn:
             if await users.get(conn, user_id) is None:
                 raise LookupError(user_id)
+            await admin_log.record(conn, admin_id, kind, f"user={user_id} amount={amount} reason={reason}")
             return await ledger.post(
                 conn,
                 user_id=user_id,

@@ -38,16 +38,12 @@ class Billing:
         async with self.db.transaction() as conn:
             if await users.get(conn, user_id) is None:
                 raise LookupError(user_id)
-            await admin_log.record(conn, admin_id, kind, f"user={user_id} amount={amount} reason={reason}")
-            return await ledger.post(
-                conn,
-                user_id=user_id,
-                amount=amount,
-                kind=kind,
-                reference=reference,
-                actor_id=admin_id,
-                reason=reason,
+            entry = await ledger.post(
+                conn, user_id=user_id, amount=amount, kind=kind, reference=reference, actor_id=admin_id, reason=reason
             )
+            if entry is not None:
+                await admin_log.record(conn, admin_id, kind, f"user={user_id} amount={amount} reason={reason}")
+            return entry
 
     async def reconcile(self) -> list[tuple[int, int, int]]:
         """Users whose cached balance differs from their ledger sum (should be none)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.faults import crash_point
 from bot.orders import OrderService
 from bot.outcomes import Outcome, Result
 from providers.errors import CancelRefused, ProviderError
@@ -37,6 +38,7 @@ class OrderActions:
         except ProviderError as exc:
             logger.warning("order %d: cancel at %s failed: %s", order.id, order.provider, exc)
             return Result(Outcome.UNAVAILABLE, order)
+        crash_point("cancelled_upstream")
         cancelled = await self.orders.close_with_refund(order.id, OrderStatus.CANCELLED, (OrderStatus.ACTIVE,))
         if cancelled is None:  # a code arrived meanwhile: it is delivered, the order is kept
             return Result(Outcome.HAS_CODE, await self.orders.get(order.id))

@@ -8,9 +8,11 @@ by :class:`bot.tracking.Tracker`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+from bot.faults import crash_point
 from bot.outcomes import Outcome, Result
 from bot.pricing import Pricing, Quote
 from providers.base import Offer
@@ -48,8 +50,12 @@ class OrderService:
         service: str,
         confirmed: int,
         rent_days: int | None = None,
+        card_message_id: int | None = None,
     ) -> Result:
-        """Charge and buy, once per ``request_key`` however many times Confirm is tapped."""
+        """Charge and buy, once per ``request_key`` however many times Confirm is tapped.
+
+        ``card_message_id`` is the confirmation message, which becomes the order card.
+        """
         async with self.db.read() as conn:
             existing = await q.by_request_key(conn, request_key)
         if existing:
@@ -76,6 +82,7 @@ class OrderService:
                     chat_id=chat_id,
                     expires_at=datetime.now(UTC) + lifetime,
                     rent_days=rent_days,
+                    card_message_id=card_message_id,
                 )
                 await ledger.post(
                     conn,
@@ -87,15 +94,20 @@ class OrderService:
                 )
         except ledger.InsufficientFunds:
             return Result(Outcome.INSUFFICIENT, quote=quote)
+        crash_point("reserved")
         return await self._buy(order, quote, confirmed)
 
     def _affordable(self, offer: Offer, charged: int, confirmed: int) -> bool:
-        """Within what the user confirmed, and never a purchase that costs us more than they paid."""
+        """Within what the user confirmed, and never a purchase that costs us more than they paid;
+        an offer of unknown cost is never sold below its own price."""
         price = self.pricing.price(offer)
+        if price is None or price > confirmed:
+            return False
         cost = self.pricing.cost_in_bot_currency(offer)
-        return price is not None and price <= confirmed and (cost is None or cost <= charged)
+        return cost <= charged if cost is not None else price <= charged
 
     async def _buy(self, order: Order, quote: Quote, confirmed: int) -> Result:
+        sold_out: set[str] = set()  # upstreams whose cached offers proved wrong: refetched before re-quoting
         for offer in quote.offers:
             if not self._affordable(offer, order.price, confirmed):
                 continue
@@ -116,8 +128,9 @@ class OrderService:
                 return Result(Outcome.UNKNOWN, moved or order)
             except FAILOVER_ERRORS as exc:
                 logger.info("order %d: %s could not sell, trying the next offer: %s", order.id, offer.provider, exc)
-                self.catalog.invalidate(offer.provider)
+                sold_out.add(offer.provider)
                 continue
+            crash_point("bought")
             self.pricing.note_cost(offer, purchase.cost, offer.currency)
             expires = order.expires_at if purchase.expires_at is None else min(order.expires_at, purchase.expires_at)
             async with self.db.transaction() as conn:
@@ -134,11 +147,13 @@ class OrderService:
                     cost_currency=offer.currency,
                     expires_at=expires,
                 )
+            crash_point("activated")
             if active is None:  # resolved as unclear meanwhile (refunded); the admins were told
                 logger.error("order %d: bought %s after it was resolved", order.id, purchase.upstream_id)
                 return Result(Outcome.UNKNOWN, await self.get(order.id))
             return Result(Outcome.PLACED, active)
         failed = await self.close_with_refund(order.id, OrderStatus.FAILED, (OrderStatus.PENDING,), "no offer sold")
+        await asyncio.gather(*(self.catalog.refresh(name) for name in sold_out))
         return Result(Outcome.OUT_OF_STOCK, failed, await self.quote(order.country, order.service, order.rent_days))
 
     async def close_with_refund(
@@ -157,6 +172,7 @@ class OrderService:
                 reference=f"order:{order_id}:refund",
                 order_id=order_id,
             )
+        crash_point("refunded")
         return order
 
     async def get(self, order_id: int, user_id: int | None = None) -> Order | None:
@@ -170,11 +186,6 @@ class OrderService:
     async def sms(self, order_id: int) -> list[q.OrderSms]:
         async with self.db.read() as conn:
             return await q.sms_of(conn, order_id)
-
-    async def set_card(self, order_id: int, message_id: int) -> None:
-        """Remember the message that shows the order, so jobs can keep it current."""
-        async with self.db.transaction() as conn:
-            await q.update(conn, order_id, expect=tuple(OrderStatus), card_message_id=message_id)
 
     def is_demo(self, order: Order) -> bool:
         provider = self.catalog.providers.get(order.provider)

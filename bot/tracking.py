@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.faults import crash_point
 from bot.order_actions import OrderActions
 from bot.orders import OrderService
 from providers.base import Offer, Status, UpstreamState
@@ -31,8 +32,11 @@ Notify = Callable[[Order], Awaitable[None]]
 
 
 class Tracker:
-    def __init__(self, db: Database, orders: OrderService, concurrency: int) -> None:
+    def __init__(
+        self, db: Database, orders: OrderService, concurrency: int, pending_grace: timedelta = PENDING_GRACE
+    ) -> None:
         self.db = db
+        self.pending_grace = pending_grace
         self.orders = orders
         self.actions = OrderActions(orders)
         self.concurrency = concurrency
@@ -81,8 +85,9 @@ class Tracker:
         added = False
         if not status.sms:  # the common case: nothing new, no transaction
             if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
+                closed = OrderStatus.CANCELLED if status.state is UpstreamState.CANCELLED else OrderStatus.EXPIRED
                 return await self.orders.close_with_refund(
-                    order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
+                    order.id, closed, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
                 )
             return None
         async with self.db.transaction() as conn:
@@ -93,6 +98,8 @@ class Tracker:
                 added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
             if added and order.status is OrderStatus.ACTIVE:
                 await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)
+        if added:
+            crash_point("sms_stored")
         return await self.orders.get(order.id) if added else None
 
     async def expire_due(self, now: datetime | None = None) -> list[Order]:
@@ -133,7 +140,7 @@ class Tracker:
         refunded: list[Order] = []
         for order in await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN):
             age = now - q.parse_iso(order.created_at)
-            if order.status is OrderStatus.PENDING and age < PENDING_GRACE:
+            if order.status is OrderStatus.PENDING and age < self.pending_grace:
                 continue
             found = await self._lookup(order)
             if found is False and age < LOOKUP_PATIENCE:
@@ -148,7 +155,7 @@ class Tracker:
                 logger.warning("order %d at %s refunded unresolved (%s)", order.id, order.provider, order.status)
                 refunded.append(failed)
         async with self.db.read() as conn:
-            stale = await q.stale_renewals(conn, q.iso(now - PENDING_GRACE))
+            stale = await q.stale_renewals(conn, q.iso(now - self.pending_grace))
         for reference in stale:
             await self.actions.refund_renewal(reference)
         return refunded

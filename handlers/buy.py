@@ -129,6 +129,7 @@ async def place_order(
         service=callback_data.service,
         confirmed=callback_data.price,
         rent_days=callback_data.days or None,
+        card_message_id=query.message.message_id if query.message else None,
     )
     if result.outcome is Outcome.INSUFFICIENT:
         await show(query, _("⚠️ Not enough balance. Top up and try again."), keyboards.back_to_menu())
@@ -147,5 +148,3 @@ async def place_order(
         return
     text, markup = await notifier.render(result.order)
     await show(query, text, markup)
-    if query.message is not None and result.outcome is not Outcome.DUPLICATE:
-        await orders.set_card(result.order.id, query.message.message_id)

@@ -1,16 +1,19 @@
 """A built-in simulated upstream, so a fresh install works end to end before any key is set.
 
 Stateless by design: the upstream id encodes the purchase time, so ``check`` derives the SMS
-from the id alone and an order survives a restart of the bot. Every number and code is labelled
-demo to users (``is_demo``).
+from the id alone and an order survives a restart of the bot. Cancels and finishes are kept in
+``state_file`` (next to the database) so they survive a restart too, as at a real upstream.
+Every number and code is labelled demo to users (``is_demo``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.errors import OrderNotFound, OutOfStock
@@ -31,11 +34,27 @@ class DemoProvider(Provider):
     name = "demo"
     is_demo = True
 
-    def __init__(self, sms_delay_seconds: float = 8.0, lifetime: timedelta = timedelta(minutes=20)) -> None:
+    def __init__(
+        self,
+        sms_delay_seconds: float = 8.0,
+        lifetime: timedelta = timedelta(minutes=20),
+        state_file: Path | None = None,
+    ) -> None:
         self.sms_delay = sms_delay_seconds
         self.lifetime = lifetime
         self._sold: dict[tuple[str, str], int] = {}
+        self.state_file = state_file
         self._closed: dict[str, UpstreamState] = {}
+        if state_file is not None and state_file.exists():
+            self._closed = {k: UpstreamState(v) for k, v in json.loads(state_file.read_text()).items()}
+
+    def _close(self, upstream_id: str, state: UpstreamState) -> None:
+        """Remember a cancel or finish, on disk when configured, as a real upstream would."""
+        self._closed[upstream_id] = state
+        if self.state_file is not None:
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._closed))
+            tmp.replace(self.state_file)
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         return [
@@ -75,10 +94,10 @@ class DemoProvider(Provider):
         return Status(UpstreamState.RECEIVED, (Sms(text, code, "DEMO"),))
 
     async def cancel(self, upstream_id: str) -> None:
-        self._closed[upstream_id] = UpstreamState.CANCELLED
+        self._close(upstream_id, UpstreamState.CANCELLED)
 
     async def finish(self, upstream_id: str) -> None:
-        self._closed[upstream_id] = UpstreamState.FINISHED
+        self._close(upstream_id, UpstreamState.FINISHED)
 
     async def balance(self) -> Balance:
         return Balance(100_000, "USD")

@@ -100,14 +100,15 @@ async def create(
     chat_id: int | None,
     expires_at: datetime,
     rent_days: int | None = None,
+    card_message_id: int | None = None,
 ) -> Order:
     async with conn.execute(
         """
         INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
-                            expires_at, rent_days)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                            expires_at, rent_days, card_message_id)
+        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
         """,
-        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at), rent_days),
+        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at), rent_days, card_message_id),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None

@@ -44,7 +44,7 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[StartBo
         procs.append(proc)
         polls_before = len(fake.calls_of("getUpdates"))
         await proc.start()
-        await fake.wait_for(lambda: len(fake.calls_of("getUpdates")) > polls_before, timeout=20)
+        await fake.wait_for(lambda: len(fake.calls_of("getUpdates")) > polls_before, timeout=60)
         return proc
 
     yield start

@@ -122,7 +122,7 @@ async def test_upstream_cancelled_without_code_refunds(db: Database, services: S
     await add_user(db, 29, balance=500)
     placed = await _place(orders, 29, "29:a")
     changed = await tracker.record(placed.order, Status(UpstreamState.CANCELLED))
-    assert changed is not None and changed.status is OrderStatus.EXPIRED
+    assert changed is not None and changed.status is OrderStatus.CANCELLED
     assert await billing.balance(29) == 500
 
 

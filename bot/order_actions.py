@@ -11,7 +11,7 @@ from bot.outcomes import Outcome, Result
 from providers.errors import CancelRefused, ProviderError
 from storage import ledger
 from storage import orders as q
-from storage.orders import Order, OrderStatus
+from storage.orders import REFUNDED, Order, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ class OrderActions:
             return Result(Outcome.UNAVAILABLE, order)
         crash_point("cancelled_upstream")
         cancelled = await self.orders.close_with_refund(order.id, OrderStatus.CANCELLED, (OrderStatus.ACTIVE,))
-        if cancelled is None:  # a code arrived meanwhile: it is delivered, the order is kept
-            return Result(Outcome.HAS_CODE, await self.orders.get(order.id))
+        if cancelled is None:  # the order moved on meanwhile: a code arrived, or a poll closed it first
+            now = await self.orders.get(order.id)
+            if now is not None and now.status is OrderStatus.CODE_RECEIVED:
+                return Result(Outcome.HAS_CODE, now)
+            return Result(Outcome.CANCELLED if now and now.status in REFUNDED else Outcome.CLOSED, now)
         return Result(Outcome.CANCELLED, cancelled)
 
     async def finish(self, order_id: int, user_id: int | None = None) -> Order | None:

@@ -91,12 +91,15 @@ class Tracker:
                 )
             return None
         async with self.db.transaction() as conn:
+            current = await q.get(conn, order.id)
+            if current is None or current.status not in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
+                return None  # refunded (cancel, expiry) since the upstream was asked: the code is not ours to give
             for sms in status.sms:
                 received = sms.received_at.isoformat() if sms.received_at else None
                 fp = q.fingerprint(sms.text, received)
                 code = sms.code or extract_code(sms.text)
                 added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
-            if added and order.status is OrderStatus.ACTIVE:
+            if added and current.status is OrderStatus.ACTIVE:
                 await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)
         if added:
             crash_point("sms_stored")

@@ -1,0 +1,175 @@
+"""Queries on broadcasts and their recipients. Functions take a connection; the caller owns the transaction.
+
+Each recipient moves ``pending`` → ``sending`` → ``sent`` | ``unreachable`` | ``failed``; ``sending`` is
+committed before the message goes out, so after a crash it names the few that may or may not have it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import aiosqlite
+
+AUDIENCES = ("all", "active", "balance", "buyers")
+FINAL = ("sent", "unreachable", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    admin_id: int
+    from_chat_id: int
+    message_id: int
+    button_text: str | None
+    button_url: str | None
+    audience: str
+    status: str
+    progress_chat_id: int | None
+    progress_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    unreachable: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.sending + self.sent + self.unreachable + self.failed
+
+
+def audience_filter(audience: str) -> tuple[str, tuple[object, ...]]:
+    """SQL condition on ``users`` for an audience (``all``, ``active:<days>``, ``balance``, ``buyers``)."""
+    kind, _, arg = audience.partition(":")
+    if kind == "all":
+        return "1", ()
+    if kind == "active" and arg.isdigit() and int(arg) > 0:
+        return "users.last_seen_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", (f"-{int(arg)} days",)
+    if kind == "balance":
+        return "users.balance > 0", ()
+    if kind == "buyers":
+        return (
+            "EXISTS (SELECT 1 FROM orders WHERE orders.user_id = users.id"
+            " AND orders.status IN ('code_received', 'completed'))"
+        ), ()
+    raise ValueError(f"unknown audience {audience!r}")
+
+
+async def audience_size(conn: aiosqlite.Connection, audience: str) -> int:
+    where, args = audience_filter(audience)
+    async with conn.execute(f"SELECT COUNT(*) FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where}", args) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def create(
+    conn: aiosqlite.Connection,
+    *,
+    admin_id: int,
+    from_chat_id: int,
+    message_id: int,
+    button: tuple[str, str] | None,
+    audience: str,
+    progress: tuple[int, int],
+) -> tuple[int, int]:
+    """A running broadcast with one pending recipient per user of the audience: ``(id, recipients)``."""
+    where, args = audience_filter(audience)
+    text, url = button if button else (None, None)
+    async with conn.execute(
+        "INSERT INTO broadcasts (admin_id, from_chat_id, message_id, button_text, button_url, audience, status,"
+        " progress_chat_id, progress_message_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+        (admin_id, from_chat_id, message_id, text, url, audience, *progress),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    broadcast_id = int(row[0])
+    async with conn.execute(
+        "INSERT INTO broadcast_recipients (broadcast_id, user_id, status)"
+        f" SELECT ?, id, 'pending' FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where} ORDER BY id",
+        (broadcast_id, *args),
+    ) as cur:
+        return broadcast_id, cur.rowcount
+
+
+def _broadcast(row: aiosqlite.Row) -> Broadcast:
+    return Broadcast(*(row[f.name] for f in fields(Broadcast)))
+
+
+async def get(conn: aiosqlite.Connection, broadcast_id: int) -> Broadcast | None:
+    async with conn.execute("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,)) as cur:
+        row = await cur.fetchone()
+    return _broadcast(row) if row else None
+
+
+async def by_progress(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Broadcast | None:
+    """The broadcast started from this confirmation screen, if any (a second Confirm tap finds it)."""
+    async with conn.execute(
+        "SELECT * FROM broadcasts WHERE progress_chat_id = ? AND progress_message_id = ?", (chat_id, message_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return _broadcast(row) if row else None
+
+
+async def running(conn: aiosqlite.Connection) -> list[Broadcast]:
+    async with conn.execute("SELECT * FROM broadcasts WHERE status = 'running' ORDER BY id") as cur:
+        return [_broadcast(row) for row in await cur.fetchall()]
+
+
+async def set_status(conn: aiosqlite.Connection, broadcast_id: int, status: str) -> bool:
+    """Finish (``done``) or cancel a running broadcast; False when it was no longer running."""
+    async with conn.execute(
+        "UPDATE broadcasts SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        " WHERE id = ? AND status = 'running'",
+        (status, broadcast_id),
+    ) as cur:
+        return cur.rowcount == 1
+
+
+async def claim(conn: aiosqlite.Connection, broadcast_id: int) -> int | None:
+    """Mark the next pending recipient ``sending`` and return its user id (None when none is left)."""
+    async with conn.execute(
+        "UPDATE broadcast_recipients SET status = 'sending' WHERE rowid = (SELECT rowid FROM broadcast_recipients"
+        " WHERE broadcast_id = ? AND status = 'pending' ORDER BY rowid LIMIT 1) RETURNING user_id",
+        (broadcast_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def finish(
+    conn: aiosqlite.Connection, broadcast_id: int, user_id: int, status: str, error: str | None = None
+) -> None:
+    assert status in FINAL
+    await conn.execute(
+        "UPDATE broadcast_recipients SET status = ?, error = ? WHERE broadcast_id = ? AND user_id = ?",
+        (status, error, broadcast_id, user_id),
+    )
+
+
+async def release(conn: aiosqlite.Connection, broadcast_id: int, user_id: int) -> None:
+    """Back to ``pending``: only for a recipient known not to have the message (its send got a 429)."""
+    await conn.execute(
+        "UPDATE broadcast_recipients SET status = 'pending'"
+        " WHERE broadcast_id = ? AND user_id = ? AND status = 'sending'",
+        (broadcast_id, user_id),
+    )
+
+
+async def interrupt(conn: aiosqlite.Connection, broadcast_id: int) -> int:
+    """After a crash: recipients left ``sending`` may have the message; they become ``failed``, never resent."""
+    async with conn.execute(
+        "UPDATE broadcast_recipients SET status = 'failed', error = 'interrupted'"
+        " WHERE broadcast_id = ? AND status = 'sending'",
+        (broadcast_id,),
+    ) as cur:
+        return cur.rowcount
+
+
+async def counts(conn: aiosqlite.Connection, broadcast_id: int) -> Counts:
+    async with conn.execute(
+        "SELECT status, COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ? GROUP BY status", (broadcast_id,)
+    ) as cur:
+        return Counts(**{row[0]: int(row[1]) for row in await cur.fetchall()})

@@ -1,0 +1,78 @@
+"""Read-only figures for the operator's statistics screen. Times are ISO strings as stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+#: orders whose price the bot keeps (a code arrived); every other finished status was refunded
+KEPT = ("code_received", "completed")
+
+
+@dataclass(frozen=True, slots=True)
+class UserCounts:
+    total: int
+    active_day: int
+    active_week: int
+    blocked: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeptOrder:
+    price: int
+    cost: int | None
+    cost_currency: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One finished order and when its first SMS arrived (None: no code)."""
+
+    provider: str
+    service: str
+    country: str
+    created_at: str
+    first_sms_at: str | None
+
+
+async def user_counts(conn: aiosqlite.Connection, day_ago: str, week_ago: str) -> UserCounts:
+    async with conn.execute(
+        """
+        SELECT COUNT(*), COALESCE(SUM(last_seen_at >= ?), 0), COALESCE(SUM(last_seen_at >= ?), 0),
+               COALESCE(SUM(is_blocked), 0)
+        FROM users
+        """,
+        (day_ago, week_ago),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return UserCounts(row[0], row[1], row[2], row[3])
+
+
+async def orders_by_status(conn: aiosqlite.Connection, since: str | None = None) -> dict[str, int]:
+    async with conn.execute(
+        "SELECT status, COUNT(*) FROM orders WHERE created_at >= ? GROUP BY status", (since or "",)
+    ) as cur:
+        return {r[0]: r[1] for r in await cur.fetchall()}
+
+
+async def kept_orders(conn: aiosqlite.Connection) -> list[KeptOrder]:
+    async with conn.execute(
+        "SELECT price, cost, cost_currency, created_at FROM orders WHERE status IN (?, ?)", KEPT
+    ) as cur:
+        return [KeptOrder(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
+
+
+async def deliveries(conn: aiosqlite.Connection) -> list[Delivery]:
+    """Every order whose outcome is known: it got a code, or it ended without one."""
+    async with conn.execute(
+        """
+        SELECT o.provider, o.service, o.country, o.created_at, MIN(s.received_at) AS first_sms_at
+        FROM orders o LEFT JOIN order_sms s ON s.order_id = o.id
+        GROUP BY o.id
+        HAVING first_sms_at IS NOT NULL OR o.status IN ('completed', 'cancelled', 'expired', 'failed')
+        """
+    ) as cur:
+        return [Delivery(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]

@@ -1,0 +1,243 @@
+"""The operator's panel at service level: statistics, bans, prices, upstream switches and alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiogram.utils.i18n import I18n
+
+from bot.admin_users import AdminUsers
+from bot.price_admin import PriceAdmin, parse_markup
+from bot.pricing import Pricing
+from bot.settings import Settings
+from bot.stats import Stats
+from bot.upstreams import Upstreams, apply_saved
+from providers.base import Balance, Offer
+from providers.catalog import Catalog
+from providers.demo import DemoProvider
+from providers.errors import Unauthorized
+from providers.guard import Breaker, GuardedProvider
+from storage import admin_log, users
+from storage.db import Database
+from storage.orders import iso
+from tests.conftest import add_user
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+
+
+async def _seen(db: Database, user_id: int, ago: timedelta, blocked: bool = False) -> None:
+    await add_user(db, user_id)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE users SET last_seen_at = ?, is_blocked = ? WHERE id = ?", (iso(NOW - ago), int(blocked), user_id)
+        )
+
+
+async def _order(
+    db: Database,
+    user_id: int,
+    provider: str,
+    service: str,
+    country: str,
+    status: str,
+    price: int,
+    cost: int | None,
+    currency: str | None,
+    ago: timedelta,
+    sms_after: tuple[int, ...] = (),
+) -> None:
+    created = NOW - ago
+    async with db.transaction() as conn:
+        async with conn.execute(
+            """
+            INSERT INTO orders (user_id, request_key, status, provider, country, service, price, cost,
+                                cost_currency, created_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """,
+            (
+                user_id,
+                f"k{ago}{status}{provider}",
+                status,
+                provider,
+                country,
+                service,
+                price,
+                cost,
+                currency,
+                iso(created),
+                iso(created + timedelta(minutes=20)),
+            ),
+        ) as cur:
+            order_id = (await cur.fetchone())[0]
+        for n, seconds in enumerate(sms_after):
+            await conn.execute(
+                "INSERT INTO order_sms (order_id, text, fingerprint, received_at) VALUES (?, 'x', ?, ?)",
+                (order_id, f"f{n}", iso(created + timedelta(seconds=seconds))),
+            )
+
+
+async def test_stats_figures_on_seeded_orders(db: Database, settings: Settings) -> None:
+    await _seen(db, 10, timedelta(minutes=5))
+    await _seen(db, 11, timedelta(days=3))
+    await _seen(db, 12, timedelta(days=30), blocked=True)
+    h, d = timedelta(hours=1), timedelta(days=1)
+    await _order(db, 10, "demo", "whatsapp", "US", "completed", 59, 45, "USD", h, (30,))
+    await _order(db, 10, "demo", "whatsapp", "US", "code_received", 59, 45, "USD", 2 * h, (90, 200))
+    await _order(db, 10, "demo", "whatsapp", "US", "active", 59, 45, "USD", timedelta(minutes=5))
+    await _order(db, 11, "up2", "telegram", "GB", "completed", 100, 5000, "IDR", 3 * d, (10,))
+    await _order(db, 11, "demo", "whatsapp", "US", "expired", 59, None, None, 3 * d)
+    await _order(db, 10, "demo", "whatsapp", "US", "cancelled", 59, None, None, 10 * d)
+    await _order(db, 12, "up2", "telegram", "GB", "completed", 80, 10, "XYZ", 10 * d, (60,))
+
+    report = await Stats(db, Pricing(settings)).report(NOW)
+
+    u = report.users
+    assert (u.total, u.active_day, u.active_week, u.blocked) == (3, 1, 2, 1)
+    assert report.orders["today"] == {"completed": 1, "code_received": 1, "active": 1}
+    assert report.orders["week"] == {"completed": 2, "code_received": 1, "active": 1, "expired": 1}
+    assert report.orders["all"]["completed"] == 3 and report.orders["all"]["cancelled"] == 1
+    assert sum(report.orders["all"].values()) == 7
+    money = report.money
+    assert (money["today"].revenue, money["today"].cost, money["today"].margin) == (118, 90, 28)
+    # 5000 IDR = 0.3105 USD, rounded up to 32 cents; the XYZ order has no rate and is counted apart
+    assert (money["week"].revenue, money["week"].cost, money["week"].margin) == (218, 122, 96)
+    assert (money["all"].revenue, money["all"].cost, money["all"].unpriced) == (298, 122, 1)
+    demo, up2 = report.by_provider
+    assert (demo.key, demo.orders, demo.with_code, demo.share, demo.median_seconds) == ("demo", 4, 2, 50, 60)
+    assert (up2.key, up2.orders, up2.with_code, up2.share, up2.median_seconds) == ("up2", 2, 2, 100, 35)
+    assert [(q.key, q.median_seconds) for q in report.by_service] == [("whatsapp", 60), ("telegram", 35)]
+    assert [(q.key, q.with_code) for q in report.by_country] == [("US", 2), ("GB", 2)]
+
+
+async def test_find_ban_and_unban_are_logged(db: Database) -> None:
+    await add_user(db, 42, balance=300)
+    admin = AdminUsers(db)
+    card = await admin.card("@U42")  # usernames match case-insensitively
+    assert card is not None and card.user.id == 42 and card.user.balance == 300
+    assert [e.amount for e in card.entries] == [300]
+    assert await admin.card("@nobody") is None and await admin.card("999") is None
+
+    assert await admin.set_banned(1, 42, True) is True
+    assert await admin.set_banned(1, 42, True) is False  # no change, no second log row
+    async with db.read() as conn:
+        assert (await users.get(conn, 42)).is_banned  # type: ignore[union-attr]
+    assert await admin.set_banned(1, 42, False) is True
+    with pytest.raises(LookupError):
+        await admin.set_banned(1, 999, True)
+    async with db.read() as conn:
+        assert not (await users.get(conn, 42)).is_banned  # type: ignore[union-attr]
+        log = await admin_log.recent(conn)
+    assert [(a.action, a.details) for a in log if a.action in ("ban", "unban")] == [
+        ("unban", "user=42"),
+        ("ban", "user=42"),
+    ]
+
+
+async def test_markup_and_override_apply_at_once_and_persist(db: Database, settings: Settings) -> None:
+    pricing = Pricing(settings)
+    offer = Offer("demo", "whatsapp", "US", 45, "USD", 10)
+    assert pricing.price(offer) == 59  # 45 + 30 %
+    admin = PriceAdmin(db, pricing)
+    await admin.set_markup(1, parse_markup("100"))
+    assert pricing.price(offer) == 90
+    assert await admin.set_price(1, "wa", "us", 99) == ("whatsapp", "US")
+    assert pricing.price(offer) == 99
+    await admin.set_price(1, "telegram", "GB", 150)
+
+    reloaded = Pricing(settings)
+    assert reloaded.price(offer) == 59
+    await PriceAdmin(db, reloaded).load()
+    assert reloaded.markup == Decimal(100) and reloaded.price(offer) == 99
+
+    await admin.set_price(1, "whatsapp", "US", None)
+    assert pricing.price(offer) == 90 and ("whatsapp", "US") not in pricing.overrides
+    again = Pricing(settings)
+    await PriceAdmin(db, again).load()
+    assert again.overrides == {("telegram", "GB"): 150} and again.price(offer) == 90
+    async with db.read() as conn:
+        actions = [a.action for a in await admin_log.recent(conn)]
+    assert actions.count("markup") == 1 and actions.count("price") == 3
+
+
+@pytest.mark.parametrize("bad", ["", "x", "-1", "1001", "nan", "inf"])
+def test_markup_rejects_bad_input(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_markup(bad)
+
+
+def _guarded(provider: DemoProvider | None = None) -> GuardedProvider:
+    return GuardedProvider(provider or DemoProvider(0), rate=100, failures=1, cooldown=60)
+
+
+async def test_upstream_switch_persists(db: Database, settings: Settings) -> None:
+    guarded = _guarded()
+    upstreams = Upstreams(db, Catalog([guarded]), Pricing(settings), settings)
+    await upstreams.set_enabled(1, "demo", False)
+    assert guarded.enabled is False and not guarded.healthy
+    (info,) = await upstreams.status()
+    assert info.enabled is False and info.balance is None
+    with pytest.raises(LookupError):
+        await upstreams.set_enabled(1, "nope", False)
+
+    restarted = _guarded()
+    await apply_saved(db, Catalog([restarted]))
+    assert restarted.enabled is False
+    await upstreams.set_enabled(1, "demo", True)
+    restarted = _guarded()
+    restarted.enabled = False
+    await apply_saved(db, Catalog([restarted]))
+    assert restarted.enabled is True
+    async with db.read() as conn:
+        actions = [(a.action, a.details) for a in await admin_log.recent(conn)]
+    assert actions[:2] == [("enable", "upstream=demo"), ("disable", "upstream=demo")]
+
+
+class _Funds(DemoProvider):
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.amount: int | None = 100_000
+
+    async def balance(self) -> Balance:
+        if self.amount is None:
+            raise Unauthorized("key revoked", provider=self.name)
+        return Balance(self.amount, "USD")
+
+
+class _Admins:
+    def __init__(self) -> None:
+        self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+        self.sent: list[str] = []
+
+    async def tell_admins(self, admin_ids: frozenset[int], text: str) -> None:
+        self.sent += [text for _ in admin_ids]
+
+
+async def test_alerts_fire_once_per_transition(db: Database, settings: Settings) -> None:
+    funds, clock = _Funds(), [0.0]
+    guarded = _guarded(funds)
+    guarded.breaker = Breaker(1, 60, clock=lambda: clock[0])
+    upstreams = Upstreams(db, Catalog([guarded]), Pricing(settings), settings)
+    admins = _Admins()
+
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert admins.sent == []
+    funds.amount = 400  # 4.00 USD, under the default 5.00
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 1 and "demo" in admins.sent[0] and "4.00 USD" in admins.sent[0]
+    funds.amount = None  # failing: the breaker opens; the low balance is not re-announced
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 2 and "failing" in admins.sent[1] and "key revoked" in admins.sent[1]
+    clock[0] = 61.0  # cool-down over; the upstream answers again with money
+    funds.amount = 100_000
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 2
+    funds.amount = 100  # a new drop is a new transition
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 3 and "1.00 USD" in admins.sent[2]

@@ -16,13 +16,21 @@ from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.admin_users import AdminUsers
+from bot.audit import Audit
 from bot.billing import Billing
+from bot.broadcast import Broadcasts
 from bot.jobs import Jobs
 from bot.notify import Notifier
 from bot.orders import OrderService
+from bot.payments import Payments
+from bot.price_admin import PriceAdmin
 from bot.pricing import Pricing
+from bot.promos import Promos
 from bot.settings import Settings
+from bot.stats import Stats
 from bot.tracking import Tracker
+from bot.upstreams import Upstreams, apply_saved
 from handlers.middlewares import UserMiddleware
 from handlers.routers import build_router
 from providers import registry
@@ -30,7 +38,6 @@ from providers.base import Provider
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from providers.guard import GuardedProvider
-from storage import prices
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -46,7 +53,8 @@ def build_providers(settings: Settings) -> list[Provider]:
     )
     if settings.demo_enabled:
         timeout = timedelta(minutes=settings.order_timeout_minutes)
-        upstreams.append(DemoProvider(settings.demo_sms_delay_seconds, timeout))
+        state = settings.database_path.with_name(settings.database_path.name + ".demo.json")
+        upstreams.append(DemoProvider(settings.demo_sms_delay_seconds, timeout, state))
     return [
         GuardedProvider(
             p,
@@ -71,15 +79,19 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
     catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
     pricing = Pricing(settings)
-    async with db.read() as conn:
-        pricing.overrides = await prices.overrides(conn)
+    price_admin = PriceAdmin(db, pricing)
+    await price_admin.load()  # the operator's saved markup (and overrides)
+    await apply_saved(db, catalog)  # the operator's upstream on/off switches
     billing = Billing(db, settings.currency)
     orders = OrderService(db, catalog, pricing, timedelta(minutes=settings.order_timeout_minutes))
-    tracker = Tracker(db, orders, settings.poll_concurrency)
+    tracker = Tracker(db, orders, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
     actions = tracker.actions
     notifier = Notifier(bot, db, i18n, actions, billing)
     scheduler = AsyncIOScheduler(timezone="UTC")
+    payments = Payments(db, settings.star_packages, settings.star_rate)
     jobs = Jobs(tracker, notifier, settings)
+    upstreams = Upstreams(db, catalog, pricing, settings)
+    upstreams.schedule(scheduler, notifier, jobs.tracked)  # balance / breaker alerts to admins
     dp = Dispatcher(
         settings=settings,
         db=db,
@@ -92,6 +104,14 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
         notifier=notifier,
         scheduler=scheduler,
         jobs=jobs,
+        payments=payments,
+        promos=Promos(db),
+        audit=Audit(db, pricing),
+        stats=Stats(db, pricing),
+        admin_users=AdminUsers(db),
+        upstreams=upstreams,
+        price_admin=price_admin,
+        broadcasts=Broadcasts(bot, db, i18n, settings.broadcast_rate),
         i18n=i18n,
     )
     dp.update.outer_middleware(UserMiddleware())
@@ -102,24 +122,31 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     return dp
 
 
-async def on_startup(bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n) -> None:
+async def on_startup(
+    bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n, broadcasts: Broadcasts
+) -> None:
     with i18n.context():
         await bot.set_my_commands(
             [
                 BotCommand(command="buy", description=_("Buy a number")),
                 BotCommand(command="balance", description=_("Balance and history")),
+                BotCommand(command="topup", description=_("Top up with Telegram Stars")),
                 BotCommand(command="orders", description=_("My orders")),
+                BotCommand(command="promo", description=_("Redeem a promo code")),
                 BotCommand(command="help", description=_("How it works")),
             ]
         )
     jobs.schedule(scheduler)
     scheduler.start()
+    await broadcasts.resume()  # broadcasts a restart interrupted go on where they stopped
     logger.info("bot started with providers: %s", ", ".join(catalog.providers) or "none")
 
 
-async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog) -> None:
+async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts: Broadcasts, jobs: Jobs) -> None:
+    await broadcasts.stop()
     if scheduler.running:
         scheduler.shutdown(wait=False)
+    await jobs.drain()
     await catalog.close()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +23,27 @@ class Jobs:
         self.tracker = tracker
         self.notifier = notifier
         self.settings = settings
+        self._running: set[asyncio.Task[None]] = set()
+
+    def tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Wrap a job so shutdown can wait for a run in progress before the database closes."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            finally:
+                self._running.discard(task)
+
+        run.__qualname__ = getattr(job, "__qualname__", "job")
+        return run
+
+    async def drain(self, grace: float = 15.0) -> None:
+        """Wait (bounded) for jobs still running; called after the scheduler stopped starting new ones."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
 
     async def poll(self) -> None:
         """One cycle over every open order; each change reaches the user's chat."""
@@ -44,10 +67,15 @@ class Jobs:
         interval = self.settings.poll_interval_seconds
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         now = datetime.now(UTC)  # first run at once: a restart resumes every open order immediately
-        scheduler.add_job(self.poll, "interval", seconds=interval, id="poll", next_run_time=now, **common)
-        scheduler.add_job(self.expire, "interval", seconds=max(interval, 5.0), id="expire", next_run_time=now, **common)
-        ttl = self.settings.catalog_ttl_seconds
-        scheduler.add_job(self.refresh_catalog, "interval", seconds=ttl, id="catalog", next_run_time=now, **common)
+        jobs = [
+            (self.poll, interval),
+            (self.expire, max(interval, 5.0)),
+            (self.refresh_catalog, self.settings.catalog_ttl_seconds),
+        ]
+        for job, every in jobs:
+            scheduler.add_job(
+                self.tracked(job), "interval", seconds=every, id=job.__name__, next_run_time=now, **common
+            )
 
 
 def _flag(order: Order) -> str:

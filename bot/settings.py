@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     markup_percent: Decimal = Field(Decimal(30), ge=0, le=1000)
     poll_interval_seconds: float = Field(5.0, ge=0.2, le=300)
     order_timeout_minutes: int = Field(20, ge=1, le=60 * 24 * 31)
+    pending_grace_seconds: float = Field(120.0, ge=1, le=3600)
     demo_provider: Literal["auto", "on", "off"] = "auto"
     demo_sms_delay_seconds: float = Field(8.0, ge=0, le=3600)
     default_price: str = "0.50"
@@ -56,7 +57,11 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(3, ge=1, le=100)
     breaker_cooldown_seconds: float = Field(60.0, ge=1, le=3600)
     upstream_rate_per_second: float = Field(20.0, gt=0, le=1000)
+    broadcast_rate: float = Field(25.0, gt=0, le=30)  # broadcast messages per second (Telegram: ~30)
+    upstream_balance_alert: str = Field("5.00", pattern=r"^\d+(\.\d+)?$")  # admins are told below this
     log_level: str = "INFO"
+    star_packages: Annotated[list[int], NoDecode] = Field(default="50,100,250,500,1000", validate_default=True)
+    star_rate: int = Field(1, ge=1, le=1_000_000)
 
     smscartesim_api_key: SecretStr | None = None
     smscartesim_base_url: str = UPSTREAM_DEFAULT_URLS["smscartesim"]
@@ -78,6 +83,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(",", " ").split())
         return value
+
+    @field_validator("star_packages", mode="before")
+    @classmethod
+    def _split_stars(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
+
+    @field_validator("star_packages")
+    @classmethod
+    def _stars_range(cls, value: list[int]) -> list[int]:
+        if not value or not all(1 <= stars <= 10000 for stars in value):
+            raise ValueError("expected Star amounts from 1 to 10000, comma separated, e.g. 50,100,250")
+        return sorted(set(value))
 
     @field_validator("usd_rates", mode="before")
     @classmethod

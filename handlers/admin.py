@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from html import escape
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
 
+from bot.audit import Audit, AuditReport, Issue
 from bot.billing import Billing
 from bot.settings import Settings
 from providers.money import parse_amount
+from storage.ledger import Entry, InsufficientFunds
 
 logger = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = ("credit",)
+ADMIN_COMMANDS = ("credit", "debit", "audit", "promo_new", "promo_list", "broadcast")
 
 
 class IsAdmin(BaseFilter):
@@ -30,20 +35,22 @@ router.message.filter(IsAdmin())
 router.callback_query.filter(IsAdmin())
 
 
-def _usage() -> str:
-    return _("Usage: <code>/credit &lt;telegram_id&gt; &lt;amount&gt; [reason]</code>, e.g. /credit 12345 5.50 bonus")
+def _usage(command: str) -> str:
+    return _(
+        "Usage: <code>/{command} &lt;telegram_id&gt; &lt;amount&gt; [reason]</code>, e.g. /{command} 12345 5.50 bonus"
+    ).format(command=command)
 
 
-@router.message(Command("credit"))
-async def credit(message: Message, command: CommandObject, billing: Billing, bot: Bot) -> None:
+async def _adjust(message: Message, command: CommandObject, billing: Billing, sign: int) -> Entry | None:
+    """Parse ``<telegram_id> <amount> [reason]`` and post it; None when the admin was already answered."""
     parts = (command.args or "").split(maxsplit=2)
     try:
         user_id = int(parts[0])
-        amount = parse_amount(parts[1], billing.currency)
+        amount = sign * parse_amount(parts[1], billing.currency)
     except (IndexError, ValueError):
-        await message.answer(_usage())
-        return
-    reason = parts[2] if len(parts) > 2 else "manual credit"
+        await message.answer(_usage(command.command))
+        return None
+    reason = parts[2] if len(parts) > 2 else f"manual {command.command}"
     admin_id = message.from_user.id if message.from_user else 0
     try:
         entry = await billing.admin_adjust(
@@ -55,22 +62,127 @@ async def credit(message: Message, command: CommandObject, billing: Billing, bot
         )
     except LookupError:
         await message.answer(_("User {id} has not started the bot yet.").format(id=user_id))
-        return
+        return None
+    except InsufficientFunds:
+        balance = billing.fmt(await billing.balance(user_id))
+        await message.answer(
+            _("User {id} has only {balance}; nothing was debited.").format(id=user_id, balance=balance)
+        )
+        return None
     if entry is None:  # the same command delivered twice
-        await message.answer(_("Already credited."))
+        await message.answer(_("Already done."))
+        return None
+    logger.info("admin %d adjusted user %d by %d", admin_id, user_id, amount)
+    return entry
+
+
+async def _tell(bot: Bot, user_id: int, text: str) -> None:
+    try:
+        await bot.send_message(user_id, text)
+    except TelegramAPIError as exc:  # the money moved; the notice is best effort
+        logger.info("could not tell user %d about a balance change: %s", user_id, exc)
+
+
+@router.message(Command("credit"))
+async def credit(message: Message, command: CommandObject, billing: Billing, bot: Bot) -> None:
+    entry = await _adjust(message, command, billing, 1)
+    if entry is None:
         return
-    logger.info("admin %d credited user %d with %d", admin_id, user_id, amount)
+    amount, balance = billing.fmt(entry.amount), billing.fmt(entry.balance_after)
     await message.answer(
-        _("Credited {amount} to {id}. New balance: {balance}.").format(
-            amount=billing.fmt(amount), id=user_id, balance=billing.fmt(entry.balance_after)
+        _("Credited {amount} to {id}. New balance: {balance}.").format(amount=amount, id=entry.user_id, balance=balance)
+    )
+    await _tell(
+        bot,
+        entry.user_id,
+        _("💰 Your balance was topped up by {amount}. Balance: {balance}.").format(amount=amount, balance=balance),
+    )
+
+
+@router.message(Command("debit"))
+async def debit(message: Message, command: CommandObject, billing: Billing, bot: Bot) -> None:
+    entry = await _adjust(message, command, billing, -1)
+    if entry is None:
+        return
+    amount, balance = billing.fmt(-entry.amount), billing.fmt(entry.balance_after)
+    await message.answer(
+        _("Debited {amount} from {id}. New balance: {balance}.").format(
+            amount=amount, id=entry.user_id, balance=balance
         )
     )
-    await bot.send_message(
-        user_id,
-        _("💰 Your balance was topped up by {amount}. Balance: {balance}.").format(
-            amount=billing.fmt(amount), balance=billing.fmt(entry.balance_after)
+    await _tell(
+        bot,
+        entry.user_id,
+        _("Your balance was reduced by {amount} by the administrators. Balance: {balance}.").format(
+            amount=amount, balance=balance
         ),
     )
+
+
+@router.message(Command("audit"))
+async def audit_command(message: Message, command: CommandObject, audit: Audit, billing: Billing) -> None:
+    try:
+        days = int(command.args or "30")
+        if not 1 <= days <= 3650:
+            raise ValueError(days)
+    except ValueError:
+        await message.answer(_("Usage: <code>/audit [days]</code>, e.g. /audit 7 (default 30)"))
+        return
+    report = await audit.run(days)
+    await message.answer(audit_text(report, billing.fmt))
+
+
+def _issue_line(issue: Issue, fmt: Callable[[int], str]) -> str:
+    templates = {
+        "balance": _("User {id}: balance {found}, but the ledger sums to {expected}"),
+        "negative": _("User {id}: negative balance {found}"),
+        "charge": _("Order #{id} ({status}): charged {found}, price {expected}")
+        if issue.found
+        else _("Order #{id} ({status}): no charge row"),
+        "no_refund": _("Order #{id} ({status}): no refund row"),
+        "bad_refund": _("Order #{id} ({status}): refunded {found}, price {expected}"),
+        "stray_refund": _("Order #{id} ({status}): refunded {found}, but the order kept its money"),
+        "orphan": _("Ledger row #{id} ({status}): its order does not exist"),
+    }
+    template = templates.get(issue.kind, "{kind} {id}")
+    return "• " + template.format(
+        id=issue.subject,
+        kind=issue.kind,
+        status=escape(issue.detail),
+        found=fmt(issue.found),
+        expected=fmt(issue.expected),
+    )
+
+
+def audit_text(report: AuditReport, fmt: Callable[[int], str], cap: int = 30) -> str:
+    if report.ok:
+        lines = [_("✅ ok: balances, orders and the ledger agree.")]
+    else:
+        lines = [_("❌ {n} discrepancies:").format(n=len(report.issues))]
+        lines += [_issue_line(issue, fmt) for issue in report.issues[:cap]]
+        if len(report.issues) > cap:
+            lines.append(_("+{n} more").format(n=len(report.issues) - cap))
+    lines += [
+        "",
+        _("Last {days} days (since {since}):").format(
+            days=report.days, since=report.since.strftime("%Y-%m-%d %H:%M UTC")
+        ),
+        _("Revenue: {amount} from {n} orders").format(amount=fmt(report.revenue), n=report.orders),
+        _("Upstream cost: {amount}").format(amount=fmt(report.cost)),
+    ]
+    if report.unknown_cost_orders:
+        lines.append(
+            _("Cost unknown: {n} orders worth {amount} (left out of the margin)").format(
+                n=report.unknown_cost_orders, amount=fmt(report.unknown_cost_revenue)
+            )
+        )
+    lines.append(_("Margin: {amount}").format(amount=fmt(report.margin)))
+    topups = ", ".join(f"{kind} {fmt(total)}" for kind, total in sorted(report.topups.items()))
+    lines.append(
+        _("Top-ups: {amount}").format(amount=fmt(sum(report.topups.values()))) + (f" ({topups})" if topups else "")
+    )
+    lines.append(_("Refunds: {amount} ({n})").format(amount=fmt(report.refunds), n=report.refund_rows))
+    return "\n".join(lines)
 
 
 not_admin_router = Router(name=f"{__name__}.refusal")

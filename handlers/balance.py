@@ -18,7 +18,7 @@ router = Router(name=__name__)
 async def _balance(target: CallbackQuery | Message, billing: Billing, user: User) -> None:
     balance = await billing.balance(user.id)
     entries = await billing.history(user.id, limit=5)
-    await show(target, cards.balance_text(balance, entries, billing.fmt), keyboards.back_to_menu())
+    await show(target, cards.balance_text(balance, entries, billing.fmt), keyboards.balance_menu())
 
 
 @router.message(Command("balance"))

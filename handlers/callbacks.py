@@ -6,7 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # buy | balance | orders | help | home
+    action: str  # buy | balance | topup | orders | help | home
 
 
 class CountriesCb(CallbackData, prefix="cl"):
@@ -41,3 +41,34 @@ class RenewCb(CallbackData, prefix="rn"):
     order_id: int
     days: int
     nonce: str = ""  # empty: show the price; set: charge and renew, once per nonce
+
+
+class TopupCb(CallbackData, prefix="tp"):
+    stars: int  # the package to send an invoice for
+
+
+class AdminCb(CallbackData, prefix="ap"):
+    action: str  # menu | stats | users | upstreams | prices
+
+
+class AdminUserCb(CallbackData, prefix="au"):
+    action: str  # show | credit | debit | ban | unban
+    user_id: int
+
+
+class AdminUpstreamCb(CallbackData, prefix="aup"):
+    name: str
+    enable: bool
+
+
+class BcAudienceCb(CallbackData, prefix="bca"):
+    kind: str  # all | active | balance | buyers
+    days: int = 0  # for active: seen in the last N days
+
+
+class BcConfirmCb(CallbackData, prefix="bcc"):
+    action: str  # go | no
+
+
+class BcCancelCb(CallbackData, prefix="bcx"):
+    broadcast_id: int

@@ -84,6 +84,9 @@ def balance_text(balance: int, entries: list[Entry], fmt: Callable[[int], str]) 
         "admin_credit": _("top-up"),
         "admin_debit": _("correction"),
         "topup": _("top-up"),
+        "promo": _("promo code"),
+        "stars_refund": _("Stars refund"),
+        "stars_refund_reversal": _("Stars refund reversed"),
     }
     for entry in entries:
         sign = "+" if entry.amount > 0 else "−"

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.pricing import Quote
-from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb
+from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb, TopupCb
 from providers.services import country_name, flag, service_name
 from storage.orders import Order, OrderStatus
 
@@ -30,6 +30,26 @@ def main_menu() -> InlineKeyboardMarkup:
 def back_to_menu() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    return kb.as_markup()
+
+
+def balance_menu() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("⭐ Top up"), callback_data=MenuCb(action="topup"))
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def topup(packages: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """One button per Stars package, labelled with what it credits: ``[(stars, "1.00 USD"), ...]``."""
+    kb = InlineKeyboardBuilder()
+    for stars, credited in packages:
+        kb.button(
+            text=_("⭐ {stars} → {amount}").format(stars=stars, amount=credited), callback_data=TopupCb(stars=stars)
+        )
+    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.adjust(1)
     return kb.as_markup()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, balance, buy, errors, orders, start
+from handlers import admin, admin_panel, admin_user, balance, broadcast, buy, errors, orders, payments, promos, start
 
 
 def build_router() -> Router:
@@ -12,10 +12,18 @@ def build_router() -> Router:
     root.include_routers(
         errors.router,
         admin.router,
+        broadcast.router,
+        promos.admin_router,
+        admin_panel.router,
+        admin_user.router,
+        admin_panel.not_admin_router,
         admin.not_admin_router,
         start.router,
         buy.router,
         orders.router,
         balance.router,
+        promos.router,
+        payments.admin_router,
+        payments.router,
     )
     return root

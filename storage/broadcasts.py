@@ -60,7 +60,9 @@ def audience_filter(audience: str) -> tuple[str, tuple[object, ...]]:
 
 async def audience_size(conn: aiosqlite.Connection, audience: str) -> int:
     where, args = audience_filter(audience)
-    async with conn.execute(f"SELECT COUNT(*) FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where}", args) as cur:
+    async with conn.execute(
+        f"SELECT COUNT(*) FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where}", args
+    ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import broadcast, poll_cycle
+from bench import broadcast, catalog, poll_cycle
 
 
 def main() -> None:
     asyncio.run(poll_cycle.main())
+    asyncio.run(catalog.main())
     asyncio.run(broadcast.main())
 
 

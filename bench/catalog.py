@@ -1,0 +1,105 @@
+"""Catalog and routing overhead: 6 upstreams x 150 countries x 60 services, served from cache.
+
+Prints medians of: the full catalog merged and priced (what the country list needs), one
+country's quotes (the services screen), and a purchase's routing overhead (quote, reserve
+transaction, buy from an instant upstream, activation transaction), against a 100 ms budget for
+a tap to feel instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench.common import median, peak_rss_mib, report
+from bot.orders import OrderService
+from bot.pricing import Pricing
+from bot.settings import Settings
+from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
+from providers.catalog import Catalog
+from providers.normalize import SMSACTIVATE_COUNTRIES
+from providers.services import SERVICE_NAMES
+from storage import users
+from storage.db import Database
+
+UPSTREAMS, COUNTRIES, SERVICES, RUNS = 6, 150, 60, 30
+BUDGET_S = 0.1
+
+
+class Instant(Provider):
+    """An upstream answering at once, with a full catalog priced differently per upstream."""
+
+    def __init__(self, index: int) -> None:
+        self.name = f"up{index}"
+        countries = sorted(set(SMSACTIVATE_COUNTRIES.values()))[:COUNTRIES]
+        services = [*SERVICE_NAMES, *(f"svc{i}" for i in range(SERVICES))][:SERVICES]
+        self._offers = [
+            Offer(self.name, s, c, 20 + (hash((index, s, c)) % 50), "USD", 100, product_id=f"{s}|{c}")
+            for c in countries
+            for s in services
+        ]
+        self.sold = 0
+
+    async def offers(self, country: str | None = None) -> list[Offer]:
+        return self._offers
+
+    async def buy(self, offer: Offer) -> Purchase:
+        self.sold += 1
+        return Purchase(f"{self.name}-{self.sold}", "+10000000000")
+
+    async def check(self, upstream_id: str) -> Status:
+        return Status(UpstreamState.WAITING)
+
+    async def cancel(self, upstream_id: str) -> None:
+        return None
+
+    async def balance(self) -> Balance:
+        return Balance(0, "USD")
+
+
+def timed(samples: list[float], started: float) -> None:
+    samples.append(time.perf_counter() - started)
+
+
+async def main() -> None:
+    settings = Settings(_env_file=None, bot_token="1:bench")  # type: ignore[call-arg]
+    catalog = Catalog([Instant(i) for i in range(UPSTREAMS)], ttl=3600)
+    pricing = Pricing(settings)
+    await catalog.offers()  # warm the cache: the figures are for cached reads
+    full, country, place = [], [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        pricing.quotes(await catalog.offers())
+        timed(full, started)
+        started = time.perf_counter()
+        pricing.quotes(await catalog.offers(country="ID"))
+        timed(country, started)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.open(Path(tmp) / "bench.sqlite3")
+        async with db.transaction() as conn:
+            await users.upsert(conn, 1, None, "bench", "en")
+            await conn.execute("UPDATE users SET balance = 1000000000 WHERE id = 1")
+        orders = OrderService(db, catalog, pricing, timedelta(minutes=20))
+        for i in range(RUNS):
+            started = time.perf_counter()
+            await orders.place(
+                user_id=1, chat_id=1, request_key=f"k{i}", country="ID", service="whatsapp", confirmed=10**6
+            )
+            timed(place, started)
+        await db.close()
+    report(
+        "catalog",
+        offers=UPSTREAMS * COUNTRIES * SERVICES,
+        full_catalog_priced_ms=f"{median(full) * 1000:.1f}",
+        one_country_ms=f"{median(country) * 1000:.1f}",
+        purchase_routing_ms=f"{median(place) * 1000:.1f}",
+        ratio_to_100ms_budget=f"{max(median(country), median(place)) / BUDGET_S:.2f}",
+        peak_rss_mib=f"{peak_rss_mib():.0f}",
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,4 +1,4 @@
-"""Shared plumbing for HTTP adapters: one client factory and one JSON request helper.
+"""Shared plumbing for HTTP adapters: one client factory, one JSON request helper, one base class.
 
 :func:`request_json` turns transport failures and unparseable answers into :mod:`providers.errors`
 types and hands ``(status, body)`` back to the adapter, whose ``_raise_for`` maps upstream codes.
@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from providers.base import Provider
 from providers.errors import BadResponse, RateLimited, Unavailable, UnclearResult
 
 log = logging.getLogger(__name__)
@@ -130,3 +131,30 @@ async def request_json(
         log.warning("%s: HTTP %s with no JSON body on %s", provider, status, where)
         raise BadResponse(f"HTTP {status} on {where}: body is not JSON", provider=provider)
     return status, body
+
+
+class HttpProvider(Provider):
+    """A provider reached through one ``AsyncClient``; the abstract upstream methods stay abstract.
+
+    Subclasses keep their own public constructor (defaults, auth headers) and pass them here, keep
+    their own ``_raise_for`` and shape results themselves; :meth:`_request` only sends and parses.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self._key = api_key
+        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+
+    async def _request(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> tuple[int, object]:
+        """:func:`request_json` on this provider's client, under its ``name``."""
+        return await request_json(self._client, self.name, method, path, paid=paid, **kwargs)
+
+    async def close(self) -> None:
+        await self._client.aclose()

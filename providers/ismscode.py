@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
+from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.errors import (
     BadResponse,
     InvalidRequest,
@@ -36,7 +36,7 @@ from providers.errors import (
     Unavailable,
     UnclearResult,
 )
-from providers.http import make_client, request_json
+from providers.http import HttpProvider
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class ISMSCodeProvider(Provider):
+class ISMSCodeProvider(HttpProvider):
     """iSMScode: numbers by ISO country and service slug; see the module docstring for assumptions."""
 
     name = NAME
@@ -113,12 +113,11 @@ class ISMSCodeProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self._key = api_key
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> dict:
-        status, body = await request_json(self._client, NAME, method, path, paid=paid, **kwargs)
+        status, body = await self._request(method, path, paid=paid, **kwargs)
         _raise_for(status, body, secret=self._key)
         if not isinstance(body, dict):
             raise BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
@@ -191,6 +190,3 @@ class ISMSCodeProvider(Provider):
     async def balance(self) -> Balance:
         """Unsupported: the document names no balance endpoint. Raises InvalidRequest ``unsupported``."""
         raise InvalidRequest("iSMScode publishes no balance endpoint", provider=NAME, code="unsupported")
-
-    async def close(self) -> None:
-        await self._client.aclose()

@@ -35,8 +35,8 @@ import httpx
 
 from providers import errors
 from providers import simsmsbox_parse as p
-from providers.base import Balance, Offer, Provider, Purchase, Status
-from providers.http import make_client, parse_retry_after, request_json
+from providers.base import Balance, Offer, Purchase, Status
+from providers.http import HttpProvider, make_client, parse_retry_after
 from providers.normalize import country_code
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _raise_for(status: int, body: object, *, secret: str = "") -> None:
     raise found(text[:300], provider=NAME, code=code_text)
 
 
-class SimSmsBoxProvider(Provider):
+class SimSmsBoxProvider(HttpProvider):
     """SimSmsBox: price-routed rentals of 1-30 days; see the module docstring for assumptions."""
 
     name = NAME
@@ -96,9 +96,8 @@ class SimSmsBoxProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self._key = api_key
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
         self._public = make_client(base_url, headers={"Accept": "text/plain"}, timeout=timeout, transport=transport)
         self._binding: dict[str, str] = {}  # order id -> apiBindingKey, kept out of the stored id
         logging.getLogger("httpx").addFilter(p.redact_key_param)  # a no-op when already added
@@ -111,7 +110,7 @@ class SimSmsBoxProvider(Provider):
         return replace(bought, upstream_id=order_id)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
-        status, body = await request_json(self._client, NAME, method, path, paid=paid, **kwargs)
+        status, body = await self._request(method, path, paid=paid, **kwargs)
         _raise_for(status, body, secret=self._key)
         return body
 
@@ -209,5 +208,5 @@ class SimSmsBoxProvider(Provider):
         return p.balance(await self._call("GET", "/api/sms/wallet/balance"))
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await super().close()
         await self._public.aclose()

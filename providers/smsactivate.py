@@ -29,8 +29,8 @@ import httpx
 
 from providers import errors
 from providers import smsactivate_parse as parse
-from providers.base import Balance, Offer, Provider, Purchase, Status
-from providers.http import _GATEWAY_TIMEOUTS, _NOT_SENT, make_client, parse_retry_after
+from providers.base import Balance, Offer, Purchase, Status
+from providers.http import _GATEWAY_TIMEOUTS, _NOT_SENT, HttpProvider, parse_retry_after
 from providers.money import exponent, to_minor
 from providers.normalize import service_slug
 from providers.smsactivate_parse import handler_url
@@ -76,8 +76,12 @@ def _raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME
         raise errors.BadResponse(f"HTTP {status}: {what}", provider=provider)
 
 
-class SmsActivateProvider(Provider):
-    """One sms-activate-protocol upstream; several can run side by side under their own ``name``."""
+class SmsActivateProvider(HttpProvider):
+    """One sms-activate-protocol upstream; several can run side by side under their own ``name``.
+
+    Only the client and key come from :class:`HttpProvider`: replies are plain text, so :meth:`_call`
+    sends them itself (the key rides in the query) instead of using ``_request``.
+    """
 
     name = NAME
     supports_another_code = True
@@ -96,9 +100,8 @@ class SmsActivateProvider(Provider):
         self.name = name
         self.currency = currency.upper()
         self.v2 = v2
-        self._key = api_key
+        super().__init__(api_key, "", headers={"Accept": "*/*"}, transport=transport, timeout=timeout)
         self._url = handler_url(base_url)
-        self._client = make_client("", headers={"Accept": "*/*"}, timeout=timeout, transport=transport)
         self._country_names: dict[str, str] | None = None
 
     async def _call(self, action: str, paid: bool = False, **params: object) -> str:
@@ -195,6 +198,3 @@ class SmsActivateProvider(Provider):
     async def balance(self) -> Balance:
         text = await self._call("getBalance")
         return Balance(to_minor(self._need(parse.balance(text), "getBalance", text), self.currency), self.currency)
-
-    async def close(self) -> None:
-        await self._client.aclose()

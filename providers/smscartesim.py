@@ -41,8 +41,8 @@ import logging
 import httpx
 
 from providers import errors as e
-from providers.base import Balance, Offer, Provider, Purchase, Status
-from providers.http import make_client, request_json
+from providers.base import Balance, Offer, Purchase, Status
+from providers.http import HttpProvider
 from providers.money import to_minor
 from providers.normalize import country_code
 from providers.smscartesim_parse import CURRENCY, NAME, first, parse_offers, parse_purchase, parse_status
@@ -102,7 +102,7 @@ def _country_token(iso: str) -> str:
     return "uk" if iso == "GB" else iso.lower()
 
 
-class SmsCartesimProvider(Provider):
+class SmsCartesimProvider(HttpProvider):
     """smscartesim: numbers by the upstream's own service and country codes; see the module docstring."""
 
     name = NAME
@@ -115,12 +115,11 @@ class SmsCartesimProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self._key = api_key
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> dict:
-        status, body = await request_json(self._client, NAME, method, path, paid=paid, **kwargs)
+        status, body = await self._request(method, path, paid=paid, **kwargs)
         _raise_for(status, body, secret=self._key, path=path)
         if not isinstance(body, dict):
             if paid:
@@ -162,6 +161,3 @@ class SmsCartesimProvider(Provider):
             return Balance(amount=to_minor(first(holder, "balance", "amount"), currency), currency=currency)
         except ValueError as exc:
             raise e.BadResponse("balance answer has no readable amount", provider=NAME) from exc
-
-    async def close(self) -> None:
-        await self._client.aclose()

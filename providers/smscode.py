@@ -40,7 +40,7 @@ from urllib.parse import quote
 import httpx
 
 from providers import smscode_parse as parse
-from providers.base import Balance, Offer, Provider, Purchase, Status
+from providers.base import Balance, Offer, Purchase, Status
 from providers.errors import (
     BadResponse,
     InvalidRequest,
@@ -53,7 +53,7 @@ from providers.errors import (
     Unavailable,
     UnclearResult,
 )
-from providers.http import make_client, request_json
+from providers.http import HttpProvider
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def _raise_for(status: int, body: object, *, secret: str = "") -> None:
     raise kind(text[:300], provider=NAME, code=code)
 
 
-class SMSCodeProvider(Provider):
+class SMSCodeProvider(HttpProvider):
     """SMSCode: catalog products by country and platform, priced in IDR; see the module docstring."""
 
     name = NAME
@@ -108,13 +108,12 @@ class SMSCodeProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self._key = api_key
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
         """The answer's ``data`` after error mapping; an unreadable success on a paid call is unclear."""
-        status, body = await request_json(self._client, NAME, method, path, paid=paid, **kwargs)
+        status, body = await self._request(method, path, paid=paid, **kwargs)
         _raise_for(status, body, secret=self._key)
         if not isinstance(body, dict) or "data" not in body:
             bad = UnclearResult if paid else BadResponse
@@ -166,6 +165,3 @@ class SMSCodeProvider(Provider):
             return Balance(amount=to_minor(amount, currency), currency=currency)
         except ValueError:
             raise BadResponse("balance answer has no readable amount", provider=NAME) from None
-
-    async def close(self) -> None:
-        await self._client.aclose()

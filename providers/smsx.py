@@ -38,8 +38,8 @@ import httpx
 
 from providers import errors as e
 from providers import smsx_parse as parse
-from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
-from providers.http import make_client, request_json
+from providers.base import Balance, Offer, Purchase, Status, UpstreamState
+from providers.http import HttpProvider
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def _product(offer: Offer) -> tuple[str, int]:
     return service, int(country)
 
 
-class SmsxProvider(Provider):
+class SmsxProvider(HttpProvider):
     """SMSX partner API over SMSBower; see the module docstring for the assumptions."""
 
     name = NAME
@@ -119,16 +119,15 @@ class SmsxProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self._key = api_key
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
     async def _call(self, action: str, *, payload: dict | None = None, paid: bool = False, **params: str) -> dict:
         query = {"action": action, **params}
         if payload is None:
-            status, body = await request_json(self._client, NAME, "GET", PATH, params=query)
+            status, body = await self._request("GET", PATH, params=query)
         else:
-            status, body = await request_json(self._client, NAME, "POST", PATH, params=query, json=payload, paid=paid)
+            status, body = await self._request("POST", PATH, params=query, json=payload, paid=paid)
         _raise_for(status, body, secret=self._key)
         if not isinstance(body, dict):
             raise (e.UnclearResult if paid else e.BadResponse)(f"{action}: not a JSON object", provider=NAME)
@@ -195,6 +194,3 @@ class SmsxProvider(Provider):
             return Balance(amount=to_minor(amount, currency), currency=currency)
         except ValueError as exc:
             raise e.BadResponse("balance: smsbower_balance is not an amount", provider=NAME) from exc
-
-    async def close(self) -> None:
-        await self._client.aclose()

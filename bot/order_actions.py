@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.faults import crash_point
 from bot.orders import OrderService
@@ -87,21 +87,24 @@ class OrderActions:
             return Result(Outcome.UNAVAILABLE, order)
         return Result(Outcome.REQUESTED, order)
 
-    async def renew(self, order_id: int, user_id: int, days: int, nonce: str) -> Result:
-        """Extend a rental: charge, ask the upstream, refund if it says no. Once per ``nonce``."""
+    async def renew(self, order_id: int, user_id: int, days: int, nonce: str, shown_price: int) -> Result:
+        """Extend a rental: charge, ask the upstream, refund if it says no. Once per ``nonce``.
+
+        The charge is the current price, never more than ``shown_price`` (what the user confirmed).
+        """
         order = await self.orders.get(order_id, user_id)
         if order is None:
             return Result(Outcome.NOT_FOUND)
         provider = self.catalog.providers.get(order.provider)
         if not order.rent_days or order.upstream_id is None or provider is None or not provider.can_renew:
             return Result(Outcome.UNSUPPORTED, order)
-        if order.status not in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
+        if order.status not in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED) or order.expires_at <= datetime.now(UTC):
             return Result(Outcome.CLOSED, order)
-        quote = await self.orders.quote(order.country, order.service, days)
-        offer = next((o for o in quote.offers if o.provider == order.provider), None) if quote else None
-        price = self.orders.pricing.price(offer) if offer else None
+        price = await self.renewal_price(order, days)
         if price is None:
             return Result(Outcome.OUT_OF_STOCK, order)
+        if price > shown_price:
+            return Result(Outcome.PRICE_CHANGED, order)
         reference = f"order:{order.id}:renew:{nonce}"
         try:
             async with self.db.transaction() as conn:
@@ -119,7 +122,6 @@ class OrderActions:
             await self.refund_renewal(reference)
             return Result(Outcome.UNAVAILABLE, order)
         async with self.db.transaction() as conn:
-            await q.settle_renewal(conn, reference, "done")
             renewed = await q.update(
                 conn,
                 order.id,
@@ -127,7 +129,18 @@ class OrderActions:
                 expires_at=new_expiry or order.expires_at + timedelta(days=days),
                 rent_days=order.rent_days + days,
             )
-        return Result(Outcome.RENEWED, renewed or order)
+            if renewed is not None:
+                await q.settle_renewal(conn, reference, "done")
+        if renewed is None:  # the order closed while the upstream renewed: the renewal is given back
+            await self.refund_renewal(reference)
+            return Result(Outcome.CLOSED, await self.orders.get(order.id))
+        return Result(Outcome.RENEWED, renewed)
+
+    async def renewal_price(self, order: Order, days: int) -> int | None:
+        """What renewing this rental for ``days`` costs now, at the upstream that holds the number."""
+        quote = await self.orders.quote(order.country, order.service, days)
+        offer = next((o for o in quote.offers if o.provider == order.provider), None) if quote else None
+        return self.orders.pricing.price(offer) if offer else None
 
     async def refund_renewal(self, reference: str) -> bool:
         """Give a pending renewal's charge back (the upstream said no, or a crash left it pending)."""

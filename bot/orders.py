@@ -17,7 +17,7 @@ from bot.outcomes import Outcome, Result
 from bot.pricing import Pricing, Quote
 from providers.base import Offer
 from providers.catalog import Catalog
-from providers.errors import FAILOVER_ERRORS, UnclearResult
+from providers.errors import ProviderError, UnclearResult
 from storage import ledger
 from storage import orders as q
 from storage.db import Database
@@ -108,9 +108,12 @@ class OrderService:
 
     async def _buy(self, order: Order, quote: Quote, confirmed: int) -> Result:
         sold_out: set[str] = set()  # upstreams whose cached offers proved wrong: refetched before re-quoting
+        demo = self.catalog.get(quote.offers[0].provider).is_demo
         for offer in quote.offers:
             if not self._affordable(offer, order.price, confirmed):
                 continue
+            if self.catalog.get(offer.provider).is_demo != demo:
+                continue  # never fail over between simulated and real numbers
             try:
                 purchase = await self.catalog.get(offer.provider).buy(offer)
             except UnclearResult as exc:
@@ -126,7 +129,7 @@ class OrderService:
                         error=str(exc),
                     )
                 return Result(Outcome.UNKNOWN, moved or order)
-            except FAILOVER_ERRORS as exc:
+            except ProviderError as exc:  # a definite "no" (out of stock, down, refused): the next offer
                 logger.info("order %d: %s could not sell, trying the next offer: %s", order.id, offer.provider, exc)
                 sold_out.add(offer.provider)
                 continue

@@ -71,7 +71,7 @@ class Tracker:
         assert order.upstream_id is not None
         try:
             status = await self.orders.catalog.get(order.provider).check(order.upstream_id)
-        except ProviderError as exc:
+        except Exception as exc:  # a provider error, or anything unexpected: never stops the cycle
             if self._failing.get(order.id) != type(exc).__name__:
                 self._failing[order.id] = type(exc).__name__
                 logger.warning("order %d: polling %s failed, kept active: %s", order.id, order.provider, exc)
@@ -112,21 +112,30 @@ class Tracker:
         for order in await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
             if order.expires_at > now:
                 continue
-            if order.status is OrderStatus.ACTIVE:
-                late = await self.poll(order)  # a code may have arrived at the last moment
-                if late is not None and late.status is OrderStatus.CODE_RECEIVED:
-                    changed.append(late)
-                    continue
-                await self._cancel_upstream(order)
-                expired = await self.orders.close_with_refund(
-                    order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error="no code in time"
-                )
-                changed.append(expired or late or order)
-            else:
-                done = await self.actions.finish(order.id)
-                if done is not None:
-                    changed.append(done)
+            try:
+                result = await self._expire(order, now)
+            except Exception:  # one bad order must not stop the others' refunds
+                logger.exception("order %d: expiry failed; retried next run", order.id)
+                continue
+            if result is not None:
+                changed.append(result)
         return changed
+
+    async def _expire(self, order: Order, now: datetime) -> Order | None:
+        fresh = await self.orders.get(order.id)
+        if fresh is None or fresh.expires_at > now or not fresh.is_open:  # renewed or closed meanwhile
+            return None
+        order = fresh
+        if order.status is OrderStatus.CODE_RECEIVED:
+            return await self.actions.finish(order.id)
+        late = await self.poll(order)  # a code may have arrived at the last moment
+        if late is not None and late.status is OrderStatus.CODE_RECEIVED:
+            return late
+        await self._cancel_upstream(order)
+        expired = await self.orders.close_with_refund(
+            order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error="no code in time"
+        )
+        return expired or late or order
 
     async def _cancel_upstream(self, order: Order) -> None:
         if order.upstream_id is None:
@@ -145,7 +154,11 @@ class Tracker:
             age = now - q.parse_iso(order.created_at)
             if order.status is OrderStatus.PENDING and age < self.pending_grace:
                 continue
-            found = await self._lookup(order)
+            try:
+                found = await self._lookup(order)
+            except Exception:
+                logger.exception("order %d: lookup failed unexpectedly", order.id)
+                found = False
             if found is False and age < LOOKUP_PATIENCE:
                 continue  # the upstream could not answer now; ask again next time
             if isinstance(found, Order):
@@ -177,6 +190,10 @@ class Tracker:
         if purchase is None:
             return None
         async with self.db.transaction() as conn:
+            owner = await q.owner_of(conn, order.provider, purchase.upstream_id)
+            if owner is not None and owner != order.id:
+                logger.warning("order %d: lookup found %s, which order %d holds", order.id, order.provider, owner)
+                return None
             active = await q.update(
                 conn,
                 order.id,

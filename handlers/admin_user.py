@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -36,7 +37,7 @@ class Adjust(StatesGroup):
 async def _card(target: Message | CallbackQuery, query: str | int, admin_users: AdminUsers, billing: Billing) -> None:
     card = await admin_users.card(query)
     if card is None:
-        await show(target, _("No user matches {query}.").format(query=query), kb.back())
+        await show(target, _("No user matches {query}.").format(query=html.escape(str(query))), kb.back())
         return
     await show(target, texts.user_card(card, billing.fmt), kb.user_card(card.user))
 

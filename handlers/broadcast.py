@@ -5,6 +5,7 @@ The steps are FSM states; sending is the :class:`bot.broadcast.Broadcasts` servi
 
 from __future__ import annotations
 
+import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -111,7 +112,10 @@ async def got_audience(
     except TelegramBadRequest as exc:
         await state.clear()
         await show(
-            query, _("Telegram refused this message: {error}\nStart again with /broadcast.").format(error=exc.message)
+            query,
+            _("Telegram refused this message: {error}\nStart again with /broadcast.").format(
+                error=html.escape(exc.message)
+            ),
         )
         return
     size = await broadcasts.audience_size(audience)

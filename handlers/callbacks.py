@@ -41,6 +41,7 @@ class RenewCb(CallbackData, prefix="rn"):
     order_id: int
     days: int
     nonce: str = ""  # empty: show the price; set: charge and renew, once per nonce
+    price: int = 0  # the price shown on the confirmation, minor units: never charged more
 
 
 class TopupCb(CallbackData, prefix="tp"):

@@ -12,6 +12,10 @@ from providers.services import country_name, flag, service_name
 from storage.ledger import Entry
 from storage.orders import Order, OrderSms, OrderStatus
 
+CARD_SMS = 5  # SMS shown on the order card (each also arrives as its own message)
+CARD_SMS_CHARS = 300
+SMS_MESSAGE_CHARS = 3500
+
 
 def status_line(order: Order) -> str:
     return {
@@ -50,9 +54,12 @@ def order_card(
                 time=order.expires_at.astimezone(UTC).strftime("%H:%M"), minutes=minutes
             )
         )
-    for item in sms:
+    if len(sms) > CARD_SMS:
+        lines.append(_("… {n} earlier messages").format(n=len(sms) - CARD_SMS))
+    for item in sms[-CARD_SMS:]:  # the card stays far below Telegram's 4096 characters
         code = f"<code>{escape(item.code)}</code> · " if item.code else ""
-        lines.append(f"💬 {code}{escape(item.text)}")
+        text = item.text if len(item.text) <= CARD_SMS_CHARS else item.text[: CARD_SMS_CHARS - 1] + "…"
+        lines.append(f"💬 {code}{escape(text)}")
     if order.status is OrderStatus.ACTIVE:
         lines.append(_("Enter the number in the app; the code will be sent here. No code, no charge."))
     return "\n".join(lines)
@@ -69,7 +76,7 @@ def code_message(order: Order, sms: OrderSms, *, demo: bool) -> str:
     return (
         f"{head}{title}\n"
         + _("Number: <code>{phone}</code> (order #{id})").format(phone=escape(order.phone or ""), id=order.id)
-        + f"\n\n<blockquote>{escape(sms.text)}</blockquote>"
+        + f"\n\n<blockquote>{escape(sms.text[:SMS_MESSAGE_CHARS])}</blockquote>"
     )
 
 

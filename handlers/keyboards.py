@@ -158,9 +158,11 @@ def order_list(orders: list[Order]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def renew_confirm(order: Order, days: int, nonce: str) -> InlineKeyboardMarkup:
+def renew_confirm(order: Order, days: int, nonce: str, price: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("✅ Confirm renewal"), callback_data=RenewCb(order_id=order.id, days=days, nonce=nonce))
+    kb.button(
+        text=_("✅ Confirm renewal"), callback_data=RenewCb(order_id=order.id, days=days, nonce=nonce, price=price)
+    )
     kb.button(text=_("⬅️ Back"), callback_data=OrderCb(action="show", order_id=order.id))
     kb.adjust(1)
     return kb.as_markup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 
 from aiogram import F, Router
@@ -58,6 +59,7 @@ def _notice(result: Result, billing: Billing) -> str | None:
         Outcome.RENEWED: _("Renewed."),
         Outcome.INSUFFICIENT: _("Not enough balance to renew."),
         Outcome.OUT_OF_STOCK: _("Renewal is not available for this number right now."),
+        Outcome.PRICE_CHANGED: _("The renewal price went up; open Renew again to see it."),
     }.get(result.outcome)
 
 
@@ -108,19 +110,17 @@ async def renew(
         await query.answer(_("Order not found."), show_alert=True)
         return
     if not callback_data.nonce:
-        quote = await orders.quote(order.country, order.service, callback_data.days)
-        offer = next((o for o in quote.offers if o.provider == order.provider), None) if quote else None
-        price = orders.pricing.price(offer) if offer else None
+        price = await actions.renewal_price(order, callback_data.days)
         if price is None:
             await query.answer(_("Renewal is not available for this number right now."), show_alert=True)
             return
         text = _("Renew <code>{phone}</code> for {days} more days for {price}?").format(
-            phone=order.phone, days=callback_data.days, price=billing.fmt(price)
+            phone=html.escape(order.phone or ""), days=callback_data.days, price=billing.fmt(price)
         )
-        await show(query, text, keyboards.renew_confirm(order, callback_data.days, secrets.token_urlsafe(6)))
+        await show(query, text, keyboards.renew_confirm(order, callback_data.days, secrets.token_urlsafe(6), price))
         await query.answer()
         return
-    result = await actions.renew(order.id, user.id, callback_data.days, callback_data.nonce)
+    result = await actions.renew(order.id, user.id, callback_data.days, callback_data.nonce, callback_data.price)
     text, markup = await notifier.render(await orders.get(order.id, user.id) or order)
     await show(query, text, markup)
     await query.answer(_notice(result, billing), show_alert=True)

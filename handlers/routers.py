@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, admin_panel, admin_user, balance, broadcast, buy, errors, orders, payments, promos, start
+from handlers import (
+    admin,
+    admin_panel,
+    admin_user,
+    balance,
+    broadcast,
+    buy,
+    errors,
+    fallback,
+    orders,
+    payments,
+    promos,
+    start,
+)
 
 
 def build_router() -> Router:
@@ -25,5 +38,6 @@ def build_router() -> Router:
         promos.router,
         payments.admin_router,
         payments.router,
+        fallback.router,  # last: any tap nothing else took is answered, never left spinning
     )
     return root

@@ -81,15 +81,3 @@ class UnclearResult(Unavailable):
 
 class BadResponse(ProviderError):
     """The upstream's answer could not be understood (not JSON, wrong shape, empty)."""
-
-
-#: Errors after which a purchase may move on to the next upstream's offer.
-FAILOVER_ERRORS: tuple[type[ProviderError], ...] = (
-    OutOfStock,
-    ProviderBalanceLow,
-    Unavailable,
-    RateLimited,
-    BadResponse,
-    Unauthorized,
-    InvalidRequest,
-)

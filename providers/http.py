@@ -30,6 +30,8 @@ _NOT_SENT: tuple[type[Exception], ...] = (
 )
 #: gateway timeouts: the origin got the request and may still have completed it
 _GATEWAY_TIMEOUTS = frozenset({504, 524})
+#: server errors that say the request was not processed at all: a paid call may fail over after them
+_NOT_PROCESSED = frozenset({502, 503})
 
 
 def make_client(
@@ -90,7 +92,7 @@ async def request_json(
     where = f"{method} {request.url.path}"
     try:
         response = await client.send(request)
-    except (httpx.TimeoutException, httpx.TransportError) as exc:
+    except httpx.RequestError as exc:  # transport errors, timeouts, undecodable bodies
         kind = type(exc).__name__
         if paid and not isinstance(exc, _NOT_SENT):
             log.warning("%s: %s on paid %s, outcome unknown", provider, kind, where)
@@ -122,7 +124,7 @@ async def request_json(
         log.warning("%s: HTTP %s on paid %s, outcome unknown", provider, status, where)
         raise UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=provider)
     if not parsed:
-        if paid and 200 <= status < 300:
+        if paid and (200 <= status < 300 or (status >= 500 and status not in _NOT_PROCESSED)):
             log.warning("%s: HTTP %s without JSON on paid %s, outcome unknown", provider, status, where)
             raise UnclearResult(f"HTTP {status} unreadable on {where}; outcome unknown", provider=provider)
         if status >= 500:

@@ -125,7 +125,7 @@ def country_code(value: str | int) -> str:
         for country in pycountry.countries:
             if _key(getattr(country, attr, "") or "") == key:
                 return country.alpha_2
-    return re.sub(r"[^A-Z0-9]", "", key.upper())[:24] or "XX"
+    return re.sub(r"[^A-Z0-9]", "", key.upper())[:12] or "XX"
 
 
 def service_slug(value: str) -> str:
@@ -133,4 +133,4 @@ def service_slug(value: str) -> str:
     key = _key(value)
     if key in SERVICE_ALIASES:
         return SERVICE_ALIASES[key]
-    return re.sub(r"[^a-z0-9]+", "_", key).strip("_")[:32] or "other"
+    return re.sub(r"[^a-z0-9]+", "_", key).strip("_")[:24].strip("_") or "other"

@@ -167,7 +167,7 @@ class SimSmsBoxProvider(HttpProvider):
         where = f"GET {request.url.path}"  # never the query: it holds the binding key
         try:
             response = await self._public.send(request)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
+        except httpx.RequestError as exc:
             log.warning("%s: %s on %s", NAME, type(exc).__name__, where)
             raise errors.Unavailable(f"{type(exc).__name__} on {where}", provider=NAME) from exc
         status, text = response.status_code, response.text

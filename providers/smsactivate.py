@@ -111,7 +111,7 @@ class SmsActivateProvider(HttpProvider):
         where = f"{action} on {request.url.path}"  # never the URL: its query holds the key
         try:
             response = await self._client.send(request)
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
+        except httpx.RequestError as exc:
             kind = type(exc).__name__
             if paid and not isinstance(exc, _NOT_SENT):
                 log.warning("%s: %s on paid %s, outcome unknown", self.name, kind, where)
@@ -138,7 +138,7 @@ class SmsActivateProvider(HttpProvider):
         """``value`` parsed from ``text``; a wrong shape is BadResponse (UnclearResult when paid)."""
         if value is not None:
             return value
-        snippet = text[:60].replace(self._key, "***") if self._key else text[:60]
+        snippet = (text.replace(self._key, "***") if self._key else text)[:60]
         log.warning("%s: unexpected reply to %s: %r", self.name, action, snippet)
         if paid:
             raise errors.UnclearResult(f"unexpected reply to {action}; outcome unknown", provider=self.name)

@@ -85,12 +85,11 @@ def _raise_for(status: int, body: object, *, secret: str = "") -> None:
     failed = isinstance(body, dict) and body.get("ok") is False
     if status < 400 and not error and not failed:
         return
+    if secret:  # scrub before any cut, so no part of the key survives
+        error = error.replace(secret, "***")
     found = _known_word(error)
     text = f"HTTP {status}: {error[:200]}" if error else f"HTTP {status}"
-    code = found or error[:60] or None
-    if secret:
-        text = text.replace(secret, "***")
-        code = code.replace(secret, "***") if code else None
+    code = found or None  # only a recognised protocol word, never free upstream text
     kind = _BY_CODE.get(found.upper()) if found else _BY_STATUS.get(status)
     if kind is None and status >= 500:
         kind = e.Unavailable

@@ -159,6 +159,10 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     );
     """,
+    # 4: an upstream number belongs to one order only (a lookup must never hand it to a second one)
+    """
+    CREATE UNIQUE INDEX orders_upstream ON orders(provider, upstream_id) WHERE upstream_id IS NOT NULL;
+    """,
 ]
 
 

@@ -193,7 +193,8 @@ async def mark_delivered(conn: aiosqlite.Connection, sms_id: int) -> None:
 
 async def with_undelivered_sms(conn: aiosqlite.Connection) -> list[Order]:
     async with conn.execute(
-        "SELECT * FROM orders WHERE id IN (SELECT order_id FROM order_sms WHERE delivered = 0) ORDER BY id"
+        "SELECT * FROM orders WHERE id IN (SELECT order_id FROM order_sms WHERE delivered = 0)"
+        " AND user_id NOT IN (SELECT id FROM users WHERE is_blocked = 1) ORDER BY id"
     ) as cur:
         return [_order(r) for r in await cur.fetchall()]
 
@@ -223,3 +224,12 @@ async def stale_renewals(conn: aiosqlite.Connection, before: str) -> list[str]:
         "SELECT reference FROM order_renewals WHERE status = 'pending' AND created_at < ?", (before,)
     ) as cur:
         return [r[0] for r in await cur.fetchall()]
+
+
+async def owner_of(conn: aiosqlite.Connection, provider: str, upstream_id: str) -> int | None:
+    """The order already holding this upstream number, if any."""
+    async with conn.execute(
+        "SELECT id FROM orders WHERE provider = ? AND upstream_id = ?", (provider, upstream_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None

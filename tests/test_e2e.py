@@ -184,3 +184,13 @@ async def test_credit_is_for_admins_only_and_checks_arguments(fake: FakeTelegram
     fake.send_message(ADMIN, f"/credit {USER} 1.234")
     await fake.wait_for(lambda: len(fake.messages_to(ADMIN)) == 2 and "Usage" in last_text(fake, ADMIN))
     assert await ask_balance(fake) == "0.00 USD"
+
+
+async def test_outdated_or_garbage_buttons_are_answered(fake: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot()
+    fake.send_message(USER, "/start")
+    await fake.wait_for(lambda: "Welcome" in last_text(fake, USER))
+    message_id = fake.messages_to(USER)[-1]["message_id"]
+    for data in ("zz:garbage", "o:cancel:notanumber", "o:cancel:999999"):
+        query_id = fake.press(USER, data, message_id=message_id)
+        await fake.wait_for(lambda query_id=query_id: query_id in fake.answered_callbacks())

@@ -285,3 +285,14 @@ async def _call(provider: ISMSCodeProvider, call: str) -> object:
     if call == "buy":
         return await provider.buy(OFFER)
     return await provider.check("num_000001")
+
+
+@pytest.mark.parametrize(("status", "expected"), [(500, errors.UnclearResult), (502, errors.Unavailable)])
+async def test_html_server_error_on_buy(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, expected: type
+) -> None:
+    """A 500 page may come after the origin sold the number (unclear); a 502/503 says it never got there."""
+    fake.html_next(status)
+    with pytest.raises(expected) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is expected

@@ -149,3 +149,48 @@ async def test_pending_order_left_by_a_crash_is_refunded(db: Database, services:
     resolved = await tracker.resolve_unclear(now=datetime.now(UTC) + timedelta(minutes=3))
     assert [o.status for o in resolved] == [OrderStatus.FAILED]
     assert await billing.balance(30) == 500
+
+
+async def test_lookup_never_hands_one_orders_number_to_another(db: Database, settings: object) -> None:
+    """An unclear purchase found by lookup must not take a number another order already holds."""
+    from bot.pricing import Pricing
+    from providers.base import Purchase
+    from providers.catalog import Catalog
+
+    class Finder(DemoProvider):
+        name = "finder"
+        can_lookup = True
+        found: Purchase | None = None
+
+        async def lookup(self, offer, since):
+            return self.found
+
+    finder = Finder(sms_delay_seconds=3600)
+    orders = OrderService(db, Catalog([finder]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
+    tracker = Tracker(db, orders, 4)
+    billing = Billing(db, "USD")
+    await add_user(db, 31, balance=500)
+    await add_user(db, 32, balance=500)
+    first = await _place(orders, 31, "31:a")
+    async with db.transaction() as conn:  # user 32's purchase answer was lost: the order is unknown
+        from storage import ledger
+        from storage import orders as q
+
+        lost = await q.create(
+            conn,
+            user_id=32,
+            request_key="32:a",
+            provider="finder",
+            country="US",
+            service="whatsapp",
+            price=59,
+            chat_id=32,
+            expires_at=datetime.now(UTC) + timedelta(minutes=20),
+        )
+        await ledger.post(conn, user_id=32, amount=-59, kind="purchase", reference=f"order:{lost.id}:charge")
+        await q.update(conn, lost.id, expect=(OrderStatus.PENDING,), status=OrderStatus.UNKNOWN)
+    finder.found = Purchase(first.order.upstream_id, first.order.phone)  # the newest match is user 31's number
+    resolved = await tracker.resolve_unclear()
+    assert [(o.id, o.status) for o in resolved] == [(lost.id, OrderStatus.FAILED)]
+    assert await billing.balance(32) == 500
+    assert (await orders.get(first.order.id)).status is OrderStatus.ACTIVE

@@ -462,3 +462,11 @@ async def _call(provider: SmsxProvider, call: str) -> object:
     if call == "cancel":
         return await provider.cancel("5000001")
     return await provider.check("5000001")
+
+
+def test_a_key_echoed_past_the_cut_is_scrubbed_whole() -> None:
+    secret = "sk_live_" + "x" * 48
+    text = "API key " + secret + " is not allowed from IP 10.0.0.1 " + "." * 200
+    with pytest.raises(errors.ProviderError) as info:
+        _raise_for(403, {"ok": False, "error": "a" * 170 + text}, secret=secret)
+    assert "x" * 8 not in str(info.value) and (info.value.code or "").find("x" * 8) == -1

@@ -145,8 +145,9 @@ async def on_startup(
 async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts: Broadcasts, jobs: Jobs) -> None:
     await broadcasts.stop()
     if scheduler.running:
+        scheduler.pause()  # no new runs; a run in progress finishes (shutdown would cancel it mid-way)
+        await jobs.drain()
         scheduler.shutdown(wait=False)
-    await jobs.drain()
     await catalog.close()
 
 

@@ -65,6 +65,7 @@ class Status:
 
     state: UpstreamState
     sms: tuple[Sms, ...] = field(default_factory=tuple)
+    expires_at: datetime | None = None  # when the upstream says (a rental's end, after a renewal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ class Provider(abc.ABC):
     async def balance(self) -> Balance:
         """Our balance at the upstream."""
 
+    #: :meth:`cancel` gives the cost back; False where the API has no cancel (the number lapses, paid)
+    can_cancel: bool = True
     #: the upstream can deliver further codes to the same number on request or by itself
     supports_another_code: bool = False
     #: :meth:`lookup` can find a purchase whose answer was lost

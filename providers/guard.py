@@ -73,6 +73,7 @@ class GuardedProvider(Provider):
         self.supports_another_code = inner.supports_another_code
         self.can_lookup = inner.can_lookup
         self.can_renew = inner.can_renew
+        self.can_cancel = inner.can_cancel
         self.limiter = AsyncLimiter(max(rate, 1.0), 1.0) if rate >= 1 else AsyncLimiter(1, 1 / rate)
         self.breaker = Breaker(failures, cooldown)
         self.paused_until = 0.0

@@ -104,6 +104,7 @@ class ISMSCodeProvider(HttpProvider):
     """iSMScode: numbers by ISO country and service slug; see the module docstring for assumptions."""
 
     name = NAME
+    can_cancel = False  # no cancel endpoint: a number once bought is paid for
 
     def __init__(
         self,

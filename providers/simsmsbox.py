@@ -84,6 +84,7 @@ class SimSmsBoxProvider(HttpProvider):
     """SimSmsBox: price-routed rentals of 1-30 days; see the module docstring for assumptions."""
 
     name = NAME
+    can_cancel = False  # no cancel endpoint: a number once bought is paid for
     supports_another_code = True
     can_lookup = True
     can_renew = True

@@ -106,6 +106,7 @@ class SmsCartesimProvider(HttpProvider):
     """smscartesim: numbers by the upstream's own service and country codes; see the module docstring."""
 
     name = NAME
+    can_cancel = False  # no cancel endpoint: a number once bought is paid for
 
     def __init__(
         self,

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     star_packages: Annotated[list[int], NoDecode] = Field(default="50,100,250,500,1000", validate_default=True)
     star_rate: int = Field(1, ge=1, le=1_000_000)
+    refundable_preference_percent: int = Field(10, ge=0, le=100)  # a refundable offer wins within this of the cheapest
+    write_off_limit_per_day: int = Field(3, ge=0, le=1000)  # numbers a user may leave the operator to pay for, per 24 h
+    max_active_orders_per_user: int = Field(10, ge=1, le=1000)
+    purchases_per_minute: int = Field(10, ge=1, le=1000)
 
     smscartesim_api_key: SecretStr | None = None
     smscartesim_base_url: str = UPSTREAM_DEFAULT_URLS["smscartesim"]

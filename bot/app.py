@@ -32,6 +32,7 @@ from bot.stats import Stats
 from bot.tracking import Tracker
 from bot.upstreams import Upstreams, apply_saved
 from handlers.middlewares import UserMiddleware
+from handlers.payments import PaymentGuard
 from handlers.routers import build_router
 from providers import registry
 from providers.base import Provider
@@ -92,6 +93,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     jobs = Jobs(tracker, notifier, settings)
     upstreams = Upstreams(db, catalog, pricing, settings)
     upstreams.schedule(scheduler, notifier, jobs.tracked)  # balance / breaker alerts to admins
+    payments.schedule(scheduler, notifier, jobs.tracked)  # Stars payments whose credit failed, retried
     dp = Dispatcher(
         settings=settings,
         db=db,
@@ -114,6 +116,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
         broadcasts=Broadcasts(bot, db, i18n, settings.broadcast_rate),
         i18n=i18n,
     )
+    dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())
     SimpleI18nMiddleware(i18n).setup(dp)
     dp.include_router(build_router())

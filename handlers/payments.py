@@ -2,27 +2,43 @@
 
 ``admin_router`` holds the admin's ``/refund_stars``; include it before ``router``, whose own
 ``/refund_stars`` handler then only ever answers non-admins with a refusal.
+
+:class:`PaymentGuard` goes on the dispatcher's update observer before the user middleware: when a
+``successful_payment`` update fails before (or outside) :func:`paid` — the user's record cannot be
+written because the database is down — it is the one that logs the charge id and tells the admins.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from html import escape
+from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.types import (
+    CallbackQuery,
+    LabeledPrice,
+    Message,
+    PreCheckoutQuery,
+    SuccessfulPayment,
+    TelegramObject,
+    Update,
+)
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.billing import Billing
 from bot.notify import Notifier
-from bot.payments import STARS, Credit, Payments, Refund, RefundResult, Refusal
+from bot.payments import STARS, Credit, CreditResult, Payments, Refund, RefundResult, Refusal, receipt
 from bot.settings import Settings
 from handlers import keyboards
 from handlers.admin import IsAdmin
 from handlers.callbacks import MenuCb, TopupCb
 from handlers.screens import show
+from storage import payments as payments_q
 from storage.users import User
 
 logger = logging.getLogger(__name__)
@@ -94,6 +110,7 @@ async def pre_checkout(query: PreCheckoutQuery, payments: Payments, user: User) 
 async def paid(
     message: Message, payments: Payments, billing: Billing, notifier: Notifier, settings: Settings, user: User
 ) -> None:
+    """Telegram has taken the Stars and sends this once: store it, credit it, and tell whoever must know."""
     sp = message.successful_payment
     assert sp is not None
     charge = sp.telegram_payment_charge_id
@@ -104,28 +121,144 @@ async def paid(
         currency=sp.currency,
         total_amount=sp.total_amount,
     )
+    if result.outcome is Credit.DUPLICATE:
+        return
     if result.outcome is Credit.CREDITED:
-        await message.answer(
-            _("✅ Topped up {amount}. Balance: <b>{balance}</b>.").format(
-                amount=billing.fmt(result.amount), balance=billing.fmt(result.balance)
+        await _answer(message, receipt(billing.fmt(result.amount), billing.fmt(result.balance)))
+        return
+    values = {
+        "charge": escape(charge),
+        "user": user.id,
+        "payload": escape(sp.invoice_payload[:64]),
+        "total": sp.total_amount,
+        "currency": escape(sp.currency),
+        "amount": billing.fmt(result.amount),
+        "error": escape(result.error),
+    }
+    await notifier.tell_admins(settings.admin_ids, _admin_text(result).format(reason=result.refusal, **values))
+    await _answer(message, _user_text(result).format(**values))
+
+
+def _admin_text(result: CreditResult) -> str:
+    return {
+        Credit.REJECTED: _(
+            "⚠️ Stars payment <code>{charge}</code> of user {user} was NOT credited ({reason}): "
+            "payload <code>{payload}</code>, {total} {currency}. Refund it with /refund_stars."
+        ),
+        Credit.DELAYED: _(
+            "⚠️ Stars payment <code>{charge}</code> of user {user} ({total} {currency}, {amount}) is stored but "
+            "its credit failed: {error}. The bot retries it every minute; check the database if it stays "
+            "'received'."
+        ),
+        Credit.UNSTORED: _(
+            "🚨 Stars payment <code>{charge}</code> of user {user} ({total} {currency}, "
+            "payload <code>{payload}</code>) could NOT be stored and was not credited: {error}. Telegram will not "
+            "send it again; this message and the log are its only record. Credit the user by hand or refund the "
+            "Stars."
+        ),
+    }[result.outcome]
+
+
+def _user_text(result: CreditResult) -> str:
+    return {
+        Credit.REJECTED: _(
+            "⚠️ This payment does not match any of our packages, so it was not added to your balance. "
+            "The operator has its id and will refund your Stars."
+        ),
+        Credit.DELAYED: _(
+            "⏳ Your payment is received and saved, but adding {amount} to your balance is delayed by a "
+            "technical problem. The bot keeps retrying and sends your receipt when it is added."
+        ),
+        Credit.UNSTORED: _(
+            "⚠️ Your payment reached us, but a technical problem stopped us from recording it, so it is not on "
+            "your balance. It was logged for the operator with your payment id <code>{charge}</code>; please keep "
+            "this message."
+        ),
+    }[result.outcome]
+
+
+async def _answer(message: Message, text: str) -> None:
+    """A reply the user may never see (blocked bot, Telegram down) must not undo what was stored."""
+    try:
+        await message.answer(text)
+    except TelegramAPIError as exc:
+        logger.warning("could not answer user %s about a payment: %s", message.chat.id, exc)
+
+
+class PaymentGuard(BaseMiddleware):
+    """The last trace of a ``successful_payment`` whose processing failed before it was stored.
+
+    Telegram never sends that update again. When its processing raises (typically the user's record
+    cannot be written because the database is down, before :func:`paid` even runs) and the payment
+    is not in the database, the charge id and user id go to the log at ERROR and to the admins, and
+    the user is told the truth instead of "try again".
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        message = event.message if isinstance(event, Update) else None
+        sp = message.successful_payment if message is not None else None
+        if message is None or sp is None:
+            return await handler(event, data)
+        try:
+            return await handler(event, data)
+        except Exception as exc:
+            user_id = message.from_user.id if message.from_user else message.chat.id
+            charge = sp.telegram_payment_charge_id
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            if await _stored(data, charge):
+                logger.error("stars payment %s of user %d is stored, but its update failed: %s", charge, user_id, error)
+                raise
+            logger.error(
+                "stars payment %s of user %d (%d %s, payload %r) NOT STORED and not credited: %s",
+                charge,
+                user_id,
+                sp.total_amount,
+                sp.currency,
+                sp.invoice_payload[:64],
+                error,
             )
-        )
-    elif result.outcome is Credit.REJECTED:
-        await notifier.tell_admins(
-            settings.admin_ids,
-            _(
-                "⚠️ Stars payment <code>{charge}</code> of user {user} was NOT credited ({reason}): "
-                "payload <code>{payload}</code>, {total} {currency}. Refund it with /refund_stars."
-            ).format(
-                charge=escape(charge),
-                user=user.id,
-                reason=result.refusal,
-                payload=escape(sp.invoice_payload[:64]),
-                total=sp.total_amount,
-                currency=escape(sp.currency),
-            ),
-        )
-        await message.answer(_("⚠️ We could not match this payment to a package. An operator will look into it."))
+            await _alert(message, sp, data, user_id, error)
+            return None
+
+
+async def _stored(data: dict[str, Any], charge: str) -> bool:
+    try:
+        async with data["db"].read() as conn:
+            return await payments_q.get(conn, charge) is not None
+    except Exception:  # the database cannot even answer: take it as not stored
+        return False
+
+
+async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], user_id: int, error: str) -> None:
+    """Best effort: nothing here may raise, the log line is already written."""
+    try:
+        i18n: I18n = data["i18n"]
+        notifier: Notifier = data["notifier"]
+        settings: Settings = data["settings"]
+        bot: Bot = data["bot"]
+        result = CreditResult(Credit.UNSTORED, error=error)
+        values = {
+            "charge": escape(sp.telegram_payment_charge_id),
+            "user": user_id,
+            "payload": escape(sp.invoice_payload[:64]),
+            "total": sp.total_amount,
+            "currency": escape(sp.currency),
+            "error": escape(error),
+        }
+        with i18n.context(), i18n.use_locale(i18n.default_locale):
+            admin_text = _admin_text(result).format(**values)
+        await notifier.tell_admins(settings.admin_ids, admin_text)
+        language = message.from_user.language_code if message.from_user else None
+        with i18n.context(), i18n.use_locale(language or i18n.default_locale):
+            user_text = _user_text(result).format(**values)
+        await bot.send_message(message.chat.id, user_text)
+    except Exception:
+        logger.warning("stars payment %s: could not alert the admins or the user", sp.telegram_payment_charge_id)
 
 
 @router.message(Command("refund_stars"))
@@ -142,9 +275,26 @@ def _refund_text(result: RefundResult, charge: str, billing: Billing) -> str:
         "balance": billing.fmt(result.balance),
         "error": escape(result.error),
     }
+    if not result.debited:  # a rejected payment: never credited, so nothing is debited or reversed
+        texts = {
+            Refund.FAILED: _(
+                "Telegram refused the refund: {error}. Nothing was debited; the payment is 'rejected' again."
+            ),
+            Refund.UNCLEAR: _(
+                "No clear answer from Telegram ({error}). Nothing was debited and the payment is 'refunding': "
+                "run /refund_stars <code>{charge}</code> again to retry."
+            ),
+            Refund.REFUNDED: _("Refunded <code>{charge}</code>: it was never credited, so nothing was debited."),
+        }
+        if result.outcome in texts:
+            return texts[result.outcome].format(**values)
     return {
         Refund.NOT_FOUND: _("No Stars payment with charge id <code>{charge}</code>."),
         Refund.ALREADY_REFUNDED: _("Payment <code>{charge}</code> is already refunded."),
+        Refund.PENDING: _(
+            "Payment <code>{charge}</code> is received but not credited yet; the bot retries the credit every "
+            "minute. Nothing was changed: run /refund_stars again once it is credited."
+        ),
         Refund.INSUFFICIENT: _(
             "Not refunded: the user's balance {balance} is less than the {amount} this payment credited. "
             "Nothing was changed."
@@ -170,12 +320,12 @@ async def refund_stars(
     result = await payments.refund(bot, admin_id=admin_id, charge_id=charge)
     await message.answer(_refund_text(result, charge, billing))
     if result.outcome is Refund.REFUNDED and result.payment is not None:
+        p = result.payment
+        if result.debited:
+            text = _("↩️ Your {stars} Stars were refunded; {amount} was taken from your balance.")
+        else:
+            text = _("↩️ Your {stars} Stars were refunded. That payment was never added to your balance.")
         try:
-            await bot.send_message(
-                result.payment.user_id,
-                _("↩️ Your {stars} Stars were refunded; {amount} was taken from your balance.").format(
-                    stars=result.payment.stars, amount=billing.fmt(result.payment.amount)
-                ),
-            )
+            await bot.send_message(p.user_id, text.format(stars=p.stars, amount=billing.fmt(p.amount)))
         except TelegramAPIError as exc:
-            logger.warning("could not tell user %d about the refund: %s", result.payment.user_id, exc)
+            logger.warning("could not tell user %d about the refund: %s", p.user_id, exc)

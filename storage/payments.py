@@ -1,8 +1,12 @@
 """Queries on Telegram Stars payments. Functions take a connection; the caller owns the transaction.
 
-A payment row is keyed by ``telegram_payment_charge_id``, so inserting it is what makes a top-up
-happen at most once. Its status goes ``credited`` -> ``refunding`` -> ``refunded`` (or back to
-``credited`` when Telegram refuses the refund and the debit is reversed).
+A payment row is keyed by ``telegram_payment_charge_id`` and written before anything is credited,
+so every ``successful_payment`` leaves a trace and a top-up happens at most once. Its status:
+
+- ``received`` -> ``credited`` (with the ledger credit, one transaction) -> ``refunding`` -> ``refunded``,
+  or back to ``credited`` when Telegram refuses the refund and the debit is reversed;
+- ``rejected`` (did not match a package; amount 0, never credited) -> ``refunding`` -> ``refunded``,
+  or back to ``rejected`` when Telegram refuses the refund.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from storage import ledger
 
 
 class PaymentStatus(StrEnum):
+    RECEIVED = "received"  # stored, not credited yet: the retry job credits it
     CREDITED = "credited"
+    REJECTED = "rejected"  # did not match a package: never credited, to be refunded
     REFUNDING = "refunding"
     REFUNDED = "refunded"
 
@@ -27,9 +33,10 @@ class Payment:
     user_id: int
     payload: str
     stars: int
-    amount: int
+    amount: int  # minor units to credit; 0 when rejected
     status: PaymentStatus
     created_at: str
+    error: str | None = None  # why it was rejected, or why its last credit attempt failed
 
 
 def _payment(row: aiosqlite.Row) -> Payment:
@@ -41,21 +48,30 @@ def _payment(row: aiosqlite.Row) -> Payment:
         amount=row["amount"],
         status=PaymentStatus(row["status"]),
         created_at=row["created_at"],
+        error=row["error"],
     )
 
 
 async def insert(
-    conn: aiosqlite.Connection, *, charge_id: str, user_id: int, payload: str, stars: int, amount: int
+    conn: aiosqlite.Connection,
+    *,
+    charge_id: str,
+    user_id: int,
+    payload: str,
+    stars: int,
+    amount: int,
+    status: PaymentStatus = PaymentStatus.RECEIVED,
+    error: str | None = None,
 ) -> bool:
-    """Record a credited payment; False (nothing written) when the charge id is already known."""
+    """Record a payment as it arrives; False (nothing written) when the charge id is already known."""
     async with conn.execute(
         """
-        INSERT INTO payments (charge_id, user_id, payload, stars, amount, status)
-        VALUES (?, ?, ?, ?, ?, 'credited')
+        INSERT INTO payments (charge_id, user_id, payload, stars, amount, status, error)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (charge_id) DO NOTHING
         RETURNING charge_id
         """,
-        (charge_id, user_id, payload, stars, amount),
+        (charge_id, user_id, payload, stars, amount, status.value, error),
     ) as cur:
         return await cur.fetchone() is not None
 
@@ -66,6 +82,14 @@ async def get(conn: aiosqlite.Connection, charge_id: str) -> Payment | None:
     return _payment(row) if row else None
 
 
+async def received(conn: aiosqlite.Connection, limit: int = 100) -> list[Payment]:
+    """Payments stored but not credited yet, oldest first."""
+    async with conn.execute(
+        "SELECT * FROM payments WHERE status = 'received' ORDER BY created_at, charge_id LIMIT ?", (limit,)
+    ) as cur:
+        return [_payment(r) for r in await cur.fetchall()]
+
+
 async def move(conn: aiosqlite.Connection, charge_id: str, old: PaymentStatus, new: PaymentStatus) -> bool:
     """Compare-and-set the status; False when the payment was not in ``old``."""
     async with conn.execute(
@@ -73,6 +97,10 @@ async def move(conn: aiosqlite.Connection, charge_id: str, old: PaymentStatus, n
         (new.value, charge_id, old.value),
     ) as cur:
         return await cur.fetchone() is not None
+
+
+async def set_error(conn: aiosqlite.Connection, charge_id: str, error: str) -> None:
+    await conn.execute("UPDATE payments SET error = ? WHERE charge_id = ?", (error, charge_id))
 
 
 def credit_reference(charge_id: str) -> str:

@@ -90,3 +90,24 @@ async def test_admin_refund_stars(fake: FakeTelegram, start_bot: StartBot) -> No
     assert "reversed" in await admin_says(fake, "/refund_stars charge-2")
     assert fake.refunded == {"charge-1"} and await ask_balance(fake) == "2.50 USD"
     assert "Usage" in await admin_says(fake, "/refund_stars")
+
+
+async def test_rejected_payment_is_kept_and_refunded(fake: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot(STAR_PACKAGES="50,250")
+    fake.send_message(USER, "/start")
+    await fake.wait_for(lambda: "Welcome" in last_text(fake, USER))
+    await paid(fake, "charge-ok", 250)
+    # the invoice was for a package the operator has since removed: Telegram took the Stars all the same
+    fake.successful_payment(USER, "stars:100", 100, "charge-gone")
+    await fake.wait_for(lambda: "not added to your balance" in last_text(fake, USER))
+    assert "will refund" in last_text(fake, USER)
+    admin_note = next(m["text"] for m in fake.messages_to(ADMIN) if "charge-gone" in m.get("text", ""))
+    assert "NOT credited" in admin_note and str(USER) in admin_note
+    assert await ask_balance(fake) == "2.50 USD"
+
+    reply = await admin_says(fake, "/refund_stars charge-gone")
+    assert "Refunded" in reply and "nothing was debited" in reply
+    assert fake.refunded == {"charge-gone"} and await ask_balance(fake) == "2.50 USD"
+    await fake.wait_for(lambda: any("never added" in m.get("text", "") for m in fake.messages_to(USER)))
+    assert "already refunded" in await admin_says(fake, "/refund_stars charge-gone")
+    assert len(fake.calls_of("refundStarPayment")) == 1

@@ -1,24 +1,35 @@
-"""Stars top-ups at service level: credited once per charge id, refunds only while covered and reversible."""
+"""Stars top-ups at service level: stored before credited, credited once per charge id, refunds only while
+covered and reversible, rejected payments refundable, failed credits retried."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError
 from aiogram.methods import RefundStarPayment
+from aiogram.types import Chat, SuccessfulPayment, Update
+from aiogram.utils.i18n import I18n
 from pydantic import ValidationError
 
+from bot.billing import Billing
 from bot.payments import Credit, Payments, Refund, Refusal
 from bot.settings import Settings
-from storage import admin_log, ledger
+from handlers import payments as handlers
+from storage import admin_log, ledger, users
 from storage import payments as q
 from storage.db import Database
 from storage.payments import PaymentStatus
-from tests.conftest import add_user
+from tests.conftest import TOKEN, add_user
 
 USER, ADMIN = 7, 1
 METHOD = RefundStarPayment(user_id=USER, telegram_payment_charge_id="x")
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+LOCKED = sqlite3.OperationalError("database is locked")
 
 
 class Refunder:
@@ -117,12 +128,227 @@ async def test_rate_applies(db: Database) -> None:
         ("stars:100", 100, "USD"),
     ],
 )
-async def test_tampered_payment_is_not_credited(
+async def test_tampered_payment_is_stored_rejected_not_credited(
     db: Database, pay: Payments, payload: str, total: int, currency: str
 ) -> None:
     result = await credit(pay, "bad", payload, total, currency)
     assert result.outcome is Credit.REJECTED and result.refusal is not None
-    assert await balance(db) == 0 and await status(db, "bad") is None and await references(db) == []
+    assert await balance(db) == 0 and await references(db) == []
+    async with db.read() as conn:
+        payment = await q.get(conn, "bad")
+    assert payment is not None
+    assert (payment.status, payment.amount, payment.stars, payment.user_id) == (PaymentStatus.REJECTED, 0, total, USER)
+    assert payment.error is not None and str(result.refusal) in payment.error
+    assert (await credit(pay, "bad", payload, total, currency)).outcome is Credit.DUPLICATE  # replayed: said once
+    await books_balance(db)
+
+
+async def test_rejected_payment_is_refunded_without_a_debit(db: Database, pay: Payments) -> None:
+    await credit(pay, "ok")  # the user's other money is left alone
+    await credit(pay, "bad", total=5)
+    bot = Refunder()
+    result = await pay.refund(bot, admin_id=ADMIN, charge_id="bad")
+    assert (result.outcome, result.debited, result.balance) == (Refund.REFUNDED, False, 100)
+    assert bot.calls == [(USER, "bad")] and await status(db, "bad") is PaymentStatus.REFUNDED
+    assert await balance(db) == 100 and await references(db) == ["stars:ok"]
+    async with db.read() as conn:
+        actions = [a.action for a in await admin_log.recent(conn)]
+    assert "stars_refund_rejected" in actions
+    assert (await pay.refund(bot, admin_id=ADMIN, charge_id="bad")).outcome is Refund.ALREADY_REFUNDED
+    assert len(bot.calls) == 1
+    await books_balance(db)
+
+
+async def test_rejected_refund_refused_unclear_and_already_done(db: Database, pay: Payments) -> None:
+    await credit(pay, "bad", total=5)
+    bot = Refunder(
+        TelegramBadRequest(METHOD, "Bad Request: CHARGE_NOT_FOUND"),
+        TelegramNetworkError(METHOD, "timeout"),
+        TelegramBadRequest(METHOD, "Bad Request: CHARGE_ALREADY_REFUNDED"),
+    )
+    refused = await pay.refund(bot, admin_id=ADMIN, charge_id="bad")
+    assert (refused.outcome, refused.debited) == (Refund.FAILED, False) and "CHARGE_NOT_FOUND" in refused.error
+    assert await status(db, "bad") is PaymentStatus.REJECTED  # refusable again later
+    unclear = await pay.refund(bot, admin_id=ADMIN, charge_id="bad")
+    assert (unclear.outcome, unclear.debited) == (Refund.UNCLEAR, False)
+    assert await status(db, "bad") is PaymentStatus.REFUNDING
+    done = await pay.refund(bot, admin_id=ADMIN, charge_id="bad")  # the retry: Telegram had refunded it
+    assert (done.outcome, done.debited) == (Refund.REFUNDED, False)
+    assert await status(db, "bad") is PaymentStatus.REFUNDED and len(bot.calls) == 3
+    assert await balance(db) == 0 and await references(db) == []
+    await books_balance(db)
+
+
+def fail(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, times: int) -> list[int]:
+    """``module.name`` raises "database is locked" on its first ``times`` calls; returns the call counter."""
+    real, calls = getattr(module, name), [0]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= times:
+            raise LOCKED
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, flaky)
+    return calls
+
+
+class Sent:
+    """Stands in for the Bot and the Notifier: records what the users and the admins were sent."""
+
+    def __init__(self, db: Database) -> None:
+        self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+        self.billing = Billing(db, "USD")
+        self.bot = self
+        self.admins: list[str] = []
+        self.users: list[tuple[int, str]] = []
+
+    async def tell_admins(self, admin_ids: frozenset[int], text: str) -> None:
+        self.admins += [text for _ in admin_ids]
+
+    async def send_message(self, chat_id: int, text: str) -> None:
+        self.users.append((chat_id, text))
+
+
+class PaidMessage:
+    """The ``successful_payment`` message as the handler sees it; its replies land in ``sent.users``."""
+
+    def __init__(self, sent: Sent, charge: str, payload: str = "stars:100", total: int = 100) -> None:
+        self.sent = sent
+        self.chat = Chat(id=USER, type="private")
+        self.successful_payment = SuccessfulPayment(
+            currency="XTR",
+            total_amount=total,
+            invoice_payload=payload,
+            telegram_payment_charge_id=charge,
+            provider_payment_charge_id="",
+        )
+
+    async def answer(self, text: str) -> None:
+        self.sent.users.append((USER, text))
+
+
+async def handle(db: Database, pay: Payments, sent: Sent, settings: Settings, message: PaidMessage) -> None:
+    async with db.read() as conn:
+        user = await users.get(conn, USER)
+    with sent.i18n.context():
+        await handlers.paid(message, pay, sent.billing, sent, settings, user)  # type: ignore[arg-type]
+
+
+async def test_failed_credit_is_kept_and_retried_exactly_once(
+    db: Database, pay: Payments, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = Sent(db)
+    posts = fail(monkeypatch, ledger, "post", times=2)  # the handler's credit and the first retry hit a lock
+    await handle(db, pay, sent, settings, PaidMessage(sent, "ch"))
+    async with db.read() as conn:
+        kept = await q.get(conn, "ch")
+    assert kept is not None and (kept.status, kept.amount) == (PaymentStatus.RECEIVED, 100)
+    assert kept.error is not None and "database is locked" in kept.error
+    assert await balance(db) == 0 and await references(db) == []
+    assert len(sent.admins) == 1 and "ch" in sent.admins[0] and str(USER) in sent.admins[0]
+    assert len(sent.users) == 1 and "delayed" in sent.users[0][1]
+
+    await pay.retry(sent)  # type: ignore[arg-type]  # still locked: nothing changes, nobody is told again
+    assert await status(db, "ch") is PaymentStatus.RECEIVED and await balance(db) == 0
+    await pay.retry(sent)  # type: ignore[arg-type]
+    await pay.retry(sent)  # type: ignore[arg-type]
+    assert posts[0] == 3  # one failure each for the handler and the first run, one credit; the last run had none
+    assert await status(db, "ch") is PaymentStatus.CREDITED
+    assert await balance(db) == 100 and await references(db) == ["stars:ch"]
+    assert sent.users[1:] == [(USER, "✅ Topped up 1.00 USD. Balance: <b>1.00 USD</b>.")]
+    assert len(sent.admins) == 1
+
+    await handle(db, pay, sent, settings, PaidMessage(sent, "ch"))  # the update replayed after the retry
+    assert (await credit(pay, "ch")).outcome is Credit.DUPLICATE
+    assert await balance(db) == 100 and await references(db) == ["stars:ch"]
+    assert len(sent.admins) == 1 and len(sent.users) == 2
+    await books_balance(db)
+
+
+async def test_a_retry_racing_the_first_credit_credits_once(
+    db: Database, pay: Payments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail(monkeypatch, ledger, "post", times=1)
+    assert (await credit(pay, "ch")).outcome is Credit.DELAYED
+    results = await asyncio.gather(*(pay.credit_received() for _ in range(5)), credit(pay, "ch"))
+    assert sum(len(r) for r in results[:5]) == 1 and results[5].outcome is Credit.DUPLICATE
+    assert await balance(db) == 100 and await references(db) == ["stars:ch"]
+    await books_balance(db)
+
+
+async def test_a_payment_not_yet_credited_is_not_refunded(
+    db: Database, pay: Payments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail(monkeypatch, ledger, "post", times=1)
+    await credit(pay, "ch")
+    bot = Refunder()
+    assert (await pay.refund(bot, admin_id=ADMIN, charge_id="ch")).outcome is Refund.PENDING
+    assert bot.calls == [] and await status(db, "ch") is PaymentStatus.RECEIVED
+
+
+async def test_unstored_payment_is_logged_and_the_admins_told(
+    db: Database, pay: Payments, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent = Sent(db)
+    fail(monkeypatch, q, "insert", times=1)
+    with caplog.at_level(logging.INFO):
+        await handle(db, pay, sent, settings, PaidMessage(sent, "lost-1"))
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "lost-1" in errors[0] and str(USER) in errors[0] and "NOT STORED" in errors[0]
+    assert TOKEN not in caplog.text
+    assert len(sent.admins) == 1 and "lost-1" in sent.admins[0] and "could NOT be stored" in sent.admins[0]
+    assert len(sent.users) == 1 and "lost-1" in sent.users[0][1] and "not on your balance" in sent.users[0][1]
+    assert await status(db, "lost-1") is None and await balance(db) == 0
+
+
+def paid_update(charge: str) -> Update:
+    message = {
+        "message_id": 5,
+        "date": 0,
+        "chat": {"id": USER, "type": "private"},
+        "from": {"id": USER, "is_bot": False, "first_name": "T", "language_code": "en"},
+        "successful_payment": {
+            "currency": "XTR",
+            "total_amount": 100,
+            "invoice_payload": "stars:100",
+            "telegram_payment_charge_id": charge,
+            "provider_payment_charge_id": "",
+        },
+    }
+    return Update.model_validate({"update_id": 1, "message": message})
+
+
+async def test_guard_keeps_the_trace_of_a_payment_the_database_refused(
+    db: Database, pay: Payments, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent = Sent(db)
+    data = {"db": db, "i18n": sent.i18n, "notifier": sent, "settings": settings, "bot": sent}
+
+    async def user_middleware_fails(event: Any, data: dict[str, Any]) -> Any:
+        raise LOCKED  # the user's record cannot be written: the payment handler never runs
+
+    with caplog.at_level(logging.INFO):
+        assert await handlers.PaymentGuard()(user_middleware_fails, paid_update("lost-2"), data) is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "lost-2" in errors[0] and str(USER) in errors[0] and "database is locked" in errors[0]
+    assert TOKEN not in caplog.text
+    assert len(sent.admins) == 1 and "lost-2" in sent.admins[0]
+    assert len(sent.users) == 1 and sent.users[0][0] == USER and "lost-2" in sent.users[0][1]
+
+    await credit(pay, "kept")  # stored: the guard claims nothing and lets the usual error handling run
+
+    async def fails_after_storing(event: Any, data: dict[str, Any]) -> Any:
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        await handlers.PaymentGuard()(fails_after_storing, paid_update("kept"), data)
+    assert len(sent.admins) == 1
+
+    async def fine(event: Any, data: dict[str, Any]) -> str:
+        return "ok"
+
+    assert await handlers.PaymentGuard()(fine, paid_update("x"), data) == "ok"
 
 
 async def test_refund_debits_and_calls_telegram_once(db: Database, pay: Payments) -> None:

@@ -4,12 +4,23 @@
 types and hands ``(status, body)`` back to the adapter, whose ``_raise_for`` maps upstream codes.
 JSON numbers become :class:`~decimal.Decimal`, never ``float``. Log lines and error messages carry
 the URL path only (no query string, no headers), so an API key never reaches them.
+
+The rule for a request that spends money (``paid=True``: buying, renewing): it is a definite "not
+sold" only on a refusal the adapter knows (a 4xx or error word it maps: out of stock, low balance,
+bad parameters, bad key, rate limit). Everything else is :class:`UnclearResult`, so the bot never
+buys a second number elsewhere while the first may exist: any 5xx whatever its body (checked here,
+before any body mapping), a timeout or reset after sending, a 1xx/2xx/3xx it cannot read, and an
+error answer the adapter cannot place (:func:`paid_outcome`). A paid 4xx without JSON reaches the
+adapter with ``body=None`` so that a documented status (iSMScode's ``404`` = out of stock) still
+counts; an unmapped one becomes unclear there. Requests that spend nothing keep the plain mapping.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -17,7 +28,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from providers.base import Provider
-from providers.errors import BadResponse, RateLimited, Unavailable, UnclearResult
+from providers.errors import BadResponse, ProviderError, RateLimited, Unavailable, UnclearResult
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +39,6 @@ _NOT_SENT: tuple[type[Exception], ...] = (
     httpx.PoolTimeout,
     httpx.UnsupportedProtocol,
 )
-#: gateway timeouts: the origin got the request and may still have completed it
-_GATEWAY_TIMEOUTS = frozenset({504, 524})
-#: server errors that say the request was not processed at all: a paid call may fail over after them
-_NOT_PROCESSED = frozenset({502, 503})
 
 
 def make_client(
@@ -85,8 +92,10 @@ async def request_json(
     """Send one request and return ``(status_code, parsed_json)``.
 
     ``paid=True`` marks a request that spends money: a failure that may have happened after the
-    request left us (read/write timeout, reset connection, gateway timeout) raises
-    :class:`UnclearResult` instead of :class:`Unavailable`, so the caller never re-sends it blindly.
+    request left us (read/write timeout, reset connection, any 5xx, an unreadable 1xx-3xx) raises
+    :class:`UnclearResult` instead of :class:`Unavailable`/:class:`BadResponse`, so the caller never
+    re-sends it blindly. A paid 4xx without JSON comes back as ``(status, None)`` for the adapter's
+    status table (wrap that mapping in :func:`paid_outcome`).
     """
     request = client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
     where = f"{method} {request.url.path}"
@@ -102,6 +111,9 @@ async def request_json(
 
     status = response.status_code
     log.debug("%s: %s -> %s", provider, where, status)
+    if paid and status >= 500:  # whatever the body says: an error page may follow a completed sale
+        log.warning("%s: HTTP %s on paid %s, outcome unknown", provider, status, where)
+        raise UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=provider)
     try:
         body: object = _loads(response.text) if response.text.strip() else None
     except ValueError:
@@ -120,11 +132,11 @@ async def request_json(
             code=code if isinstance(code, str) else None,
             retry_after=retry_after,
         )
-    if paid and status in _GATEWAY_TIMEOUTS:
-        log.warning("%s: HTTP %s on paid %s, outcome unknown", provider, status, where)
-        raise UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=provider)
     if not parsed:
-        if paid and (200 <= status < 300 or (status >= 500 and status not in _NOT_PROCESSED)):
+        if paid and 400 <= status < 500:
+            log.warning("%s: HTTP %s without JSON on paid %s", provider, status, where)
+            return status, None  # the adapter maps the status it knows; the rest is unclear there
+        if paid:
             log.warning("%s: HTTP %s without JSON on paid %s, outcome unknown", provider, status, where)
             raise UnclearResult(f"HTTP {status} unreadable on {where}; outcome unknown", provider=provider)
         if status >= 500:
@@ -133,6 +145,26 @@ async def request_json(
         log.warning("%s: HTTP %s with no JSON body on %s", provider, status, where)
         raise BadResponse(f"HTTP {status} on {where}: body is not JSON", provider=provider)
     return status, body
+
+
+@contextmanager
+def paid_outcome(provider: str, where: str, *, paid: bool) -> Iterator[None]:
+    """Around an adapter's mapping of an answer: on a paid request, an answer it cannot place
+    (:class:`BadResponse`) or a server error it maps (:class:`Unavailable`, e.g. an error word such
+    as ``ERROR_SQL`` or an error code 5xx inside a 200) is :class:`UnclearResult`; known refusals
+    pass unchanged. Spends-nothing requests pass everything unchanged."""
+    try:
+        yield
+    except (BadResponse, Unavailable) as exc:
+        if not paid or isinstance(exc, UnclearResult):
+            raise
+        log.warning("%s: %s on paid %s, outcome unknown", provider, type(exc).__name__, where)
+        raise _unclear(exc, where) from exc
+
+
+def _unclear(exc: ProviderError, where: str) -> UnclearResult:
+    text = exc.args[0] if exc.args else type(exc).__name__  # already scrubbed by the adapter
+    return UnclearResult(f"{text} on {where}; outcome unknown", provider=exc.provider, code=exc.code)
 
 
 class HttpProvider(Provider):

@@ -8,8 +8,13 @@ The document names four endpoints only: ``GET /countries``, ``GET /services``,
   ``phone`` / ``number`` / ``phone_number``; an optional ``price`` / ``cost`` (undocumented) is
   read as a USD amount into ``Purchase.cost``. ``expires_at`` is ISO 8601; a naive time is UTC,
   an unreadable one becomes ``None`` (the number is still ours).
-* ``GET /numbers/:id/sms`` for an unknown id answers an error with a code other than
-  ``no_numbers_available`` (e.g. ``404 not_found``), mapped to OrderNotFound.
+* The error table gives HTTP 404 as ``no_numbers_available``, i.e. for requesting a number: a 404 on
+  ``POST /numbers/request`` is OutOfStock whatever its code (or with no JSON at all). The document
+  never says how an unknown number id is answered: on ``GET /numbers/:id/sms`` a 404 (or the code
+  ``not_found``) is assumed to mean that and maps to OrderNotFound there only.
+* ``POST /numbers/request`` spends money: it is "not sold" only on the table's refusals (400, 401,
+  402, 404, 429 and their codes). Any 5xx, a timeout after sending, or an error the table does not
+  know (a ``status: error`` in a 200, a 418) is UnclearResult (:mod:`providers.http`).
 * Each SMS is ``{"from", "text", "received_at"}``; the upstream extracts no code.
 * There is no status, cancel or balance endpoint: state is only WAITING / RECEIVED, ``cancel`` is
   a no-op (the number lapses at its expiry), ``balance`` raises InvalidRequest ``unsupported``.
@@ -36,7 +41,7 @@ from providers.errors import (
     Unavailable,
     UnclearResult,
 )
-from providers.http import HttpProvider
+from providers.http import HttpProvider, paid_outcome
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -51,22 +56,25 @@ _BY_CODE: dict[str, type[ProviderError]] = {
     "insufficient_balance": ProviderBalanceLow,
     "no_numbers_available": OutOfStock,
     "rate_limit_exceeded": RateLimited,
-    "not_found": OrderNotFound,
 }
+#: the error table's statuses, for an answer without a known code
 _BY_STATUS: dict[int, type[ProviderError]] = {
     400: InvalidRequest,
     401: Unauthorized,
     403: Unauthorized,
     402: ProviderBalanceLow,
-    404: OrderNotFound,
+    404: OutOfStock,  # the table: 404 no_numbers_available
     429: RateLimited,
 }
+REQUEST_PATH = "/numbers/request"
 
 
-def _raise_for(status: int, body: object, *, secret: str = "") -> None:
+def _raise_for(status: int, body: object, *, secret: str = "", requesting: bool = False) -> None:
     """Raise the typed error for an iSMScode answer; return quietly when it is a success.
 
     Maps by string code first, HTTP status second; ``secret`` is scrubbed from upstream messages.
+    ``requesting`` is true for ``POST /numbers/request``, where the table's 404 means out of stock;
+    elsewhere (the SMS of a number) a 404 or ``not_found`` means the number is unknown.
     """
     is_error = status >= 400 or (isinstance(body, dict) and body.get("status") == "error")
     if not is_error:
@@ -77,7 +85,10 @@ def _raise_for(status: int, body: object, *, secret: str = "") -> None:
     text = f"HTTP {status}: {message}" if isinstance(message, str) and message else f"HTTP {status}"
     if secret:
         text = text.replace(secret, "***")
-    error = _BY_CODE.get(code or "") or _BY_STATUS.get(status)
+    error = _BY_CODE.get(code or "")
+    if error is None and not requesting and (status == 404 or code == "not_found"):
+        error = OrderNotFound
+    error = error or _BY_STATUS.get(status)
     if error is None and status >= 500:
         error = Unavailable
     if error is None:
@@ -119,9 +130,10 @@ class ISMSCodeProvider(HttpProvider):
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> dict:
         status, body = await self._request(method, path, paid=paid, **kwargs)
-        _raise_for(status, body, secret=self._key)
-        if not isinstance(body, dict):
-            raise BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
+        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
+            _raise_for(status, body, secret=self._key, requesting=path == REQUEST_PATH)
+            if not isinstance(body, dict):
+                raise BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
         return body
 
     async def offers(self, country: str | None = None) -> list[Offer]:
@@ -145,7 +157,7 @@ class ISMSCodeProvider(HttpProvider):
     async def buy(self, offer: Offer) -> Purchase:
         """``POST /numbers/request``; the id/phone spellings accepted are in the module docstring."""
         payload = {"country": offer.country.upper(), "service": offer.service.lower()}
-        body = await self._call("POST", "/numbers/request", paid=True, json=payload)
+        body = await self._call("POST", REQUEST_PATH, paid=True, json=payload)
         number = body.get("number")
         if not isinstance(number, dict):
             raise UnclearResult("purchase answer has no number object", provider=NAME)

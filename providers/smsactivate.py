@@ -17,6 +17,10 @@ No written document: this follows the de facto protocol (``shared/providers/READ
   ``STATUS_WAIT_RETRY:<code>`` is RECEIVED with the earlier code.
 * ``EARLY_CANCEL_DENIED`` is CancelRefused with ``retry_after`` = :data:`EARLY_CANCEL_RETRY`;
   ``BAD_STATUS`` is InvalidRequest. JSON-wrapped errors: ``error`` / ``message`` / ``title`` / ``msg``.
+* The paid call (``getNumber``) is a definite "not sold" only on a known refusal word (``NO_NUMBERS``,
+  ``NO_BALANCE``, ``BAD_*``, ``WRONG_*``, ``BANNED``) or a bare 401/403 below HTTP 500. Any 5xx (whatever
+  its text, a known word included), a timeout after sending, ``ERROR_SQL``, HTML, an empty or unknown
+  reply is UnclearResult (the rule of :mod:`providers.http`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import httpx
 from providers import errors
 from providers import smsactivate_parse as parse
 from providers.base import Balance, Offer, Purchase, Status
-from providers.http import _GATEWAY_TIMEOUTS, _NOT_SENT, HttpProvider, parse_retry_after
+from providers.http import _NOT_SENT, HttpProvider, paid_outcome, parse_retry_after
 from providers.money import exponent, to_minor
 from providers.normalize import service_slug
 from providers.smsactivate_parse import handler_url
@@ -123,14 +127,14 @@ class SmsActivateProvider(HttpProvider):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             log.warning("%s: rate limited on %s (retry after %s)", self.name, where, retry_after)
             raise errors.RateLimited(f"rate limited on {where}", provider=self.name, retry_after=retry_after)
-        if paid and status in _GATEWAY_TIMEOUTS:
+        if paid and status >= 500:  # whatever the body says, even a known word: the outcome is unknown
+            log.warning("%s: HTTP %s on paid %s, outcome unknown", self.name, status, where)
             raise errors.UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=self.name)
         try:
-            _raise_for(status, text, secret=self._key, provider=self.name)
+            with paid_outcome(self.name, where, paid=paid):  # an unknown reply to a paid call is unclear
+                _raise_for(status, text, secret=self._key, provider=self.name)
         except errors.BadResponse as exc:
             log.warning("%s: %s on %s", self.name, exc, where)
-            if paid and 200 <= status < 300:
-                raise errors.UnclearResult(f"{exc.args[0]} on {where}; outcome unknown", provider=self.name) from None
             raise
         return text.strip()
 

@@ -30,6 +30,9 @@ Assumptions where the document is silent:
 * ``balance`` reads ``data.balance`` in ``data.currency`` (IDR when absent). HTTP statuses are not
   documented: error codes map first; an answer without a known code maps 401/403 -> Unauthorized,
   5xx -> Unavailable, anything else -> BadResponse.
+* ``POST /orders`` spends money: it is "not sold" only on a known refusal (the codes above, or a bare
+  401/403/429). Any 5xx, even ``{"success": false, "error": {"code": "INTERNAL"}}``, a timeout after
+  sending, or an error the table does not know is UnclearResult (:mod:`providers.http`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from providers.errors import (
     Unavailable,
     UnclearResult,
 )
-from providers.http import HttpProvider
+from providers.http import HttpProvider, paid_outcome
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -114,7 +117,8 @@ class SMSCodeProvider(HttpProvider):
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
         """The answer's ``data`` after error mapping; an unreadable success on a paid call is unclear."""
         status, body = await self._request(method, path, paid=paid, **kwargs)
-        _raise_for(status, body, secret=self._key)
+        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
+            _raise_for(status, body, secret=self._key)
         if not isinstance(body, dict) or "data" not in body:
             bad = UnclearResult if paid else BadResponse
             raise bad(f"{method} {path}: no data in the answer", provider=NAME)

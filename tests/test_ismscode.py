@@ -70,6 +70,36 @@ async def test_request_json_parses_floats_as_decimal(fake: FakeISMSCode) -> None
     assert body["number"]["price"] == Decimal("1.25") and isinstance(body["number"]["price"], Decimal)
 
 
+@pytest.mark.parametrize(
+    ("response", "paid", "expected"),
+    [  # expected: an error type, or the (status, body) handed to the adapter
+        (httpx.Response(500, json={"status": "error", "code": "no_numbers_available"}), True, errors.UnclearResult),
+        (httpx.Response(502, json={"status": "error", "code": "invalid_country"}), True, errors.UnclearResult),
+        (httpx.Response(503, text="<html>maintenance</html>"), True, errors.UnclearResult),
+        (httpx.Response(503, content=b""), True, errors.UnclearResult),
+        (httpx.Response(302, text="<html>moved</html>"), True, errors.UnclearResult),
+        (httpx.Response(200, text="<html>ok</html>"), True, errors.UnclearResult),
+        (httpx.Response(404, text="<html>nope</html>"), True, (404, None)),  # the adapter's status table decides
+        (httpx.Response(429, text="slow"), True, errors.RateLimited),
+        (httpx.Response(500, json={"status": "error", "code": "x"}), False, (500, {"status": "error", "code": "x"})),
+        (httpx.Response(503, text="<html>maintenance</html>"), False, errors.Unavailable),
+        (httpx.Response(404, text="<html>nope</html>"), False, errors.BadResponse),
+    ],
+)
+async def test_request_json_paid_rule(
+    fake: FakeISMSCode, response: httpx.Response, paid: bool, expected: type | tuple
+) -> None:
+    """A paid request: any 5xx or an unreadable non-4xx is unclear before any body mapping."""
+    fake.respond_next(response)
+    async with make_client("https://x/api/v3", headers={"API-Key": KEY}, transport=fake) as client:
+        if isinstance(expected, tuple):
+            assert await request_json(client, "t", "POST", "/numbers/request", paid=paid, json={}) == expected
+            return
+        with pytest.raises(expected) as info:
+            await request_json(client, "t", "POST", "/numbers/request", paid=paid, json={})
+    assert type(info.value) is expected
+
+
 async def test_buy_accepts_field_variants(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
     number = {"number_id": 77, "phone_number": "+4470000", "expires_at": "2026-03-21T20:15:00"}
     fake.respond_next(httpx.Response(200, json={"status": "success", "number": number}))
@@ -110,42 +140,74 @@ async def test_real_errors_from_fake_state(provider: ISMSCodeProvider, fake: Fak
     await wrong.close()
 
 
-# (HTTP status, string code) from the document's error table, plus the codes it leaves implicit
+# (HTTP status, string code, on the paid request-number call, on reading a number's SMS): the
+# document's error table plus the codes it leaves implicit. Its 404 means no_numbers_available, for
+# requesting a number; on the SMS of an existing number a 404 is assumed to mean an unknown id.
 ERROR_TABLE = [
-    (400, "invalid_service", errors.InvalidRequest),
-    (400, "invalid_country", errors.InvalidRequest),
-    (401, "unauthorized", errors.Unauthorized),
-    (402, "insufficient_balance", errors.ProviderBalanceLow),
-    (404, "no_numbers_available", errors.OutOfStock),
-    (404, "not_found", errors.OrderNotFound),
-    (404, "something_else", errors.OrderNotFound),
-    (429, "rate_limit_exceeded", errors.RateLimited),
-    (500, "internal_error", errors.Unavailable),
-    (503, "maintenance", errors.Unavailable),
-    (200, "insufficient_balance", errors.ProviderBalanceLow),  # "status":"error" inside a 200
-    (200, "no_numbers_available", errors.OutOfStock),
-    (200, "mystery", errors.BadResponse),
-    (418, "teapot", errors.BadResponse),
+    (400, "invalid_service", errors.InvalidRequest, errors.InvalidRequest),
+    (400, "invalid_country", errors.InvalidRequest, errors.InvalidRequest),
+    (401, "unauthorized", errors.Unauthorized, errors.Unauthorized),
+    (402, "insufficient_balance", errors.ProviderBalanceLow, errors.ProviderBalanceLow),
+    (404, "no_numbers_available", errors.OutOfStock, errors.OutOfStock),
+    (404, "not_found", errors.OutOfStock, errors.OrderNotFound),
+    (404, "something_else", errors.OutOfStock, errors.OrderNotFound),
+    (429, "rate_limit_exceeded", errors.RateLimited, errors.RateLimited),
+    (500, "internal_error", errors.UnclearResult, errors.Unavailable),  # paid 5xx: the number may exist
+    (503, "maintenance", errors.UnclearResult, errors.Unavailable),
+    (502, "no_numbers_available", errors.UnclearResult, errors.OutOfStock),  # whatever the 5xx body says
+    (200, "insufficient_balance", errors.ProviderBalanceLow, errors.ProviderBalanceLow),  # "status":"error" in a 200
+    (200, "no_numbers_available", errors.OutOfStock, errors.OutOfStock),
+    (200, "mystery", errors.UnclearResult, errors.BadResponse),  # no documented refusal: unclear when paid
+    (418, "teapot", errors.UnclearResult, errors.BadResponse),
 ]
 
 
-@pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
+@pytest.mark.parametrize(("status", "code", "expected", "_"), ERROR_TABLE)
 async def test_error_table_on_buy(
-    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, expected: type
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, expected: type, _: type
 ) -> None:
     fake.fail_next(status, code, message=f"bad key {KEY}")  # an upstream echoing the key
     with pytest.raises(expected) as info:
         await provider.buy(OFFER)
-    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert type(info.value) is expected  # a refusal is not a subclass such as UnclearResult
     assert KEY not in str(info.value)
+    assert [r.path for r in fake.requests] == ["/numbers/request"]
 
 
-@pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
+@pytest.mark.parametrize(("status", "code", "_", "expected"), ERROR_TABLE)
 async def test_error_table_on_check(
-    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, expected: type
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, code: str, _: type, expected: type
 ) -> None:
     fake.fail_next(status, code)
-    with pytest.raises(expected):
+    with pytest.raises(expected) as info:
+        await provider.check("num_000001")
+    assert type(info.value) is expected
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(404, json={"status": "error", "message": "Out of stock."}),  # no code
+        httpx.Response(404, json={"status": "error", "code": "not_found"}),
+        httpx.Response(404, content=b""),  # no JSON at all
+        httpx.Response(404, text="<html>Not Found</html>"),
+    ],
+)
+async def test_bare_404_on_request_number_is_out_of_stock(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, response: httpx.Response
+) -> None:
+    """The error table: 404 = no_numbers_available. A definite "not sold", never OrderNotFound."""
+    fake.respond_next(response)
+    with pytest.raises(errors.OutOfStock) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is errors.OutOfStock
+
+
+async def test_404_on_an_unknown_number_is_order_not_found(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
+    with pytest.raises(errors.OrderNotFound):  # the fake's own answer for an id it does not know
+        await provider.check("num_999999")
+    fake.respond_next(httpx.Response(404, json={"status": "error", "message": "gone"}))
+    with pytest.raises(errors.OrderNotFound):
         await provider.check("num_000001")
 
 
@@ -157,15 +219,23 @@ def test_raise_for_by_code_first_then_status() -> None:
         _raise_for(401, ["not", "an", "object"])
     with pytest.raises(errors.BadResponse):
         _raise_for(200, {"status": "error"})
+    with pytest.raises(errors.OutOfStock):  # requesting a number: the table's 404
+        _raise_for(404, {"status": "error", "code": "not_found"}, requesting=True)
+    with pytest.raises(errors.OrderNotFound):  # anywhere else: the number is unknown
+        _raise_for(404, None)
 
 
-async def test_html_502_is_unavailable(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:
-    fake.html_next(502)
-    with pytest.raises(errors.Unavailable) as info:
-        await provider.offers()
-    assert not isinstance(info.value, errors.UnclearResult)
-    fake.html_next(502)
-    with pytest.raises(errors.Unavailable):
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_page_is_unavailable_on_reads_and_unclear_on_buy(
+    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int
+) -> None:
+    for call in ("offers", "check"):
+        fake.html_next(status)
+        with pytest.raises(errors.Unavailable) as info:
+            await _call(provider, call)
+        assert type(info.value) is errors.Unavailable
+    fake.html_next(status)
+    with pytest.raises(errors.UnclearResult):
         await provider.buy(OFFER)
 
 
@@ -285,14 +355,3 @@ async def _call(provider: ISMSCodeProvider, call: str) -> object:
     if call == "buy":
         return await provider.buy(OFFER)
     return await provider.check("num_000001")
-
-
-@pytest.mark.parametrize(("status", "expected"), [(500, errors.UnclearResult), (502, errors.Unavailable)])
-async def test_html_server_error_on_buy(
-    provider: ISMSCodeProvider, fake: FakeISMSCode, status: int, expected: type
-) -> None:
-    """A 500 page may come after the origin sold the number (unclear); a 502/503 says it never got there."""
-    fake.html_next(status)
-    with pytest.raises(expected) as info:
-        await provider.buy(OFFER)
-    assert type(info.value) is expected

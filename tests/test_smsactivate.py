@@ -271,9 +271,11 @@ async def test_error_table(
 ) -> None:
     fake.json_errors = wrap
     fake.fail_next(word)
+    if call == "buy" and expected is errors.Unavailable:
+        expected = errors.UnclearResult  # ERROR_SQL is no refusal: on a paid call the outcome is unknown
     with pytest.raises(expected) as info:
         await _call(provider, call)
-    assert type(info.value) is expected  # never UnclearResult: a known error word spent no money
+    assert type(info.value) is expected  # a known refusal word spent no money: never UnclearResult
     assert info.value.code == word.split(":")[0]
     assert KEY not in str(info.value)
 
@@ -296,12 +298,52 @@ def test_raise_for_word_first_then_status() -> None:
     assert KEY not in str(info.value) and info.value.provider == "p"
 
 
-async def test_html_502_is_unavailable(provider: SmsActivateProvider, fake: FakeSmsActivate) -> None:
-    for call in ("offers", "buy", "check"):
-        fake.html_next(502)
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_on_a_read_is_unavailable(
+    provider: SmsActivateProvider, fake: FakeSmsActivate, status: int
+) -> None:
+    """Reads spend nothing: a 5xx stays a plain outage, and a known word in it still maps."""
+    for call in ("offers", "check", "balance"):
+        fake.html_next(status)
         with pytest.raises(errors.Unavailable) as info:
             await _call(provider, call)
         assert type(info.value) is errors.Unavailable
+    fake.reply_next("NO_ACTIVATION", status=status)
+    with pytest.raises(errors.OrderNotFound):
+        await provider.check("1000001")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize(
+    "body", ["<html><title>502 Bad Gateway</title></html>", "", "NO_NUMBERS", '{"error": "NO_BALANCE"}', "ERROR_SQL"]
+)
+async def test_server_error_on_buy_is_unclear_whatever_the_body(
+    provider: SmsActivateProvider, fake: FakeSmsActivate, status: int, body: str
+) -> None:
+    """A paid getNumber answered 5xx may have sold the number: never a "not sold" to fail over from,
+    not even when the body carries a refusal word."""
+    fake.reply_next(body, status=status)
+    with pytest.raises(errors.UnclearResult) as info:
+        await provider.buy(WA_RU)
+    assert f"HTTP {status}" in str(info.value)
+    assert fake.actions() == ["getNumber"]  # sent once, no setStatus for an unknown id
+
+
+@pytest.mark.parametrize("status", [302, 400, 404])
+async def test_unknown_non_2xx_on_buy_is_unclear(
+    provider: SmsActivateProvider, fake: FakeSmsActivate, status: int
+) -> None:
+    """Only a known refusal is "not sold": a 3xx/4xx without a protocol word is not one (401/403 are)."""
+    fake.html_next(status)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(WA_RU)
+    fake.reply_next("Forbidden", status=403)
+    with pytest.raises(errors.Unauthorized) as info:
+        await provider.buy(WA_RU)
+    assert type(info.value) is errors.Unauthorized
+    fake.reply_next("NO_NUMBERS", status=400)
+    with pytest.raises(errors.OutOfStock):
+        await provider.buy(WA_RU)
 
 
 async def test_gateway_timeout_on_buy_is_unclear(provider: SmsActivateProvider, fake: FakeSmsActivate) -> None:

@@ -219,6 +219,8 @@ ERROR_TABLE = [
     (500, "INTERNAL", errors.Unavailable),
     (503, "MAINTENANCE", errors.Unavailable),
 ]
+#: on the paid ``POST /orders`` only a known refusal is "not sold"; the rest may have bought a number
+UNCLEAR_ON_BUY = {(200, "MYSTERY"), (400, "MYSTERY"), (404, "NOT_FOUND"), (500, "INTERNAL"), (503, "MAINTENANCE")}
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
@@ -226,11 +228,26 @@ async def test_error_table_on_buy(
     provider: SMSCodeProvider, fake: FakeSMSCode, status: int, code: str, expected: type
 ) -> None:
     fake.fail_next(status, code, message=f"bad token {KEY}")  # an upstream echoing the key
+    if (status, code) in UNCLEAR_ON_BUY:
+        expected = errors.UnclearResult
     with pytest.raises(expected) as info:
         await provider.buy(OFFER)
-    assert type(info.value) is expected  # not a subclass such as UnclearResult
-    assert info.value.code == code
+    assert type(info.value) is expected  # a refusal is not a subclass such as UnclearResult
+    assert info.value.code == (code if status < 500 else None)  # a 5xx body is not even read
     assert KEY not in str(info.value)
+    assert [r.path for r in fake.requests] == ["/orders"]  # sent once
+
+
+async def test_json_500_on_create_order_is_unclear_not_sold(provider: SMSCodeProvider, fake: FakeSMSCode) -> None:
+    """The issue's case: ``500 {"success": false, "error": {"code": "INTERNAL"}}`` to create-order was
+    read as "not sold", and the bot bought a second number elsewhere while this one may exist."""
+    fake.respond_next(httpx.Response(500, json={"success": False, "error": {"code": "INTERNAL", "message": "db"}}))
+    with pytest.raises(errors.UnclearResult) as info:
+        await provider.buy(OFFER)
+    assert "HTTP 500" in str(info.value)
+    fake.respond_next(httpx.Response(500, json={"success": False, "error": {"code": "PRODUCT_UNAVAILABLE"}}))
+    with pytest.raises(errors.UnclearResult):  # even a refusal code in a 5xx is not trusted on a paid call
+        await provider.buy(OFFER)
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), ERROR_TABLE)
@@ -255,15 +272,29 @@ def test_raise_for_by_code_first_then_status() -> None:
         _raise_for(200, {"success": False})
 
 
-async def test_html_502_is_unavailable(provider: SMSCodeProvider, fake: FakeSMSCode) -> None:
-    fake.html_next(502)
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("call", ["offers", "check", "cancel", "balance"])
+async def test_server_error_on_an_unpaid_call_is_unavailable(
+    provider: SMSCodeProvider, fake: FakeSMSCode, status: int, call: str
+) -> None:
+    fake.html_next(status)
     with pytest.raises(errors.Unavailable) as info:
-        await provider.offers()
-    assert not isinstance(info.value, errors.UnclearResult)
-    fake.html_next(502)
+        await _call(provider, call)
+    assert type(info.value) is errors.Unavailable
+    fake.fail_next(status, "INTERNAL")  # a JSON 5xx too
     with pytest.raises(errors.Unavailable) as info:
+        await _call(provider, call)
+    assert type(info.value) is errors.Unavailable
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
+async def test_server_error_page_on_buy_is_unclear(
+    provider: SMSCodeProvider, fake: FakeSMSCode, status: int, arm: str
+) -> None:
+    getattr(fake, arm)(status)
+    with pytest.raises(errors.UnclearResult):
         await provider.buy(OFFER)
-    assert not isinstance(info.value, errors.UnclearResult)
 
 
 @pytest.mark.parametrize("arm", ["html_next", "empty_next"])
@@ -357,3 +388,14 @@ async def _call(provider: SMSCodeProvider, call: str) -> object:
     if call == "balance":
         return await provider.balance()
     return await provider.check("ord_000001")
+
+
+@pytest.mark.parametrize(("status", "expected"), [(401, errors.Unauthorized), (400, errors.UnclearResult)])
+async def test_html_4xx_on_buy_maps_by_known_status_only(
+    provider: SMSCodeProvider, fake: FakeSMSCode, status: int, expected: type
+) -> None:
+    """A paid 4xx without JSON reaches the status table: 401 is a refusal, an unmapped 400 is unclear."""
+    fake.html_next(status)
+    with pytest.raises(expected) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is expected

@@ -1,7 +1,9 @@
 """An in-memory iSMScode API (``/api/v3``) built from its public document, as an httpx transport.
 
-Same assumptions as :mod:`providers.ismscode`: an unknown number id on ``/numbers/:id/sms`` answers
-``404 not_found``; a number carries a ``price`` only when :attr:`FakeISMSCode.price` is set.
+Same assumptions as :mod:`providers.ismscode`: out of stock on ``/numbers/request`` is the error
+table's ``404 no_numbers_available``; an unknown number id on ``/numbers/:id/sms`` answers
+``404 not_found`` (the document is silent there); a number carries a ``price`` only when
+:attr:`FakeISMSCode.price` is set.
 """
 
 from __future__ import annotations

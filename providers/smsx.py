@@ -2,15 +2,18 @@
 
 One endpoint, ``{base}/api/virtual-numbers.php?action=…``: GET for reads, POST with a JSON body for
 writes, the key in ``X-API-Key`` (the document also allows ``Authorization: Bearer``). Used actions:
-``balance``, ``countries``, ``services``, ``prices``, ``rent_number``, ``status``, ``cancel``. Unused:
-``wallet`` (our wallet on the partner site, not the upstream balance) and outbound SMS
+``wallet``, ``countries``, ``services``, ``prices``, ``rent_number``, ``status``, ``cancel``. Unused:
+``balance`` (the partner's own SMSBower funds: ``rent_number`` never spends them, it spends our
+wallet on the partner site, "same catalogue and wallet rules as the website") and outbound SMS
 (``POST /api/sms-send.php``, Twilio), which is not part of renting numbers. No finish or
 another-code action exists, so ``finish`` is the base no-op and ``another_code`` is unsupported.
 
 Assumptions where the document is silent:
 
-* ``balance``: ``smsbower_balance`` (or ``balance``; an sms-activate ``ACCESS_BALANCE:12.34`` string
-  too) is a decimal in ``currency`` when the answer names one, else USD.
+* ``wallet`` (our balance): ``balance`` / ``wallet_balance`` / ``wallet`` (a number, a numeric string,
+  or an object with ``balance`` / ``amount``), at the top level or under ``data``, a decimal in
+  ``currency`` when the answer names one, else USD (the currency of ``prices``). Like renting, it
+  needs PARTNER_VIRTUAL_USER_ID on the server: without it, ``partner_user_not_configured``.
 * Countries are sms-activate numeric ids (22 = India) mapped by :func:`normalize.country_code`, by
   the item's ``eng`` / ``name`` when the id is not mapped. ``prices`` has the sms-activate getPrices
   shape ``{country_id: {code: {"cost": 0.35, "count": 120}}}`` or is a list of ``{country, service,
@@ -27,6 +30,12 @@ Assumptions where the document is silent:
   the HTTP status second: 400 / 405 InvalidRequest, 401 / 403 Unauthorized, other 5xx Unavailable.
   ``partner_user_not_configured`` (503) is Unauthorized: the operator must set up the partner
   account, a retry will not help. ``BAD_STATUS`` (sms-activate, on cancel) is CancelRefused.
+* The document names no error for a wallet too low to rent. Read as ProviderBalanceLow: SMSBower's
+  ``NO_BALANCE``, an error text saying so (``insufficient_wallet_balance``, ``insufficient funds``,
+  ``not enough balance``, ``wallet empty``, ``low balance``: :data:`_LOW_FUNDS`), or HTTP 402.
+* ``rent_number`` spends money: any 5xx is UnclearResult whatever its body, so a refusal word that
+  comes with a 5xx (``NO_NUMBERS`` with 502, ``partner_user_not_configured`` with 503) leaves the
+  rent unclear rather than "not sold"; so does an error nothing above maps (:mod:`providers.http`).
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ import httpx
 from providers import errors as e
 from providers import smsx_parse as parse
 from providers.base import Balance, Offer, Purchase, Status, UpstreamState
-from providers.http import HttpProvider
+from providers.http import HttpProvider, paid_outcome
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
@@ -65,9 +74,16 @@ _BY_CODE: dict[str, type[e.ProviderError]] = {
 _BY_STATUS: dict[int, type[e.ProviderError]] = {
     400: e.InvalidRequest,
     401: e.Unauthorized,
+    402: e.ProviderBalanceLow,
     403: e.Unauthorized,
     405: e.InvalidRequest,
 }
+#: an error text saying our wallet cannot pay (the document names no such error: see the docstring)
+_LOW_FUNDS = re.compile(
+    r"(?<![a-z])(?:insufficient[\W_]+(?:wallet|balance|funds|credit)|not[\W_]+enough[\W_]+(?:balance|funds|money)"
+    r"|low[\W_]+(?:wallet[\W_]+)?balance|wallet[\W_]+(?:is[\W_]+)?empty|empty[\W_]+wallet)",
+    re.IGNORECASE,
+)
 
 
 def _known_word(text: str) -> str | None:
@@ -90,7 +106,10 @@ def _raise_for(status: int, body: object, *, secret: str = "") -> None:
     found = _known_word(error)
     text = f"HTTP {status}: {error[:200]}" if error else f"HTTP {status}"
     code = found or None  # only a recognised protocol word, never free upstream text
-    kind = _BY_CODE.get(found.upper()) if found else _BY_STATUS.get(status)
+    kind = _BY_CODE.get(found.upper()) if found else None
+    if kind is None and _LOW_FUNDS.search(error):
+        kind = e.ProviderBalanceLow
+    kind = kind or _BY_STATUS.get(status)
     if kind is None and status >= 500:
         kind = e.Unavailable
     if kind is None:
@@ -127,9 +146,10 @@ class SmsxProvider(HttpProvider):
             status, body = await self._request("GET", PATH, params=query)
         else:
             status, body = await self._request("POST", PATH, params=query, json=payload, paid=paid)
-        _raise_for(status, body, secret=self._key)
-        if not isinstance(body, dict):
-            raise (e.UnclearResult if paid else e.BadResponse)(f"{action}: not a JSON object", provider=NAME)
+        with paid_outcome(NAME, action, paid=paid):  # paid: only a known refusal is "not sold"
+            _raise_for(status, body, secret=self._key)
+            if not isinstance(body, dict):
+                raise e.BadResponse(f"{action}: not a JSON object", provider=NAME)
         return body
 
     async def offers(self, country: str | None = None) -> list[Offer]:
@@ -182,14 +202,16 @@ class SmsxProvider(HttpProvider):
         log.info("%s: cancelled activation %s", NAME, upstream_id)
 
     async def balance(self) -> Balance:
-        """GET ``balance``: the SMSBower balance (``smsbower_balance``) in ``currency`` or USD."""
-        body = await self._call("balance")
-        currency = body.get("currency")
+        """GET ``wallet``: our wallet on the partner site, what ``rent_number`` spends (see the docstring)."""
+        body = await self._call("wallet")
+        holder = body["data"] if isinstance(body.get("data"), dict) else body
+        amount = parse.first(holder, "balance", "wallet_balance", "wallet")
+        nested = amount if isinstance(amount, dict) else {}
+        if nested:
+            amount = parse.first(nested, "balance", "amount")
+        currency = parse.first(nested, "currency") or parse.first(holder, "currency")
         currency = currency.strip().upper() if isinstance(currency, str) and currency.strip() else CURRENCY
-        amount = parse.first(body, "smsbower_balance", "balance")
-        if isinstance(amount, str):
-            amount = amount.strip().removeprefix("ACCESS_BALANCE:")
         try:
             return Balance(amount=to_minor(amount, currency), currency=currency)
         except ValueError as exc:
-            raise e.BadResponse("balance: smsbower_balance is not an amount", provider=NAME) from exc
+            raise e.BadResponse("wallet: no readable balance", provider=NAME) from exc

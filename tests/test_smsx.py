@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from providers import errors
 from providers.base import Offer, Sms, UpstreamState
 from providers.http import make_client, request_json
 from providers.smsx import SmsxProvider, _raise_for
-from tests.fakes.smsx import FakeSmsx, dumps
+from tests.fakes.smsx import FakeActivation, FakeSmsx, dumps
 
 KEY = "px_live_SECRET_0123456789abcdef"
 OFFER = Offer("smsx", "telegram", "IN", 35, "USD", 120, product_id="tg|22")
@@ -121,7 +122,7 @@ async def test_request_json_parses_numbers_as_decimal(fake: FakeSmsx) -> None:
 
 
 async def test_fake_wallet_needs_partner_user(fake: FakeSmsx) -> None:
-    """The adapter never calls ``wallet`` (balance is the upstream's); the fake still serves it."""
+    """The fake's ``wallet`` needs the partner user, as the document says."""
     async with make_client("https://mail.smsx.site", headers={"X-API-Key": KEY}, transport=fake) as c:
         status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "wallet"})
         assert status == 200 and isinstance(body, dict) and str(body["balance"]) == "5.00"
@@ -159,21 +160,72 @@ async def test_buy_needs_our_product_id(provider: SmsxProvider, fake: FakeSmsx) 
 
 
 async def test_real_errors_from_fake_state(provider: SmsxProvider, fake: FakeSmsx) -> None:
-    with pytest.raises(errors.OutOfStock):  # count 0
-        await provider.buy(Offer("smsx", "telegram", "US", 110, "USD", 0, product_id="tg|12"))
-    with pytest.raises(errors.InvalidRequest) as info:
-        await provider.buy(Offer("smsx", "x", "IN", 1, "USD", 1, product_id="nope|22"))
-    assert info.value.code == "BAD_SERVICE"
-    with pytest.raises(errors.InvalidRequest) as info:
-        await provider.buy(Offer("smsx", "telegram", "X77", 1, "USD", 1, product_id="tg|77"))
-    assert info.value.code == "WRONG_COUNTRY_ID"
+    """SMSBower's refusal words come with HTTP 502 (the fake's assumption): on the paid rent_number a
+    5xx is unclear whatever its body, so they are no "not sold" there (see providers.http)."""
+    for offer in (
+        Offer("smsx", "telegram", "US", 110, "USD", 0, product_id="tg|12"),  # count 0: NO_NUMBERS
+        Offer("smsx", "x", "IN", 1, "USD", 1, product_id="nope|22"),  # BAD_SERVICE
+        Offer("smsx", "telegram", "X77", 1, "USD", 1, product_id="tg|77"),  # WRONG_COUNTRY_ID
+    ):
+        with pytest.raises(errors.UnclearResult) as info:
+            await provider.buy(offer)
+        assert "HTTP 502" in str(info.value)
     fake.no_balance = True
-    with pytest.raises(errors.ProviderBalanceLow):
+    with pytest.raises(errors.UnclearResult):
         await provider.buy(OFFER)
+    assert fake.activations == {}
+    purchase_id = "5000001"
+    fake.activations[purchase_id] = FakeActivation(purchase_id, "919800000001", "tg", 22)
+    await provider.cancel(purchase_id)
+    with pytest.raises(errors.OrderNotFound):  # spends nothing: the word in the 502 is read
+        await provider.cancel("404404")
     wrong = SmsxProvider("wrong-key", transport=fake)
     with pytest.raises(errors.Unauthorized):
         await wrong.offers()
     await wrong.close()
+
+
+async def test_rent_spends_the_wallet_which_balance_reports(provider: SmsxProvider, fake: FakeSmsx) -> None:
+    """``balance`` is the partner's SMSBower funds; renting spends our ``wallet``, so that is ours."""
+    assert (await provider.balance()).amount == 500
+    await provider.buy(OFFER)  # tg|22 costs 0.35
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == (465, "USD")
+    assert fake.smsbower_balance == "12.34"  # untouched by renting, never reported
+    calls = [(r.method, r.action) for r in fake.requests]
+    assert calls == [("GET", "wallet"), ("POST", "rent_number"), ("GET", "wallet")]
+
+
+async def test_rent_with_too_little_in_the_wallet_is_provider_balance_low(
+    provider: SmsxProvider, fake: FakeSmsx
+) -> None:
+    fake.wallet = Decimal("0.30")  # below tg|22's 0.35
+    with pytest.raises(errors.ProviderBalanceLow) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is errors.ProviderBalanceLow  # a definite "not sold": the next offer may sell
+    assert fake.activations == {} and fake.prices[(22, "tg")][1] == 120
+    assert (await provider.balance()).amount == 30  # what the low-balance alert watches
+    fake.wallet = Decimal("0")
+    with pytest.raises(errors.ProviderBalanceLow):
+        await provider.buy(OFFER)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (402, "insufficient_wallet_balance"),
+        (400, "Insufficient funds in wallet"),
+        (403, "wallet is empty"),
+        (200, "not enough balance"),
+        (402, "payment required"),
+        (409, "LOW_BALANCE"),
+    ],
+)
+async def test_low_wallet_answers_on_rent(provider: SmsxProvider, fake: FakeSmsx, status: int, error: str) -> None:
+    fake.fail_next(status, error)
+    with pytest.raises(errors.ProviderBalanceLow) as info:
+        await provider.buy(OFFER)
+    assert type(info.value) is errors.ProviderBalanceLow
 
 
 async def test_check_waiting_then_codes(provider: SmsxProvider, fake: FakeSmsx) -> None:
@@ -260,26 +312,35 @@ async def test_cancel_refused(provider: SmsxProvider, fake: FakeSmsx) -> None:
     ("currency", "value", "expected"),
     [(None, "12.34", (1234, "USD")), ("rub", "12.34", (1234, "RUB")), ("IDR", "15000", (15000, "IDR"))],
 )
-async def test_balance(
+async def test_balance_is_the_wallet(
     provider: SmsxProvider, fake: FakeSmsx, currency: str | None, value: str, expected: tuple[int, str]
 ) -> None:
-    fake.currency, fake.smsbower_balance = currency, value
+    fake.wallet_currency, fake.wallet = currency, Decimal(value)
+    fake.smsbower_balance = "999.99"  # the partner's own funds: never our balance
     balance = await provider.balance()
     assert (balance.amount, balance.currency) == expected
-    assert [(r.method, r.action) for r in fake.requests] == [("GET", "balance")]  # not "wallet"
+    assert [(r.method, r.action) for r in fake.requests] == [("GET", "wallet")]  # not "balance"
 
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
-    [({"smsbower_balance": "ACCESS_BALANCE:3.05", "api_id": 1}, 305), ({"balance": 0.1}, 10)],
+    [
+        ({"ok": True, "balance": "3.05", "user_id": 1}, (305, "USD")),
+        ({"wallet_balance": 0.1}, (10, "USD")),
+        ({"ok": True, "wallet": {"balance": "2.50", "currency": "rub"}}, (250, "RUB")),
+        ({"ok": True, "wallet": "7"}, (700, "USD")),
+        ({"ok": True, "data": {"balance": 1, "currency": "EUR"}}, (100, "EUR")),
+    ],
 )
-async def test_balance_variants(provider: SmsxProvider, fake: FakeSmsx, answer: dict, expected: int) -> None:
+async def test_balance_variants(provider: SmsxProvider, fake: FakeSmsx, answer: dict, expected: tuple) -> None:
     fake.respond_next(_answer(answer))
-    assert (await provider.balance()).amount == expected
+    balance = await provider.balance()
+    assert (balance.amount, balance.currency) == expected
 
 
-async def test_balance_unreadable(provider: SmsxProvider, fake: FakeSmsx) -> None:
-    fake.respond_next(_answer({"ok": True, "api_id": 1}))
+@pytest.mark.parametrize("answer", [{"ok": True, "user_id": 1}, {"ok": True, "smsbower_balance": "12.34"}])
+async def test_balance_unreadable(provider: SmsxProvider, fake: FakeSmsx, answer: dict) -> None:
+    fake.respond_next(_answer(answer))
     with pytest.raises(errors.BadResponse):
         await provider.balance()
 
@@ -288,10 +349,12 @@ async def test_partner_user_not_configured(provider: SmsxProvider, fake: FakeSms
     purchase = await provider.buy(OFFER)
     fake.partner_user_configured = False
     assert len(await provider.offers()) == 4  # the catalogue does not need the partner user
-    for call in (provider.buy(OFFER), provider.check(purchase.upstream_id), provider.cancel(purchase.upstream_id)):
+    for call in (provider.check(purchase.upstream_id), provider.cancel(purchase.upstream_id), provider.balance()):
         with pytest.raises(errors.Unauthorized) as info:
             await call
         assert info.value.code == "partner_user_not_configured"
+    with pytest.raises(errors.UnclearResult):  # documented, but a 503: on the paid rent it is not trusted
+        await provider.buy(OFFER)
 
 
 async def test_server_without_api_keys_is_unavailable(provider: SmsxProvider, fake: FakeSmsx) -> None:
@@ -326,6 +389,9 @@ ERROR_TABLE = [
     (200, "NO_BALANCE", errors.ProviderBalanceLow),  # {"ok": false} inside a 200
     (200, "mystery", errors.BadResponse),
     (418, "teapot", errors.BadResponse),
+    (402, "insufficient_wallet_balance", errors.ProviderBalanceLow),
+    (402, "whatever", errors.ProviderBalanceLow),
+    (400, "Insufficient funds", errors.ProviderBalanceLow),
 ]
 
 
@@ -333,10 +399,13 @@ ERROR_TABLE = [
 async def test_error_table_on_buy(
     provider: SmsxProvider, fake: FakeSmsx, status: int, error: str, expected: type
 ) -> None:
+    """rent_number spends money: a 5xx whatever its body, or an error no table knows, is unclear."""
     fake.fail_next(status, f"{error} for key {KEY}")  # an upstream echoing the key
+    if status >= 500 or expected is errors.BadResponse:
+        expected = errors.UnclearResult
     with pytest.raises(expected) as info:
         await provider.buy(OFFER)
-    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert type(info.value) is expected  # a refusal is not a subclass such as UnclearResult
     assert KEY not in str(info.value) and KEY not in repr(info.value)
 
 
@@ -363,15 +432,21 @@ def test_raise_for_word_first_then_status() -> None:
     assert info.value.code == "partner_user_not_configured"
 
 
-async def test_html_502_is_unavailable(provider: SmsxProvider, fake: FakeSmsx) -> None:
-    fake.html_next(502)
-    with pytest.raises(errors.Unavailable) as info:
-        await provider.offers()
-    assert not isinstance(info.value, errors.UnclearResult)
-    fake.html_next(502)
-    with pytest.raises(errors.Unavailable) as info:
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_is_unavailable_unpaid_and_unclear_on_rent(
+    provider: SmsxProvider, fake: FakeSmsx, status: int
+) -> None:
+    for call in ("offers", "check", "balance", "cancel"):
+        fake.html_next(status)
+        with pytest.raises(errors.Unavailable) as info:
+            await _call(provider, call)
+        assert type(info.value) is errors.Unavailable
+    fake.html_next(status)
+    with pytest.raises(errors.UnclearResult):
         await provider.buy(OFFER)
-    assert not isinstance(info.value, errors.UnclearResult)
+    fake.fail_next(status, "NO_NUMBERS")  # JSON with a refusal word: still not trusted on a paid call
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
 
 
 async def test_gateway_timeout_on_buy_is_unclear(provider: SmsxProvider, fake: FakeSmsx) -> None:

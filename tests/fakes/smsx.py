@@ -3,7 +3,9 @@
 Same assumptions as :mod:`providers.smsx`: errors are ``{"ok": false, "error": …}``, SMSBower's words
 pass through with HTTP 502, ``prices`` has the getPrices shape, ``status`` of an unknown id is ``unknown``
 with ``raw: "NO_ACTIVATION"``. The partner's own error words (``unauthorized``, ``invalid_input``, …)
-are guesses, mapped by the adapter through the HTTP status only.
+are guesses, mapped by the adapter through the HTTP status only. ``rent_number`` spends the partner
+user's ``wallet`` (not ``smsbower_balance``): a wallet below the price answers
+``402 insufficient_wallet_balance``, a guess too (the document names no such error).
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ class FakeSmsx(httpx.MockTransport):
         self.countries: list[dict[str, object]] = [dict(c) for c in _COUNTRIES]
         self.services: list[dict[str, str]] = [dict(c) for c in _SERVICES]
         self.prices: dict[tuple[int, str], tuple[str, int]] = dict(_PRICES)  # (id, code) -> (cost, count)
-        self.smsbower_balance = "12.34"
+        self.smsbower_balance = "12.34"  # the partner's own SMSBower funds: renting never touches them
         self.currency: str | None = None  # named in the balance answer when set
+        self.wallet = Decimal("5.00")  # the partner user's wallet on the site: what rent_number spends
+        self.wallet_currency: str | None = None  # named in the wallet answer when set
         self.rent_cost: str | None = None  # when set, a ``cost`` number in the rent_number answer
         self.partner_user_configured = True  # False: 503 partner_user_not_configured
         self.api_keys_configured = True  # False: every request 503
@@ -141,12 +145,14 @@ class FakeSmsx(httpx.MockTransport):
     def _plain(self, action: str) -> httpx.Response:
         bodies: dict[str, dict[str, object]] = {
             "balance": {"smsbower_balance": Decimal(self.smsbower_balance), "api_id": 3},
-            "wallet": {"balance": Decimal("5.00"), "user_id": 42},
+            "wallet": {"balance": self.wallet, "user_id": 42},
             "countries": {"countries": self.countries},
             "services": {"services": self.services},
         }
         if self.currency:
             bodies["balance"]["currency"] = self.currency
+        if self.wallet_currency:
+            bodies["wallet"]["currency"] = self.wallet_currency
         return _json(200, {"ok": True, **bodies[action]})
 
     def _prices(self, params: dict[str, str]) -> httpx.Response:
@@ -170,6 +176,9 @@ class FakeSmsx(httpx.MockTransport):
         cost, count = self.prices.get((country, service), ("0", 0))
         if count <= 0:
             return _error(502, "NO_NUMBERS")
+        if self.wallet < Decimal(cost):
+            return _error(402, "insufficient_wallet_balance")
+        self.wallet -= Decimal(cost)
         self.prices[(country, service)] = (cost, count - 1)
         n = next(self._ids)
         activation = FakeActivation(str(n), f"9198765{n % 100000:05d}", service, country)

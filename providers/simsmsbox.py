@@ -11,14 +11,29 @@ Assumptions where the document shows no response shape (the test fake follows th
 * ``price`` is per day: each offer comes with ``rent_days=None`` (bought as ``rentDays=1``, cost =
   price) and as 7- and 30-day rentals (cost = price x days).
 * Purchase: ``orderId`` / ``id`` / ``order_id``, ``phone`` / ``number`` / ``phoneNumber``, ``expireAt``,
-  ``apiBindingKey``, optional ``price`` / ``amount``. ``upstream_id`` is the ``orderId``; the
-  ``apiBindingKey`` stays in memory (a secret: never stored, logged or shown).
-* check() reads ``/api/sms/record?key=…&format=txt`` unauthenticated, or ``/api/sms/orders/{id}``
-  without a key (unknown ``status`` words -> WAITING); both give the latest code only (the bot keeps
-  the history). The binding key is a secret: never logged (httpx's URL log is redacted) nor in errors.
+  optional ``price`` / ``amount``. ``upstream_id`` is the bare ``orderId``. The answer's
+  ``apiBindingKey`` (a secret opening the key-authorised record URL) is not kept: that URL gives the
+  latest code only, and check() needs the order's ``expireAt`` and the SMS texts anyway.
+* check() reads ``GET /api/sms/orders/{id}`` (``status``, ``latestCode``, ``expireAt``, ``phone``,
+  ``displayOrderNo``, ``createdAt``; unknown ``status`` words -> WAITING) and ``Status.expires_at`` is
+  its ``expireAt`` (after a renewal too). The document names no per-order messages endpoint, only
+  ``GET /api/sms/orders/messages?page=&pageSize=`` ("all SMS messages I received"): once the order has
+  a ``latestCode`` (or a received/finished status), check() reads its first page (20, assumed newest
+  first) and keeps the order's messages: an item naming an order (``orderId`` / ``order_id``, or
+  ``displayOrderNo`` / ``orderNo``) must name this one; an item naming none must carry the order's
+  phone (``phone`` / ``number`` / ``phoneNumber`` / ``to`` / ``receiver``, digits compared) and a time
+  (``receivedAt`` / ``received_at`` / ``createdAt`` / ``time``) not before the order's ``createdAt``.
+  Text is ``content`` / ``text`` / ``message`` / ``sms`` / ``body``, code ``code`` / ``verifyCode`` /
+  ``otp``, sender ``from`` / ``sender``. ``latestCode`` is the code of the newest message whose text
+  holds it. Fallback, so that a code is never withheld: when no message read carries ``latestCode``
+  (the messages call failed, other orders' messages pushed it off the first page, or the list lags),
+  the Sms is ``Code: <latestCode>`` as before; the real text, once read, then arrives as one more
+  Sms with the same code. A 429 on the messages call is raised (the guard must pause), not hidden.
 * Errors ``{"code", "message"}`` / ``{"error"}``, also in a 2xx with ``success: false``, ``error`` or
   ``code`` 400-599: ``no available platform`` -> OutOfStock, ``insufficient`` / ``balance`` ->
   ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx; see _BY_STATUS).
+* Purchase and renew spend money: "not sold" / "not renewed" only on those refusals; any 5xx (a
+  ``code`` 500-599 in a 2xx too), a timeout after sending, or an unmapped error is UnclearResult.
 * No cancel endpoint is documented: cancel() is a no-op, the rental lapses at its expiry, the bot
   refunds the user, the operator bears the upstream cost. Codes arrive by themselves during a rental.
 """
@@ -27,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -35,8 +49,8 @@ import httpx
 
 from providers import errors
 from providers import simsmsbox_parse as p
-from providers.base import Balance, Offer, Purchase, Status
-from providers.http import HttpProvider, make_client, parse_retry_after
+from providers.base import Balance, Offer, Purchase, Status, UpstreamState
+from providers.http import HttpProvider, paid_outcome
 from providers.normalize import country_code
 
 log = logging.getLogger(__name__)
@@ -44,6 +58,8 @@ log = logging.getLogger(__name__)
 NAME = p.NAME
 RENTALS: tuple[int | None, ...] = (None, 7, 30)
 MARKET = "/api/sms/shop/market"
+MESSAGES = "/api/sms/orders/messages"
+MESSAGES_PAGE = 20  # the document's example page size
 _BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
     ("no available platform", errors.OutOfStock),
     ("insufficient", errors.ProviderBalanceLow),
@@ -99,20 +115,11 @@ class SimSmsBoxProvider(HttpProvider):
     ) -> None:
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
         super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-        self._public = make_client(base_url, headers={"Accept": "text/plain"}, timeout=timeout, transport=transport)
-        self._binding: dict[str, str] = {}  # order id -> apiBindingKey, kept out of the stored id
-        logging.getLogger("httpx").addFilter(p.redact_key_param)  # a no-op when already added
-
-    def _remember(self, bought: Purchase) -> Purchase:
-        """Keep the binding key (a secret) in memory only; the bot stores and logs the bare order id."""
-        order_id, key = p.split_id(bought.upstream_id)
-        if key:
-            self._binding[order_id] = key
-        return replace(bought, upstream_id=order_id)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
         status, body = await self._request(method, path, paid=paid, **kwargs)
-        _raise_for(status, body, secret=self._key)
+        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
+            _raise_for(status, body, secret=self._key)
         return body
 
     async def _list(self, path: str, **kwargs: object) -> list[object]:
@@ -154,32 +161,23 @@ class SimSmsBoxProvider(HttpProvider):
         bought = p.purchase(await self._call("POST", "/api/sms/orders/purchase", paid=True, json=payload))
         if bought is None:
             raise errors.UnclearResult("purchase answer lacks an order id or phone", provider=NAME)
-        bought = self._remember(bought)
         log.info("%s: bought order %s (%s/%s, %s days)", NAME, bought.upstream_id, service, kind, days)
         return bought
 
     async def check(self, upstream_id: str) -> Status:
-        """The latest code: the record URL (no auth header) with the binding key, else the order itself."""
-        order_id = p.split_id(upstream_id)[0]
-        key = self._binding.get(order_id)
-        if not key:  # e.g. after a restart: the order endpoint tells the latest code too
-            return p.order_status(await self._call("GET", f"/api/sms/orders/{quote(order_id, safe='')}"))
-        request = self._public.build_request("GET", "/api/sms/record", params={"key": key, "format": "txt"})
-        where = f"GET {request.url.path}"  # never the query: it holds the binding key
+        """The order (state, ``latestCode``, ``expireAt``) and its messages' texts; see the docstring."""
+        order_id = p.order_ref(upstream_id)
+        order = p.order_view(await self._call("GET", f"/api/sms/orders/{quote(order_id, safe='')}"), order_id)
+        if order.latest_code is None and order.state not in (UpstreamState.RECEIVED, UpstreamState.FINISHED):
+            return p.order_status(order, [])  # nothing arrived yet: no second call
         try:
-            response = await self._public.send(request)
-        except httpx.RequestError as exc:
-            log.warning("%s: %s on %s", NAME, type(exc).__name__, where)
-            raise errors.Unavailable(f"{type(exc).__name__} on {where}", provider=NAME) from exc
-        status, text = response.status_code, response.text
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise errors.RateLimited(f"rate limited on {where}", provider=NAME, retry_after=retry_after)
-        found = p.record(text) if status < 300 else None
-        if found is None:  # by HTTP status only: the body is never echoed, it may hold the binding key
-            _raise_for(status, None)
-            raise errors.BadResponse(f"HTTP {status} on {where}: neither YES|code nor NO|", provider=NAME)
-        return found
+            items = await self._list(MESSAGES, params={"page": 1, "pageSize": MESSAGES_PAGE})
+        except errors.RateLimited:
+            raise
+        except errors.ProviderError as exc:  # the code must still reach the user: latestCode alone
+            log.warning("%s: messages unreadable for order %s, latest code only: %s", NAME, order_id, exc)
+            return p.order_status(order, None)
+        return p.order_status(order, p.order_messages(items, order))
 
     async def another_code(self, upstream_id: str) -> None:
         """No-op: a rented number receives further codes for the same app by itself."""
@@ -188,7 +186,7 @@ class SimSmsBoxProvider(HttpProvider):
         """``POST /api/sms/orders/{id}/renew {"days"}``; the new ``expireAt`` when the answer has it."""
         if days < 1:
             raise errors.InvalidRequest("renew needs at least one day", provider=NAME)
-        order_id = p.split_id(upstream_id)[0]
+        order_id = p.order_ref(upstream_id)
         path = f"/api/sms/orders/{quote(order_id, safe='')}/renew"
         data = p.unwrap_obj(await self._call("POST", path, paid=True, json={"days": days})) or {}
         log.info("%s: renewed order %s by %s days", NAME, order_id, days)
@@ -197,17 +195,12 @@ class SimSmsBoxProvider(HttpProvider):
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """The newest order in ``/orders/mine`` (first 20) for the offer created since ``since``."""
         items = await self._list("/api/sms/orders/mine", params={"page": 1, "pageSize": 20})
-        found = p.newest_match(items, offer, since)
-        return self._remember(found) if found is not None else None
+        return p.newest_match(items, offer, since)
 
     async def cancel(self, upstream_id: str) -> None:
         """No-op: no cancel endpoint is documented; the rental lapses at expiry (the operator bears the cost)."""
-        log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, p.split_id(upstream_id)[0])
+        log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, p.order_ref(upstream_id))
 
     async def balance(self) -> Balance:
         """``GET /api/sms/wallet/balance``: ``balance`` at the top level or under ``data``, USD by default."""
         return p.balance(await self._call("GET", "/api/sms/wallet/balance"))
-
-    async def close(self) -> None:
-        await super().close()
-        await self._public.aclose()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-
-import httpx
 
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.errors import BadResponse
@@ -27,6 +26,14 @@ STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("cancelled", "canceled", "refunded"), UpstreamState.CANCELLED),
 }
 EXPIRY_KEYS = ("expireAt", "expiresAt", "expire_at", "expires_at")
+CREATED_KEYS = ("createdAt", "created_at", "createTime")
+#: ``/orders/messages`` items (the document shows no shape): see :mod:`providers.simsmsbox`
+MESSAGE_ORDER_KEYS = ("orderId", "order_id")
+MESSAGE_ORDER_NO_KEYS = ("displayOrderNo", "orderNo", "order_no")
+MESSAGE_PHONE_KEYS = ("phone", "number", "phoneNumber", "phone_number", "to", "receiver")
+MESSAGE_TEXT_KEYS = ("content", "text", "message", "sms", "body", "smsContent")
+MESSAGE_CODE_KEYS = ("code", "verifyCode", "verificationCode", "otp")
+MESSAGE_TIME_KEYS = ("receivedAt", "received_at", "receiveTime", "createdAt", "created_at", "time")
 
 
 def first(mapping: Mapping[str, object], *keys: str) -> object:
@@ -106,10 +113,9 @@ def build_offers(markets: list[tuple[str, str, list[object]]], rentals: tuple[in
     ]
 
 
-def split_id(upstream_id: str) -> tuple[str, str | None]:
-    """``"19|psk_orderkey_x"`` -> ``("19", "psk_orderkey_x")``; a bare order id -> ``(id, None)``."""
-    order_id, _, key = upstream_id.partition("|")
-    return order_id, key or None
+def order_ref(upstream_id: str) -> str:
+    """The order id in an upstream id: ``"19"``, also from an older ``"19|<binding key>"`` form."""
+    return upstream_id.partition("|")[0]
 
 
 def purchase(body: object) -> Purchase | None:
@@ -127,9 +133,7 @@ def purchase(body: object) -> Purchase | None:
         cost = to_minor(price, currency) if price is not None else None
     except ValueError:
         cost = None
-    key = first(data, "apiBindingKey", "api_binding_key")
-    upstream_id = f"{order_id}|{key}" if isinstance(key, str) else str(order_id)
-    return Purchase(upstream_id, str(phone), parse_time(first(data, *EXPIRY_KEYS)), cost)
+    return Purchase(str(order_id), str(phone), parse_time(first(data, *EXPIRY_KEYS)), cost)
 
 
 def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase | None:
@@ -138,7 +142,7 @@ def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
     found: tuple[datetime, Purchase] | None = None
     for item in (i for i in items if isinstance(i, dict)):
-        created = parse_time(first(item, "createdAt", "created_at", "createTime"))
+        created = parse_time(first(item, *CREATED_KEYS))
         svc, country, card = first(item, "service", "serviceName"), item.get("country"), item.get("cardKind")
         if created is None or created < since or not isinstance(svc, str):
             continue
@@ -152,22 +156,27 @@ def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase
     return found[1] if found else None
 
 
-def code_sms(code: str) -> tuple[Sms, ...]:
-    return (Sms(text=f"Code: {code}", code=code),)
+def code_sms(code: str) -> Sms:
+    """The stand-in when no message text for ``code`` can be read: ``Code: <code>``."""
+    return Sms(text=f"Code: {code}", code=code)
 
 
-def record(text: str) -> Status | None:
-    """``YES|123456`` -> RECEIVED with that code, ``NO|`` -> WAITING; None for anything else."""
-    head, sep, tail = text.strip().partition("|")
-    if sep and head.strip().upper() == "YES" and tail.strip():
-        return Status(UpstreamState.RECEIVED, code_sms(tail.strip()))
-    if sep and head.strip().upper() == "NO":
-        return Status(UpstreamState.WAITING)
-    return None
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """What ``GET /orders/{id}`` tells about one order."""
+
+    order_id: str
+    display_no: str | None
+    phone: str | None
+    state: UpstreamState
+    latest_code: str | None
+    expires_at: datetime | None
+    created_at: datetime | None
 
 
-def order_status(body: object) -> Status:
-    """``GET /orders/{id}``: ``status`` word via :data:`STATES` (unknown -> WAITING) and ``latestCode``."""
+def order_view(body: object, order_id: str) -> OrderView:
+    """``GET /orders/{id}``: ``status`` word via :data:`STATES` (unknown -> WAITING), ``latestCode``,
+    ``expireAt`` and what :func:`order_messages` needs to pick this order's messages."""
     if (data := unwrap_obj(body)) is None:
         raise BadResponse("order answer is not an object", provider=NAME)
     word = str(data.get("status") or "").strip().lower()
@@ -175,9 +184,68 @@ def order_status(body: object) -> Status:
     if state is None:
         log.warning("%s: unknown order status %r, treated as waiting", NAME, word[:40])
         state = UpstreamState.WAITING
-    code = first(data, "latestCode", "latest_code")
-    sms = code_sms(str(code)) if isinstance(code, str | int) and not isinstance(code, bool) else ()
-    return Status(UpstreamState.RECEIVED if sms and state is UpstreamState.WAITING else state, sms)
+    return OrderView(
+        order_id=str(first(data, "orderId", "id", "order_id") or order_id),
+        display_no=_text(first(data, "displayOrderNo", "orderNo", "order_no")),
+        phone=_text(first(data, "phone", "number", "phoneNumber", "phone_number")),
+        state=state,
+        latest_code=_text(first(data, "latestCode", "latest_code")),
+        expires_at=parse_time(first(data, *EXPIRY_KEYS)),
+        created_at=parse_time(first(data, *CREATED_KEYS)),
+    )
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return None
+    return str(value).strip() or None
+
+
+def _digits(phone: str | None) -> str:
+    return "".join(ch for ch in phone or "" if ch.isdigit())
+
+
+def _belongs(item: Mapping[str, object], order: OrderView, received: datetime | None) -> bool:
+    """A message is the order's by its order id or number when it names one, else by the phone and
+    a time not before the order was created (a rented SIM may have served someone before)."""
+    named = {_text(first(item, *MESSAGE_ORDER_KEYS)), _text(first(item, *MESSAGE_ORDER_NO_KEYS))} - {None}
+    if named:
+        return bool(named & ({order.order_id, order.display_no} - {None}))
+    phone = _digits(_text(first(item, *MESSAGE_PHONE_KEYS)))
+    if not phone or phone != _digits(order.phone):
+        return False
+    return received is None or order.created_at is None or received >= order.created_at
+
+
+def order_messages(items: list[object], order: OrderView) -> list[Sms]:
+    """This order's messages in ``/orders/messages`` items, oldest first (the list is newest first)."""
+    found: list[Sms] = []
+    for item in (i for i in items if isinstance(i, dict)):
+        received = parse_time(first(item, *MESSAGE_TIME_KEYS))
+        text = first(item, *MESSAGE_TEXT_KEYS)
+        if not isinstance(text, str) or not text.strip() or not _belongs(item, order, received):
+            continue
+        sender = _text(first(item, "from", "sender", "fromNumber", "source"))
+        found.append(Sms(text=text, code=_text(first(item, *MESSAGE_CODE_KEYS)), sender=sender, received_at=received))
+    found.reverse()
+    if all(sms.received_at is not None for sms in found):
+        found.sort(key=lambda sms: sms.received_at or datetime.min.replace(tzinfo=UTC))
+    return found
+
+
+def order_status(order: OrderView, messages: list[Sms] | None) -> Status:
+    """The order's Status: its messages (``None``: they could not be read), ``latestCode`` as the code
+    of the message that carries it, or as a ``Code: <code>`` stand-in when none does; ``expireAt``."""
+    sms = list(messages or ())
+    code = order.latest_code
+    if code is not None and not any(s.code == code for s in sms):
+        carrier = next((i for i in reversed(range(len(sms))) if sms[i].code is None and code in sms[i].text), None)
+        if carrier is None:  # its message is not (yet) in the list, or the list could not be read
+            sms.append(code_sms(code))
+        else:
+            sms[carrier] = replace(sms[carrier], code=code)
+    state = UpstreamState.RECEIVED if sms and order.state is UpstreamState.WAITING else order.state
+    return Status(state, tuple(sms), order.expires_at)
 
 
 def balance(body: object) -> Balance:
@@ -188,11 +256,3 @@ def balance(body: object) -> Balance:
         return Balance(to_minor(data.get("balance"), currency), currency)
     except ValueError as exc:
         raise BadResponse("balance answer has no readable balance", provider=NAME) from exc
-
-
-def redact_key_param(record: logging.LogRecord) -> bool:
-    """A filter for the ``httpx`` logger, which logs full URLs at INFO: hide the ``key`` query parameter."""
-    if isinstance(record.args, tuple):
-        hide = [isinstance(a, httpx.URL) and "key" in a.params for a in record.args]
-        record.args = tuple(a.copy_set_param("key", "***") if h else a for a, h in zip(record.args, hide, strict=True))
-    return True

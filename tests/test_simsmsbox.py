@@ -13,7 +13,7 @@ import pytest
 from providers import errors, simsmsbox
 from providers.base import Offer, UpstreamState
 from providers.simsmsbox import SimSmsBoxProvider, _raise_for
-from tests.fakes.simsmsbox import FakeItem, FakeOrder, FakeSimSmsBox
+from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 
 KEY = "psk_live_SECRET_0123456789"
 OFFER = Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical")
@@ -115,7 +115,7 @@ async def test_offers_read_variants_and_skip_garbage(provider: SimSmsBoxProvider
 async def test_buy_sends_market_codes_and_parses_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
     purchase = await provider.buy(OFFER)
     (order,) = fake.orders.values()
-    assert purchase.upstream_id == str(order.id)  # the bare order id: the binding key stays in memory
+    assert purchase.upstream_id == str(order.id)  # the bare order id: the binding key is not kept
     assert purchase.phone == order.phone
     assert purchase.expires_at == order.expire_at and purchase.expires_at.tzinfo is not None
     assert purchase.cost == 35  # 0.35 as a JSON number, read as Decimal
@@ -135,29 +135,24 @@ async def test_buy_rental_sends_rent_days(provider: SimSmsBoxProvider, fake: Fak
 
 
 @pytest.mark.parametrize(
-    ("answer", "upstream_id", "phone", "key"),
+    ("answer", "upstream_id", "phone"),
     [
-        ({"id": 5, "number": "+15550001", "apiBindingKey": "k5"}, "5", "+15550001", "k5"),
-        ({"data": {"order_id": "6", "phoneNumber": "+15550002", "api_binding_key": "k6"}}, "6", "+15550002", "k6"),
-        ({"orderId": 7, "phone_number": 15550003, "expireAt": "2026-03-21 20:15:00"}, "7", "15550003", None),
+        ({"id": 5, "number": "+15550001", "apiBindingKey": "k5"}, "5", "+15550001"),
+        ({"data": {"order_id": "6", "phoneNumber": "+15550002", "api_binding_key": "k6"}}, "6", "+15550002"),
+        ({"orderId": 7, "phone_number": 15550003, "expireAt": "2026-03-21 20:15:00"}, "7", "15550003"),
     ],
 )
 async def test_buy_accepts_field_variants(
-    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict, upstream_id: str, phone: str, key: str | None
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict, upstream_id: str, phone: str
 ) -> None:
     fake.respond_next(httpx.Response(200, json=answer))
     purchase = await provider.buy(OFFER)
     assert (purchase.upstream_id, purchase.phone, purchase.cost) == (upstream_id, phone, None)
     if "expireAt" in answer:
         assert purchase.expires_at == datetime(2026, 3, 21, 20, 15, tzinfo=UTC)
-    # the key, when given, is remembered for check(): the record URL; without one, the order endpoint
-    fake.respond_next(httpx.Response(200, text="NO|") if key else httpx.Response(200, json={"status": "active"}))
+    fake.respond_next(httpx.Response(200, json={"status": "active"}))
     assert (await provider.check(purchase.upstream_id)).state is UpstreamState.WAITING
-    request = fake.requests[-1]
-    if key:
-        assert (request.path, request.params) == ("/api/sms/record", {"key": key, "format": "txt"})
-    else:
-        assert (request.path, request.params) == (f"/api/sms/orders/{upstream_id}", {})
+    assert (fake.requests[-1].path, fake.requests[-1].params) == (f"/api/sms/orders/{upstream_id}", {})
 
 
 @pytest.mark.parametrize(
@@ -189,56 +184,129 @@ async def test_buy_real_errors_from_fake_state(provider: SimSmsBoxProvider, fake
 
 
 # -- check -----------------------------------------------------------------------------------------
-async def test_check_via_record_url_without_auth(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+async def test_check_gives_the_real_sms_text_with_latest_code(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
     purchase = await provider.buy(OFFER)
-    order_id = int(purchase.upstream_id)
+    order = fake.orders[int(purchase.upstream_id)]
     status = await provider.check(purchase.upstream_id)
     assert status.state is UpstreamState.WAITING and status.sms == ()
-    request = fake.requests[-1]
-    assert request.path == "/api/sms/record"
-    assert request.params == {"key": fake.orders[order_id].binding_key, "format": "txt"}
-    assert "x-api-key" not in {k.lower() for k in request.headers}
-    fake.deliver_code(order_id, "123456")
-    status = await provider.check(purchase.upstream_id)
-    assert status.state is UpstreamState.RECEIVED
-    assert [(s.text, s.code) for s in status.sms] == [("Code: 123456", "123456")]
-    fake.deliver_code(order_id, "654321")  # a rental gets codes repeatedly: the latest one shows
-    status = await provider.check(purchase.upstream_id)
-    assert [s.code for s in status.sms] == ["654321"]
-
-
-async def test_check_without_binding_key_reads_the_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
-    expire = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    order = FakeOrder(50, "+12025550050", "instagram", "US", "physical", Decimal("0.35"), "psk_orderkey_50", expire)
-    fake.orders[order.id] = order
-    fake.respond_next(httpx.Response(200, json={"orderId": 50, "phone": order.phone}))  # no apiBindingKey
-    purchase = await provider.buy(OFFER)
-    assert purchase.upstream_id == "50"
-    status = await provider.check(purchase.upstream_id)
-    assert status.state is UpstreamState.WAITING and status.sms == ()
-    assert fake.requests[-1].path == "/api/sms/orders/50"
+    assert status.expires_at == order.expire_at
+    assert [r.path for r in fake.requests[1:]] == [f"/api/sms/orders/{order.id}"]  # no code: one call only
     assert fake.requests[-1].headers["x-api-key"] == "***"  # the order endpoint is authenticated
-    fake.deliver_code(order.id, "778899")
+
+    fake.deliver_code(order.id, "123456", text="Your Instagram code is 123456. Don't share it.")
     status = await provider.check(purchase.upstream_id)
     assert status.state is UpstreamState.RECEIVED
-    assert [(s.text, s.code) for s in status.sms] == [("Code: 778899", "778899")]
+    assert [(s.text, s.code, s.sender) for s in status.sms] == [
+        ("Your Instagram code is 123456. Don't share it.", "123456", "WhatsApp")
+    ]
+    assert status.sms[0].received_at is not None and status.sms[0].received_at.tzinfo is not None
+    assert (fake.requests[-1].path, fake.requests[-1].params) == (
+        "/api/sms/orders/messages",
+        {"page": "1", "pageSize": "20"},
+    )
+    assert not any("Code: " in s.text for s in status.sms)  # no made-up text when the real one is there
+
+    fake.deliver_code(order.id, "654321", text="654321 is your Instagram code")  # a rental gets more codes
+    status = await provider.check(purchase.upstream_id)
+    assert [s.text for s in status.sms] == [
+        "Your Instagram code is 123456. Don't share it.",
+        "654321 is your Instagram code",
+    ]
+    assert status.sms[-1].code == "654321"  # latestCode is the newest message's code
     assert "/api/sms/record" not in {r.path for r in fake.requests}
 
 
-async def test_fresh_provider_reads_the_code_via_the_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+async def test_check_keeps_only_this_orders_messages(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    mine, other = await provider.buy(OFFER), await provider.buy(OFFER)
+    fake.deliver_code(int(other.upstream_id), "111111", text="other order: 111111")
+    fake.deliver_code(int(mine.upstream_id), "222222", text="mine: 222222")
+    fake.deliver_code(int(other.upstream_id), "333333", text="other order: 333333")
+    assert [s.text for s in (await provider.check(mine.upstream_id)).sms] == ["mine: 222222"]
+    assert [s.code for s in (await provider.check(other.upstream_id)).sms] == [None, "333333"]
+
+
+async def test_check_messages_without_an_order_id_match_by_phone_and_time(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox
+) -> None:
     purchase = await provider.buy(OFFER)
-    await provider.check(purchase.upstream_id)
-    assert fake.requests[-1].path == "/api/sms/record"  # the buying instance remembers the binding key
+    order = fake.orders[int(purchase.upstream_id)]
+    order.codes.append("424242")
+    created = order.created_at
+    items = [  # newest first, as assumed
+        {
+            "phone": order.phone.lstrip("+"),
+            "text": "Code 424242",
+            "received_at": (created + timedelta(minutes=2)).isoformat(),
+        },
+        {
+            "phone": "+19998887777",
+            "text": "someone else 424242",
+            "received_at": (created + timedelta(minutes=1)).isoformat(),
+        },
+        {
+            "phone": order.phone,
+            "text": "a former renter's SMS",
+            "received_at": (created - timedelta(days=1)).isoformat(),
+        },
+        {"orderId": 999, "phone": order.phone, "text": "names another order", "received_at": created.isoformat()},
+        {"phone": order.phone, "text": "", "received_at": created.isoformat()},
+    ]
+    fake.messages_answer = httpx.Response(200, json={"data": {"list": items}})
+    status = await provider.check(purchase.upstream_id)
+    assert [(s.text, s.code) for s in status.sms] == [("Code 424242", "424242")]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text="<html>bad gateway</html>"),
+        httpx.Response(500, json={"code": "INTERNAL", "message": "oops"}),
+        httpx.Response(200, json={"data": {"total": 0}}),  # no list
+        httpx.Response(404, json={"code": "NOT_FOUND", "message": "no such endpoint"}),
+        httpx.Response(200, json={"data": {"items": []}}),  # read, but its message is not (yet) there
+    ],
+)
+async def test_check_falls_back_to_the_latest_code(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: httpx.Response, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The code is never withheld: without a readable message for it, ``Code: <latestCode>`` stands in."""
+    purchase = await provider.buy(OFFER)
+    fake.deliver_code(int(purchase.upstream_id), "778899")
+    fake.messages_answer = answer
+    status = await provider.check(purchase.upstream_id)
+    assert status.state is UpstreamState.RECEIVED
+    assert [(s.text, s.code) for s in status.sms] == [("Code: 778899", "778899")]
+    assert fake.requests[-1].path == "/api/sms/orders/messages"
+
+
+async def test_check_messages_429_is_raised(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    fake.deliver_code(int(purchase.upstream_id), "778899")
+    fake.messages_answer = httpx.Response(429, json={"code": "TOO_MANY_REQUESTS"}, headers={"Retry-After": "9"})
+    with pytest.raises(errors.RateLimited) as info:  # the guard must pause the upstream, not be kept unaware
+        await provider.check(purchase.upstream_id)
+    assert info.value.retry_after == 9.0
+
+
+async def test_check_expiry_follows_a_renewal(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    purchase = await provider.buy(OFFER)
+    order = fake.orders[int(purchase.upstream_id)]
+    assert (await provider.check(purchase.upstream_id)).expires_at == order.expire_at == purchase.expires_at
+    fake.balance = Decimal("100")
+    await provider.renew(purchase.upstream_id, 7)
+    status = await provider.check(purchase.upstream_id)
+    assert purchase.expires_at is not None and status.expires_at == purchase.expires_at + timedelta(days=7)
+
+
+async def test_fresh_provider_reads_the_same(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    """Nothing is kept in memory: after a restart check() gives the same texts."""
+    purchase = await provider.buy(OFFER)
     fake.deliver_code(int(purchase.upstream_id), "445566")
-    restarted = SimSmsBoxProvider(KEY, transport=fake)  # e.g. after a restart: nothing remembered
-    count = len(fake.requests)
+    restarted = SimSmsBoxProvider(KEY, transport=fake)
     try:
-        status = await restarted.check(purchase.upstream_id)
+        assert await restarted.check(purchase.upstream_id) == await provider.check(purchase.upstream_id)
     finally:
         await restarted.close()
-    assert status.state is UpstreamState.RECEIVED
-    assert [(s.text, s.code) for s in status.sms] == [("Code: 445566", "445566")]
-    assert [r.path for r in fake.requests[count:]] == [f"/api/sms/orders/{purchase.upstream_id}"]
 
 
 @pytest.mark.parametrize(
@@ -258,77 +326,42 @@ async def test_fresh_provider_reads_the_code_via_the_order(provider: SimSmsBoxPr
 async def test_check_order_status_words(
     provider: SimSmsBoxProvider, fake: FakeSimSmsBox, word: str, code: str | None, state: UpstreamState
 ) -> None:
-    fake.respond_next(httpx.Response(200, json={"orderId": 3, "status": word, "latestCode": code}))
+    answer = {"orderId": 3, "status": word, "latestCode": code, "expireAt": "2030-01-02T03:04:05Z"}
+    fake.respond_next(httpx.Response(200, json=answer))
     status = await provider.check("3")
     assert status.state is state
     assert [s.code for s in status.sms] == ([code] if code else [])
+    assert status.expires_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 async def test_check_unknown_status_is_waiting_with_warning(
     provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.respond_next(httpx.Response(200, json={"data": {"status": "frozen"}}))
-    assert (await provider.check("3")).state is UpstreamState.WAITING
+    status = await provider.check("3")
+    assert status.state is UpstreamState.WAITING and status.expires_at is None
     assert "frozen" in caplog.text
 
 
-async def test_check_unknown_order_or_key(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+async def test_check_unknown_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
     with pytest.raises(errors.OrderNotFound):
         await provider.check("999")
-    purchase = await provider.buy(OFFER)
-    order = fake.orders[int(purchase.upstream_id)]
-    remembered, order.binding_key = order.binding_key, "psk_orderkey_rotated"  # upstream no longer knows it
-    with pytest.raises(errors.OrderNotFound) as info:
-        await provider.check(purchase.upstream_id)
-    assert fake.requests[-1].path == "/api/sms/record"
-    assert remembered not in str(info.value)
 
 
-@pytest.mark.parametrize(
-    ("arm", "expected"),
-    [  # each arm gets the fake and the binding key, which some answers echo
-        (lambda f, k: f.html_next(502), errors.Unavailable),
-        (lambda f, k: f.html_next(200), errors.BadResponse),
-        (lambda f, k: f.empty_next(200), errors.BadResponse),
-        (lambda f, k: f.respond_next(httpx.Response(200, text=f"MAYBE|{k}")), errors.BadResponse),
-        (lambda f, k: f.respond_next(httpx.Response(401, text=f"no such key {k}")), errors.Unauthorized),
-        (lambda f, k: f.raise_next(httpx.ReadTimeout("t")), errors.Unavailable),
-        (lambda f, k: f.raise_next(httpx.ConnectError("refused")), errors.Unavailable),
-    ],
-)
-async def test_record_url_failures(provider: SimSmsBoxProvider, fake: FakeSimSmsBox, arm, expected: type) -> None:
-    purchase = await provider.buy(OFFER)  # remembers the binding key, so check() uses the record URL
-    binding_key = fake.orders[int(purchase.upstream_id)].binding_key
-    arm(fake, binding_key)
-    with pytest.raises(expected) as info:
-        await provider.check(purchase.upstream_id)
-    assert fake.requests[-1].path == "/api/sms/record"
-    assert type(info.value) is expected
-    assert binding_key not in str(info.value) and binding_key not in repr(info.value)
-
-
-async def test_record_url_429(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
-    purchase = await provider.buy(OFFER)
-    fake.respond_next(httpx.Response(429, text="slow down", headers={"Retry-After": "12"}))
-    with pytest.raises(errors.RateLimited) as info:
-        await provider.check(purchase.upstream_id)
-    assert fake.requests[-1].path == "/api/sms/record"
-    assert info.value.retry_after == 12.0
-
-
-async def test_binding_key_never_logged(
+async def test_binding_key_never_kept_nor_logged(
     provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     purchase = await provider.buy(OFFER)
     binding_key = fake.orders[int(purchase.upstream_id)].binding_key
-    await provider.check(purchase.upstream_id)
-    fake.raise_next()
-    with pytest.raises(errors.Unavailable):
-        await provider.check(purchase.upstream_id)
+    fake.deliver_code(int(purchase.upstream_id), "101010")
+    status = await provider.check(purchase.upstream_id)
+    found = await provider.lookup(OFFER, datetime.now(UTC) - timedelta(minutes=1))
     await provider.cancel(purchase.upstream_id)
-    assert "/api/sms/record" in caplog.text  # httpx logged the request, with the key hidden
+    assert found is not None
+    assert binding_key not in repr((purchase, status, found, vars(provider)))
     assert binding_key not in caplog.text and KEY not in caplog.text
+    assert "/api/sms/record" not in {r.path for r in fake.requests}
 
 
 # -- rentals: another code, renew, lookup, cancel, balance -------------------------------------------
@@ -391,8 +424,7 @@ async def test_binding_key_never_in_upstream_id(provider: SimSmsBoxProvider, fak
     for purchase in (bought, found):
         assert purchase.upstream_id == str(order.id)
         assert order.binding_key not in purchase.upstream_id and order.binding_key not in repr(purchase)
-    # lookup remembers the key too: the next check() goes to the record URL with it
-    assert (fake.requests[-1].path, fake.requests[-1].params.get("key")) == ("/api/sms/record", order.binding_key)
+    assert fake.requests[-1].path == f"/api/sms/orders/{order.id}"
 
 
 async def test_lookup_accepts_variants(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
@@ -452,19 +484,44 @@ ERROR_TABLE = [
     (400, "BAD_REQUEST", "rentDays must be between 1 and 30", errors.InvalidRequest),
     (500, "INTERNAL", "oops", errors.Unavailable),
     (503, None, "maintenance", errors.Unavailable),
+    (502, "NO_AVAILABLE_PLATFORM", "no available platform", errors.OutOfStock),  # word first, on reads
     (418, "TEAPOT", "short and stout", errors.BadResponse),
 ]
 
 
 @pytest.mark.parametrize(("status", "code", "message", "expected"), ERROR_TABLE)
-async def test_error_table_on_buy(
-    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, status: int, code: str | None, message: str, expected: type
+@pytest.mark.parametrize("call", ["buy", "renew"])
+async def test_error_table_on_paid_calls(
+    provider: SimSmsBoxProvider,
+    fake: FakeSimSmsBox,
+    status: int,
+    code: str | None,
+    message: str,
+    expected: type,
+    call: str,
 ) -> None:
+    """Purchase and renew spend money: only a known refusal below 500 is "not sold"; the rest is unclear."""
     fake.fail_next(status, code, message=f"{message} (key {KEY})")  # an upstream echoing the key
+    if status >= 500 or expected is errors.BadResponse:
+        expected = errors.UnclearResult
     with pytest.raises(expected) as info:
-        await provider.buy(OFFER)
-    assert type(info.value) is expected  # not a subclass such as UnclearResult
+        await (provider.buy(OFFER) if call == "buy" else provider.renew("19", 7))
+    assert type(info.value) is expected  # a refusal is not a subclass such as UnclearResult
     assert KEY not in str(info.value)
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("body", [{"code": 500, "message": "db down"}, {"success": False, "code": 503}])
+async def test_server_error_code_inside_a_200_on_buy_is_unclear(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, body: dict
+) -> None:
+    fake.respond_next(httpx.Response(200, json=body))
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    fake.respond_next(httpx.Response(200, json=body))
+    with pytest.raises(errors.Unavailable) as info:  # spends nothing: a plain outage
+        await provider.balance()
+    assert type(info.value) is errors.Unavailable
 
 
 @pytest.mark.parametrize(("status", "code", "message", "expected"), ERROR_TABLE)
@@ -494,12 +551,19 @@ def test_raise_for_shapes() -> None:
     assert "SECRET" not in str(info.value) and "***" in str(info.value)
 
 
-async def test_html_502_is_unavailable(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
-    for call in (provider.balance, lambda: provider.buy(OFFER), lambda: provider.check("19")):
-        fake.html_next(502)
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_is_unavailable_on_reads_and_unclear_on_paid_calls(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, status: int
+) -> None:
+    for call in (provider.balance, provider.offers, lambda: provider.check("19")):
+        fake.html_next(status)
         with pytest.raises(errors.Unavailable) as info:
             await call()
         assert type(info.value) is errors.Unavailable
+    for paid in (lambda: provider.buy(OFFER), lambda: provider.renew("19", 7)):
+        fake.html_next(status)
+        with pytest.raises(errors.UnclearResult):
+            await paid()
 
 
 async def test_gateway_timeout_on_buy_is_unclear(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:

@@ -3,6 +3,9 @@
 Same assumptions as :mod:`providers.simsmsbox`: answers are ``{"code": 0, "data": ...}`` (lists as
 ``data`` or ``data.items``), errors ``{"code": "<WORD>", "message": ...}`` with an HTTP status
 ("no available platform" when stock is 0, "Insufficient balance"), prices are per day.
+``GET /api/sms/orders/messages`` lists every order's messages, newest first, each
+``{"id", "orderId", "displayOrderNo", "phone", "from", "content", "receivedAt"}`` (no code: the
+order's ``latestCode`` is the code); :attr:`FakeSimSmsBox.messages_answer` replaces its answer.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class FakeOrder:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     status: str = "active"
     codes: list[str] = field(default_factory=list)
+    messages: list[dict[str, object]] = field(default_factory=list)  # oldest first
 
     def view(self) -> dict[str, object]:
         return {
@@ -112,14 +116,30 @@ class FakeSimSmsBox(httpx.MockTransport):
         self.orders: dict[int, FakeOrder] = {}
         self.requests: list[Recorded] = []
         self.latency = 0.0  # seconds per request, to observe concurrency
+        self.messages_answer: httpx.Response | None = None  # when set, the messages list answers this
+        self._message_ids = itertools.count(1)
         self.in_flight = self.max_in_flight = 0
         self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(19)
 
     # -- knobs ---------------------------------------------------------------------------------
-    def deliver_code(self, order_id: int, code: str) -> None:
-        self.orders[order_id].codes.append(code)
-        self.orders[order_id].status = "received"
+    def deliver_code(self, order_id: int, code: str, text: str | None = None, sender: str = "WhatsApp") -> None:
+        """An SMS reaches the order: its ``latestCode`` and one more item in the messages list."""
+        order = self.orders[order_id]
+        order.codes.append(code)
+        order.status = "received"
+        at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=len(order.messages))
+        order.messages.append(
+            {
+                "id": next(self._message_ids),
+                "orderId": order.id,
+                "displayOrderNo": f"S2606{order.id:06d}",
+                "phone": order.phone,
+                "from": sender,
+                "content": text or f"Your verification code is {code}. Do not share it.",
+                "receivedAt": _iso(at),
+            }
+        )
 
     def fail_next(
         self, status: int, code: str | None, message: str = "", headers: dict[str, str] | None = None
@@ -180,6 +200,13 @@ class FakeSimSmsBox(httpx.MockTransport):
             page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
             mine = sorted(self.orders.values(), key=lambda o: (o.created_at, o.id), reverse=True)
             return _ok({"items": [o.view() for o in mine[(page - 1) * size : page * size]], "total": len(mine)})
+        if route == ("GET", "/api/sms/orders/messages"):
+            if self.messages_answer is not None:
+                return self.messages_answer
+            page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
+            every = [m for o in self.orders.values() for m in o.messages]
+            every.sort(key=lambda m: (str(m["receivedAt"]), int(str(m["id"]))), reverse=True)
+            return _ok({"items": every[(page - 1) * size : page * size], "total": len(every)})
         if route == ("GET", "/api/sms/wallet/balance"):
             return _ok({"balance": self.balance, "frozenAmount": 0, "totalRecharge": 20, "totalConsume": 0})
         match = _ORDER.match(path)

@@ -24,7 +24,15 @@ and are deliberately unused here). It shows one answer only, the balance
   of the number (``order_status`` / ``state`` / a ``status`` that is not the envelope's):
   active/waiting -> WAITING (RECEIVED once an SMS is there), received -> RECEIVED, completed ->
   FINISHED, cancelled -> CANCELLED, expired -> EXPIRED. No word: WAITING, or RECEIVED with SMS.
-  ``GET /sms`` without an id lists active numbers; it is not used (no lookup).
+* ``GET /sms`` without an id "returns a list of active numbers" (the document's words; no shape is
+  shown). :meth:`lookup` assumes the list under ``data`` / ``numbers`` / ``orders`` / ``active`` /
+  ``items`` (optionally inside a ``data`` object), each item an order like ``POST /orders`` gives:
+  ``id`` / ``order_id`` / ``orderId``, ``phone`` / ``number`` / ``phone_number``, the upstream's
+  ``service`` and ``country`` tokens (as ``product_id`` holds them; or the slug / ISO code they map
+  to), the purchase time ``created_at`` / ``createdAt`` / ``purchased_at`` (ISO 8601 or Unix seconds),
+  optional ``expires_at``, ``price`` and a status word. An item without service, country or purchase
+  time is never taken, nor one whose status word says cancelled or expired; of the rest bought at or
+  after ``since``, the earliest is the lost purchase (the bot refuses a number another order holds).
 * There is no cancel endpoint: ``cancel`` is a no-op and the number lapses at its expiry.
 * Errors are ``{"status": "error", "message": ..., "code"?: ...}`` with an HTTP status, see
   :func:`_raise_for`: a known string code first; then 401/403 Unauthorized, 429 RateLimited, 5xx
@@ -32,20 +40,33 @@ and are deliberately unused here). It shows one answer only, the balance
   "out of stock"/"not available" -> OutOfStock, except on ``/sms``); then 402 ProviderBalanceLow,
   404 OutOfStock on ``/orders`` and OrderNotFound on ``/sms``, 400/422 InvalidRequest; anything
   else (an error inside a 200 included) BadResponse.
+* ``POST /orders`` spends money: it is "not sold" only on a refusal mapped above below HTTP 500. Any
+  5xx (whatever its body, a refusal code included), a timeout after sending, or an error nothing
+  above maps is UnclearResult (:mod:`providers.http`); a 4xx without JSON maps by its status alone.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import httpx
 
 from providers import errors as e
 from providers.base import Balance, Offer, Purchase, Status
-from providers.http import HttpProvider
+from providers.http import HttpProvider, paid_outcome
 from providers.money import to_minor
 from providers.normalize import country_code
-from providers.smscartesim_parse import CURRENCY, NAME, first, parse_offers, parse_purchase, parse_status
+from providers.smscartesim_parse import (
+    CURRENCY,
+    NAME,
+    first,
+    match_active,
+    parse_active,
+    parse_offers,
+    parse_purchase,
+    parse_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +128,7 @@ class SmsCartesimProvider(HttpProvider):
 
     name = NAME
     can_cancel = False  # no cancel endpoint: a number once bought is paid for
+    can_lookup = True  # GET /sms without an id lists the active numbers
 
     def __init__(
         self,
@@ -121,11 +143,10 @@ class SmsCartesimProvider(HttpProvider):
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> dict:
         status, body = await self._request(method, path, paid=paid, **kwargs)
-        _raise_for(status, body, secret=self._key, path=path)
-        if not isinstance(body, dict):
-            if paid:
-                raise e.UnclearResult(f"{method} {path}: answer is not a JSON object", provider=NAME)
-            raise e.BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
+        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
+            _raise_for(status, body, secret=self._key, path=path)
+            if not isinstance(body, dict):
+                raise e.BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
         return body
 
     async def offers(self, country: str | None = None) -> list[Offer]:
@@ -148,6 +169,16 @@ class SmsCartesimProvider(HttpProvider):
     async def check(self, upstream_id: str) -> Status:
         """``GET /sms?id=``: every SMS so far and the number's state (see the module docstring)."""
         return parse_status(await self._call("GET", "/sms", params={"id": upstream_id}))
+
+    async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
+        """``GET /sms`` without an id: the active number bought for ``offer`` at or after ``since``
+        (see the module docstring for the list's assumed shape); None when there is none."""
+        if not (offer.product_id or "").partition("|")[2]:
+            raise e.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
+        found = match_active(parse_active(await self._call("GET", "/sms")), offer, since)
+        if found is not None:
+            log.info("%s: lookup found order %s (%s)", NAME, found.upstream_id, offer.product_id)
+        return found
 
     async def cancel(self, upstream_id: str) -> None:
         """No-op: the document names no cancel endpoint; the number lapses at its expiry."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -16,6 +16,8 @@ from tests.fakes.smscartesim import FakeSmsCartesim, dumps
 
 KEY = "sk_live_CARTE_SECRET_0123456789"
 OFFER = Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, product_id="wa|us")
+#: the offer as bot/tracking rebuilds it from a stored order for lookup(): no cost, no currency
+LOST = Offer("smscartesim", "whatsapp", "US", None, "", None, product_id="wa|us")
 
 
 @pytest.fixture
@@ -248,14 +250,18 @@ ERROR_TABLE = [
     (422, None, "The service field is required.", "buy", errors.InvalidRequest),
     (400, None, "Bad request.", "check", errors.InvalidRequest),
     (429, None, "Too many requests.", "offers", errors.RateLimited),
-    (500, None, "Server error.", "buy", errors.Unavailable),
+    (500, None, "Server error.", "buy", errors.UnclearResult),  # paid: the number may exist
+    (500, None, "Server error.", "check", errors.Unavailable),
     (503, None, "Insufficient upstream balance", "check", errors.Unavailable),
-    (418, None, "teapot", "buy", errors.BadResponse),
+    (418, None, "teapot", "buy", errors.UnclearResult),  # paid and no known refusal
+    (418, None, "teapot", "offers", errors.BadResponse),
     (200, None, "mystery", "check", errors.BadResponse),
     (200, "insufficient_balance", "x", "buy", errors.ProviderBalanceLow),
     (400, "out_of_stock", "x", "buy", errors.OutOfStock),
     (404, "order_not_found", "x", "buy", errors.OrderNotFound),
-    (500, "invalid_service", "x", "buy", errors.InvalidRequest),
+    (500, "invalid_service", "x", "buy", errors.UnclearResult),  # a paid 5xx whatever the body
+    (500, "invalid_service", "x", "offers", errors.InvalidRequest),
+    (503, "out_of_stock", "x", "buy", errors.UnclearResult),
     (200, "RATE_LIMITED", "x", "check", errors.RateLimited),
     (418, 1001, "x", "check", errors.BadResponse),
 ]
@@ -274,9 +280,10 @@ async def test_error_table(
     fake.fail_next(status, f"{message} (key {KEY})", code=code)  # an upstream echoing the key
     with pytest.raises(expected) as info:
         await _call(provider, call)
-    assert type(info.value) is expected  # not a subclass such as UnclearResult
+    assert type(info.value) is expected  # a refusal is not a subclass such as UnclearResult
     assert KEY not in str(info.value)
-    assert info.value.code == (str(code) if code is not None else None)
+    read = not (call == "buy" and status >= 500)  # a paid 5xx is unclear before its body is read
+    assert info.value.code == (str(code) if code is not None and read else None)
 
 
 def test_raise_for_paths_and_success() -> None:
@@ -295,12 +302,22 @@ def test_raise_for_paths_and_success() -> None:
     assert str(info.value) == "[smscartesim] HTTP 400: insufficient funds (E1)"
 
 
-async def test_html_502_is_unavailable(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
-    for call in ("offers", "buy", "check", "balance"):
-        fake.html_next(502)
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_is_unavailable_on_reads_and_unclear_on_buy(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, status: int
+) -> None:
+    for call in ("offers", "check", "balance", "lookup"):
+        fake.html_next(status)
         with pytest.raises(errors.Unavailable) as info:
             await _call(provider, call)
         assert type(info.value) is errors.Unavailable
+    fake.html_next(status)
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    fake.fail_next(status, "No numbers available for this service.")  # JSON, and a refusal text at that
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    assert fake.orders == {}
 
 
 async def test_gateway_timeout_on_buy_is_unclear(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
@@ -393,4 +410,126 @@ async def _call(provider: SmsCartesimProvider, call: str) -> object:
         return await provider.buy(OFFER)
     if call == "balance":
         return await provider.balance()
+    if call == "lookup":
+        return await provider.lookup(LOST, datetime.now(UTC) - timedelta(minutes=1))
     return await provider.check("1001")
+
+
+# -- lookup: GET /sms without an id lists the active numbers ---------------------------------------------
+
+
+class LoseAnswer(httpx.AsyncBaseTransport):
+    """Serves the request at the fake, then loses the answer (a ReadTimeout after the upstream acted)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.lose = inner, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.lose:
+            self.lose = False
+            raise httpx.ReadTimeout("answer lost (fake)", request=request)
+        return response
+
+
+async def test_lookup_finds_the_purchase_whose_answer_was_lost(fake: FakeSmsCartesim) -> None:
+    wire = LoseAnswer(fake)
+    provider = SmsCartesimProvider(KEY, transport=wire)
+    assert provider.can_lookup
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    await provider.buy(Offer("smscartesim", "telegram", "US", 120, "USD", 3, product_id="tg|us"))  # another offer
+    wire.lose = True
+    with pytest.raises(errors.UnclearResult):
+        await provider.buy(OFFER)
+    (order,) = [o for o in fake.orders.values() if o.service == "wa"]  # bought upstream all the same
+
+    found = await provider.lookup(LOST, since)
+
+    assert found is not None
+    assert (found.upstream_id, found.phone) == (order.id, order.phone)
+    assert found.expires_at == order.expires_at and found.cost == 35
+    assert (fake.requests[-1].method, fake.requests[-1].path, fake.requests[-1].query) == ("GET", "/sms", {})
+    await provider.close()
+
+
+async def test_lookup_none_when_nothing_matches(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    assert await provider.lookup(LOST, datetime.now(UTC) - timedelta(minutes=1)) is None  # nothing bought
+    bought = await provider.buy(OFFER)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert await provider.lookup(LOST, later) is None  # bought before ``since``
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    assert await provider.lookup(Offer("smscartesim", "whatsapp", "GB", None, "", None, "wa|uk"), since) is None
+    assert await provider.lookup(Offer("smscartesim", "telegram", "US", None, "", None, "tg|us"), since) is None
+    fake.orders[bought.upstream_id].status = "cancelled"  # no longer an active number
+    assert await provider.lookup(LOST, since) is None
+
+
+async def test_lookup_takes_the_earliest_since(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    first, second = await provider.buy(OFFER), await provider.buy(OFFER)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fake.orders[first.upstream_id].created_at = now - timedelta(minutes=10)  # an older order's number
+    fake.orders[second.upstream_id].created_at = now - timedelta(seconds=30)
+    third = await provider.buy(OFFER)
+    fake.orders[third.upstream_id].created_at = now + timedelta(seconds=30)  # bought after the lost one
+
+    found = await provider.lookup(LOST, now - timedelta(minutes=1))
+
+    assert found is not None and found.upstream_id == second.upstream_id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"numbers": [{"order_id": "77", "number": "+14470000", "service": "wa", "country": "us", "createdAt": 1}]},
+        {"data": {"orders": [{"orderId": 77, "phone_number": "+14470000", "service": "whatsapp", "country": "US",
+                              "purchased_at": "1970-01-01T00:00:01"}]}},
+        {"data": [{"id": 77, "phone": "+14470000", "service_code": "wa", "country_code": "us",
+                   "created_at": "1970-01-01T00:00:01Z", "status": "active"}]},
+    ],
+)  # fmt: skip
+async def test_lookup_accepts_shape_variants(provider: SmsCartesimProvider, fake: FakeSmsCartesim, body: dict) -> None:
+    fake.respond_next(ok(**body))
+    found = await provider.lookup(LOST, datetime(1970, 1, 1, tzinfo=UTC))
+    assert found is not None and (found.upstream_id, found.phone) == ("77", "+14470000")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": 77, "phone": "+1447", "service": "wa", "country": "us"},  # no purchase time: cannot say when
+        {"id": 77, "phone": "+1447", "service": "wa", "created_at": "2030-01-01T00:00:00Z"},  # no country
+        {"id": 77, "phone": "+1447", "country": "us", "created_at": "2030-01-01T00:00:00Z"},  # no service
+        {"id": 77, "service": "wa", "country": "us", "created_at": "2030-01-01T00:00:00Z"},  # no phone
+        {"id": 77, "phone": "+1447", "service": "wa", "country": "us", "created_at": "2030-01-01T00:00:00Z",
+         "status": "expired"},
+    ],
+)  # fmt: skip
+async def test_lookup_never_takes_an_item_it_cannot_place(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, item: dict
+) -> None:
+    fake.respond_next(ok(data=[item]))
+    assert await provider.lookup(LOST, datetime(2029, 1, 1, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (ok(message="no list here"), errors.BadResponse),
+        (ok(data={"count": 3}), errors.BadResponse),
+        (httpx.Response(200, json=[{"id": 1}]), errors.BadResponse),
+        (httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}), errors.Unauthorized),
+        (httpx.Response(503, text="<html>down</html>"), errors.Unavailable),
+    ],
+)
+async def test_lookup_raises_when_the_upstream_cannot_answer(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, answer: httpx.Response, expected: type
+) -> None:
+    fake.respond_next(answer)
+    with pytest.raises(expected):
+        await provider.lookup(LOST, datetime.now(UTC))
+
+
+async def test_lookup_needs_the_product_id(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
+    with pytest.raises(errors.InvalidRequest):
+        await provider.lookup(Offer("smscartesim", "whatsapp", "US", None, "", None), datetime.now(UTC))
+    assert fake.requests == []

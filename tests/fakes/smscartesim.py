@@ -4,6 +4,8 @@ Same assumptions as :mod:`providers.smscartesim`: ``{"status": "success" | "erro
 errors ``{"status": "error", "message", "code"?}`` with 401 / 402 / 404 / 422 statuses, services as a
 list of items (or, with ``services_shape = "map"``, ``{country: {service: item}}``), orders under
 ``order``, SMS under ``messages`` with an ``order_status`` word. Prices are sent as JSON numbers.
+``GET /sms`` without an id lists the numbers not yet expired or cancelled under ``data``, each as the
+order ``POST /orders`` gave plus ``created_at`` (the shape :meth:`SmsCartesimProvider.lookup` assumes).
 ``/messages`` and ``/otp/*`` are not served (the adapter never calls them).
 """
 
@@ -38,6 +40,12 @@ class FakeOrder:
     expires_at: datetime
     status: str = "active"
     messages: list[dict[str, object]] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def view(self) -> dict[str, object]:
+        """The order as ``POST /orders`` and the active-numbers list show it."""
+        data = {"id": int(self.id), "phone": self.phone, "service": self.service, "country": self.country}
+        return data | {"price": self.price, "status": self.status, "expires_at": self.expires_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -163,16 +171,15 @@ class FakeSmsCartesim(httpx.MockTransport):
         expires = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=20)
         order = FakeOrder(str(n), f"+1202555{n:04d}", str(service), str(country), entry[1], expires)
         self.orders[order.id] = order
-        data = {"id": n, "phone": order.phone, "service": order.service, "country": order.country}
-        data |= {"price": order.price, "status": order.status, "expires_at": expires.isoformat()}
-        return self._ok(message="Number purchased successfully.", order=data)
+        return self._ok(message="Number purchased successfully.", order=order.view())
 
     def _sms(self, order_id: str | None) -> httpx.Response:
         if order_id is None:  # the document: without an id, the list of active numbers
+            now = datetime.now(UTC)
             active = [
-                {"id": o.id, "phone": o.phone, "service": o.service}
+                o.view() | {"created_at": o.created_at.isoformat()}
                 for o in self.orders.values()
-                if o.status == "active"
+                if o.status in ("active", "received") and o.expires_at > now
             ]
             return self._ok(data=active)
         order = self.orders.get(order_id)

@@ -1,29 +1,23 @@
-"""The operator's statistics: users, orders, money kept, upstream cost and margin, delivery quality."""
+"""The operator's statistics: users, orders, money kept, upstream cost, write-offs and margin, delivery quality.
+
+The money is :func:`bot.audit.books` per period, the same figures as ``/audit``.
+"""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.audit import Books, books
 from bot.pricing import Pricing
+from storage import audit as money_q
 from storage import stats as q
 from storage.db import Database
 from storage.orders import iso, parse_iso
 
 PERIODS = ("today", "week", "all")
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    revenue: int  # bot currency minor units: prices of orders that got a code
-    cost: int  # what those orders cost upstream, converted to the bot currency
-    unpriced: int  # kept orders whose cost is unknown or has no rate (left out of ``cost``)
-
-    @property
-    def margin(self) -> int:
-        return self.revenue - self.cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +37,10 @@ class Quality:
 class Report:
     users: q.UserCounts
     orders: dict[str, dict[str, int]]  # period -> status -> count
-    money: dict[str, Money]  # period -> figures
+    money: dict[str, Books]  # period -> revenue, cost, write-offs, margin
     by_provider: list[Quality]
     by_service: list[Quality]
     by_country: list[Quality]
-
-
-def _money(kept: Iterable[q.KeptOrder], pricing: Pricing) -> Money:
-    revenue = cost = unpriced = 0
-    for order in kept:
-        revenue += order.price
-        converted = (
-            pricing.convert(order.cost, order.cost_currency) if order.cost is not None and order.cost_currency else None
-        )
-        if converted is None:
-            unpriced += 1
-        else:
-            cost += converted
-    return Money(revenue, cost, unpriced)
 
 
 def quality(rows: list[q.Delivery], key: Callable[[q.Delivery], str]) -> list[Quality]:
@@ -92,9 +72,17 @@ class Stats:
         async with self.db.read() as conn:
             users = await q.user_counts(conn, iso(now - timedelta(days=1)), iso(now - timedelta(days=7)))
             orders = {p: await q.orders_by_status(conn, since[p]) for p in PERIODS}
-            kept = await q.kept_orders(conn)
+            sales = await money_q.sales(conn)
+            purchases = await money_q.purchase_costs(conn)
             rows = await q.deliveries(conn)
-        money = {p: _money((k for k in kept if k.created_at >= (since[p] or "")), self.pricing) for p in PERIODS}
+        money = {
+            p: books(
+                (s for s in sales if s.created_at >= (since[p] or "")),
+                (c for c in purchases if c.created_at >= (since[p] or "")),
+                self.pricing,
+            )
+            for p in PERIODS
+        }
         return Report(
             users=users,
             orders=orders,

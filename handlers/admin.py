@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from html import escape
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
@@ -12,9 +10,10 @@ from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
 
-from bot.audit import Audit, AuditReport, Issue
+from bot.audit import Audit
 from bot.billing import Billing
 from bot.settings import Settings
+from handlers.admin_texts import audit_text
 from providers.money import parse_amount
 from storage.ledger import Entry, InsufficientFunds
 
@@ -130,59 +129,6 @@ async def audit_command(message: Message, command: CommandObject, audit: Audit, 
         return
     report = await audit.run(days)
     await message.answer(audit_text(report, billing.fmt))
-
-
-def _issue_line(issue: Issue, fmt: Callable[[int], str]) -> str:
-    templates = {
-        "balance": _("User {id}: balance {found}, but the ledger sums to {expected}"),
-        "negative": _("User {id}: negative balance {found}"),
-        "charge": _("Order #{id} ({status}): charged {found}, price {expected}")
-        if issue.found
-        else _("Order #{id} ({status}): no charge row"),
-        "no_refund": _("Order #{id} ({status}): no refund row"),
-        "bad_refund": _("Order #{id} ({status}): refunded {found}, price {expected}"),
-        "stray_refund": _("Order #{id} ({status}): refunded {found}, but the order kept its money"),
-        "orphan": _("Ledger row #{id} ({status}): its order does not exist"),
-    }
-    template = templates.get(issue.kind, "{kind} {id}")
-    return "• " + template.format(
-        id=issue.subject,
-        kind=issue.kind,
-        status=escape(issue.detail),
-        found=fmt(issue.found),
-        expected=fmt(issue.expected),
-    )
-
-
-def audit_text(report: AuditReport, fmt: Callable[[int], str], cap: int = 30) -> str:
-    if report.ok:
-        lines = [_("✅ ok: balances, orders and the ledger agree.")]
-    else:
-        lines = [_("❌ {n} discrepancies:").format(n=len(report.issues))]
-        lines += [_issue_line(issue, fmt) for issue in report.issues[:cap]]
-        if len(report.issues) > cap:
-            lines.append(_("+{n} more").format(n=len(report.issues) - cap))
-    lines += [
-        "",
-        _("Last {days} days (since {since}):").format(
-            days=report.days, since=report.since.strftime("%Y-%m-%d %H:%M UTC")
-        ),
-        _("Revenue: {amount} from {n} orders").format(amount=fmt(report.revenue), n=report.orders),
-        _("Upstream cost: {amount}").format(amount=fmt(report.cost)),
-    ]
-    if report.unknown_cost_orders:
-        lines.append(
-            _("Cost unknown: {n} orders worth {amount} (left out of the margin)").format(
-                n=report.unknown_cost_orders, amount=fmt(report.unknown_cost_revenue)
-            )
-        )
-    lines.append(_("Margin: {amount}").format(amount=fmt(report.margin)))
-    topups = ", ".join(f"{kind} {fmt(total)}" for kind, total in sorted(report.topups.items()))
-    lines.append(
-        _("Top-ups: {amount}").format(amount=fmt(sum(report.topups.values()))) + (f" ({topups})" if topups else "")
-    )
-    lines.append(_("Refunds: {amount} ({n})").format(amount=fmt(report.refunds), n=report.refund_rows))
-    return "\n".join(lines)
 
 
 not_admin_router = Router(name=f"{__name__}.refusal")

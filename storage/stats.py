@@ -1,13 +1,13 @@
-"""Read-only figures for the operator's statistics screen. Times are ISO strings as stored."""
+"""Read-only figures for the operator's statistics screen. Times are ISO strings as stored.
+
+The money (sales and upstream purchases) is read with :mod:`storage.audit`, as the audit reads it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import aiosqlite
-
-#: orders whose price the bot keeps (a code arrived); every other finished status was refunded
-KEPT = ("code_received", "completed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,14 +16,6 @@ class UserCounts:
     active_day: int
     active_week: int
     blocked: int
-
-
-@dataclass(frozen=True, slots=True)
-class KeptOrder:
-    price: int
-    cost: int | None
-    cost_currency: str | None
-    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +48,6 @@ async def orders_by_status(conn: aiosqlite.Connection, since: str | None = None)
         "SELECT status, COUNT(*) FROM orders WHERE created_at >= ? GROUP BY status", (since or "",)
     ) as cur:
         return {r[0]: r[1] for r in await cur.fetchall()}
-
-
-async def kept_orders(conn: aiosqlite.Connection) -> list[KeptOrder]:
-    async with conn.execute(
-        "SELECT price, cost, cost_currency, created_at FROM orders WHERE status IN (?, ?)", KEPT
-    ) as cur:
-        return [KeptOrder(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
 
 
 async def deliveries(conn: aiosqlite.Connection) -> list[Delivery]:

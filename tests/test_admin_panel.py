@@ -10,19 +10,23 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.admin_users import AdminUsers
+from bot.audit import WriteOffs
 from bot.price_admin import PriceAdmin, parse_markup
 from bot.pricing import Pricing
 from bot.settings import Settings
 from bot.stats import Stats
 from bot.upstreams import Upstreams, apply_saved
+from handlers import admin_texts as texts
 from providers.base import Balance, Offer
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from providers.errors import Unauthorized
 from providers.guard import Breaker, GuardedProvider
-from storage import admin_log, users
+from providers.money import format_minor
+from storage import admin_log, purchases, users
 from storage.db import Database
 from storage.orders import iso
+from storage.purchases import Outcome, WriteOff
 from tests.conftest import add_user
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -49,14 +53,15 @@ async def _order(
     currency: str | None,
     ago: timedelta,
     sms_after: tuple[int, ...] = (),
-) -> None:
+    refundable: bool = True,
+) -> int:
     created = NOW - ago
     async with db.transaction() as conn:
         async with conn.execute(
             """
             INSERT INTO orders (user_id, request_key, status, provider, country, service, price, cost,
-                                cost_currency, created_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                                cost_currency, created_at, expires_at, refundable)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
             """,
             (
                 user_id,
@@ -70,6 +75,7 @@ async def _order(
                 currency,
                 iso(created),
                 iso(created + timedelta(minutes=20)),
+                int(refundable),
             ),
         ) as cur:
             order_id = (await cur.fetchone())[0]
@@ -78,6 +84,7 @@ async def _order(
                 "INSERT INTO order_sms (order_id, text, fingerprint, received_at) VALUES (?, 'x', ?, ?)",
                 (order_id, f"f{n}", iso(created + timedelta(seconds=seconds))),
             )
+    return order_id
 
 
 async def test_stats_figures_on_seeded_orders(db: Database, settings: Settings) -> None:
@@ -105,12 +112,109 @@ async def test_stats_figures_on_seeded_orders(db: Database, settings: Settings) 
     assert (money["today"].revenue, money["today"].cost, money["today"].margin) == (118, 90, 28)
     # 5000 IDR = 0.3105 USD, rounded up to 32 cents; the XYZ order has no rate and is counted apart
     assert (money["week"].revenue, money["week"].cost, money["week"].margin) == (218, 122, 96)
-    assert (money["all"].revenue, money["all"].cost, money["all"].unpriced) == (298, 122, 1)
+    # these orders are from before purchases were recorded: each counts its own cost
+    assert (money["all"].revenue, money["all"].cost, money["all"].unknown_cost) == (298, 122, 1)
+    assert (money["all"].unpriced_revenue, money["all"].margin) == (80, 298 - 80 - 122)
     demo, up2 = report.by_provider
     assert (demo.key, demo.orders, demo.with_code, demo.share, demo.median_seconds) == ("demo", 4, 2, 50, 60)
     assert (up2.key, up2.orders, up2.with_code, up2.share, up2.median_seconds) == ("up2", 2, 2, 100, 35)
     assert [(q.key, q.median_seconds) for q in report.by_service] == [("whatsapp", 60), ("telegram", 35)]
     assert [(q.key, q.with_code) for q in report.by_country] == [("US", 2), ("GB", 2)]
+    with I18n(path=LOCALES, default_locale="en", domain="messages").context():
+        text = texts.stats(report, lambda amount: f"{format_minor(amount, 'USD')} USD")
+    assert "code received: 1 / 1 / 1" in text.splitlines() and "code_received" not in text  # a label, not the value
+    assert "Left out of the margin: 0.80 USD from 1 sales whose cost is not known" in text.splitlines()
+
+
+async def _bought(
+    db: Database,
+    order_id: int,
+    cost: int | None,
+    currency: str | None,
+    outcome: Outcome,
+    reason: WriteOff | None = None,
+) -> None:
+    async with db.transaction() as conn:
+        async with conn.execute("SELECT user_id, provider FROM orders WHERE id = ?", (order_id,)) as cur:
+            user_id, provider = await cur.fetchone()
+        record = await purchases.record(
+            conn,
+            order_id=order_id,
+            user_id=user_id,
+            provider=provider,
+            upstream_id=f"up{order_id}",
+            cost=cost,
+            cost_currency=currency,
+        )
+        assert record is not None and await purchases.settle(conn, record.id, outcome, reason)
+
+
+async def test_stats_count_write_offs_by_upstream_and_user_in_the_margin(db: Database, settings: Settings) -> None:
+    for user in (10, 11, 12):
+        await add_user(db, user)
+    h, d = timedelta(hours=1), timedelta(days=1)
+    off = Outcome.WRITTEN_OFF
+    sold = await _order(db, 10, "alpha", "whatsapp", "US", "completed", 100, None, None, h, (30,))
+    await _bought(db, sold, 40, "USD", Outcome.SOLD)
+    await _bought(
+        db,
+        await _order(db, 10, "alpha", "whatsapp", "US", "expired", 100, None, None, h),
+        30,
+        "USD",
+        off,
+        WriteOff.NO_CANCEL,
+    )
+    given_back = await _order(db, 10, "alpha", "whatsapp", "US", "cancelled", 100, None, None, h)
+    await _bought(db, given_back, 500, "USD", Outcome.UPSTREAM_REFUNDED)  # costs nothing
+    await _bought(
+        db,
+        await _order(db, 11, "beta", "telegram", "GB", "cancelled", 100, None, None, 3 * d),
+        100,
+        "EUR",
+        off,
+        WriteOff.CANCEL_FAILED,
+    )
+    await _bought(
+        db,
+        await _order(db, 11, "beta", "telegram", "GB", "expired", 100, None, None, 10 * d),
+        20,
+        "USD",
+        off,
+        WriteOff.CANCEL_REFUSED,
+    )
+    await _bought(
+        db,
+        await _order(db, 12, "beta", "telegram", "GB", "failed", 100, None, None, 10 * d),
+        None,
+        None,
+        off,
+        WriteOff.UNCLEAR,
+    )
+    kept = await _order(db, 11, "alpha", "whatsapp", "US", "expired", 150, None, None, 10 * d, refundable=False)
+    await _bought(db, kept, 60, "USD", Outcome.SOLD)  # non-refundable: the price is kept
+
+    report = await Stats(db, Pricing(settings)).report(NOW)
+
+    today, week, everything = (report.money[p] for p in ("today", "week", "all"))
+    assert (today.revenue, today.cost, today.margin) == (100, 40 + 30, 30)
+    assert (week.revenue, week.cost, week.margin) == (100, 40 + 30 + 108, 100 - 178)  # 1.00 EUR = 1.08 USD
+    assert (everything.revenue, everything.cost, everything.margin) == (250, 178 + 20 + 60, 250 - 258)
+    assert (everything.unknown_cost, everything.upstream_refunded) == (1, 1)
+    assert [w.count for w in (today.written_off, week.written_off, everything.written_off)] == [1, 2, 4]
+    assert everything.providers() == [("beta", WriteOffs(3, 128, 1)), ("alpha", WriteOffs(1, 30, 0))]
+    assert week.by_provider == {"alpha": WriteOffs(1, 30, 0), "beta": WriteOffs(1, 108, 0)}
+    assert everything.top_users(5) == [(11, WriteOffs(2, 128, 0)), (10, WriteOffs(1, 30, 0)), (12, WriteOffs(1, 0, 1))]
+
+    with I18n(path=LOCALES, default_locale="en", domain="messages").context():
+        lines = texts.stats(report, lambda amount: f"{format_minor(amount, 'USD')} USD").splitlines()
+    assert "Upstream cost: 0.70 USD / 1.78 USD / 2.58 USD" in lines
+    assert "of which written off: 1 · 0.30 USD / 2 · 1.38 USD / 4 · 1.58 USD" in lines
+    assert "Margin: 0.30 USD / -0.78 USD / -0.08 USD" in lines
+    assert "Cost unknown: 1 purchases (left out of the cost)" in lines
+    assert "beta: 0 · 0.00 USD / 1 · 1.08 USD / 3 · 1.28 USD" in lines
+    assert "alpha: 1 · 0.30 USD / 1 · 0.30 USD / 1 · 0.30 USD" in lines
+    assert lines.index("user 11: 2 · 1.28 USD") < lines.index("user 10: 1 · 0.30 USD")
+    assert "expired: 1 / 1 / 3" in lines and "cancelled: 1 / 2 / 2" in lines
 
 
 async def test_find_ban_and_unban_are_logged(db: Database) -> None:

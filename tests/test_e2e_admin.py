@@ -34,7 +34,7 @@ async def test_admin_menu_only_for_admins_and_stats_show_numbers(fake: FakeTeleg
     screen = await tap(fake, ADMIN, "Stats")
     stats = text_of(fake, ADMIN, screen)
     assert "Users: 2 · active 24 h: 2" in stats, stats
-    assert "code_received: 1 / 1 / 1" in stats
+    assert "code received: 1 / 1 / 1" in stats
     assert "Revenue: 0.59 USD / 0.59 USD / 0.59 USD" in stats
     assert "Upstream cost: 0.45 USD" in stats and "Margin: 0.14 USD" in stats
     assert "demo: 1/1 with a code (100%) · median" in stats

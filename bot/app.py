@@ -22,11 +22,12 @@ from bot.billing import Billing
 from bot.broadcast import Broadcasts
 from bot.jobs import Jobs
 from bot.notify import Notifier
-from bot.orders import OrderService
+from bot.orders import Limits, OrderService
 from bot.payments import Payments
 from bot.price_admin import PriceAdmin
 from bot.pricing import Pricing
 from bot.promos import Promos
+from bot.refunds import RefundPolicy
 from bot.settings import Settings
 from bot.stats import Stats
 from bot.tracking import Tracker
@@ -84,7 +85,17 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     await price_admin.load()  # the operator's saved markup (and overrides)
     await apply_saved(db, catalog)  # the operator's upstream on/off switches
     billing = Billing(db, settings.currency)
-    orders = OrderService(db, catalog, pricing, timedelta(minutes=settings.order_timeout_minutes))
+    policy = RefundPolicy(
+        db,
+        catalog,
+        preference_percent=settings.refundable_preference_percent,
+        write_off_limit=settings.write_off_limit_per_day,
+    )
+    limits = Limits.for_grace(
+        settings.pending_grace_seconds, settings.max_active_orders_per_user, settings.purchases_per_minute
+    )
+    timeout = timedelta(minutes=settings.order_timeout_minutes)
+    orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
     tracker = Tracker(db, orders, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
     actions = tracker.actions
     notifier = Notifier(bot, db, i18n, actions, billing)

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
 
+from bot import settlement
 from bot.faults import crash_point
 from bot.orders import OrderService
 from bot.outcomes import Outcome, Result
+from bot.renewals import Renewing
+from bot.settlement import Upstream
 from providers.errors import CancelRefused, ProviderError
-from storage import ledger
 from storage import orders as q
 from storage.orders import REFUNDED, Order, OrderStatus
+from storage.purchases import WriteOff
 
 logger = logging.getLogger(__name__)
 
 
-class OrderActions:
+class OrderActions(Renewing):
     def __init__(self, orders: OrderService) -> None:
         self.orders = orders
         self.db = orders.db
         self.catalog = orders.catalog
 
     async def cancel(self, order_id: int, user_id: int) -> Result:
-        """Cancel before a code: the refund is written only once the upstream confirms."""
+        """Cancel before a code, by the order's terms. At an upstream that cancels, the refund is written
+        only once it confirms; at one with no cancel the user is refunded and the number written off."""
         order = await self.orders.get(order_id, user_id)
         if order is None:
             return Result(Outcome.NOT_FOUND)
@@ -31,21 +35,46 @@ class OrderActions:
             return Result(Outcome.HAS_CODE, order)
         if order.status is not OrderStatus.ACTIVE or order.upstream_id is None:
             return Result(Outcome.CLOSED, order)
-        try:
-            await self.catalog.get(order.provider).cancel(order.upstream_id)
-        except CancelRefused as exc:
-            return Result(Outcome.REFUSED, order, retry_after=exc.retry_after)
-        except ProviderError as exc:
-            logger.warning("order %d: cancel at %s failed: %s", order.id, order.provider, exc)
-            return Result(Outcome.UNAVAILABLE, order)
-        crash_point("cancelled_upstream")
-        cancelled = await self.orders.close_with_refund(order.id, OrderStatus.CANCELLED, (OrderStatus.ACTIVE,))
+        if not order.refundable:
+            return Result(Outcome.NOT_REFUNDABLE, order)
+        provider = self.catalog.get(order.provider)
+        if provider.can_cancel:
+            try:
+                async with asyncio.timeout(self.orders.limits.call_deadline):
+                    await provider.cancel(order.upstream_id)
+            except CancelRefused as exc:
+                return Result(Outcome.REFUSED, order, retry_after=exc.retry_after)
+            except (ProviderError, TimeoutError) as exc:
+                logger.warning("order %d: cancel at %s failed: %r", order.id, order.provider, exc)
+                return Result(Outcome.UNAVAILABLE, order)
+            crash_point("cancelled_upstream")
+        cancelled = await self.close_without_code(order, OrderStatus.CANCELLED, None)
         if cancelled is None:  # the order moved on meanwhile: a code arrived, or a poll closed it first
             now = await self.orders.get(order.id)
             if now is not None and now.status is OrderStatus.CODE_RECEIVED:
                 return Result(Outcome.HAS_CODE, now)
             return Result(Outcome.CANCELLED if now and now.status in REFUNDED else Outcome.CLOSED, now)
         return Result(Outcome.CANCELLED, cancelled)
+
+    async def close_without_code(
+        self, order: Order, status: OrderStatus, error: str | None, cancel: Upstream = settlement.UPSTREAM_REFUNDED
+    ) -> Order | None:
+        """End an active order that got no code, by its terms: a non-refundable one keeps its charge (the
+        number is sold); a refundable one is refunded. Its cost: at an upstream with no cancel, written
+        off; at one that cancels, what the cancel ended in (``cancel``: given back, unless it was refused
+        or could not be sent)."""
+        async with self.db.transaction() as conn:
+            if not order.refundable:
+                return await settlement.keep(conn, order.id, status, (OrderStatus.ACTIVE,), error=error)
+            upstream = cancel
+            if not self.orders.policy.upstream_refunds(order.provider):
+                upstream = settlement.written_off(WriteOff.NO_CANCEL)
+            closed = await settlement.refund(
+                conn, order.id, status, (OrderStatus.ACTIVE,), error=error, upstream=upstream
+            )
+        if closed is not None:
+            crash_point("refunded")
+        return closed
 
     async def finish(self, order_id: int, user_id: int | None = None) -> Order | None:
         """Close an order that got its code (no refund)."""
@@ -67,6 +96,7 @@ class OrderActions:
         return {
             "another_code": self.can_another_code(order),
             "renew": bool(order.rent_days) and provider is not None and provider.can_renew,
+            "cancel": order.refundable,
         }
 
     def can_another_code(self, order: Order) -> bool:
@@ -86,77 +116,3 @@ class OrderActions:
             logger.info("order %d: another code at %s failed: %s", order.id, order.provider, exc)
             return Result(Outcome.UNAVAILABLE, order)
         return Result(Outcome.REQUESTED, order)
-
-    async def renew(self, order_id: int, user_id: int, days: int, nonce: str, shown_price: int) -> Result:
-        """Extend a rental: charge, ask the upstream, refund if it says no. Once per ``nonce``.
-
-        The charge is the current price, never more than ``shown_price`` (what the user confirmed).
-        """
-        order = await self.orders.get(order_id, user_id)
-        if order is None:
-            return Result(Outcome.NOT_FOUND)
-        provider = self.catalog.providers.get(order.provider)
-        if not order.rent_days or order.upstream_id is None or provider is None or not provider.can_renew:
-            return Result(Outcome.UNSUPPORTED, order)
-        if order.status not in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED) or order.expires_at <= datetime.now(UTC):
-            return Result(Outcome.CLOSED, order)
-        price = await self.renewal_price(order, days)
-        if price is None:
-            return Result(Outcome.OUT_OF_STOCK, order)
-        if price > shown_price:
-            return Result(Outcome.PRICE_CHANGED, order)
-        reference = f"order:{order.id}:renew:{nonce}"
-        try:
-            async with self.db.transaction() as conn:
-                if not await q.add_renewal(conn, order.id, reference, days, price):
-                    return Result(Outcome.DUPLICATE, order)
-                await ledger.post(
-                    conn, user_id=user_id, amount=-price, kind="renewal", reference=reference, order_id=order.id
-                )
-        except ledger.InsufficientFunds:
-            return Result(Outcome.INSUFFICIENT, order)
-        try:
-            new_expiry = await provider.renew(order.upstream_id, days)
-        except ProviderError as exc:
-            logger.warning("order %d: renew at %s failed, refunding: %s", order.id, order.provider, exc)
-            await self.refund_renewal(reference)
-            return Result(Outcome.UNAVAILABLE, order)
-        async with self.db.transaction() as conn:
-            renewed = await q.update(
-                conn,
-                order.id,
-                expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
-                expires_at=new_expiry or order.expires_at + timedelta(days=days),
-                rent_days=order.rent_days + days,
-            )
-            if renewed is not None:
-                await q.settle_renewal(conn, reference, "done")
-        if renewed is None:  # the order closed while the upstream renewed: the renewal is given back
-            await self.refund_renewal(reference)
-            return Result(Outcome.CLOSED, await self.orders.get(order.id))
-        return Result(Outcome.RENEWED, renewed)
-
-    async def renewal_price(self, order: Order, days: int) -> int | None:
-        """What renewing this rental for ``days`` costs now, at the upstream that holds the number."""
-        quote = await self.orders.quote(order.country, order.service, days)
-        offer = next((o for o in quote.offers if o.provider == order.provider), None) if quote else None
-        return self.orders.pricing.price(offer) if offer else None
-
-    async def refund_renewal(self, reference: str) -> bool:
-        """Give a pending renewal's charge back (the upstream said no, or a crash left it pending)."""
-        async with self.db.transaction() as conn:
-            renewal = await q.settle_renewal(conn, reference, "refunded")
-            if renewal is None:
-                return False
-            order_id, price = renewal
-            order = await q.get(conn, order_id)
-            assert order is not None
-            await ledger.post(
-                conn,
-                user_id=order.user_id,
-                amount=price,
-                kind="refund",
-                reference=f"{reference}:refund",
-                order_id=order_id,
-            )
-        return True

@@ -25,6 +25,10 @@ class Outcome(enum.StrEnum):
     REQUESTED = "requested"  # another code was asked for
     RENEWED = "renewed"
     UNSUPPORTED = "unsupported"
+    TERMS_CHANGED = "terms_changed"  # the offer to buy is now non-refundable: shown again, nothing charged
+    TOO_MANY_OPEN = "too_many_open"  # the user has the maximum of open orders (``limit``)
+    TOO_FAST = "too_fast"  # the user started the maximum of purchases in the last minute (``limit``)
+    NOT_REFUNDABLE = "not_refundable"  # cancel of an order whose terms were non-refundable
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +37,4 @@ class Result:
     order: Order | None = None
     quote: Quote | None = None
     retry_after: float | None = None
+    limit: int | None = None

@@ -11,15 +11,19 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from bot import settlement
 from bot.faults import crash_point
 from bot.order_actions import OrderActions
 from bot.orders import OrderService
+from bot.settlement import Upstream
 from providers.base import Offer, Status, UpstreamState
-from providers.errors import ProviderError
+from providers.errors import CancelRefused, ProviderError
 from providers.otp import extract_code
 from storage import orders as q
+from storage import purchases, renewals
 from storage.db import Database
 from storage.orders import Order, OrderStatus
+from storage.purchases import WriteOff
 
 logger = logging.getLogger(__name__)
 
@@ -66,29 +70,33 @@ class Tracker:
         results = await asyncio.gather(*(one(o) for o in waiting))
         return [o for o in results if o is not None]
 
-    async def poll(self, order: Order) -> Order | None:
-        """One upstream check; the order if it changed, None otherwise (errors included)."""
+    async def fetch(self, order: Order) -> Status | None:
+        """The upstream's view of the order; None (logged once per order) when it could not be asked."""
         assert order.upstream_id is not None
         try:
-            status = await self.orders.catalog.get(order.provider).check(order.upstream_id)
+            return await self.orders.catalog.get(order.provider).check(order.upstream_id)
         except Exception as exc:  # a provider error, or anything unexpected: never stops the cycle
             if self._failing.get(order.id) != type(exc).__name__:
                 self._failing[order.id] = type(exc).__name__
                 logger.warning("order %d: polling %s failed, kept active: %s", order.id, order.provider, exc)
+            return None
+
+    async def poll(self, order: Order) -> Order | None:
+        """One upstream check; the order if it changed, None otherwise (errors included)."""
+        status = await self.fetch(order)
+        if status is None:
             return None
         if self._failing.pop(order.id, None):
             logger.info("order %d: polling %s works again", order.id, order.provider)
         return await self.record(order, status)
 
     async def record(self, order: Order, status: Status) -> Order | None:
-        """Store SMS not seen before; the first one moves the order to code_received."""
+        """Store SMS not seen before; the first one moves the order to code_received (the number is sold)."""
         added = False
         if not status.sms:  # the common case: nothing new, no transaction
             if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
                 closed = OrderStatus.CANCELLED if status.state is UpstreamState.CANCELLED else OrderStatus.EXPIRED
-                return await self.orders.close_with_refund(
-                    order.id, closed, (OrderStatus.ACTIVE,), error=f"upstream {status.state}"
-                )
+                return await self.actions.close_without_code(order, closed, f"upstream {status.state}")
             return None
         async with self.db.transaction() as conn:
             current = await q.get(conn, order.id)
@@ -101,17 +109,18 @@ class Tracker:
                 added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
             if added and current.status is OrderStatus.ACTIVE:
                 await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)
+                await purchases.settle_order(conn, order.id, *settlement.SOLD)
         if added:
             crash_point("sms_stored")
         return await self.orders.get(order.id) if added else None
 
     async def expire_due(self, now: datetime | None = None) -> list[Order]:
-        """Refund orders whose time ran out without a code; complete those that got one."""
+        """Close orders whose time ran out: completed with a code, else by their refund terms."""
         now = now or datetime.now(UTC)
         changed: list[Order] = []
-        for order in await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
-            if order.expires_at > now:
-                continue
+        async with self.db.read() as conn:
+            due = await q.due_orders(conn, q.iso(now))
+        for order in due:
             try:
                 result = await self._expire(order, now)
             except Exception:  # one bad order must not stop the others' refunds
@@ -128,30 +137,56 @@ class Tracker:
         order = fresh
         if order.status is OrderStatus.CODE_RECEIVED:
             return await self.actions.finish(order.id)
-        late = await self.poll(order)  # a code may have arrived at the last moment
-        if late is not None and late.status is OrderStatus.CODE_RECEIVED:
-            return late
-        await self._cancel_upstream(order)
-        expired = await self.orders.close_with_refund(
-            order.id, OrderStatus.EXPIRED, (OrderStatus.ACTIVE,), error="no code in time"
+        overdue = now - order.expires_at
+        status = await self.fetch(order)  # a code may have arrived at the last moment
+        if status is not None:
+            late = await self.record(order, status)
+            if late is not None:
+                return late  # a code, or the upstream closed it
+        elif overdue < LOOKUP_PATIENCE:
+            return None  # cannot see the order now; a code may be there: asked again next run
+        if not order.refundable or not self.orders.policy.upstream_refunds(order.provider):
+            return await self.actions.close_without_code(order, OrderStatus.EXPIRED, "no code in time")
+        cancel = await self._cancel_upstream(order)
+        if cancel is None and overdue < LOOKUP_PATIENCE:
+            return None  # the upstream cannot be reached: try again next run
+        if cancel == settlement.written_off(WriteOff.CANCEL_REFUSED):
+            again = await self.fetch(order)  # refused: maybe because a code came in while a poll failed
+            late = await self.record(order, again) if again is not None else None
+            if late is not None:
+                return late
+            if again is None and overdue < LOOKUP_PATIENCE:
+                return None
+        closed = await self.actions.close_without_code(
+            order, OrderStatus.EXPIRED, "no code in time", cancel or settlement.written_off(WriteOff.CANCEL_FAILED)
         )
-        return expired or late or order
+        return closed or await self.orders.get(order.id)
 
-    async def _cancel_upstream(self, order: Order) -> None:
-        if order.upstream_id is None:
-            return
+    async def _cancel_upstream(self, order: Order) -> Upstream | None:
+        """Cancel at an upstream that refunds: given back, refused (written off), or None if it could not say."""
+        assert order.upstream_id is not None
         try:
-            await self.orders.catalog.get(order.provider).cancel(order.upstream_id)
-        except ProviderError as exc:
-            logger.info("order %d: cancel at expiry failed at %s: %s", order.id, order.provider, exc)
+            async with asyncio.timeout(self.orders.limits.call_deadline):
+                await self.orders.catalog.get(order.provider).cancel(order.upstream_id)
+        except CancelRefused as exc:
+            logger.info("order %d: cancel at expiry refused by %s: %s", order.id, order.provider, exc)
+            return settlement.written_off(WriteOff.CANCEL_REFUSED)
+        except (ProviderError, TimeoutError) as exc:
+            logger.info("order %d: cancel at expiry failed at %s: %r", order.id, order.provider, exc)
+            return None
+        return settlement.UPSTREAM_REFUNDED
 
     async def resolve_unclear(self, now: datetime | None = None) -> list[Order]:
         """Orders left unknown, or pending past a crash: looked up where the upstream allows, else
-        refunded (status failed, for the admins to check the upstream account). Returns both kinds."""
+        refunded (status failed) and their possible purchase written off. Returns both kinds.
+
+        An order this process is still buying is left alone, whatever its age."""
         now = now or datetime.now(UTC)
         refunded: list[Order] = []
         for order in await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN):
             age = now - q.parse_iso(order.created_at)
+            if self.orders.inflight.busy(order.id):
+                continue  # this process is still buying it
             if order.status is OrderStatus.PENDING and age < self.pending_grace:
                 continue
             try:
@@ -164,16 +199,20 @@ class Tracker:
             if isinstance(found, Order):
                 refunded.append(found)
                 continue
-            failed = await self.orders.close_with_refund(
-                order.id, OrderStatus.FAILED, (order.status,), error=f"unresolved {order.status}"
-            )
+            async with self.db.transaction() as conn:
+                failed = await settlement.refund(
+                    conn, order.id, OrderStatus.FAILED, (order.status,), error=f"unresolved {order.status}"
+                )
+                if failed is not None:
+                    await settlement.write_off_unclear(conn, failed)
             if failed is not None:
                 logger.warning("order %d at %s refunded unresolved (%s)", order.id, order.provider, order.status)
                 refunded.append(failed)
         async with self.db.read() as conn:
-            stale = await q.stale_renewals(conn, q.iso(now - self.pending_grace))
+            stale = await renewals.stale(conn, q.iso(now - self.pending_grace))
         for reference in stale:
-            await self.actions.refund_renewal(reference)
+            if not self.orders.inflight.renewal_busy(reference):
+                await self.actions.resolve_renewal(reference, now)
         return refunded
 
     async def _lookup(self, order: Order) -> Order | bool | None:
@@ -181,6 +220,8 @@ class Tracker:
         provider = self.orders.catalog.providers.get(order.provider)
         if provider is None or not provider.can_lookup:
             return None
+        if self.orders.inflight.buying_at(order.provider):
+            return False  # a purchase in flight there could be mistaken for this one: asked again later
         offer = Offer(order.provider, order.service, order.country, None, "", None, order.product_id, order.rent_days)
         try:
             purchase = await provider.lookup(offer, q.parse_iso(order.created_at) - timedelta(minutes=1))
@@ -203,5 +244,15 @@ class Tracker:
                 phone=purchase.phone,
                 expires_at=purchase.expires_at or order.expires_at,
             )
+            if active is not None:
+                await purchases.record(
+                    conn,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    provider=order.provider,
+                    upstream_id=purchase.upstream_id,
+                    cost=purchase.cost if purchase.cost is not None else order.cost,
+                    cost_currency=order.cost_currency,
+                )
         logger.info("order %d: found at %s after an unclear purchase", order.id, order.provider)
         return active

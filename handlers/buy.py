@@ -8,12 +8,14 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.billing import Billing
 from bot.notify import Notifier
 from bot.orders import OrderService
 from bot.outcomes import Outcome
 from bot.pricing import Quote
+from bot.refunds import Terms
 from handlers import keyboards
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, ServiceCb
 from handlers.screens import show
@@ -83,17 +85,30 @@ def _title(quote: Quote) -> str:
     return title
 
 
-@router.callback_query(ServiceCb.filter())
-async def confirm_screen(
-    query: CallbackQuery, callback_data: ServiceCb, orders: OrderService, billing: Billing, user: User
+def _terms_line(terms: Terms, write_off_limit: int) -> str:
+    if terms is Terms.RENTAL:
+        return _("⚠️ Not refundable: this rental is paid once the number is delivered, code or not.")
+    if terms is Terms.OVER_LIMIT:
+        return ngettext(
+            "⚠️ Not refundable: {n} number you left unused in the last 24 hours could not be returned to the "
+            "supplier, so this one is paid once delivered, code or not.",
+            "⚠️ Not refundable: {n} numbers you left unused in the last 24 hours could not be returned to the "
+            "supplier, so this one is paid once delivered, code or not.",
+            write_off_limit,
+        ).format(n=write_off_limit)
+    return _("You pay only if a code arrives: cancel or expiry refunds the price.")
+
+
+async def _confirm(
+    query: CallbackQuery, quote: Quote, orders: OrderService, billing: Billing, user: User, note: str | None = None
 ) -> None:
-    quote = await orders.quote(callback_data.country, callback_data.service, callback_data.days or None)
-    if quote is None:
-        await query.answer(_("Sold out just now. Please pick another service."), show_alert=True)
-        return
+    """The confirmation screen: price, balance, refund terms; Confirm only when the balance covers it."""
     balance = await billing.balance(user.id)
-    lines = [
-        _title(quote),
+    terms = await orders.terms(quote, user.id)
+    lines = [_title(quote)]
+    if note:
+        lines.append(note)
+    lines += [
         _("Price: <b>{price}</b>").format(price=billing.fmt(quote.price)),
         _("Your balance: {balance}").format(balance=billing.fmt(balance)),
     ]
@@ -105,9 +120,20 @@ async def confirm_screen(
                 missing=billing.fmt(quote.price - balance)
             )
         )
-    else:
-        lines.append(_("You pay only if a code arrives: cancel or expiry refunds the price."))
-    await show(query, "\n".join(lines), keyboards.confirm(quote, secrets.token_urlsafe(6), balance >= quote.price))
+    lines.append(_terms_line(terms, orders.policy.write_off_limit))
+    markup = keyboards.confirm(quote, secrets.token_urlsafe(6), balance >= quote.price, terms.refundable)
+    await show(query, "\n".join(lines), markup)
+
+
+@router.callback_query(ServiceCb.filter())
+async def confirm_screen(
+    query: CallbackQuery, callback_data: ServiceCb, orders: OrderService, billing: Billing, user: User
+) -> None:
+    quote = await orders.quote(callback_data.country, callback_data.service, callback_data.days or None)
+    if quote is None:
+        await query.answer(_("Sold out just now. Please pick another service."), show_alert=True)
+        return
+    await _confirm(query, quote, orders, billing, user)
     await query.answer()
 
 
@@ -130,17 +156,36 @@ async def place_order(
         confirmed=callback_data.price,
         rent_days=callback_data.days or None,
         card_message_id=query.message.message_id if query.message else None,
+        accept_nonrefundable=callback_data.nr,
     )
     if result.outcome is Outcome.INSUFFICIENT:
         await show(query, _("⚠️ Not enough balance. Top up and try again."), keyboards.back_to_menu())
         return
+    if result.outcome is Outcome.TOO_MANY_OPEN and result.limit:
+        text = ngettext(
+            "⚠️ You already have {n} open order, the most at once. Finish or cancel one, then try again.",
+            "⚠️ You already have {n} open orders, the most at once. Finish or cancel one, then try again.",
+            result.limit,
+        ).format(n=result.limit)
+        await show(query, text, keyboards.back_to_menu())
+        return
+    if result.outcome is Outcome.TOO_FAST and result.limit:
+        text = ngettext(
+            "⚠️ At most {n} purchase a minute. Nothing was charged; try again in a minute.",
+            "⚠️ At most {n} purchases a minute. Nothing was charged; try again in a minute.",
+            result.limit,
+        ).format(n=result.limit)
+        await show(query, text, keyboards.back_to_menu())
+        return
+    if result.outcome is Outcome.TERMS_CHANGED and result.quote:
+        note = _("The refundable numbers sold out. Nothing was charged. Confirm again?")
+        await _confirm(query, result.quote, orders, billing, user, note)
+        return
     if result.outcome in (Outcome.PRICE_CHANGED, Outcome.OUT_OF_STOCK) and result.quote:
-        text = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?").format(
+        note = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?").format(
             price=billing.fmt(result.quote.price)
         )
-        await show(
-            query, f"{_title(result.quote)}\n{text}", keyboards.confirm(result.quote, secrets.token_urlsafe(6), True)
-        )
+        await _confirm(query, result.quote, orders, billing, user, note)
         return
     if result.order is None or result.outcome is Outcome.OUT_OF_STOCK:
         text = _("😔 No number is available for this service right now. Nothing was charged.")

@@ -30,6 +30,7 @@ class ConfirmCb(CallbackData, prefix="b"):
     price: int  # the price the user saw, minor units
     nonce: str  # one per confirmation screen: taps beyond the first place nothing
     days: int = 0
+    nr: bool = False  # the screen said the number is not refundable, and the user confirmed that
 
 
 class OrderCb(CallbackData, prefix="o"):

@@ -18,6 +18,8 @@ SMS_MESSAGE_CHARS = 3500
 
 
 def status_line(order: Order) -> str:
+    if not order.refundable and order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        return _("⌛ Ended without a code (not refundable)")
     return {
         OrderStatus.PENDING: _("⏳ Getting your number…"),
         OrderStatus.ACTIVE: _("⏳ Waiting for the SMS…"),
@@ -60,8 +62,10 @@ def order_card(
         code = f"<code>{escape(item.code)}</code> · " if item.code else ""
         text = item.text if len(item.text) <= CARD_SMS_CHARS else item.text[: CARD_SMS_CHARS - 1] + "…"
         lines.append(f"💬 {code}{escape(text)}")
-    if order.status is OrderStatus.ACTIVE:
+    if order.status is OrderStatus.ACTIVE and order.refundable:
         lines.append(_("Enter the number in the app; the code will be sent here. No code, no charge."))
+    elif order.status is OrderStatus.ACTIVE:
+        lines.append(_("Enter the number in the app; the code will be sent here. This number is not refundable."))
     return "\n".join(lines)
 
 
@@ -94,6 +98,7 @@ def balance_text(balance: int, entries: list[Entry], fmt: Callable[[int], str]) 
         "promo": _("promo code"),
         "stars_refund": _("Stars refund"),
         "stars_refund_reversal": _("Stars refund reversed"),
+        "renewal": _("renewal"),
     }
     for entry in entries:
         sign = "+" if entry.amount > 0 else "−"

@@ -103,17 +103,18 @@ def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], 
     return kb.as_markup()
 
 
-def confirm(quote: Quote, nonce: str, can_pay: bool) -> InlineKeyboardMarkup:
+def confirm(quote: Quote, nonce: str, can_pay: bool, refundable: bool = True) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if can_pay:
         kb.button(
-            text=_("✅ Confirm"),
+            text=_("✅ Confirm") if refundable else _("✅ Confirm, not refundable"),
             callback_data=ConfirmCb(
                 country=quote.country,
                 service=quote.service,
                 price=quote.price,
                 nonce=nonce,
                 days=quote.rent_days or 0,
+                nr=not refundable,
             ),
         )
     kb.button(text=_("⬅️ Back"), callback_data=CountryCb(country=quote.country))
@@ -121,7 +122,9 @@ def confirm(quote: Quote, nonce: str, can_pay: bool) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def order_card(order: Order, *, another_code: bool = False, renew: bool = False) -> InlineKeyboardMarkup:
+def order_card(
+    order: Order, *, another_code: bool = False, renew: bool = False, cancel: bool = True
+) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     if order.status in (
         OrderStatus.ACTIVE,
@@ -130,7 +133,7 @@ def order_card(order: Order, *, another_code: bool = False, renew: bool = False)
         OrderStatus.UNKNOWN,
     ):
         kb.button(text=_("🔄 Refresh"), callback_data=OrderCb(action="refresh", order_id=order.id))
-    if order.status is OrderStatus.ACTIVE:
+    if cancel and order.status is OrderStatus.ACTIVE:
         kb.button(text=_("❌ Cancel"), callback_data=OrderCb(action="cancel", order_id=order.id))
     if order.status is OrderStatus.CODE_RECEIVED:
         if another_code:

@@ -9,6 +9,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.billing import Billing
 from bot.notify import Notifier
@@ -60,6 +61,12 @@ def _notice(result: Result, billing: Billing) -> str | None:
         Outcome.INSUFFICIENT: _("Not enough balance to renew."),
         Outcome.OUT_OF_STOCK: _("Renewal is not available for this number right now."),
         Outcome.PRICE_CHANGED: _("The renewal price went up; open Renew again to see it."),
+        Outcome.NOT_REFUNDABLE: _("This number is not refundable, so it cannot be cancelled."),
+        Outcome.UNKNOWN: _(
+            "The supplier did not answer clearly. We are checking: the days are added or the price "
+            "comes back to your balance."
+        ),
+        Outcome.DUPLICATE: _("This renewal was already done."),
     }.get(result.outcome)
 
 
@@ -114,9 +121,12 @@ async def renew(
         if price is None:
             await query.answer(_("Renewal is not available for this number right now."), show_alert=True)
             return
-        text = _("Renew <code>{phone}</code> for {days} more days for {price}?").format(
-            phone=html.escape(order.phone or ""), days=callback_data.days, price=billing.fmt(price)
-        )
+        text = ngettext(
+            "Renew <code>{phone}</code> for {days} more day for {price}?",
+            "Renew <code>{phone}</code> for {days} more days for {price}?",
+            callback_data.days,
+        ).format(phone=html.escape(order.phone or ""), days=callback_data.days, price=billing.fmt(price))
+        text += "\n" + _("A renewal is not refunded once the supplier confirms it, whether or not an SMS arrives.")
         await show(query, text, keyboards.renew_confirm(order, callback_data.days, secrets.token_urlsafe(6), price))
         await query.answer()
         return

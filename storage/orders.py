@@ -52,6 +52,7 @@ class Order:
     created_at: str
     product_id: str | None = None
     rent_days: int | None = None
+    refundable: bool = True  # no code, no charge; False: paid once delivered (the terms the user confirmed)
 
     @property
     def is_open(self) -> bool:
@@ -85,6 +86,7 @@ def _order(row: aiosqlite.Row) -> Order:
         created_at=row["created_at"],
         product_id=row["product_id"],
         rent_days=row["rent_days"],
+        refundable=bool(row["refundable"]),
     )
 
 
@@ -101,14 +103,30 @@ async def create(
     expires_at: datetime,
     rent_days: int | None = None,
     card_message_id: int | None = None,
+    cost: int | None = None,
+    cost_currency: str | None = None,
 ) -> Order:
+    """A pending order; ``cost`` is the first offer's, what an unclear purchase would be written off at."""
     async with conn.execute(
         """
         INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
-                            expires_at, rent_days, card_message_id)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                            expires_at, rent_days, card_message_id, cost, cost_currency)
+        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
         """,
-        (user_id, request_key, provider, country, service, price, chat_id, iso(expires_at), rent_days, card_message_id),
+        (
+            user_id,
+            request_key,
+            provider,
+            country,
+            service,
+            price,
+            chat_id,
+            iso(expires_at),
+            rent_days,
+            card_message_id,
+            cost,
+            cost_currency,
+        ),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -153,10 +171,36 @@ async def update(
     return _order(row) if row else None
 
 
+async def due_orders(conn: aiosqlite.Connection, now: str) -> list[Order]:
+    """Active orders (with or without a code) whose time ran out by ``now`` (ISO)."""
+    async with conn.execute(
+        "SELECT * FROM orders WHERE status IN ('active', 'code_received') AND expires_at <= ? ORDER BY id", (now,)
+    ) as cur:
+        return [_order(r) for r in await cur.fetchall()]
+
+
 async def open_orders(conn: aiosqlite.Connection, statuses: tuple[OrderStatus, ...] = OPEN) -> list[Order]:
     marks = ", ".join("?" for _ in statuses)
     async with conn.execute(f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses) as cur:
         return [_order(r) for r in await cur.fetchall()]
+
+
+async def count_open(conn: aiosqlite.Connection, user_id: int) -> int:
+    marks = ", ".join("?" for _ in OPEN)
+    async with conn.execute(
+        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN ({marks})", (user_id, *OPEN)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def count_since(conn: aiosqlite.Connection, user_id: int, since: str) -> int:
+    """Orders the user placed since ``since`` (ISO), whatever became of them."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM orders WHERE user_id = ? AND created_at >= ?", (user_id, since)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def for_user(conn: aiosqlite.Connection, user_id: int, limit: int = 10) -> list[Order]:
@@ -197,33 +241,6 @@ async def with_undelivered_sms(conn: aiosqlite.Connection) -> list[Order]:
         " AND user_id NOT IN (SELECT id FROM users WHERE is_blocked = 1) ORDER BY id"
     ) as cur:
         return [_order(r) for r in await cur.fetchall()]
-
-
-async def add_renewal(conn: aiosqlite.Connection, order_id: int, reference: str, days: int, price: int) -> bool:
-    """Record a pending renewal; False when this reference was already used."""
-    async with conn.execute(
-        "INSERT INTO order_renewals (order_id, reference, days, price, status) VALUES (?, ?, ?, ?, 'pending') "
-        "ON CONFLICT (reference) DO NOTHING RETURNING id",
-        (order_id, reference, days, price),
-    ) as cur:
-        return await cur.fetchone() is not None
-
-
-async def settle_renewal(conn: aiosqlite.Connection, reference: str, status: str) -> tuple[int, int] | None:
-    """Move a pending renewal to ``status``; ``(order_id, price)``, or None if it was not pending."""
-    async with conn.execute(
-        "UPDATE order_renewals SET status = ? WHERE reference = ? AND status = 'pending' RETURNING order_id, price",
-        (status, reference),
-    ) as cur:
-        row = await cur.fetchone()
-    return (row[0], row[1]) if row else None
-
-
-async def stale_renewals(conn: aiosqlite.Connection, before: str) -> list[str]:
-    async with conn.execute(
-        "SELECT reference FROM order_renewals WHERE status = 'pending' AND created_at < ?", (before,)
-    ) as cur:
-        return [r[0] for r in await cur.fetchall()]
 
 
 async def owner_of(conn: aiosqlite.Connection, provider: str, upstream_id: str) -> int | None:

@@ -159,4 +159,3 @@ async def unsettled(conn: aiosqlite.Connection) -> list[Purchase]:
     """Purchases with no outcome yet (their orders are open, or a settlement is still owed)."""
     async with conn.execute("SELECT * FROM upstream_purchases WHERE outcome IS NULL ORDER BY id") as cur:
         return [_purchase(r) for r in await cur.fetchall()]
-

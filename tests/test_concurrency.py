@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.billing import Billing
-from bot.orders import OrderService
+from bot.orders import Limits, OrderService
 from bot.outcomes import Outcome, Result
 from bot.pricing import Pricing
 from bot.settings import Settings
@@ -120,7 +120,8 @@ class PausingDemo(DemoProvider):
 @pytest.fixture
 def paused(db: Database, settings: Settings) -> tuple[PausingDemo, OrderService, Tracker]:
     upstream = PausingDemo()
-    orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
+    many = Limits(max_open=1000, per_minute=1000)  # one user places every schedule in a row
+    orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=many)
     return upstream, orders, Tracker(db, orders, concurrency=4)
 
 

@@ -30,7 +30,7 @@ from providers.smsactivate import SmsActivateProvider
 from providers.smscode import SMSCodeProvider
 from storage import ledger
 from storage.db import Database
-from storage.orders import REFUNDED
+from storage.orders import REFUNDED, OrderStatus
 from tests.fakes.ismscode import FakeISMSCode
 from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 from tests.fakes.smsactivate import FakeSmsActivate
@@ -151,14 +151,14 @@ class World:
                 users = [(r[0], r[1]) for r in await cur.fetchall()]
             async with conn.execute("SELECT MIN(balance_after) FROM ledger") as cur:
                 lowest = (await cur.fetchone())[0]
-            async with conn.execute("SELECT id, status, price FROM orders") as cur:
-                orders = [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+            async with conn.execute("SELECT id, status, price, refundable FROM orders") as cur:
+                orders = [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
             async with conn.execute("SELECT order_id, kind, amount, reference FROM ledger") as cur:
                 rows = [(r[0], r[1], r[2], r[3]) for r in await cur.fetchall()]
         assert discrepancies == [], f"balance != sum(ledger) for {discrepancies}"
         assert all(balance >= 0 for _, balance in users), users
         assert lowest is None or lowest >= 0, f"a balance went negative ({lowest})"
-        for order_id, status, price in orders:
+        for order_id, status, price, refundable in orders:
             charges = [amount for oid, kind, amount, _ in rows if oid == order_id and kind == "purchase"]
             refunds = [amount for oid, kind, amount, _ in rows if oid == order_id and kind == "refund"]
             charge_refs = [ref for *_, ref in rows if ref == f"order:{order_id}:charge"]
@@ -168,7 +168,8 @@ class World:
             assert charges == [-price], f"order {order_id}: charge {charges} is not its price {price}"
             assert order_id in self.confirmed, f"order {order_id} was not placed through World.place"
             assert -charges[0] <= self.confirmed[order_id], f"order {order_id} charged above the confirmed price"
-            if status in REFUNDED:
+            kept = not refundable and status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+            if status in REFUNDED and not kept:
                 assert refunds == [price], f"{status} order {order_id} refunded {refunds}"
             else:
                 assert refunds == [], f"{status} order {order_id} refunded {refunds}"

@@ -1,0 +1,121 @@
+"""Closing an order: the user's money and the upstream purchase's outcome in one transaction.
+
+Also the registry of purchases and renewals this process has in flight at an upstream, which the
+grace sweep leaves alone: an order is settled by the code that bought it, never behind its back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiosqlite
+
+from storage import ledger, purchases
+from storage import orders as q
+from storage.orders import Order, OrderStatus
+from storage.purchases import Outcome, WriteOff
+
+#: what the upstream purchase of a closed order ended in: (outcome, write-off reason or None)
+Upstream = tuple[Outcome, WriteOff | None]
+UPSTREAM_REFUNDED: Upstream = (Outcome.UPSTREAM_REFUNDED, None)
+SOLD: Upstream = (Outcome.SOLD, None)
+
+
+def written_off(reason: WriteOff) -> Upstream:
+    return (Outcome.WRITTEN_OFF, reason)
+
+
+async def refund(
+    conn: aiosqlite.Connection,
+    order_id: int,
+    status: OrderStatus,
+    expect: tuple[OrderStatus, ...],
+    *,
+    error: str | None = None,
+    upstream: Upstream | None = None,
+) -> Order | None:
+    """Move the order to a refunded status, credit its price back, settle its purchase; None if it
+    had moved on. The caller owns the transaction."""
+    order = await q.update(conn, order_id, expect=expect, status=status, error=error)
+    if order is None:
+        return None
+    await ledger.post(
+        conn,
+        user_id=order.user_id,
+        amount=order.price,
+        kind="refund",
+        reference=f"order:{order_id}:refund",
+        order_id=order_id,
+    )
+    if upstream is not None:
+        await purchases.settle_order(conn, order_id, *upstream)
+    return order
+
+
+async def keep(
+    conn: aiosqlite.Connection,
+    order_id: int,
+    status: OrderStatus,
+    expect: tuple[OrderStatus, ...],
+    *,
+    error: str | None = None,
+) -> Order | None:
+    """Close a non-refundable order without a code: the user keeps no refund, the number is sold."""
+    order = await q.update(conn, order_id, expect=expect, status=status, error=error)
+    if order is not None:
+        await purchases.settle_order(conn, order_id, *SOLD)
+    return order
+
+
+async def write_off_unclear(conn: aiosqlite.Connection, order: Order) -> None:
+    """Record the purchase an unclear order may have made (never found upstream) as written off."""
+    record = await purchases.record(
+        conn,
+        order_id=order.id,
+        user_id=order.user_id,
+        provider=order.provider,
+        upstream_id=None,
+        cost=order.cost,
+        cost_currency=order.cost_currency,
+    )
+    if record is not None:
+        await purchases.settle(conn, record.id, Outcome.WRITTEN_OFF, WriteOff.UNCLEAR)
+
+
+class Inflight:
+    """Order ids (with the upstream being asked) and renewal references in flight in this process."""
+
+    def __init__(self) -> None:
+        self._orders: dict[int, str] = {}
+        self._renewals: set[str] = set()
+
+    @contextmanager
+    def buying(self, order_id: int, provider: str) -> Iterator[None]:
+        self._orders[order_id] = provider
+        try:
+            yield
+        finally:
+            self._orders.pop(order_id, None)
+
+    def at(self, order_id: int, provider: str) -> None:
+        """The purchase moved on to another upstream (failover)."""
+        if order_id in self._orders:
+            self._orders[order_id] = provider
+
+    def busy(self, order_id: int) -> bool:
+        return order_id in self._orders
+
+    def buying_at(self, provider: str) -> bool:
+        return provider in self._orders.values()
+
+    @contextmanager
+    def renewing(self, reference: str) -> Iterator[None]:
+        self._renewals.add(reference)
+        try:
+            yield
+        finally:
+            self._renewals.discard(reference)
+
+    def renewal_busy(self, reference: str) -> bool:
+        return reference in self._renewals

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import broadcast, catalog, poll_cycle
+from bench import broadcast, catalog, durability, poll_cycle
 
 
 def main() -> None:
     asyncio.run(poll_cycle.main())
     asyncio.run(catalog.main())
+    asyncio.run(durability.main())
     asyncio.run(broadcast.main())
 
 

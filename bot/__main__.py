@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from storage.db import DatabaseInUse, hold_database_lock
 
 
 def load_settings() -> Settings:
@@ -29,8 +32,29 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def take_database(database: Path) -> BinaryIO:
+    """The database's lock for this process's lifetime, or one clear line and exit status 2.
+
+    Taken before anything opens or migrates the database: a second bot on the same file would
+    poll Telegram a second time and message every user twice.
+    """
+    try:
+        return hold_database_lock(database)
+    except DatabaseInUse as exc:
+        holder = f" (pid {exc.holder})" if exc.holder else ""
+        print(
+            f"DATABASE_PATH {database.absolute()} is already used by another running bot{holder}: "
+            "stop it first, or give this one its own DATABASE_PATH",
+            file=sys.stderr,
+        )
+    except OSError as exc:
+        print(f"DATABASE_PATH is invalid: cannot create a lock next to {database.absolute()}: {exc}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main() -> None:
     settings = load_settings()
+    lock = take_database(settings.database_path)  # held until the process exits
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -41,6 +65,8 @@ def main() -> None:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         pass
+    finally:
+        lock.close()
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ class Pricing:
     def __init__(self, settings: Settings) -> None:
         self.currency = settings.currency
         self.markup = settings.markup_percent
-        self.default_price = settings.default_price_minor
         self.step = max(settings.price_step_minor, 1)
+        self.default_price = self._round_up(Decimal(settings.default_price_minor))  # CURRENCY, on the step
         self.usd_rates = settings.usd_rates
         self.overrides: dict[tuple[str, str], int] = {}  # (service, country) -> price
         self.known_costs: dict[tuple[str, str, str], int] = {}  # (provider, service, country) -> cost

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from providers.money import to_minor
+from providers.money import exponent, parse_amount, to_minor
 
 #: upstreams configured by ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL``, with their documented base URLs
 UPSTREAM_DEFAULT_URLS: dict[str, str] = {
@@ -23,6 +23,9 @@ UPSTREAM_DEFAULT_URLS: dict[str, str] = {
 
 #: value of one unit of each currency in US dollars (override with USD_RATES)
 DEFAULT_USD_RATES = "USD=1,IDR=0.0000621,EUR=1.08,GBP=1.27,RUB=0.011,INR=0.012,CNY=0.14,XTR=0.013"
+
+#: price of an offer with no published price when DEFAULT_PRICE is unset, in US dollars (converted to CURRENCY)
+DEFAULT_PRICE_USD = Decimal("0.50")
 
 
 class SmsActivateUpstream(BaseModel):
@@ -48,10 +51,12 @@ class Settings(BaseSettings):
     pending_grace_seconds: float = Field(120.0, ge=1, le=3600)
     demo_provider: Literal["auto", "on", "off"] = "auto"
     demo_sms_delay_seconds: float = Field(8.0, ge=0, le=3600)
-    default_price: str = "0.50"
     poll_concurrency: int = Field(50, ge=1, le=1000)
     usd_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default=DEFAULT_USD_RATES, validate_default=True)
-    price_step: str = "0.01"
+    # amounts in CURRENCY, checked against CURRENCY and USD_RATES (so declared after them); unset, the
+    # step is one minor unit and the default price DEFAULT_PRICE_USD converted, rounded up to the step
+    price_step: Annotated[str | None, Field(validate_default=True)] = None
+    default_price: Annotated[str | None, Field(validate_default=True)] = None
     catalog_ttl_seconds: float = Field(60.0, ge=1, le=3600)
     catalog_stale_seconds: float = Field(900.0, ge=0, le=86400)
     breaker_failures: int = Field(3, ge=1, le=100)
@@ -130,11 +135,33 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456789:AA... (the token @BotFather gives)")
         return SecretStr(token)
 
-    @field_validator("default_price", "price_step")
+    @field_validator("price_step", "default_price", mode="before")
     @classmethod
-    def _price_is_amount(cls, value: str) -> str:
-        if to_minor(value, "USD") <= 0:
-            raise ValueError("must be a positive amount such as 0.50")
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("price_step", "default_price")
+    @classmethod
+    def _amount_in_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An amount in CURRENCY: positive, with no more decimals than CURRENCY has (0 for IDR)."""
+        currency = info.data.get("currency")
+        if currency is None:
+            return value  # CURRENCY itself is invalid and reported
+        if value is None:
+            rates = info.data.get("usd_rates")
+            if info.field_name == "default_price" and rates is not None and currency not in rates:
+                raise ValueError(
+                    f"not set and USD_RATES has no rate to derive it in {currency}: "
+                    f"set DEFAULT_PRICE (in {currency}) or add {currency}=<value in USD> to USD_RATES"
+                )
+            return None
+        value = value.strip()
+        try:
+            parse_amount(value, currency)
+        except ValueError:
+            digits = exponent(currency)
+            shape = "no decimals" if digits == 0 else f"at most {digits} decimals"
+            raise ValueError(f"must be a positive amount in {currency} with {shape}, got {value!r}") from None
         return value
 
     @field_validator("telegram_api_url", *(f"{n}_base_url" for n in UPSTREAM_DEFAULT_URLS))
@@ -146,11 +173,24 @@ class Settings(BaseSettings):
 
     @property
     def price_step_minor(self) -> int:
-        return to_minor(self.price_step, self.currency)
+        """PRICE_STEP in minor units of CURRENCY; unset, one minor unit."""
+        if self.price_step is None:
+            return 1
+        return max(to_minor(self.price_step, self.currency), 1)
 
     @property
     def default_price_minor(self) -> int:
-        return to_minor(self.default_price, self.currency)
+        """DEFAULT_PRICE in minor units of CURRENCY; unset, DEFAULT_PRICE_USD converted with USD_RATES
+        and rounded up to the step."""
+        if self.default_price is not None:
+            return to_minor(self.default_price, self.currency)
+        step = self.price_step_minor
+        rate = self.usd_rates.get(self.currency)
+        if rate is None:  # refused at start; only a copy made without validation gets here
+            raise ValueError(f"DEFAULT_PRICE is not set and USD_RATES has no rate for {self.currency}")
+        major = DEFAULT_PRICE_USD / rate
+        minor = int(major.scaleb(exponent(self.currency)).to_integral_value(rounding=ROUND_CEILING))
+        return max(-(-minor // step) * step, step)
 
     def upstream_keys(self) -> dict[str, tuple[str, str]]:
         """``{name: (api_key, base_url)}`` for every upstream with a key set."""

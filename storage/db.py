@@ -4,21 +4,73 @@ A single connection is shared by every coroutine, so two transactions must never
 :meth:`Database.transaction` and the one-statement helpers take the same asyncio lock. Services
 that change money open a transaction and pass the connection to the query functions, which
 never commit on their own.
+
+Durability: WAL with ``synchronous=FULL``, so the WAL is synced at every commit and a committed
+credit or charge survives a power loss (``NORMAL`` may lose the last commits; see ``bench/durability.py``
+for what it costs). One bot process per database file: :func:`hold_database_lock`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import aiosqlite
 
 from storage.migrations import migrate
 
 logger = logging.getLogger(__name__)
+
+
+class DatabaseInUse(RuntimeError):
+    """Another process holds the database's lock file."""
+
+    def __init__(self, database: Path, holder: str) -> None:
+        super().__init__(f"{database} is in use by another process{f' (pid {holder})' if holder else ''}")
+        self.database = database
+        self.holder = holder  # the pid the holder wrote into the lock file, or "" if unknown
+
+
+def lock_path(database: str | Path) -> Path:
+    """``<database path>.lock``, next to the database file."""
+    database = Path(database)
+    return database.with_name(database.name + ".lock")
+
+
+def hold_database_lock(database: str | Path) -> BinaryIO:
+    """Take ``<database>.lock`` exclusively for as long as the returned file stays open.
+
+    Two bot processes on one database would both poll Telegram and message users twice, so the
+    second refuses to start. The lock is an ``flock`` on an open file: the kernel releases it when
+    the process exits, however it exits, so a crash never leaves a stale lock behind. The file
+    itself is left in place (deleting it would race with the next process taking it) and holds
+    the holder's pid, for the message. Raises :class:`DatabaseInUse` when another open file
+    (another process) holds it, OSError when the file cannot be created.
+    """
+    database = Path(database)
+    path = lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+b")  # never truncates the holder's pid before we own the lock
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read(32).decode(errors="replace").strip()
+        handle.close()
+        raise DatabaseInUse(database, holder if holder.isdigit() else "") from None
+    except BaseException:
+        handle.close()
+        raise
+    handle.truncate(0)
+    handle.write(str(os.getpid()).encode())
+    handle.flush()
+    return handle
 
 
 class Database:
@@ -35,7 +87,7 @@ class Database:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA synchronous=FULL")  # WAL synced at every commit: money survives power loss
         await migrate(conn)
         return cls(conn)
 

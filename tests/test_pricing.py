@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from bot.billing import Billing
+from bot.orders import OrderService
+from bot.outcomes import Outcome
 from bot.pricing import Pricing
 from bot.settings import Settings
-from providers.base import Offer
+from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
+from providers.catalog import Catalog
+from storage.db import Database
+from tests.conftest import add_user
 
 
 def pricing(settings: Settings, **changes: object) -> Pricing:
@@ -74,3 +81,46 @@ def test_rentals_are_quoted_apart(settings: Settings) -> None:
 def test_bad_rates_fail_at_start(settings: Settings, value: str) -> None:
     with pytest.raises(ValueError):
         Settings(_env_file=None, bot_token="1:x", usd_rates=value)  # type: ignore[call-arg]
+
+
+class Unpriced(Provider):
+    """An upstream that publishes no price (like iSMScode) and charges nothing we are told of."""
+
+    name = "unpriced"
+
+    async def offers(self, country: str | None = None) -> list[Offer]:
+        return [Offer(self.name, "whatsapp", "ID", None, "IDR", 10)]
+
+    async def buy(self, offer: Offer) -> Purchase:
+        return Purchase("u-1", "+6280000000")
+
+    async def check(self, upstream_id: str) -> Status:
+        return Status(UpstreamState.WAITING)
+
+    async def cancel(self, upstream_id: str) -> None:
+        return None
+
+    async def balance(self) -> Balance:
+        return Balance(0, "IDR")
+
+
+async def test_idr_sells_an_unpriced_offer_at_a_rupiah_price_not_1(db: Database) -> None:
+    settings = Settings(_env_file=None, bot_token="1:x", currency="IDR")  # type: ignore[call-arg]
+    orders = OrderService(db, Catalog([Unpriced()]), Pricing(settings), timedelta(minutes=20))
+    await add_user(db, 7, balance=20_000)  # 20,000 rupiah
+    quote = await orders.quote("ID", "whatsapp")
+    assert quote is not None and quote.price == 8052  # 0.50 USD at USD_RATES' IDR=0.0000621, rounded up
+    result = await orders.place(user_id=7, chat_id=7, request_key="k", country="ID", service="whatsapp", confirmed=8052)
+    assert result.outcome is Outcome.PLACED and result.order is not None and result.order.price == 8052
+    assert await Billing(db, "IDR").balance(7) == 20_000 - 8052
+
+
+def test_unset_default_price_in_idr_rounds_up_to_the_step() -> None:
+    settings = Settings(_env_file=None, bot_token="1:x", currency="IDR", price_step="500")  # type: ignore[call-arg]
+    assert Pricing(settings).price(offer(None, "IDR")) == 8500
+
+
+def test_a_set_default_price_is_rounded_up_to_the_step_too(settings: Settings) -> None:
+    p = pricing(settings, default_price="0.55", price_step="0.10")
+    assert p.price(offer(None)) == 60  # every price is a multiple of PRICE_STEP
+    assert p.price(offer(None, days=7)) == 420

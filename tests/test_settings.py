@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.__main__ import load_settings
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +48,76 @@ def test_bad_values_name_the_variable(field: str, value: str) -> None:
 def test_token_is_never_printed() -> None:
     settings = Settings(_env_file=None, bot_token="123:SECRET-TOKEN")  # type: ignore[call-arg]
     assert "SECRET-TOKEN" not in repr(settings) and "SECRET-TOKEN" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("currency", "field", "value"),
+    [
+        ("USD", "default_price", "0.001"),  # more decimals than USD has
+        ("USD", "default_price", "0"),
+        ("USD", "price_step", "0.005"),
+        ("IDR", "default_price", "0.5"),  # rounds to 0 rupiah: IDR has no minor unit
+        ("IDR", "price_step", "0.01"),  # the old USD-looking default, refused in rupiah
+        ("IDR", "price_step", "-100"),
+    ],
+)
+def test_prices_are_amounts_in_currency(currency: str, field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", currency=currency, **{field: value})  # type: ignore[arg-type]
+    assert info.value.errors()[0]["loc"] == (field,)
+    assert currency in str(info.value)
+
+
+@pytest.mark.parametrize(("field", "value"), [("DEFAULT_PRICE", "0.5"), ("PRICE_STEP", "0.01")])
+def test_a_price_bad_for_the_currency_stops_the_start_with_one_line(
+    field: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("CURRENCY", "IDR")
+    monkeypatch.setenv(field, value)
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{field} is invalid") and "IDR" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("currency", "step", "default_minor", "step_minor"),
+    [
+        ("USD", None, 50, 1),  # 0.50 USD, a cent: as before
+        ("IDR", None, 8052, 1),  # 0.50 / 0.0000621 = 8051.5 rupiah, rounded up
+        ("IDR", "100", 8100, 100),  # ... rounded up to the step
+        ("XTR", None, 39, 1),  # 0.50 / 0.013 = 38.5 Stars
+        ("EUR", "0.05", 50, 5),  # 0.50 / 1.08 = 0.463 -> 0.47 -> the 0.05 step
+    ],
+)
+def test_unset_prices_are_sensible_in_any_currency(
+    currency: str, step: str | None, default_minor: int, step_minor: int
+) -> None:
+    settings = Settings(_env_file=None, bot_token="1:abc", currency=currency, price_step=step)  # type: ignore[call-arg]
+    assert (settings.default_price_minor, settings.price_step_minor) == (default_minor, step_minor)
+
+
+def test_set_prices_are_read_in_currency() -> None:
+    settings = Settings(_env_file=None, bot_token="1:abc", currency="IDR", default_price="9000", price_step="500")  # type: ignore[call-arg]
+    assert (settings.default_price_minor, settings.price_step_minor) == (9000, 500)
+    usd = Settings(_env_file=None, bot_token="1:abc", default_price="0.75", price_step="0.05")  # type: ignore[call-arg]
+    assert (usd.default_price_minor, usd.price_step_minor) == (75, 5)
+
+
+def test_blank_prices_in_env_file_mean_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=1:abc\nCURRENCY=IDR\nDEFAULT_PRICE=\nPRICE_STEP=\n")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()  # type: ignore[call-arg]
+    assert (settings.default_price_minor, settings.price_step_minor) == (8052, 1)
+
+
+def test_unset_default_price_needs_a_rate_for_the_currency() -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", currency="JPY")  # type: ignore[call-arg]
+    assert info.value.errors()[0]["loc"] == ("default_price",) and "USD_RATES" in str(info.value)
+    with_rate = Settings(_env_file=None, bot_token="1:abc", currency="JPY", usd_rates="JPY=0.0067")  # type: ignore[call-arg]
+    assert with_rate.default_price_minor == 75  # 0.50 / 0.0067 = 74.6 yen
+    assert Settings(_env_file=None, bot_token="1:abc", currency="JPY", default_price="80").default_price_minor == 80  # type: ignore[call-arg]

@@ -182,9 +182,11 @@ async def place_order(
         await _confirm(query, result.quote, orders, billing, user, note)
         return
     if result.outcome in (Outcome.PRICE_CHANGED, Outcome.OUT_OF_STOCK) and result.quote:
-        note = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?").format(
-            price=billing.fmt(result.quote.price)
-        )
+        if result.quote.price > callback_data.price:
+            note = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?")
+        else:
+            note = _("The supplier could not give a number just now. Nothing was charged. Try again?")
+        note = note.format(price=billing.fmt(result.quote.price))
         await _confirm(query, result.quote, orders, billing, user, note)
         return
     if result.order is None or result.outcome is Outcome.OUT_OF_STOCK:

@@ -15,7 +15,7 @@ def test_worst_case_callbacks_fit_64_bytes() -> None:
         CountriesCb(page=999).pack(),
         CountryCb(country=LONG_COUNTRY, page=99).pack(),
         ServiceCb(country=LONG_COUNTRY, service=LONG_SERVICE, days=30).pack(),
-        ConfirmCb(country="US", service=LONG_SERVICE, price=99_999_999, nonce="AbCdEfGh", days=30).pack(),
+        ConfirmCb(country="US", service=LONG_SERVICE, price=99_999_999, nonce="AbCdEfGh", days=30, nr=True).pack(),
         OrderCb(action="another", order_id=2**40).pack(),
         RenewCb(order_id=2**40, days=30, nonce="AbCdEfGh").pack(),
     ]

@@ -34,8 +34,9 @@ Assumptions where the document shows no response shape (the test fake follows th
   ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx; see _BY_STATUS).
 * Purchase and renew spend money: "not sold" / "not renewed" only on those refusals; any 5xx (a
   ``code`` 500-599 in a 2xx too), a timeout after sending, or an unmapped error is UnclearResult.
-* No cancel endpoint is documented: cancel() is a no-op, the rental lapses at its expiry, the bot
-  refunds the user, the operator bears the upstream cost. Codes arrive by themselves during a rental.
+* No cancel endpoint is documented: ``can_cancel`` is false and cancel() a no-op; the number lapses
+  at its expiry and its cost is spent (bot/refunds.py decides who bears it). Codes arrive by
+  themselves during a rental.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ class SimSmsBoxProvider(HttpProvider):
         return p.newest_match(items, offer, since)
 
     async def cancel(self, upstream_id: str) -> None:
-        """No-op: no cancel endpoint is documented; the rental lapses at expiry (the operator bears the cost)."""
+        """No-op: no cancel endpoint is documented; the rental lapses at expiry, its cost spent."""
         log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, p.order_ref(upstream_id))
 
     async def balance(self) -> Balance:

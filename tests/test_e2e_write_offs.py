@@ -89,7 +89,7 @@ async def test_refunds_stop_at_the_limit_and_the_screen_says_so(fake: FakeTelegr
 async def test_a_rental_says_it_is_not_refundable_before_confirm(fake: FakeTelegram, bot: FakeSimSmsBox) -> None:
     fake.send_message(USER, "/start")
     await fake.wait_for(lambda: "Welcome" in last_text(fake, USER))
-    fake.send_message(ADMIN, f"/credit {USER} 20.00 test")
+    fake.send_message(ADMIN, f"/credit {USER} 30.00 test")
     await fake.wait_for(lambda: "Credited" in last_text(fake, ADMIN))
     screen = await _to_confirm(fake, "WhatsApp · 7 days")
     assert "this rental is paid once the number is delivered" in screen
@@ -97,3 +97,8 @@ async def test_a_rental_says_it_is_not_refundable_before_confirm(fake: FakeTeleg
     await fake.wait_for(lambda: "Waiting for the SMS" in text_of(fake, USER, card))
     shown = next(m for m in fake.messages_to(USER) if m["message_id"] == card)
     assert "Cancel" not in str(shown.get("reply_markup"))
+    screen = await tap(fake, USER, "Renew +7 days")
+    assert "not refunded once the supplier confirms" in text_of(fake, USER, screen)
+    await tap(fake, USER, "Confirm renewal")
+    await fake.wait_for(lambda: any(r.path.endswith("/renew") for r in bot.requests))
+    assert await ask_balance(fake) == "2.70 USD"  # 30.00 - 2 x 13.65: the rental and its renewal, both kept

@@ -18,7 +18,8 @@ def welcome() -> str:
     return _(
         "👋 <b>Welcome!</b>\n"
         "Get a temporary phone number, receive the verification code right here.\n"
-        "No code, no charge: cancelled or expired orders are refunded."
+        "No code, no charge: cancelled or expired orders are refunded, unless the confirmation said "
+        "the number is not refundable."
     )
 
 
@@ -28,7 +29,9 @@ def help_text() -> str:
         "1. Top up your balance.\n"
         "2. Buy a number: pick a country and a service, confirm the price.\n"
         "3. Enter the number in the app; the code is sent to this chat as soon as it arrives.\n"
-        "4. No code before the order expires, or you cancel it first: the price is refunded.\n\n"
+        "4. No code before the order expires, or you cancel it first: the price is refunded. A few numbers "
+        "(rentals, and some suppliers' numbers once you have left several unused) are not refundable: "
+        "the confirmation screen says so before you pay.\n\n"
         "Commands: /buy /balance /orders /help"
     )
 

@@ -13,6 +13,7 @@ from bot.renewals import Renewing
 from bot.settlement import Upstream
 from providers.errors import CancelRefused, ProviderError
 from storage import orders as q
+from storage import renewals
 from storage.orders import REFUNDED, Order, OrderStatus
 from storage.purchases import WriteOff
 
@@ -57,17 +58,26 @@ class OrderActions(Renewing):
         return Result(Outcome.CANCELLED, cancelled)
 
     async def close_without_code(
-        self, order: Order, status: OrderStatus, error: str | None, cancel: Upstream = settlement.UPSTREAM_REFUNDED
+        self,
+        order: Order,
+        status: OrderStatus,
+        error: str | None,
+        cancel: Upstream = settlement.UPSTREAM_REFUNDED,
+        *,
+        withdrawn: bool = False,
     ) -> Order | None:
         """End an active order that got no code, by its terms: a non-refundable one keeps its charge (the
         number is sold); a refundable one is refunded. Its cost: at an upstream with no cancel, written
         off; at one that cancels, what the cancel ended in (``cancel``: given back, unless it was refused
-        or could not be sent)."""
+        or could not be sent). ``withdrawn``: the upstream cancelled the number itself, so it gives the
+        cost back and the user gets the price back whatever the terms."""
         async with self.db.transaction() as conn:
-            if not order.refundable:
+            if not order.refundable and not withdrawn:
                 return await settlement.keep(conn, order.id, status, (OrderStatus.ACTIVE,), error=error)
             upstream = cancel
-            if not self.orders.policy.upstream_refunds(order.provider):
+            if withdrawn:
+                upstream = settlement.UPSTREAM_REFUNDED
+            elif not self.orders.policy.upstream_refunds(order.provider):
                 upstream = settlement.written_off(WriteOff.NO_CANCEL)
             closed = await settlement.refund(
                 conn, order.id, status, (OrderStatus.ACTIVE,), error=error, upstream=upstream
@@ -77,10 +87,12 @@ class OrderActions(Renewing):
         return closed
 
     async def finish(self, order_id: int, user_id: int | None = None) -> Order | None:
-        """Close an order that got its code (no refund)."""
+        """Close an order that got its code (no refund); not while one of its renewals is unsettled."""
         async with self.db.transaction() as conn:
             order = await q.get(conn, order_id, user_id)
             if order is None or order.status is not OrderStatus.CODE_RECEIVED:
+                return order
+            if self.orders.inflight.renewing_order(order_id) or await renewals.open_of_order(conn, order_id):
                 return order
             done = await q.update(conn, order_id, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.COMPLETED)
         if done and done.upstream_id:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -109,9 +108,6 @@ class OrderService:
             return Result(Outcome.OUT_OF_STOCK)
         if quote.price > confirmed:
             return Result(Outcome.PRICE_CHANGED, quote=quote)
-        over_limit = await self.policy.over_limit(user_id)
-        if not accept_nonrefundable and not self.policy.terms(quote.offers[0], over_limit).refundable:
-            return Result(Outcome.TERMS_CHANGED, quote=quote)
         first = quote.offers[0]
         lifetime = timedelta(days=rent_days) if rent_days else self.timeout
         try:
@@ -119,6 +115,10 @@ class OrderService:
                 existing = await q.by_request_key(conn, request_key)
                 if existing:
                     return Result(Outcome.DUPLICATE, existing)
+                over_limit = await self.policy.exposure(conn, user_id) >= self.policy.write_off_limit
+                terms = self.policy.terms(first, over_limit)
+                if not accept_nonrefundable and not terms.refundable:
+                    return Result(Outcome.TERMS_CHANGED, quote=quote)
                 if await q.count_open(conn, user_id) >= self.limits.max_open:
                     return Result(Outcome.TOO_MANY_OPEN, limit=self.limits.max_open)
                 since = q.iso(datetime.now(UTC) - timedelta(minutes=1))
@@ -138,6 +138,7 @@ class OrderService:
                     card_message_id=card_message_id,
                     cost=first.cost,
                     cost_currency=first.currency,
+                    refundable=terms.refundable,
                 )
                 await ledger.post(
                     conn,
@@ -187,7 +188,7 @@ class OrderService:
                     purchase = await self.catalog.get(offer.provider).buy(offer)
             except (UnclearResult, TimeoutError) as exc:
                 logger.warning("order %d: unclear buy result from %s: %r", order.id, offer.provider, exc)
-                return await self._unclear(order, offer, str(exc) or "deadline passed")
+                return await self._unclear(order, offer, terms, str(exc) or "deadline passed")
             except ProviderError as exc:  # a definite "no" (out of stock, refused): the next offer
                 logger.info("order %d: %s could not sell, trying the next offer: %s", order.id, offer.provider, exc)
                 sold_out.add(offer.provider)
@@ -199,7 +200,7 @@ class OrderService:
         await asyncio.gather(*(self.catalog.refresh(name) for name in sold_out))
         return Result(Outcome.OUT_OF_STOCK, failed, await self.quote(order.country, order.service, order.rent_days))
 
-    async def _unclear(self, order: Order, offer: Offer, error: str) -> Result:
+    async def _unclear(self, order: Order, offer: Offer, terms: Terms, error: str) -> Result:
         async with self.db.transaction() as conn:
             moved = await q.update(
                 conn,
@@ -210,6 +211,7 @@ class OrderService:
                 product_id=offer.product_id,
                 cost=offer.cost,
                 cost_currency=offer.currency,
+                refundable=int(terms.refundable),
                 error=error[:300],
             )
         return Result(Outcome.UNKNOWN, moved or await self.get(order.id))
@@ -217,8 +219,10 @@ class OrderService:
     async def _activate(self, order: Order, offer: Offer, purchase: Purchase, terms: Terms, quote: Quote) -> Result:
         cost = purchase.cost if purchase.cost is not None else offer.cost
         expires = order.expires_at if purchase.expires_at is None else min(order.expires_at, purchase.expires_at)
-        try:
-            async with self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
+            owner = await q.owner_of(conn, offer.provider, purchase.upstream_id)
+            active = None
+            if owner is None:
                 active = await q.update(
                     conn,
                     order.id,
@@ -233,18 +237,20 @@ class OrderService:
                     expires_at=expires,
                     refundable=int(terms.refundable),
                 )
-                if active is not None:
-                    await purchases.record(
-                        conn,
-                        order_id=order.id,
-                        user_id=order.user_id,
-                        provider=offer.provider,
-                        upstream_id=purchase.upstream_id,
-                        cost=cost,
-                        cost_currency=offer.currency,
-                    )
-        except sqlite3.IntegrityError:  # a lookup gave this number to another order: that one holds it
-            logger.warning("order %d: %s number %s is held by another order", order.id, offer.provider, purchase.phone)
+            if active is not None:
+                await purchases.record(
+                    conn,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    provider=offer.provider,
+                    upstream_id=purchase.upstream_id,
+                    cost=cost,
+                    cost_currency=offer.currency,
+                )
+        if owner is not None:  # a lookup gave this number to another order, which holds and sold it
+            logger.warning(
+                "order %d: %s number %s is held by order %d", order.id, offer.provider, purchase.phone, owner
+            )
             failed = await self.close_with_refund(order.id, OrderStatus.FAILED, (OrderStatus.PENDING,), "number taken")
             return Result(Outcome.OUT_OF_STOCK, failed, await self.quote(order.country, order.service, order.rent_days))
         crash_point("activated")

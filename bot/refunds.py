@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import aiosqlite
+
 from bot.pricing import Quote
 from providers.base import Offer
 from providers.catalog import Catalog
-from storage import purchases
+from storage import orders, purchases
 from storage.db import Database
 from storage.orders import iso
 
@@ -58,13 +60,22 @@ class RefundPolicy:
             return Terms.RENTAL
         return Terms.OVER_LIMIT if over_limit else Terms.REFUNDABLE
 
-    async def write_offs_today(self, user_id: int, now: datetime | None = None) -> int:
+    async def exposure(self, conn: aiosqlite.Connection, user_id: int, now: datetime | None = None) -> int:
+        """Numbers the user left to the operator in 24 h, plus their open refundable orders at upstreams
+        with no cancel (each may become one): read in the caller's transaction, so concurrent Confirms
+        cannot all slip under the limit."""
         since = iso((now or datetime.now(UTC)) - WRITE_OFF_WINDOW)
+        no_cancel = [name for name, provider in self.catalog.providers.items() if not provider.can_cancel]
+        settled = await purchases.user_write_offs(conn, user_id, since)
+        return settled + await orders.count_open_refundable(conn, user_id, no_cancel)
+
+    async def write_offs_today(self, user_id: int) -> int:
         async with self.db.read() as conn:
-            return await purchases.user_write_offs(conn, user_id, since)
+            return await purchases.user_write_offs(conn, user_id, iso(datetime.now(UTC) - WRITE_OFF_WINDOW))
 
     async def over_limit(self, user_id: int) -> bool:
-        return await self.write_offs_today(user_id) >= self.write_off_limit
+        async with self.db.read() as conn:
+            return await self.exposure(conn, user_id) >= self.write_off_limit
 
     def prefer_refundable(self, quote: Quote, price_of: Callable[[Offer], int | None]) -> Quote:
         """The quote with refundable offers first when they cost at most ``preference_percent`` more

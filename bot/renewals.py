@@ -63,6 +63,9 @@ class Renewing:
         reference = f"order:{order.id}:renew:{nonce}"
         try:
             async with self.db.transaction() as conn:
+                current = await q.get(conn, order.id)
+                if current is None or not current.is_open or current.expires_at <= datetime.now(UTC):
+                    return Result(Outcome.CLOSED, current)  # closed (or expiring) since the screen was shown
                 if not await renewals.add(conn, order.id, reference, days, price):
                     return Result(Outcome.DUPLICATE, order)
                 await ledger.post(
@@ -95,13 +98,14 @@ class Renewing:
             renewal = await renewals.get(conn, reference)
             sellable = renewal is not None and renewal.status in ("pending", "unknown")
             renewed = None
-            if sellable:
+            current = await q.get(conn, order.id)  # not ``order``: another renewal may have landed since
+            if sellable and current is not None:
                 renewed = await q.update(
                     conn,
                     order.id,
                     expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
-                    expires_at=new_expiry or order.expires_at + timedelta(days=days),
-                    rent_days=(order.rent_days or 0) + days,
+                    expires_at=max(new_expiry or current.expires_at + timedelta(days=days), current.expires_at),
+                    rent_days=(current.rent_days or 0) + days,
                 )
             if renewed is not None:
                 await renewals.move(conn, reference, "done", ("pending", "unknown"))

@@ -89,10 +89,17 @@ class Inflight:
     def __init__(self) -> None:
         self._orders: dict[int, str] = {}
         self._renewals: set[str] = set()
+        self._starts: dict[str, int] = {}  # provider -> purchases ever started there
+
+    def starts(self, provider: str) -> int:
+        """How many purchases this process started at ``provider``: a lookup that saw this number change
+        while it ran may have found one of them."""
+        return self._starts.get(provider, 0)
 
     @contextmanager
     def buying(self, order_id: int, provider: str) -> Iterator[None]:
         self._orders[order_id] = provider
+        self._starts[provider] = self.starts(provider) + 1
         try:
             yield
         finally:
@@ -102,6 +109,7 @@ class Inflight:
         """The purchase moved on to another upstream (failover)."""
         if order_id in self._orders:
             self._orders[order_id] = provider
+            self._starts[provider] = self.starts(provider) + 1
 
     def busy(self, order_id: int) -> bool:
         return order_id in self._orders
@@ -119,3 +127,7 @@ class Inflight:
 
     def renewal_busy(self, reference: str) -> bool:
         return reference in self._renewals
+
+    def renewing_order(self, order_id: int) -> bool:
+        """A renewal of this order is at the upstream now (references are ``order:<id>:renew:<nonce>``)."""
+        return any(reference.startswith(f"order:{order_id}:renew:") for reference in self._renewals)

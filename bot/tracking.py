@@ -95,8 +95,11 @@ class Tracker:
         added = False
         if not status.sms:  # the common case: nothing new, no transaction
             if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
-                closed = OrderStatus.CANCELLED if status.state is UpstreamState.CANCELLED else OrderStatus.EXPIRED
-                return await self.actions.close_without_code(order, closed, f"upstream {status.state}")
+                if status.state is UpstreamState.CANCELLED:  # the upstream withdrew the number: it refunds
+                    return await self.actions.close_without_code(
+                        order, OrderStatus.CANCELLED, "upstream cancelled", withdrawn=True
+                    )
+                return await self.actions.close_without_code(order, OrderStatus.EXPIRED, "upstream expired")
             return None
         async with self.db.transaction() as conn:
             current = await q.get(conn, order.id)
@@ -135,6 +138,8 @@ class Tracker:
         if fresh is None or fresh.expires_at > now or not fresh.is_open:  # renewed or closed meanwhile
             return None
         order = fresh
+        if await self._renewal_open(order, now):
+            return None  # a renewal may extend it: settled first, then this order is looked at again
         if order.status is OrderStatus.CODE_RECEIVED:
             return await self.actions.finish(order.id)
         overdue = now - order.expires_at
@@ -161,6 +166,19 @@ class Tracker:
             order, OrderStatus.EXPIRED, "no code in time", cancel or settlement.written_off(WriteOff.CANCEL_FAILED)
         )
         return closed or await self.orders.get(order.id)
+
+    async def _renewal_open(self, order: Order, now: datetime) -> bool:
+        """A renewal of the order is in flight, or pending / unknown and could not be settled now."""
+        if self.orders.inflight.renewing_order(order.id):
+            return True
+        async with self.db.read() as conn:
+            unsettled = await renewals.open_of_order(conn, order.id)
+        for reference in unsettled:
+            await self.actions.resolve_renewal(reference, now)
+        if not unsettled:
+            return False
+        async with self.db.read() as conn:
+            return bool(await renewals.open_of_order(conn, order.id))
 
     async def _cancel_upstream(self, order: Order) -> Upstream | None:
         """Cancel at an upstream that refunds: given back, refused (written off), or None if it could not say."""
@@ -222,12 +240,15 @@ class Tracker:
             return None
         if self.orders.inflight.buying_at(order.provider):
             return False  # a purchase in flight there could be mistaken for this one: asked again later
+        starts = self.orders.inflight.starts(order.provider)
         offer = Offer(order.provider, order.service, order.country, None, "", None, order.product_id, order.rent_days)
         try:
             purchase = await provider.lookup(offer, q.parse_iso(order.created_at) - timedelta(minutes=1))
         except ProviderError as exc:
             logger.info("order %d: lookup at %s failed: %s", order.id, order.provider, exc)
             return False
+        if self.orders.inflight.starts(order.provider) != starts:
+            return False  # a purchase started there while we looked: what we found may be its number
         if purchase is None:
             return None
         async with self.db.transaction() as conn:

@@ -90,10 +90,10 @@ def _terms_line(terms: Terms, write_off_limit: int) -> str:
         return _("⚠️ Not refundable: this rental is paid once the number is delivered, code or not.")
     if terms is Terms.OVER_LIMIT:
         return ngettext(
-            "⚠️ Not refundable: {n} number you left unused in the last 24 hours could not be returned to the "
-            "supplier, so this one is paid once delivered, code or not.",
-            "⚠️ Not refundable: {n} numbers you left unused in the last 24 hours could not be returned to the "
-            "supplier, so this one is paid once delivered, code or not.",
+            "⚠️ Not refundable: this supplier does not take numbers back, and you have used your {n} free "
+            "cancellation of such numbers for today, so this one is paid once delivered, code or not.",
+            "⚠️ Not refundable: this supplier does not take numbers back, and you have used your {n} free "
+            "cancellations of such numbers for today, so this one is paid once delivered, code or not.",
             write_off_limit,
         ).format(n=write_off_limit)
     return _("You pay only if a code arrives: cancel or expiry refunds the price.")
@@ -178,7 +178,7 @@ async def place_order(
         await show(query, text, keyboards.back_to_menu())
         return
     if result.outcome is Outcome.TERMS_CHANGED and result.quote:
-        note = _("The refundable numbers sold out. Nothing was charged. Confirm again?")
+        note = _("The terms changed: this number would not be refundable. Nothing was charged. Confirm again?")
         await _confirm(query, result.quote, orders, billing, user, note)
         return
     if result.outcome in (Outcome.PRICE_CHANGED, Outcome.OUT_OF_STOCK) and result.quote:

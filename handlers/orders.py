@@ -66,7 +66,7 @@ def _notice(result: Result, billing: Billing) -> str | None:
             "The supplier did not answer clearly. We are checking: the days are added or the price "
             "comes back to your balance."
         ),
-        Outcome.DUPLICATE: _("This renewal was already done."),
+        Outcome.DUPLICATE: _("This renewal was already requested."),
     }.get(result.outcome)
 
 

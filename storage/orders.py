@@ -105,13 +105,15 @@ async def create(
     card_message_id: int | None = None,
     cost: int | None = None,
     cost_currency: str | None = None,
+    refundable: bool = True,
 ) -> Order:
-    """A pending order; ``cost`` is the first offer's, what an unclear purchase would be written off at."""
+    """A pending order; ``cost`` is the first offer's, what an unclear purchase would be written off at;
+    ``refundable``: the terms the user confirmed, kept if the purchase is only found by a lookup."""
     async with conn.execute(
         """
         INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
-                            expires_at, rent_days, card_message_id, cost, cost_currency)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                            expires_at, rent_days, card_message_id, cost, cost_currency, refundable)
+        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
         """,
         (
             user_id,
@@ -126,6 +128,7 @@ async def create(
             card_message_id,
             cost,
             cost_currency,
+            int(refundable),
         ),
     ) as cur:
         row = await cur.fetchone()
@@ -189,6 +192,20 @@ async def count_open(conn: aiosqlite.Connection, user_id: int) -> int:
     marks = ", ".join("?" for _ in OPEN)
     async with conn.execute(
         f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN ({marks})", (user_id, *OPEN)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def count_open_refundable(conn: aiosqlite.Connection, user_id: int, providers: list[str]) -> int:
+    """The user's open refundable orders at ``providers`` (no code yet): write-offs in the making."""
+    if not providers:
+        return 0
+    marks = ", ".join("?" for _ in providers)
+    async with conn.execute(
+        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND refundable = 1 "
+        f"AND status IN ('pending', 'active', 'unknown') AND provider IN ({marks})",
+        (user_id, *providers),
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0

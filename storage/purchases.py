@@ -36,8 +36,9 @@ class WriteOff(enum.StrEnum):
     RENEWAL_UNCLEAR = "renewal_unclear"  # a renewal with no clear answer; the user refunded
 
 
-#: write-offs that a user's own actions caused, counted against ``WRITE_OFF_LIMIT_PER_DAY``
-USER_CAUSED = (WriteOff.NO_CANCEL, WriteOff.CANCEL_REFUSED, WriteOff.CANCEL_FAILED)
+#: write-offs that a user's own actions caused, counted against ``WRITE_OFF_LIMIT_PER_DAY`` (an
+#: upstream that refused or could not take a cancel is the upstream's doing, not the user's)
+USER_CAUSED = (WriteOff.NO_CANCEL,)
 
 
 @dataclass(frozen=True, slots=True)

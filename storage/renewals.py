@@ -51,6 +51,15 @@ async def move(conn: aiosqlite.Connection, reference: str, status: str, expect: 
         return await cur.fetchone() is not None
 
 
+async def open_of_order(conn: aiosqlite.Connection, order_id: int) -> list[str]:
+    """References of the order's renewals still pending or unknown."""
+    async with conn.execute(
+        "SELECT reference FROM order_renewals WHERE order_id = ? AND status IN ('pending', 'unknown') ORDER BY id",
+        (order_id,),
+    ) as cur:
+        return [r[0] for r in await cur.fetchall()]
+
+
 async def stale(conn: aiosqlite.Connection, before: str) -> list[str]:
     """Renewals still pending or unknown that started before ``before`` (ISO): to be resolved."""
     async with conn.execute(

@@ -48,6 +48,8 @@ class Scripted(Provider):
         self.renewed: list[tuple[str, int]] = []
         self.expires = datetime.now(UTC) + timedelta(days=7)
         self.lookup_result: Purchase | None = None
+        self.lookup_delay = 0.0
+        self.says_expiry = True  # renew() answers the new expiry
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         return [
@@ -80,6 +82,7 @@ class Scripted(Provider):
         return Balance(0, "USD")
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
+        await asyncio.sleep(self.lookup_delay)
         return self.lookup_result
 
     async def renew(self, upstream_id: str, days: int) -> datetime | None:
@@ -88,7 +91,7 @@ class Scripted(Provider):
             raise self.renew_error
         self.renewed.append((upstream_id, days))
         self.expires += timedelta(days=days)
-        return self.expires
+        return self.expires if self.says_expiry else None
 
 
 def _world(db: Database, settings: Settings, *upstreams: Scripted, deadline: float = 5.0) -> Tracker:
@@ -317,3 +320,93 @@ async def test_per_user_limits_on_open_orders_and_purchases_a_minute(db: Databas
     fifth = await _place(tracker, "e")
     assert fifth.outcome is Outcome.TOO_FAST and fifth.limit == 3
     assert upstream.buys == 3 and await _balance(db) == START - first.order.price
+
+
+async def test_a_lookup_that_overlaps_a_new_purchase_claims_nothing(db: Database, settings: Settings) -> None:
+    box = Scripted("box", can_cancel=False, can_lookup=True)
+    box.buy_error = UnclearResult("lost", provider="box")
+    tracker = _world(db, settings, box)
+    await add_user(db, USER, START)
+    lost = await _place(tracker, "lost")
+    box.buy_error, box.lookup_delay = None, 0.4
+    box.lookup_result = Purchase("box-2", "+15550000002")  # the number the purchase below will get
+    sweeping = asyncio.create_task(tracker.resolve_unclear(now=datetime.now(UTC) + GRACE * 10))
+    await asyncio.sleep(0.1)
+    placed = await _place(tracker, "b")  # starts and ends while the lookup is out
+    assert await sweeping == []
+    assert (await tracker.orders.get(lost.order.id)).status is OrderStatus.UNKNOWN
+    assert placed.outcome is Outcome.PLACED and placed.order.upstream_id == "box-2"
+
+
+async def test_a_purchase_found_by_lookup_keeps_the_terms_the_user_confirmed(db: Database, settings: Settings) -> None:
+    box = Scripted("box", can_cancel=False, can_lookup=True)
+    box.buy_error = UnclearResult("lost", provider="box")
+    tracker = _world(db, settings, box)
+    await add_user(db, USER, START)
+    rental = await _place(tracker, "r", days=7)  # a rental at an upstream with no cancel: not refundable
+    assert rental.order.status is OrderStatus.UNKNOWN and not rental.order.refundable
+    box.lookup_result = Purchase("box-1", "+15550000001", box.expires)
+    [found] = await tracker.resolve_unclear(now=datetime.now(UTC) + GRACE * 10)
+    assert found.status is OrderStatus.ACTIVE and not found.refundable
+    assert (await tracker.actions.cancel(found.id, USER)).outcome is Outcome.NOT_REFUNDABLE
+    assert await _balance(db) == START - rental.order.price
+
+
+async def test_open_refundable_orders_count_against_the_write_off_limit(db: Database, settings: Settings) -> None:
+    box = Scripted("box", can_cancel=False)
+    tracker = _world(db, settings, box)
+    await add_user(db, USER, START)
+    quote = await tracker.orders.quote("US", "whatsapp")
+
+    async def confirm(n: int) -> Outcome:
+        result = await tracker.orders.place(
+            user_id=USER, chat_id=USER, request_key=f"k{n}", country="US", service="whatsapp", confirmed=quote.price
+        )
+        return result.outcome
+
+    outcomes = await asyncio.gather(*(confirm(n) for n in range(6)))  # six Confirms at once, none cancelled yet
+    assert sorted(outcomes) == sorted([Outcome.PLACED] * 3 + [Outcome.TERMS_CHANGED] * 3)
+    assert box.buys == 3
+
+
+async def test_expiry_waits_for_a_renewal_in_flight(db: Database, settings: Settings) -> None:
+    upstream = Scripted("rent")
+    tracker = _world(db, settings, upstream)
+    await add_user(db, USER, START)
+    order = (await _place(tracker, "a", days=7)).order
+    price = await tracker.actions.renewal_price(order, 7)
+    upstream.renew_delay = 0.5
+    renewing = asyncio.create_task(tracker.actions.renew(order.id, USER, 7, "n1", price))
+    await asyncio.sleep(0.2)
+    assert await tracker.expire_due(now=order.expires_at + timedelta(seconds=1)) == []
+    assert (await renewing).outcome is Outcome.RENEWED
+    renewed = await tracker.orders.get(order.id)
+    assert renewed.status is OrderStatus.ACTIVE and renewed.rent_days == 14
+    assert ("renewal", Spent.SOLD, None) in await _outcomes(db, order.id)
+
+
+async def test_two_renewals_at_once_both_add_their_days(db: Database, settings: Settings) -> None:
+    upstream = Scripted("rent")
+    upstream.says_expiry = False  # the bot adds the days itself
+    upstream.renew_delay = 0.1
+    tracker = _world(db, settings, upstream)
+    await add_user(db, USER, START)
+    order = (await _place(tracker, "a", days=7)).order
+    price = await tracker.actions.renewal_price(order, 7)
+    results = await asyncio.gather(*(tracker.actions.renew(order.id, USER, 7, f"n{n}", price) for n in range(2)))
+    assert [r.outcome for r in results] == [Outcome.RENEWED, Outcome.RENEWED]
+    renewed = await tracker.orders.get(order.id)
+    assert renewed.rent_days == 21 and renewed.expires_at == order.expires_at + timedelta(days=14)
+
+
+async def test_a_number_the_upstream_withdraws_is_refunded_whatever_the_terms(db: Database, settings: Settings) -> None:
+    box = Scripted("box", can_cancel=False)
+    tracker = _world(db, settings, box)
+    await add_user(db, USER, START)
+    rental = (await _place(tracker, "r", days=7)).order
+    assert not rental.refundable
+    box.statuses.append(Status(UpstreamState.CANCELLED))
+    await tracker.poll_all()
+    assert (await tracker.orders.get(rental.id)).status is OrderStatus.CANCELLED
+    assert await _balance(db) == START
+    assert await _outcomes(db, rental.id) == [("number", Spent.UPSTREAM_REFUNDED, None)]

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, Decimal, Inexact, InvalidOperation, Rounded, localcontext
 
 #: digits after the point, per ISO 4217 currency (IDR is quoted in whole rupiah by upstreams)
 EXPONENTS: dict[str, int] = {"IDR": 0, "JPY": 0, "KRW": 0, "VND": 0, "XTR": 0}
+
+#: the most money, in minor units, that any amount or balance may hold: the database refuses more
+#: (migration 6), so a sum can never overflow SQLite's 64-bit integers into a float
+MONEY_BOUND = 10**15
+
+#: what a person may type as an amount: digits with at most one decimal point or comma, nothing else
+#: (no sign, exponent, ``nan`` or ``inf``, no digits from other scripts)
+_PLAIN_AMOUNT = re.compile(r"(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)", re.ASCII)
+_AMOUNT_CHARS = 32
 
 
 def exponent(currency: str) -> int:
@@ -25,8 +35,11 @@ def to_minor(value: object, currency: str) -> int:
         raise ValueError(f"not an amount: {value!r}") from exc
     if not amount.is_finite():
         raise ValueError(f"not an amount: {value!r}")
-    scaled = amount.scaleb(exponent(currency))
-    return int(scaled.to_integral_value(rounding=ROUND_CEILING))
+    try:
+        scaled = amount.scaleb(exponent(currency))
+        return int(scaled.to_integral_value(rounding=ROUND_CEILING))
+    except ArithmeticError as exc:  # beyond what Decimal or int can hold (1e999999999)
+        raise ValueError(f"not an amount: {value!r}") from exc
 
 
 def format_minor(amount: int, currency: str) -> str:
@@ -39,17 +52,26 @@ def format_minor(amount: int, currency: str) -> str:
     return f"{sign}{whole}.{frac:0{exp}d}"
 
 
-def parse_amount(text: str, currency: str) -> int:
-    """Strict user input: ``"5.50"`` -> 550. Raises ValueError for more decimals than the
-    currency has, for non-positive amounts and for anything that is not a plain number."""
-    cleaned = text.strip().replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {text!r}") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"not a positive amount: {text!r}")
-    scaled = amount.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"too many decimals for {currency}: {text!r}")
-    return int(scaled)
+def parse_amount(text: str, currency: str, maximum: int | None = None) -> int:
+    """Strict user input: ``"5.50"`` -> 550.
+
+    Raises ValueError for anything but a plain positive decimal number (no sign, exponent, ``nan``
+    or ``inf``), for more decimals than the currency has, and for more than ``maximum`` minor units
+    (never more than :data:`MONEY_BOUND`). Parsed with Decimal, exactly; never through float.
+    """
+    cleaned = text.strip()
+    if len(cleaned) > _AMOUNT_CHARS or not _PLAIN_AMOUNT.fullmatch(cleaned):
+        raise ValueError(f"not a plain amount: {text!r}")
+    limit = MONEY_BOUND if maximum is None else min(maximum, MONEY_BOUND)
+    with localcontext() as ctx:  # exact: 32 characters fit in 64 digits, and rounding would raise
+        ctx.prec = 64
+        ctx.traps[Inexact] = ctx.traps[Rounded] = True
+        try:
+            scaled = Decimal(cleaned.replace(",", ".")).scaleb(exponent(currency))
+        except (ArithmeticError, ValueError) as exc:
+            raise ValueError(f"not an amount: {text!r}") from exc
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"too many decimals for {currency}: {text!r}")
+        if not 0 < scaled <= limit:
+            raise ValueError(f"not an amount from the smallest unit to {limit} minor units: {text!r}")
+        return int(scaled)

@@ -10,9 +10,18 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from providers.money import MONEY_BOUND
+
+#: the start of every message of migration 6's triggers, which refuse a float or an out-of-range amount
+OUT_OF_RANGE = "money out of range"
+
 
 class InsufficientFunds(Exception):
     """A debit would take the balance below zero; nothing was written."""
+
+
+class OutOfRange(ValueError):
+    """The amount, or the balance it would make, is beyond ``MONEY_BOUND``; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +51,13 @@ async def post(
     """Add ``amount`` (negative for a debit) to the user's balance with its ledger row.
 
     Returns None, changing nothing, when ``reference`` was already posted: a replayed credit or a
-    second refund is a no-op. Raises InsufficientFunds when the balance would go negative.
+    second refund is a no-op. Raises InsufficientFunds when the balance would go negative, and
+    OutOfRange when the amount or the new balance would be beyond ``MONEY_BOUND``.
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValueError(f"amount must be a non-zero int of minor units, got {amount!r}")
+    if abs(amount) > MONEY_BOUND:
+        raise OutOfRange(f"amount {amount} is beyond {MONEY_BOUND} minor units")
     async with conn.execute("SELECT 1 FROM ledger WHERE reference = ?", (reference,)) as cur:
         if await cur.fetchone():
             return None
@@ -54,8 +66,10 @@ async def post(
             "UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance", (amount, user_id)
         ) as cur:
             row = await cur.fetchone()
-    except sqlite3.IntegrityError as exc:  # CHECK (balance >= 0)
-        raise InsufficientFunds(f"user {user_id} cannot pay {-amount}") from exc
+    except sqlite3.IntegrityError as exc:
+        if OUT_OF_RANGE in str(exc):  # the balance would pass MONEY_BOUND
+            raise OutOfRange(f"user {user_id}: balance plus {amount} is beyond {MONEY_BOUND}") from exc
+        raise InsufficientFunds(f"user {user_id} cannot pay {-amount}") from exc  # CHECK (balance >= 0)
     if row is None:
         raise LookupError(f"no user {user_id}")
     async with conn.execute(

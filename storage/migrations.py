@@ -221,6 +221,64 @@ MIGRATIONS: list[str] = [
     ALTER TABLE payments_v5 RENAME TO payments;
     CREATE INDEX payments_status ON payments(status) WHERE status IN ('received', 'rejected', 'refunding');
     """,
+    # 6: money columns hold integers of at most 10^15 minor units (providers.money.MONEY_BOUND), so no
+    #    bug and no absurd input can store a float (SQLite turns an overflowing sum into one) or a sum
+    #    beyond 64 bits. SQLite cannot add a CHECK to an existing table: BEFORE triggers refuse the row.
+    #    Each message starts with 'money out of range' (storage.ledger.OUT_OF_RANGE). The ledger needs no
+    #    UPDATE trigger: it is append-only.
+    """
+    CREATE TRIGGER users_balance_insert_money BEFORE INSERT ON users
+        WHEN typeof(NEW.balance) != 'integer' OR NEW.balance NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: users.balance'); END;
+    CREATE TRIGGER users_balance_update_money BEFORE UPDATE OF balance ON users
+        WHEN typeof(NEW.balance) != 'integer' OR NEW.balance NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: users.balance'); END;
+    CREATE TRIGGER ledger_amount_insert_money BEFORE INSERT ON ledger
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: ledger.amount'); END;
+    CREATE TRIGGER ledger_balance_after_insert_money BEFORE INSERT ON ledger
+        WHEN typeof(NEW.balance_after) != 'integer'
+            OR NEW.balance_after NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: ledger.balance_after'); END;
+    CREATE TRIGGER orders_price_insert_money BEFORE INSERT ON orders
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: orders.price'); END;
+    CREATE TRIGGER orders_price_update_money BEFORE UPDATE OF price ON orders
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: orders.price'); END;
+    CREATE TRIGGER orders_cost_insert_money BEFORE INSERT ON orders
+        WHEN NEW.cost IS NOT NULL
+            AND (typeof(NEW.cost) != 'integer' OR NEW.cost NOT BETWEEN -1000000000000000 AND 1000000000000000)
+        BEGIN SELECT RAISE(ABORT, 'money out of range: orders.cost'); END;
+    CREATE TRIGGER orders_cost_update_money BEFORE UPDATE OF cost ON orders
+        WHEN NEW.cost IS NOT NULL
+            AND (typeof(NEW.cost) != 'integer' OR NEW.cost NOT BETWEEN -1000000000000000 AND 1000000000000000)
+        BEGIN SELECT RAISE(ABORT, 'money out of range: orders.cost'); END;
+    CREATE TRIGGER promo_codes_amount_insert_money BEFORE INSERT ON promo_codes
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: promo_codes.amount'); END;
+    CREATE TRIGGER promo_codes_amount_update_money BEFORE UPDATE OF amount ON promo_codes
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: promo_codes.amount'); END;
+    CREATE TRIGGER price_overrides_price_insert_money BEFORE INSERT ON price_overrides
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: price_overrides.price'); END;
+    CREATE TRIGGER price_overrides_price_update_money BEFORE UPDATE OF price ON price_overrides
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: price_overrides.price'); END;
+    CREATE TRIGGER payments_amount_insert_money BEFORE INSERT ON payments
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: payments.amount'); END;
+    CREATE TRIGGER payments_amount_update_money BEFORE UPDATE OF amount ON payments
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: payments.amount'); END;
+    CREATE TRIGGER order_renewals_price_insert_money BEFORE INSERT ON order_renewals
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: order_renewals.price'); END;
+    CREATE TRIGGER order_renewals_price_update_money BEFORE UPDATE OF price ON order_renewals
+        WHEN typeof(NEW.price) != 'integer' OR NEW.price NOT BETWEEN -1000000000000000 AND 1000000000000000
+        BEGIN SELECT RAISE(ABORT, 'money out of range: order_renewals.price'); END;
+    """,
 ]
 
 

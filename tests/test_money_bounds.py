@@ -1,0 +1,206 @@
+"""Bounded money (#9): typed amounts are parsed strictly, and the database refuses a float or an
+out-of-range amount itself."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+
+import aiosqlite
+import pytest
+
+from bot.billing import Billing
+from providers.money import MONEY_BOUND, parse_amount, to_minor
+from storage import ledger, users
+from storage.db import Database
+from storage.migrations import MIGRATIONS, migrate
+from tests.conftest import add_user
+
+BAD_AMOUNTS = ["92233720368547758", "1e308", "1e3", "-5", "0.001", "nan", "inf", "0", "+5", "1_000", "٣", "", "5 5"]
+
+
+@pytest.mark.parametrize("text", BAD_AMOUNTS)
+def test_a_typed_amount_is_a_plain_positive_number_within_the_bound(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_amount(text, "USD", 100_000_000)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("5.50", "USD", 550),
+        ("5,5", "USD", 550),
+        (".5", "USD", 50),
+        ("1000000", "USD", 100_000_000),
+        ("8500", "IDR", 8500),
+    ],
+)
+def test_plain_amounts_still_parse(text: str, currency: str, minor: int) -> None:
+    assert parse_amount(text, currency, 100_000_000) == minor
+
+
+def test_decimals_are_exact_not_rounded_away() -> None:
+    with pytest.raises(ValueError):  # 31 significant digits: a 28-digit context would round it to 1.00
+        parse_amount("1.000000000000000000000000000001", "USD")
+    with pytest.raises(ValueError):
+        parse_amount("1000000.01", "USD", 100_000_000)
+    assert parse_amount("9" * 13, "USD") == int("9" * 13) * 100  # no maximum: MONEY_BOUND
+    with pytest.raises(ValueError):
+        parse_amount("9" * 14, "USD")
+
+
+def test_to_minor_turns_an_overflow_into_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        to_minor("1e999999999", "USD")
+
+
+# -- the database refuses what no bug may store --------------------------------------------------------
+
+MONEY_COLUMNS = [
+    ("users", "balance"),
+    ("ledger", "amount"),
+    ("ledger", "balance_after"),
+    ("orders", "price"),
+    ("orders", "cost"),
+    ("promo_codes", "amount"),
+    ("price_overrides", "price"),
+    ("payments", "amount"),
+    ("order_renewals", "price"),
+]
+
+
+_ids = itertools.count(900)
+
+
+async def _row(conn: aiosqlite.Connection, table: str, column: str, value: object) -> None:
+    """Insert one row into ``table`` with ``column = value`` and every other column valid."""
+    rows: dict[str, dict[str, object]] = {
+        "users": {"id": next(_ids), "balance": 0},
+        "ledger": {"user_id": 1, "amount": 5, "balance_after": 5, "kind": "k", "reference": f"r{column}{value!r}"},
+        "orders": {
+            "user_id": 1,
+            "request_key": f"k{column}{value!r}",
+            "status": "active",
+            "provider": "p",
+            "country": "US",
+            "service": "s",
+            "price": 5,
+            "expires_at": "2030-01-01T00:00:00.000Z",
+        },
+        "promo_codes": {"code": f"C{column}{value!r}", "amount": 5, "max_uses": 1},
+        "price_overrides": {"service": f"s{value!r}", "country": "US", "price": 5},
+        "payments": {
+            "charge_id": f"c{value!r}",
+            "user_id": 1,
+            "payload": "p",
+            "stars": 1,
+            "amount": 5,
+            "status": "received",
+        },
+        "order_renewals": {"order_id": 1, "reference": f"r{value!r}", "days": 1, "price": 5, "status": "pending"},
+    }
+    row = rows[table] | {column: value}
+    await conn.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values())
+    )
+
+
+async def _seed(db: Database) -> None:
+    await add_user(db, 1)
+    async with db.transaction() as conn:
+        await _row(conn, "orders", "price", 5)
+
+
+@pytest.mark.parametrize(("table", "column"), MONEY_COLUMNS)
+@pytest.mark.parametrize("value", [1.5, "2.5", MONEY_BOUND + 1, -(MONEY_BOUND + 1), 2**63 - 1, "lots"])
+async def test_the_database_refuses_a_float_or_an_out_of_range_amount(
+    db: Database, table: str, column: str, value: object
+) -> None:
+    await _seed(db)
+    with pytest.raises(sqlite3.IntegrityError, match="money out of range"):
+        async with db.transaction() as conn:
+            await _row(conn, table, column, value)
+
+
+@pytest.mark.parametrize(("table", "column"), MONEY_COLUMNS)
+async def test_the_database_takes_an_integer_up_to_the_bound(db: Database, table: str, column: str) -> None:
+    await _seed(db)
+    async with db.transaction() as conn:
+        await _row(conn, table, column, MONEY_BOUND)
+        await _row(conn, table, column, 2.0)  # an integral REAL is stored as the integer (column affinity)
+
+
+@pytest.mark.parametrize(
+    ("sql", "args"),
+    [
+        ("UPDATE users SET balance = ? WHERE id = 1", (0.5,)),
+        ("UPDATE users SET balance = ? + ? WHERE id = 1", (2**63 - 1, 2**63 - 1)),  # overflows into a float
+        ("UPDATE orders SET price = ?", (MONEY_BOUND + 1,)),
+        ("UPDATE orders SET cost = ?", (1.25,)),
+        ("UPDATE promo_codes SET amount = ?", (1e300,)),
+        ("UPDATE price_overrides SET price = ?", (3.5,)),
+        ("UPDATE payments SET amount = ?", (MONEY_BOUND * 10,)),
+        ("UPDATE order_renewals SET price = ?", (0.1,)),
+    ],
+)
+async def test_an_update_is_refused_too(db: Database, sql: str, args: tuple[object, ...]) -> None:
+    await _seed(db)
+    async with db.transaction() as conn:
+        for table in ("promo_codes", "price_overrides", "payments", "order_renewals"):
+            await _row(conn, table, "rowid", 1)
+    with pytest.raises(sqlite3.IntegrityError, match="money out of range"):
+        async with db.transaction() as conn:
+            await conn.execute(sql, args)
+
+
+async def test_orders_cost_may_still_be_unknown(db: Database) -> None:
+    await _seed(db)
+    async with db.transaction() as conn:
+        await _row(conn, "orders", "cost", None)
+        await conn.execute("UPDATE orders SET cost = NULL")
+
+
+async def test_a_credit_past_the_bound_is_refused_and_changes_nothing(db: Database) -> None:
+    await add_user(db, 10)
+    async with db.transaction() as conn:
+        await ledger.post(conn, user_id=10, amount=MONEY_BOUND - 5, kind="k", reference="big")
+    with pytest.raises(ledger.OutOfRange):
+        async with db.transaction() as conn:
+            await ledger.post(conn, user_id=10, amount=6, kind="k", reference="over")
+    with pytest.raises(ledger.OutOfRange):
+        async with db.transaction() as conn:
+            await ledger.post(conn, user_id=10, amount=MONEY_BOUND + 1, kind="k", reference="huge")
+    with pytest.raises(ledger.InsufficientFunds):  # a debit beyond the balance is still that
+        async with db.transaction() as conn:
+            await ledger.post(conn, user_id=10, amount=-MONEY_BOUND, kind="k", reference="under")
+    async with db.transaction() as conn:
+        assert await ledger.post(conn, user_id=10, amount=5, kind="k", reference="to the bound")
+    async with db.read() as conn:
+        user = await users.get(conn, 10)
+        assert await ledger.discrepancies(conn) == []
+        assert not await ledger.exists(conn, "over") and not await ledger.exists(conn, "huge")
+    assert user is not None and user.balance == MONEY_BOUND
+
+
+async def test_migration_6_applies_to_a_database_with_data(tmp_path: object) -> None:
+    path = f"{tmp_path}/old.sqlite3"
+    async with aiosqlite.connect(path) as conn:
+        conn.row_factory = aiosqlite.Row
+        for number, script in enumerate(MIGRATIONS[:5], start=1):
+            await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        await conn.execute("INSERT INTO users (id, balance) VALUES (1, 0)")
+        await conn.commit()
+        assert await migrate(conn) == len(MIGRATIONS)
+        await ledger.post(conn, user_id=1, amount=250, kind="k", reference="after")
+        with pytest.raises(sqlite3.IntegrityError, match="money out of range"):
+            await conn.execute("UPDATE users SET balance = 2.5 WHERE id = 1")
+        async with conn.execute("SELECT balance FROM users") as cur:
+            assert (await cur.fetchone())[0] == 250
+
+
+async def test_the_balance_still_reads_after_every_refusal(db: Database) -> None:
+    await add_user(db, 20, balance=100)
+    billing = Billing(db, "USD")
+    with pytest.raises(ledger.OutOfRange):
+        await billing.admin_adjust(admin_id=1, user_id=20, amount=2**62, reason="x", reference="absurd")
+    assert billing.fmt(await billing.balance(20)) == "1.00 USD"

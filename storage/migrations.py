@@ -191,6 +191,13 @@ MIGRATIONS: list[str] = [
         BEGIN SELECT RAISE(ABORT, 'an upstream purchase has exactly one outcome'); END;
     CREATE TRIGGER upstream_purchases_no_delete BEFORE DELETE ON upstream_purchases
         BEGIN SELECT RAISE(ABORT, 'upstream purchases are kept'); END;
+    -- orders open at the upgrade get their purchase record, so they too end in one outcome
+    INSERT INTO upstream_purchases (order_id, user_id, kind, provider, upstream_id, reference, cost,
+                                    cost_currency, outcome, settled_at)
+        SELECT id, user_id, 'number', provider, upstream_id, 'order:' || id || ':' || provider || ':' || upstream_id,
+               cost, cost_currency, CASE WHEN status = 'code_received' THEN 'sold' END,
+               CASE WHEN status = 'code_received' THEN updated_at END
+        FROM orders WHERE upstream_id IS NOT NULL AND status IN ('active', 'code_received');
 
     CREATE TABLE order_renewals_v5 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

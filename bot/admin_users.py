@@ -22,12 +22,22 @@ class UserCard:
     orders: list[Order]  # newest first
 
 
+def _fits_sqlite(digits: str) -> bool:
+    try:
+        return -(2**63) <= int(digits) < 2**63
+    except ValueError:  # digits int() does not read, such as "²"
+        return False
+
+
 class AdminUsers:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def card(self, query: str | int, rows: int = 5) -> UserCard | None:
         """``query``: a Telegram id or an @username; None when nobody matches."""
+        text = str(query).strip()
+        if len(text) > 64 or (text.lstrip("-").isdigit() and not _fits_sqlite(text)):
+            return None  # no id or username is that long, nor an id beyond SQLite's 64-bit integers
         async with self.db.read() as conn:
             user = await user_admin.find(conn, str(query))
             if user is None:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from providers.money import MONEY_BOUND
 from storage import admin_log, ledger
 from storage import promos as q
 from storage.db import Database
@@ -56,6 +57,22 @@ def normalize_code(text: str) -> str:
     return cleaned.upper()
 
 
+def parse_count(text: str, high: int) -> int:
+    """A whole number from 1 to ``high`` typed by a person (uses, days); ValueError for anything else
+    (a sign, ``1e3``, ``1_000``, digits from other scripts, more digits than ``high`` has)."""
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= len(str(high))):
+        raise ValueError(f"not a whole number from 1 to {high}: {text!r}")
+    value = int(cleaned)
+    if not 1 <= value <= high:
+        raise ValueError(f"not a whole number from 1 to {high}: {text!r}")
+    return value
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 class Promos:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -63,9 +80,14 @@ class Promos:
     async def create(
         self, *, admin_id: int, code: str, amount: int, max_uses: int, days: int | None = None
     ) -> PromoCode | None:
-        """The new code, or None when ``code`` already exists. ValueError for out-of-range input."""
+        """The new code, or None when ``code`` already exists. ValueError for out-of-range input:
+        ``amount`` is 1 to ``MONEY_BOUND`` minor units (the handler holds it to ``MAX_AMOUNT``)."""
         code = normalize_code(code)
-        if amount <= 0 or not 1 <= max_uses <= MAX_USES or (days is not None and not 1 <= days <= MAX_DAYS):
+        if not (
+            _whole(amount, 1, MONEY_BOUND)
+            and _whole(max_uses, 1, MAX_USES)
+            and (days is None or _whole(days, 1, MAX_DAYS))
+        ):
             raise ValueError("amount, uses or days out of range")
         expires = datetime.now(UTC) + timedelta(days=days) if days else None
         async with self.db.transaction() as conn:

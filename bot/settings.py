@@ -6,10 +6,10 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from providers.money import exponent, parse_amount, to_minor
+from providers.money import MONEY_BOUND, exponent, format_minor, parse_amount, to_minor
 
 #: upstreams configured by ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL``, with their documented base URLs
 UPSTREAM_DEFAULT_URLS: dict[str, str] = {
@@ -26,6 +26,25 @@ DEFAULT_USD_RATES = "USD=1,IDR=0.0000621,EUR=1.08,GBP=1.27,RUB=0.011,INR=0.012,C
 
 #: price of an offer with no published price when DEFAULT_PRICE is unset, in US dollars (converted to CURRENCY)
 DEFAULT_PRICE_USD = Decimal("0.50")
+
+#: MAX_AMOUNT when unset, in US dollars: converted to CURRENCY and rounded down to one significant digit
+MAX_AMOUNT_USD = Decimal(1_000_000)
+#: MAX_AMOUNT at most, in minor units: a balance holds a thousand of them within the database's bound
+MAX_AMOUNT_CAP = MONEY_BOUND // 1000
+
+
+def _max_amount(value: str | None, info: ValidationInfo) -> str | None:
+    """MAX_AMOUNT: blank is unset; else a positive amount in CURRENCY of at most MAX_AMOUNT_CAP minor units."""
+    currency = info.data.get("currency")
+    if value is None or not value.strip() or currency is None:  # CURRENCY itself is invalid and reported
+        return None
+    try:
+        parse_amount(value, currency, MAX_AMOUNT_CAP)
+    except ValueError:
+        cap = format_minor(MAX_AMOUNT_CAP, currency)
+        shape = "no decimals" if exponent(currency) == 0 else f"at most {exponent(currency)} decimals"
+        raise ValueError(f"must be a positive amount in {currency} up to {cap} with {shape}, got {value!r}") from None
+    return value.strip()
 
 
 class SmsActivateUpstream(BaseModel):
@@ -71,6 +90,9 @@ class Settings(BaseSettings):
     write_off_limit_per_day: int = Field(3, ge=0, le=1000)  # numbers a user may leave the operator to pay for, per 24 h
     max_active_orders_per_user: int = Field(10, ge=1, le=1000)
     purchases_per_minute: int = Field(10, ge=1, le=1000)
+    # the largest amount an operator may type (credit, debit, promo code, price override), in CURRENCY;
+    # unset: MAX_AMOUNT_USD in CURRENCY (see max_amount_minor)
+    max_amount: Annotated[str | None, AfterValidator(_max_amount), Field(validate_default=True)] = None
 
     smscartesim_api_key: SecretStr | None = None
     smscartesim_base_url: str = UPSTREAM_DEFAULT_URLS["smscartesim"]
@@ -191,6 +213,16 @@ class Settings(BaseSettings):
         major = DEFAULT_PRICE_USD / rate
         minor = int(major.scaleb(exponent(self.currency)).to_integral_value(rounding=ROUND_CEILING))
         return max(-(-minor // step) * step, step)
+
+    @property
+    def max_amount_minor(self) -> int:
+        """MAX_AMOUNT in minor units of CURRENCY. Unset: MAX_AMOUNT_USD converted with USD_RATES (1,000,000
+        CURRENCY without a rate), rounded down to one significant digit; never above MAX_AMOUNT_CAP."""
+        if self.max_amount is not None:
+            return parse_amount(self.max_amount, self.currency, MAX_AMOUNT_CAP)
+        major = int(MAX_AMOUNT_USD / self.usd_rates.get(self.currency, Decimal(1)))
+        magnitude = 10 ** (len(str(major)) - 1)
+        return min(max(major // magnitude * magnitude, 1) * 10 ** exponent(self.currency), MAX_AMOUNT_CAP)
 
     def upstream_keys(self) -> dict[str, tuple[str, str]]:
         """``{name: (api_key, base_url)}`` for every upstream with a key set."""

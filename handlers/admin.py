@@ -13,9 +13,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.audit import Audit
 from bot.billing import Billing
 from bot.settings import Settings
-from handlers.admin_texts import audit_text
+from handlers.admin_texts import amount_rule, audit_text
 from providers.money import parse_amount
-from storage.ledger import Entry, InsufficientFunds
+from storage.ledger import Entry, InsufficientFunds, OutOfRange
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +34,31 @@ router.message.filter(IsAdmin())
 router.callback_query.filter(IsAdmin())
 
 
-def _usage(command: str) -> str:
-    return _(
+def _usage(command: str, maximum: int, billing: Billing) -> str:
+    usage = _(
         "Usage: <code>/{command} &lt;telegram_id&gt; &lt;amount&gt; [reason]</code>, e.g. /{command} 12345 5.50 bonus"
     ).format(command=command)
+    return f"{usage}\n{amount_rule(maximum, billing.fmt)}"
 
 
-async def _adjust(message: Message, command: CommandObject, billing: Billing, sign: int) -> Entry | None:
+def parse_user_id(text: str) -> int:
+    """A Telegram user id as typed; ValueError for anything but 1 to 19 ASCII digits that fit SQLite."""
+    cleaned = text.strip()
+    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 19) or not 0 < int(cleaned) < 2**63:
+        raise ValueError(f"not a Telegram id: {text!r}")
+    return int(cleaned)
+
+
+async def _adjust(
+    message: Message, command: CommandObject, billing: Billing, settings: Settings, sign: int
+) -> Entry | None:
     """Parse ``<telegram_id> <amount> [reason]`` and post it; None when the admin was already answered."""
     parts = (command.args or "").split(maxsplit=2)
     try:
-        user_id = int(parts[0])
-        amount = sign * parse_amount(parts[1], billing.currency)
+        user_id = parse_user_id(parts[0])
+        amount = sign * parse_amount(parts[1], billing.currency, settings.max_amount_minor)
     except (IndexError, ValueError):
-        await message.answer(_usage(command.command))
+        await message.answer(_usage(command.command, settings.max_amount_minor, billing))
         return None
     reason = parts[2] if len(parts) > 2 else f"manual {command.command}"
     admin_id = message.from_user.id if message.from_user else 0
@@ -68,6 +79,11 @@ async def _adjust(message: Message, command: CommandObject, billing: Billing, si
             _("User {id} has only {balance}; nothing was debited.").format(id=user_id, balance=balance)
         )
         return None
+    except OutOfRange:
+        await message.answer(
+            _("That would take the balance of {id} beyond what it can hold; nothing changed.").format(id=user_id)
+        )
+        return None
     if entry is None:  # the same command delivered twice
         await message.answer(_("Already done."))
         return None
@@ -83,8 +99,8 @@ async def _tell(bot: Bot, user_id: int, text: str) -> None:
 
 
 @router.message(Command("credit"))
-async def credit(message: Message, command: CommandObject, billing: Billing, bot: Bot) -> None:
-    entry = await _adjust(message, command, billing, 1)
+async def credit(message: Message, command: CommandObject, billing: Billing, settings: Settings, bot: Bot) -> None:
+    entry = await _adjust(message, command, billing, settings, 1)
     if entry is None:
         return
     amount, balance = billing.fmt(entry.amount), billing.fmt(entry.balance_after)
@@ -99,8 +115,8 @@ async def credit(message: Message, command: CommandObject, billing: Billing, bot
 
 
 @router.message(Command("debit"))
-async def debit(message: Message, command: CommandObject, billing: Billing, bot: Bot) -> None:
-    entry = await _adjust(message, command, billing, -1)
+async def debit(message: Message, command: CommandObject, billing: Billing, settings: Settings, bot: Bot) -> None:
+    entry = await _adjust(message, command, billing, settings, -1)
     if entry is None:
         return
     amount, balance = billing.fmt(-entry.amount), billing.fmt(entry.balance_after)

@@ -9,7 +9,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.billing import Billing
-from bot.price_admin import PriceAdmin, parse_markup
+from bot.price_admin import PriceAdmin, parse_key, parse_markup
+from bot.settings import Settings
 from bot.stats import Stats
 from bot.upstreams import Upstreams
 from handlers import admin_keyboards as kb
@@ -103,18 +104,21 @@ async def markup(message: Message, command: CommandObject, price_admin: PriceAdm
 
 
 @router.message(Command("price"))
-async def price(message: Message, command: CommandObject, price_admin: PriceAdmin, billing: Billing) -> None:
+async def price(
+    message: Message, command: CommandObject, price_admin: PriceAdmin, billing: Billing, settings: Settings
+) -> None:
     parts = (command.args or "").split()
     try:
         service, country, value = parts
-        amount = None if value.lower() == "off" else parse_amount(value, billing.currency)
+        parse_key(service, country)
+        amount = None if value.lower() == "off" else parse_amount(value, billing.currency, settings.max_amount_minor)
     except ValueError:
-        await message.answer(
-            _(
-                "Usage: <code>/price &lt;service&gt; &lt;country&gt; &lt;price|off&gt;</code>, "
-                "e.g. /price whatsapp US 0.99"
-            )
+        usage = _(
+            "Usage: <code>/price &lt;service&gt; &lt;country&gt; &lt;price|off&gt;</code>, "
+            "e.g. /price whatsapp US 0.99\n"
+            "service: its code, at most 24 letters, digits, - or _; country: an ISO code such as US or IDN"
         )
+        await message.answer(f"{usage}\n{texts.amount_rule(settings.max_amount_minor, billing.fmt)}")
         return
     service, country = await price_admin.set_price(_admin_id(message), service, country, amount)
     if amount is None:

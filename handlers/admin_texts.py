@@ -292,6 +292,11 @@ def _audit_books(report: AuditReport, fmt: Fmt) -> list[str]:
     return lines
 
 
+def amount_rule(maximum: int, fmt: Fmt) -> str:
+    """The line under every usage that takes an amount: what an amount may be."""
+    return _("An amount is a plain number above 0 and at most {max}, e.g. 5.50.").format(max=fmt(maximum))
+
+
 def users_help() -> str:
     return _("👥 <b>Users</b>\nSend <code>/user &lt;telegram_id&gt;</code> or <code>/user @username</code>.")
 

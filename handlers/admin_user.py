@@ -15,13 +15,14 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.admin_users import AdminUsers
 from bot.billing import Billing
+from bot.settings import Settings
 from handlers import admin_keyboards as kb
 from handlers import admin_texts as texts
 from handlers.admin import IsAdmin
 from handlers.callbacks import AdminUserCb
 from handlers.screens import show
 from providers.money import parse_amount
-from storage.ledger import InsufficientFunds
+from storage.ledger import InsufficientFunds, OutOfRange
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ async def ban(query: CallbackQuery, callback_data: AdminUserCb, admin_users: Adm
 
 
 @router.callback_query(AdminUserCb.filter(F.action.in_({"credit", "debit"})))
-async def ask_amount(query: CallbackQuery, callback_data: AdminUserCb, state: FSMContext) -> None:
+async def ask_amount(
+    query: CallbackQuery, callback_data: AdminUserCb, state: FSMContext, billing: Billing, settings: Settings
+) -> None:
     await state.set_state(Adjust.amount)
     await state.update_data(user_id=callback_data.user_id, sign=1 if callback_data.action == "credit" else -1)
     text = (
@@ -83,19 +86,23 @@ async def ask_amount(query: CallbackQuery, callback_data: AdminUserCb, state: FS
         if callback_data.action == "credit"
         else _("Send the amount to debit and a reason, e.g. <code>1.00 correction</code>.")
     )
-    await show(query, text, kb.cancel_adjust(callback_data.user_id))
+    rule = texts.amount_rule(settings.max_amount_minor, billing.fmt)
+    await show(query, f"{text}\n{rule}", kb.cancel_adjust(callback_data.user_id))
     await query.answer()
 
 
 @router.message(Adjust.amount, F.text, ~F.text.startswith("/"))
-async def adjust(message: Message, state: FSMContext, billing: Billing, admin_users: AdminUsers, bot: Bot) -> None:
+async def adjust(
+    message: Message, state: FSMContext, billing: Billing, settings: Settings, admin_users: AdminUsers, bot: Bot
+) -> None:
     data = await state.get_data()
     user_id, sign = int(data["user_id"]), int(data["sign"])
     amount_text, _sep, reason = (message.text or "").strip().partition(" ")
     try:
-        amount = parse_amount(amount_text, billing.currency)
+        amount = parse_amount(amount_text, billing.currency, settings.max_amount_minor)
     except ValueError:
-        await message.answer(_("Send an amount and a reason, e.g. <code>5.50 bonus</code>."))
+        usage = _("Send an amount and a reason, e.g. <code>5.50 bonus</code>.")
+        await message.answer(f"{usage}\n{texts.amount_rule(settings.max_amount_minor, billing.fmt)}")
         return
     admin_id = message.from_user.id if message.from_user else 0
     try:
@@ -108,6 +115,11 @@ async def adjust(message: Message, state: FSMContext, billing: Billing, admin_us
         )
     except InsufficientFunds:
         await message.answer(_("The balance does not cover that debit; nothing changed."))
+        return
+    except OutOfRange:
+        await message.answer(
+            _("That would take the balance of {id} beyond what it can hold; nothing changed.").format(id=user_id)
+        )
         return
     except LookupError:
         await message.answer(_("User {id} has not started the bot yet.").format(id=user_id))

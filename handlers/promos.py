@@ -11,8 +11,10 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.billing import Billing
-from bot.promos import Promos, Redeemed, normalize_code
+from bot.promos import MAX_DAYS, MAX_USES, Promos, Redeemed, normalize_code, parse_count
+from bot.settings import Settings
 from handlers.admin import IsAdmin
+from handlers.admin_texts import amount_rule
 from providers.money import parse_amount
 from storage.promos import PromoCode
 from storage.users import User
@@ -50,27 +52,31 @@ async def redeem(message: Message, command: CommandObject, promos: Promos, billi
     )
 
 
-def _new_usage() -> str:
-    return _(
+def _new_usage(maximum: int, billing: Billing) -> str:
+    usage = _(
         "Usage: <code>/promo_new CODE AMOUNT USES [DAYS]</code>, e.g. /promo_new SPRING25 2.50 100 30\n"
-        "CODE: 3–32 letters, digits, - or _; USES: how many users may redeem it; DAYS: optional expiry."
-    )
+        "CODE: 3–32 letters, digits, - or _; USES: how many users may redeem it (1 to {uses}); "
+        "DAYS: optional expiry (1 to {days})."
+    ).format(uses=MAX_USES, days=MAX_DAYS)
+    return f"{usage}\n{amount_rule(maximum, billing.fmt)}"
 
 
 @admin_router.message(Command("promo_new"))
-async def promo_new(message: Message, command: CommandObject, promos: Promos, billing: Billing) -> None:
+async def promo_new(
+    message: Message, command: CommandObject, promos: Promos, billing: Billing, settings: Settings
+) -> None:
     parts = (command.args or "").split()
     try:
         if len(parts) not in (3, 4):
             raise ValueError("3 or 4 arguments expected")
         code = normalize_code(parts[0])
-        amount = parse_amount(parts[1], billing.currency)
-        uses = int(parts[2])
-        days = int(parts[3]) if len(parts) == 4 else None
+        amount = parse_amount(parts[1], billing.currency, settings.max_amount_minor)
+        uses = parse_count(parts[2], MAX_USES)
+        days = parse_count(parts[3], MAX_DAYS) if len(parts) == 4 else None
         admin_id = message.from_user.id if message.from_user else 0
         promo = await promos.create(admin_id=admin_id, code=code, amount=amount, max_uses=uses, days=days)
     except ValueError:
-        await message.answer(_new_usage())
+        await message.answer(_new_usage(settings.max_amount_minor, billing))
         return
     if promo is None:
         await message.answer(_("The promo code {code} already exists.").format(code=code))

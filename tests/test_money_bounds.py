@@ -1,5 +1,5 @@
-"""Bounded money (#9): typed amounts are parsed strictly, and the database refuses a float or an
-out-of-range amount itself."""
+"""Bounded money (#9): typed amounts are parsed strictly and held to MAX_AMOUNT, and the database
+refuses a float or an out-of-range amount itself."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import sqlite3
 
 import aiosqlite
 import pytest
+from pydantic import ValidationError
 
 from bot.billing import Billing
+from bot.price_admin import PriceAdmin, parse_key, parse_markup
+from bot.pricing import Pricing
+from bot.promos import Promos, parse_count
+from bot.settings import Settings
 from providers.money import MONEY_BOUND, parse_amount, to_minor
 from storage import ledger, users
 from storage.db import Database
@@ -204,3 +209,81 @@ async def test_the_balance_still_reads_after_every_refusal(db: Database) -> None
     with pytest.raises(ledger.OutOfRange):
         await billing.admin_adjust(admin_id=1, user_id=20, amount=2**62, reason="x", reference="absurd")
     assert billing.fmt(await billing.balance(20)) == "1.00 USD"
+
+
+# -- MAX_AMOUNT, and the services hold the bound too ------------------------------------------------------
+
+
+def test_max_amount_defaults_and_is_validated_at_start() -> None:
+    def settings(**values: str) -> Settings:
+        return Settings(_env_file=None, bot_token="1:x", **values)  # type: ignore[arg-type]
+
+    assert settings().max_amount_minor == 1_000_000_00
+    assert settings(currency="IDR").max_amount_minor == 10_000_000_000  # 16.1 billion rupiah, rounded down
+    assert settings(currency="EUR").max_amount_minor == 900_000_00
+    assert settings(max_amount="500").max_amount_minor == 500_00
+    assert settings(max_amount="").max_amount_minor == 1_000_000_00
+    for bad in ("0", "-1", "1e3", "nan", "0.001", "10000000001", "abc"):
+        with pytest.raises(ValidationError) as info:
+            settings(max_amount=bad)
+        assert "max_amount" in str(info.value)
+
+
+@pytest.mark.parametrize("amount", [2.5, MONEY_BOUND + 1, True, "100"])
+async def test_promo_create_refuses_a_non_integer_or_huge_amount(db: Database, amount: object) -> None:
+    promos = Promos(db)
+    with pytest.raises(ValueError):
+        await promos.create(admin_id=1, code="HUGE", amount=amount, max_uses=1)  # type: ignore[arg-type]
+    assert await promos.newest() == []
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "1e3", "1_000", "+5", "٣", "1000001", "x", "00000001"])
+def test_uses_and_days_are_plain_whole_numbers_in_range(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_count(text, 1_000_000)
+
+
+def test_uses_and_days_parse() -> None:
+    assert parse_count("5", 1_000_000) == 5 and parse_count(" 3650 ", 3650) == 3650
+
+
+@pytest.mark.parametrize("bad", ["1e3", "12.345", "sNaN", "+5", "1000.01", "٣"])
+def test_markup_is_a_plain_number_with_two_decimals_at_most(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_markup(bad)
+
+
+def test_markup_keeps_plain_input() -> None:
+    assert [str(parse_markup(t)) for t in ("35", "12.5", "12,50", "35%", "0", "1000")] == [
+        "35",
+        "12.5",
+        "12.5",
+        "35",
+        "0",
+        "1000",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("service", "country"),
+    [("x" * 300, "US"), ("a" * 25, "US"), ("what's", "US"), ("whatsapp", "ZZ"), ("whatsapp", "X" * 300), ("wa", "6")],
+)
+def test_price_key_is_a_catalog_slug_and_an_iso_country(service: str, country: str) -> None:
+    with pytest.raises(ValueError):
+        parse_key(service, country)
+
+
+def test_price_key_normalizes_what_it_accepts() -> None:
+    assert parse_key("wa", "us") == ("whatsapp", "US")
+    assert parse_key("my-svc", "IDN") == ("my_svc", "ID")
+    assert parse_key("a" * 24, "uk") == ("a" * 24, "GB")
+
+
+@pytest.mark.parametrize(("service", "price"), [("x" * 300, 99), ("whatsapp", 1.5), ("whatsapp", MONEY_BOUND + 1)])
+async def test_set_price_refuses_and_stores_nothing(
+    db: Database, settings: Settings, service: str, price: object
+) -> None:
+    admin = PriceAdmin(db, Pricing(settings))
+    with pytest.raises(ValueError):
+        await admin.set_price(1, service, "US", price)  # type: ignore[arg-type]
+    assert admin.overrides() == []

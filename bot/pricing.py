@@ -2,17 +2,22 @@
 
 An admin override per (service, country) wins. An offer whose upstream publishes no price sells at
 the override or ``DEFAULT_PRICE``, and never below the marked-up cost seen on an earlier purchase.
+An offer whose cost is zero or less, or above ``MAX_AMOUNT`` once converted, is an upstream's bug: it
+is never priced, so never offered, and logged once per upstream.
 All arithmetic is integer minor units or ``Decimal``; nothing is a float.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from bot.settings import Settings
 from providers.base import Offer
-from providers.money import exponent
+from providers.money import exponent, format_minor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,8 @@ class Pricing:
         self.usd_rates = settings.usd_rates
         self.overrides: dict[tuple[str, str], int] = {}  # (service, country) -> price
         self.known_costs: dict[tuple[str, str, str], int] = {}  # (provider, service, country) -> cost
+        self.max_cost = settings.max_amount_minor  # bot currency: a cost above it is not believed
+        self._insane: set[str] = set()  # upstreams already logged for an absurd price
 
     def convert(self, amount: int, currency: str) -> int | None:
         """Upstream minor units -> bot minor units, rounded up; None without a rate for either side."""
@@ -59,6 +66,28 @@ class Pricing:
             return self.convert(offer.cost, offer.currency)
         return self.known_costs.get((offer.provider, offer.service, offer.country))
 
+    def sane(self, offer: Offer) -> bool:
+        """False for a published cost of zero or less, or above ``MAX_AMOUNT`` once converted (-1, 0 or
+        an absurd price from an upstream's bug). The first such offer of each upstream is logged."""
+        if offer.cost is None:
+            return True
+        converted = self.convert(offer.cost, offer.currency)
+        if offer.cost > 0 and (converted is None or converted <= self.max_cost):
+            return True
+        if offer.provider not in self._insane:
+            self._insane.add(offer.provider)
+            logger.warning(
+                "%s lists %s in %s at %s %s: a price of zero or less, or above MAX_AMOUNT, is not sold "
+                "(logged once for %s; its other such offers are dropped quietly)",
+                offer.provider,
+                offer.service,
+                offer.country,
+                format_minor(offer.cost, offer.currency),
+                offer.currency,
+                offer.provider,
+            )
+        return False
+
     def price(self, offer: Offer) -> int | None:
         """The user's price for one offer, or None when it cannot be priced safely."""
         days = offer.rent_days or 1
@@ -66,6 +95,8 @@ class Pricing:
         cost = self.cost_in_bot_currency(offer)
         if offer.cost is not None and cost is None:
             return None  # a price in a currency we have no rate for
+        if not self.sane(offer):
+            return None
         floor = self.marked_up(cost) if cost is not None else 0
         if override is not None:
             return max(override * days, cost or 0)  # the operator's price, never below what it costs us
@@ -78,7 +109,7 @@ class Pricing:
         if cost is None:
             return
         converted = self.convert(cost, currency)
-        if converted is not None:
+        if converted is not None and 0 < converted <= self.max_cost:  # never remember an absurd cost
             self.known_costs[(offer.provider, offer.service, offer.country)] = converted
 
     def quotes(self, offers: list[Offer]) -> list[Quote]:

@@ -1,25 +1,31 @@
-"""Bounded money (#9): typed amounts are parsed strictly and held to MAX_AMOUNT, and the database
-refuses a float or an out-of-range amount itself."""
+"""Bounded money (#9): typed amounts are parsed strictly and held to MAX_AMOUNT, the database refuses a
+float or an out-of-range amount itself, and an upstream's absurd price is never offered."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import sqlite3
+from datetime import timedelta
 
 import aiosqlite
 import pytest
 from pydantic import ValidationError
 
 from bot.billing import Billing
+from bot.orders import OrderService
 from bot.price_admin import PriceAdmin, parse_key, parse_markup
 from bot.pricing import Pricing
 from bot.promos import Promos, parse_count
 from bot.settings import Settings
+from providers.base import Offer
+from providers.catalog import Catalog
 from providers.money import MONEY_BOUND, parse_amount, to_minor
 from storage import ledger, users
 from storage.db import Database
 from storage.migrations import MIGRATIONS, migrate
 from tests.conftest import add_user
+from tests.test_pricing import Unpriced
 
 BAD_AMOUNTS = ["92233720368547758", "1e308", "1e3", "-5", "0.001", "nan", "inf", "0", "+5", "1_000", "٣", "", "5 5"]
 
@@ -287,3 +293,59 @@ async def test_set_price_refuses_and_stores_nothing(
     with pytest.raises(ValueError):
         await admin.set_price(1, service, "US", price)  # type: ignore[arg-type]
     assert admin.overrides() == []
+
+
+# -- an upstream's absurd prices are not offered ---------------------------------------------------------
+
+
+class Absurd(Unpriced):
+    """An upstream whose catalog has -1, 0 and an absurd price next to one sane offer."""
+
+    def __init__(self, name: str, currency: str = "USD") -> None:
+        self.name = name
+        self.currency = currency
+        self.fetches = 0
+
+    async def offers(self, country: str | None = None) -> list[Offer]:
+        self.fetches += 1
+        absurd = 10**20 if self.currency == "USD" else 92233720368547758
+        return [
+            Offer(self.name, "whatsapp", "ID", -1, self.currency, 10),
+            Offer(self.name, "telegram", "ID", 0, self.currency, 10),
+            Offer(self.name, "google", "ID", absurd, self.currency, 10),
+            Offer(self.name, "discord", "ID", 1_000_000_01, self.currency, 10),  # 1,000,000.01: just above
+            Offer(self.name, "viber", "ID", 45, self.currency, 10),
+        ]
+
+
+async def test_absurd_offers_are_dropped_and_logged_once_per_upstream(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstreams = [Absurd("first"), Absurd("second", "IDR")]
+    catalog = Catalog(upstreams, ttl=3600)  # type: ignore[list-item]
+    orders = OrderService(db, catalog, Pricing(settings), timedelta(minutes=20))
+    caplog.set_level(logging.WARNING, logger="bot.pricing")
+    for _ in range(3):
+        for upstream in upstreams:
+            await catalog.refresh(upstream.name)
+        quotes = await orders.quotes("ID")
+        assert {q.service: sorted(o.provider for o in q.offers) for q in quotes} == {
+            "discord": ["second"],  # 100,000,001 rupiah is about 6,210 USD: under MAX_AMOUNT
+            "viber": ["first", "second"],
+        }
+        for service in ("whatsapp", "telegram", "google"):
+            assert await orders.quote("ID", service) is None
+    assert all(u.fetches >= 3 for u in upstreams)
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.pricing"]
+    assert len(logged) == 2, logged
+    assert logged[0].startswith("first lists whatsapp in ID at -0.01 USD") and logged[1].startswith("second lists")
+
+
+async def test_an_absurd_cost_from_a_purchase_is_not_remembered(settings: Settings) -> None:
+    pricing = Pricing(settings)
+    unpriced = Offer("p", "whatsapp", "ID", None, "USD", 5)
+    for cost in (-1, 0, 10**20):
+        pricing.note_cost(unpriced, cost, "USD")
+        assert pricing.price(unpriced) == 50  # DEFAULT_PRICE, not a price made of the absurd cost
+    pricing.note_cost(unpriced, 80, "USD")
+    assert pricing.price(unpriced) == 104

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from bot.logs import setup_logging
 from bot.settings import Settings
 from storage.db import DatabaseInUse, hold_database_lock
 
@@ -52,13 +52,18 @@ def take_database(database: Path) -> BinaryIO:
     raise SystemExit(2)
 
 
+def secrets(settings: Settings) -> list[str]:
+    """Every secret in the settings: the bot token and each upstream's API key."""
+    found = [settings.bot_token.get_secret_value()]
+    found += [key for key, _url in settings.upstream_keys().values()]
+    found += [upstream.api_key.get_secret_value() for upstream in settings.smsactivate_all()]
+    return found
+
+
 def main() -> None:
     settings = load_settings()
+    setup_logging(settings.log_level, secrets(settings))  # before anything logs: no secret reaches the log
     lock = take_database(settings.database_path)  # held until the process exits
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     from bot.app import run
 
     try:

@@ -59,6 +59,7 @@ class FakeTelegram:
         self._errors: list[dict[str, Any]] = []
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._drops: dict[str, int] = {}  # method -> how many more calls lose their connection
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": lambda p: tg.bot_user(self.bot_id, self.bot_username, full=True),
             "getupdates": self._get_updates,
@@ -193,6 +194,15 @@ class FakeTelegram:
     def unblock_user(self, user_id: int) -> None:
         self._blocked.discard(user_id)
 
+    def drop_connection(self, method: str, *, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` lose their connection mid-request.
+
+        The request is read, then the answer is cut off after a broken status line and the
+        connection closed, as when a proxy or the network fails half-way. aiohttp reports it as a
+        ``ClientResponseError`` quoting the request's URL, bot token included.
+        """
+        self._drops[method.lower()] = self._drops.get(method.lower(), 0) + times
+
     # -- inspection ----------------------------------------------------------------------------
     def calls_of(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
@@ -238,6 +248,11 @@ class FakeTelegram:
         params = {key: tg.decode_value(key, value) for key, value in params.items()}
         token, _, method = request.path.removeprefix("/bot").partition("/")
         self.calls.append(Call(method, params))
+        if self._drops.get(method.lower(), 0) > 0 and request.transport is not None:
+            self._drops[method.lower()] -= 1
+            request.transport.write(b"HTTP/1.1 \r\n")  # the answer cut short: no status code
+            request.transport.close()
+            return web.Response()  # never reaches the client
         if not request.path.startswith("/bot") or not method or "/" in method:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         if token != self.token:

@@ -1,0 +1,117 @@
+"""Logging set-up: one format, and no secret ever written, whoever logs it.
+
+aiohttp and aiogram put the request URL into their errors, and a Bot API URL holds the bot token
+(``…/bot123456:AA…/getUpdates``): a dropped connection would write the token into the log at ERROR.
+:class:`SecretFilter` masks every secret in a record's message, arguments, traceback and stack
+before any handler formats it. :func:`setup_logging` puts it on the root handlers, which every
+logger's records reach (aiogram, aiohttp, asyncio, APScheduler, ours), and on the hooks that print
+uncaught exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from types import TracebackType
+from urllib.parse import quote
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+#: secrets shorter than this are not masked: replacing "1" or "ab" everywhere would garble the log
+MIN_SECRET_LENGTH = 6
+
+MASK = "***"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces each secret in a log record by a mask; never drops a record.
+
+    A bot token ``<id>:<secret>`` becomes ``<id>:***`` (the bot's id is public), its secret half
+    alone ``***``; other secrets (upstream API keys) ``***``. Each is also masked percent-encoded, as
+    it appears in a URL. The record leaves with its message formatted (``args`` cleared) and its
+    traceback already rendered into ``exc_text`` (``exc_info`` cleared), so no formatter can render
+    the originals again.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        replacements: dict[str, str] = {}
+        for secret in secrets:
+            secret = secret.strip()
+            if len(secret) < MIN_SECRET_LENGTH:
+                continue
+            bot_id, colon, half = secret.partition(":")
+            if colon and bot_id.isdigit() and len(half) >= MIN_SECRET_LENGTH:  # a bot token
+                pairs = {secret: f"{bot_id}:{MASK}", half: MASK}
+            else:
+                pairs = {secret: MASK}
+            for plain, masked in pairs.items():
+                replacements[plain] = masked
+                replacements[quote(plain, safe="")] = masked
+        # longest first: the whole token before its secret half
+        self._replacements = sorted(replacements.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def mask(self, text: str) -> str:
+        for plain, masked in self._replacements:
+            if plain in text:
+                text = text.replace(plain, masked)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what there is, masked, rather than the handler's dump
+            message = f"{record.msg!s} (unformattable arguments: {record.args!r})"
+        record.msg, record.args = self.mask(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            text = record.exc_text or "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text, record.exc_info = self.mask(text), None
+        elif record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
+        return True
+
+
+def setup_logging(level: str, secrets: Iterable[str]) -> SecretFilter:
+    """Root handler on stderr with :data:`LOG_FORMAT`, and every secret masked everywhere.
+
+    Call before anything logs. The filter goes on every handler the root logger has (``basicConfig``
+    adds one unless one exists) and on the handlers of loggers that do not propagate to it; uncaught
+    exceptions, in the main thread or another, are printed masked too.
+    """
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    secret_filter = SecretFilter(secrets)
+    install(secret_filter)
+    return secret_filter
+
+
+def install(secret_filter: SecretFilter) -> None:
+    """Put ``secret_filter`` on every handler now configured and on the uncaught-exception hooks."""
+    handlers: list[logging.Handler] = list(logging.getLogger().handlers)
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            handlers += logger.handlers
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if secret_filter not in handler.filters:
+            handler.addFilter(secret_filter)
+
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:  # pragma: no cover - only for a crash
+        sys.stderr.write(secret_filter.mask("".join(traceback.format_exception(kind, value, tb))))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:  # pragma: no cover - only for a crash
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        sys.stderr.write(secret_filter.mask(f"Exception in thread {name}:\n{text}"))
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook

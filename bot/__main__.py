@@ -1,35 +1,55 @@
-"""``python -m bot``: load settings, then run the bot until interrupted."""
+"""``python -m bot``: load settings, then run the bot until interrupted.
+
+Whatever stops the start (a bad setting, a database that cannot be used) is one line on stderr
+naming the setting, and exit status 2; never a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.logs import setup_logging
 from bot.settings import Settings
-from storage.db import DatabaseInUse, hold_database_lock
+from storage.db import DatabaseInUse, DatabaseUnusable, hold_database_lock, probe_database
+
+
+def _fail(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+    raise SystemExit(2)
 
 
 def load_settings() -> Settings:
-    """Settings from the environment, or one clear line and exit status 2."""
+    """Settings from the environment, or one clear line per problem and exit status 2."""
     try:
         return Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
-        if name == "BOT_TOKEN" and (error["type"] == "missing" or not str(error.get("input") or "").strip()):
-            print(
-                "BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put its token "
-                "in .env (cp .env.example .env)",
-                file=sys.stderr,
-            )
-        else:
-            print(f"{name} is invalid: {error['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            if name == "BOT_TOKEN" and (error["type"] == "missing" or not str(error.get("input") or "").strip()):
+                lines.append(
+                    "BOT_TOKEN is not set: create a bot with @BotFather in Telegram and put its token "
+                    "in .env (cp .env.example .env)"
+                )
+            else:
+                detail = error["msg"].removeprefix("Value error, ")
+                where = "".join(f"[{part}]" for part in error["loc"][1:])  # inside a JSON list: which entry, which key
+                lines.append(f"{name} is invalid{where and ' at ' + where}: {detail}")
+        _fail(*lines)
+    except SettingsError as exc:  # the environment or .env could not even be read into a value
+        field = re.search(r'field "(\w+)"', str(exc))
+        _fail(f"{field.group(1).upper() if field else 'configuration'} is invalid: {exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"configuration cannot be read (.env): {exc}")
+    raise AssertionError("unreachable")
 
 
 def take_database(database: Path) -> BinaryIO:
@@ -52,6 +72,14 @@ def take_database(database: Path) -> BinaryIO:
     raise SystemExit(2)
 
 
+def check_database(database: Path) -> None:
+    """The database is an SQLite file this process can write (or can create), or one line and exit 2."""
+    try:
+        probe_database(database)
+    except DatabaseUnusable as exc:
+        _fail(f"DATABASE_PATH is invalid: {exc}")
+
+
 def secrets(settings: Settings) -> list[str]:
     """Every secret in the settings: the bot token and each upstream's API key."""
     found = [settings.bot_token.get_secret_value()]
@@ -64,9 +92,10 @@ def main() -> None:
     settings = load_settings()
     setup_logging(settings.log_level, secrets(settings))  # before anything logs: no secret reaches the log
     lock = take_database(settings.database_path)  # held until the process exits
-    from bot.app import run
-
+    check_database(settings.database_path)
     try:
+        from bot.app import run  # aiogram and the rest: seconds to import, so only once the settings are good
+
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         pass

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,7 +55,24 @@ class SmsActivateUpstream(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,23}$")
     base_url: str
     api_key: SecretStr
-    currency: str = "USD"
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host, without its trailing slash."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError(f"not a URL: {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -63,6 +82,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_path: Path = Path("data/bot.sqlite3")
     telegram_api_url: str = "https://api.telegram.org"
+    # declared before CURRENCY, which must have a rate in it
+    usd_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default=DEFAULT_USD_RATES, validate_default=True)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     markup_percent: Decimal = Field(Decimal(30), ge=0, le=1000)
     poll_interval_seconds: float = Field(5.0, ge=0.2, le=300)
@@ -71,7 +92,6 @@ class Settings(BaseSettings):
     demo_provider: Literal["auto", "on", "off"] = "auto"
     demo_sms_delay_seconds: float = Field(8.0, ge=0, le=3600)
     poll_concurrency: int = Field(50, ge=1, le=1000)
-    usd_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default=DEFAULT_USD_RATES, validate_default=True)
     # amounts in CURRENCY, checked against CURRENCY and USD_RATES (so declared after them); unset, the
     # step is one minor unit and the default price DEFAULT_PRICE_USD converted, rounded up to the step
     price_step: Annotated[str | None, Field(validate_default=True)] = None
@@ -106,7 +126,67 @@ class Settings(BaseSettings):
     smsx_base_url: str = UPSTREAM_DEFAULT_URLS["smsx"]
     smsactivate_api_key: SecretStr | None = None
     smsactivate_base_url: str | None = None
-    smsactivate_upstreams: list[SmsActivateUpstream] = []
+    smsactivate_upstreams: Annotated[list[SmsActivateUpstream], NoDecode] = []
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_has_rate(cls, value: str, info: ValidationInfo) -> str:
+        """Every upstream price is converted into CURRENCY: without a rate nothing would be on sale."""
+        rates = info.data.get("usd_rates")
+        if rates is not None and value not in rates:
+            raise ValueError(
+                f"USD_RATES has no rate for {value}, so no upstream price could be converted and nothing "
+                f"would be on sale: add {value}=<value of one {value} in USD> to USD_RATES"
+            )
+        return value
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_file(cls, value: Path) -> Path:
+        if str(value) == ":memory:":
+            raise ValueError("must be a file: balances and orders must survive a restart")
+        if not value.name or value.name in (".", ".."):
+            raise ValueError("must be the path of a file, e.g. data/bot.sqlite3")
+        if value.is_dir():
+            raise ValueError(f"{value} is a folder: give a file in it, e.g. {value / 'bot.sqlite3'}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("smsactivate_upstreams", mode="before")
+    @classmethod
+    def _upstreams_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return []
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"not valid JSON ({exc.msg} at character {exc.pos}); expected a list such as "
+                '[{"name": "bower", "base_url": "https://…", "api_key": "…", "currency": "USD"}]'
+            ) from None
+
+    @field_validator("smsactivate_upstreams")
+    @classmethod
+    def _upstreams_priced(cls, value: list[SmsActivateUpstream], info: ValidationInfo) -> list[SmsActivateUpstream]:
+        rates = info.data.get("usd_rates") or {}
+        names = [upstream.name for upstream in value]
+        for upstream in value:
+            if upstream.currency not in rates:
+                raise ValueError(
+                    f"upstream {upstream.name!r} prices in {upstream.currency}, which has no rate in USD_RATES"
+                )
+            if names.count(upstream.name) > 1:
+                raise ValueError(f"upstream name {upstream.name!r} is used twice")
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -186,12 +266,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a positive amount in {currency} with {shape}, got {value!r}") from None
         return value
 
-    @field_validator("telegram_api_url", *(f"{n}_base_url" for n in UPSTREAM_DEFAULT_URLS))
+    @field_validator("telegram_api_url", "smsactivate_base_url", *(f"{n}_base_url" for n in UPSTREAM_DEFAULT_URLS))
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (info.field_name == "smsactivate_base_url" and not value.strip()):
+            return None  # SMSACTIVATE_BASE_URL is optional: blank is unset
+        return _http_url(value.strip())
 
     @property
     def price_step_minor(self) -> int:

@@ -8,6 +8,9 @@ never commit on their own.
 Durability: WAL with ``synchronous=FULL``, so the WAL is synced at every commit and a committed
 credit or charge survives a power loss (``NORMAL`` may lose the last commits; see ``bench/durability.py``
 for what it costs). One bot process per database file: :func:`hold_database_lock`.
+
+At start, :func:`probe_database` checks the file is SQLite and writable, so a wrong DATABASE_PATH is
+one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import asyncio
 import fcntl
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +39,57 @@ class DatabaseInUse(RuntimeError):
         super().__init__(f"{database} is in use by another process{f' (pid {holder})' if holder else ''}")
         self.database = database
         self.holder = holder  # the pid the holder wrote into the lock file, or "" if unknown
+
+
+class DatabaseUnusable(RuntimeError):
+    """DATABASE_PATH cannot serve as the bot's database; the message says why, in one line."""
+
+
+def probe_database(database: str | Path) -> None:
+    """Check, before the bot starts, that ``database`` is an SQLite file this process can write (or
+    can be created); raises :class:`DatabaseUnusable` with a one-line reason otherwise.
+
+    Opens it, reads the schema (a file that is not SQLite fails here), switches it to WAL (which needs
+    its ``-wal`` and ``-shm`` files next to it) and takes the write lock inside a transaction it rolls
+    back, so nothing is changed. A file it had to create and could not use is removed again.
+    """
+    path = Path(database)
+    if str(path) == ":memory:":
+        return
+    if path.exists() and not path.is_file():
+        raise DatabaseUnusable(f"{path.absolute()} is not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnusable(f"cannot create the folder {path.parent.absolute()}: {exc.strerror}") from None
+    existed = path.exists()
+    try:
+        conn = sqlite3.connect(path, timeout=5, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(f"cannot open {path.absolute()}: {exc}") from None
+    try:
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise DatabaseUnusable(f"{path.absolute()} is not an SQLite database") from None
+            raise
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("CREATE TABLE _write_probe (x)")  # a real write to the file; rolled back
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(
+            f"cannot use {path.absolute()}: {exc} (check that the file and its folder are writable "
+            "by this user and the disk is neither full nor read-only)"
+        ) from None
+    else:
+        existed = True  # usable: keep it
+    finally:
+        conn.close()
+        if not existed:
+            with suppress(OSError):
+                path.unlink()
 
 
 def lock_path(database: str | Path) -> Path:
@@ -83,12 +138,16 @@ class Database:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA synchronous=FULL")  # WAL synced at every commit: money survives power loss
-        await migrate(conn)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute("PRAGMA synchronous=FULL")  # WAL synced at every commit: money survives power loss
+            await migrate(conn)
+        except BaseException:
+            await conn.close()  # else its thread outlives the error and the process never exits
+            raise
         return cls(conn)
 
     async def close(self) -> None:

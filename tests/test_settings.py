@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -114,10 +115,94 @@ def test_blank_prices_in_env_file_mean_unset(tmp_path: Path, monkeypatch: pytest
     assert (settings.default_price_minor, settings.price_step_minor) == (8052, 1)
 
 
-def test_unset_default_price_needs_a_rate_for_the_currency() -> None:
-    with pytest.raises(ValidationError) as info:
-        Settings(_env_file=None, bot_token="1:abc", currency="JPY")  # type: ignore[call-arg]
-    assert info.value.errors()[0]["loc"] == ("default_price",) and "USD_RATES" in str(info.value)
+def test_a_currency_needs_a_rate_even_with_a_default_price() -> None:
+    """Without a rate no upstream price converts into CURRENCY: every country would say "Nothing is on sale"."""
+    for extra in ({}, {"default_price": "80"}):
+        with pytest.raises(ValidationError) as info:
+            Settings(_env_file=None, bot_token="1:abc", currency="JPY", **extra)  # type: ignore[arg-type]
+        assert info.value.errors()[0]["loc"] == ("currency",) and "USD_RATES" in str(info.value)
     with_rate = Settings(_env_file=None, bot_token="1:abc", currency="JPY", usd_rates="JPY=0.0067")  # type: ignore[call-arg]
     assert with_rate.default_price_minor == 75  # 0.50 / 0.0067 = 74.6 yen
-    assert Settings(_env_file=None, bot_token="1:abc", currency="JPY", default_price="80").default_price_minor == 80  # type: ignore[call-arg]
+    priced = Settings(_env_file=None, bot_token="1:abc", currency="JPY", usd_rates="JPY=0.0067", default_price="80")  # type: ignore[call-arg]
+    assert priced.default_price_minor == 80
+
+
+UPSTREAM = {"name": "bower", "base_url": "https://bower.example/stubs/handler_api.php", "api_key": "key-123456"}
+
+
+def test_smsactivate_upstreams_is_json_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("SMSACTIVATE_UPSTREAMS", json.dumps([{**UPSTREAM, "currency": "RUB"}]))
+    (upstream,) = Settings().smsactivate_all()  # type: ignore[call-arg]
+    assert (upstream.name, upstream.currency, upstream.api_key.get_secret_value()) == ("bower", "RUB", "key-123456")
+    monkeypatch.setenv("SMSACTIVATE_UPSTREAMS", "")
+    assert Settings().smsactivate_all() == []  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("not json", "not valid JSON"),
+        ('{"name": "bower"}', "list"),
+        (json.dumps([{**UPSTREAM, "currency": "XYZ"}]), "XYZ"),  # no rate: its prices could not be converted
+        (json.dumps([UPSTREAM, UPSTREAM]), "twice"),
+        (json.dumps([{**UPSTREAM, "base_url": "bower.example"}]), "http"),
+    ],
+)
+def test_bad_smsactivate_upstreams_are_one_line_each(
+    value: str, words: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("SMSACTIVATE_UPSTREAMS", value)
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("SMSACTIVATE_UPSTREAMS is invalid") and words in lines[0], lines
+    assert "key-123456" not in lines[0]
+
+
+def test_every_problem_is_its_own_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("POLL_INTERVAL_SECONDS", "fast")
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(SystemExit):
+        load_settings()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["POLL_INTERVAL_SECONDS", "LOG_LEVEL"], lines
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("telegram_api_url", "http://"),
+        ("telegram_api_url", "api.telegram.org"),
+        ("smsx_base_url", "https://:80"),
+        ("smsactivate_base_url", "ftp://x"),
+        ("log_level", "loud"),
+        ("database_path", ":memory:"),
+        ("database_path", "."),
+    ],
+)
+def test_more_bad_values_name_the_variable(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", **{field: value})  # type: ignore[arg-type]
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
+def test_a_folder_is_not_a_database_path(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", database_path=tmp_path)  # type: ignore[call-arg]
+    assert "folder" in str(info.value) and str(tmp_path / "bot.sqlite3") in str(info.value)
+
+
+def test_blank_and_normalized_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=1:abc\nSMSACTIVATE_BASE_URL=\nLOG_LEVEL=debug\n")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()  # type: ignore[call-arg]
+    assert (settings.smsactivate_base_url, settings.log_level) == (None, "DEBUG")

@@ -1,7 +1,7 @@
 """``python -m bot``: load settings, then run the bot until interrupted.
 
-Whatever stops the start (a bad setting, a database that cannot be used) is one line on stderr
-naming the setting, and exit status 2; never a traceback.
+Whatever stops the start (a bad setting, a database that cannot be used, a port taken, a token
+Telegram refuses) is one line on stderr naming the setting, and exit status 2; never a traceback.
 """
 
 from __future__ import annotations
@@ -95,8 +95,12 @@ def main() -> None:
     check_database(settings.database_path)
     try:
         from bot.app import run  # aiogram and the rest: seconds to import, so only once the settings are good
+        from bot.startup import StartupError
 
-        asyncio.run(run(settings))
+        try:
+            asyncio.run(run(settings))
+        except StartupError as exc:
+            _fail(str(exc))
     except KeyboardInterrupt:
         pass
     finally:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +14,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, User
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,6 +24,7 @@ from bot.admin_users import AdminUsers
 from bot.audit import Audit
 from bot.billing import Billing
 from bot.broadcast import Broadcasts
+from bot.health import Flag, HealthServer, Readiness, ServerUnavailable
 from bot.jobs import Jobs
 from bot.notify import Notifier
 from bot.orders import Limits, OrderService
@@ -29,6 +34,7 @@ from bot.pricing import Pricing
 from bot.promos import Promos
 from bot.refunds import RefundPolicy
 from bot.settings import Settings
+from bot.startup import StartupError, wait_for_telegram
 from bot.stats import Stats
 from bot.tracking import Tracker
 from bot.upstreams import Upstreams, apply_saved
@@ -140,16 +146,18 @@ async def on_startup(
     bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n, broadcasts: Broadcasts
 ) -> None:
     with i18n.context():
-        await bot.set_my_commands(
-            [
-                BotCommand(command="buy", description=_("Buy a number")),
-                BotCommand(command="balance", description=_("Balance and history")),
-                BotCommand(command="topup", description=_("Top up with Telegram Stars")),
-                BotCommand(command="orders", description=_("My orders")),
-                BotCommand(command="promo", description=_("Redeem a promo code")),
-                BotCommand(command="help", description=_("How it works")),
-            ]
-        )
+        commands = [
+            BotCommand(command="buy", description=_("Buy a number")),
+            BotCommand(command="balance", description=_("Balance and history")),
+            BotCommand(command="topup", description=_("Top up with Telegram Stars")),
+            BotCommand(command="orders", description=_("My orders")),
+            BotCommand(command="promo", description=_("Redeem a promo code")),
+            BotCommand(command="help", description=_("How it works")),
+        ]
+    try:
+        await bot.set_my_commands(commands)
+    except TelegramAPIError as exc:  # the menu is a nicety: Telegram failing now must not stop the start
+        logger.warning("bot commands not set: %s", exc)
     jobs.schedule(scheduler)
     scheduler.start()
     await broadcasts.resume()  # broadcasts a restart interrupted go on where they stopped
@@ -166,14 +174,70 @@ async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts:
 
 
 async def run(settings: Settings) -> None:
-    db = await Database.open(settings.database_path)
-    bot = build_bot(settings)
+    """Run the bot until SIGINT / SIGTERM.
+
+    Start-up: the health server if WEB_PORT is set (first: a taken port stops the start before the
+    database is touched), the database (already checked by ``bot.__main__``), then
+    Telegram, retried until it answers (``/readyz`` says 503 until then), then polling. Raises
+    :class:`StartupError` for what retrying cannot fix.
+    """
+    db: Database | None = None
+    telegram = Flag("not reached yet")
+
+    def database_ready() -> tuple[bool, str]:
+        if db is None:
+            return False, "not open yet"
+        return True, "ok"
+
+    readiness = Readiness()
+    readiness.add("telegram", telegram)
+    readiness.add("database", database_ready)
+    server = await start_health_server(settings, readiness) if settings.web_port is not None else None
     try:
-        providers = build_providers(settings)
-        if not providers:
-            logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
-        dp = await build_dispatcher(settings, bot, db, providers)
-        await dp.start_polling(bot, handle_signals=True)
+        db = await Database.open(settings.database_path)
+        bot = build_bot(settings)
+        try:
+            providers = build_providers(settings)
+            if not providers:
+                logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
+            dp = await build_dispatcher(settings, bot, db, providers)
+            if await reach_telegram(bot, settings, telegram) is None:
+                await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
+                return
+            await dp.start_polling(bot, handle_signals=True)
+        finally:
+            await bot.session.close()
+            await db.close()
     finally:
-        await bot.session.close()
-        await db.close()
+        if server is not None:
+            await server.stop()
+
+
+async def start_health_server(settings: Settings, readiness: Readiness) -> HealthServer:
+    server = HealthServer(readiness, settings.web_host, settings.web_port or 0)
+    try:
+        await server.start()
+    except ServerUnavailable as exc:
+        setting = "WEB_PORT" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "WEB_HOST"
+        raise StartupError(f"{setting} is invalid: {exc}") from None
+    return server
+
+
+async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | None:
+    """getMe until it answers (see :func:`wait_for_telegram`); None if SIGINT / SIGTERM came first."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await wait_for_telegram(
+            bot,
+            api_url=settings.telegram_api_url,
+            max_delay=settings.telegram_retry_max_seconds,
+            stop=stop,
+            ready=ready,
+        )
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)

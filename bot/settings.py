@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     write_off_limit_per_day: int = Field(3, ge=0, le=1000)  # numbers a user may leave the operator to pay for, per 24 h
     max_active_orders_per_user: int = Field(10, ge=1, le=1000)
     purchases_per_minute: int = Field(10, ge=1, le=1000)
+    telegram_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # start-up retries back off 1, 2, 4 ... up to this
+    web_host: str = Field("127.0.0.1", min_length=1)  # the health server (/healthz, /readyz) listens here ...
+    web_port: int | None = Field(None, ge=1, le=65535)  # ... on this port; unset: no server
     # the largest amount an operator may type (credit, debit, promo code, price override), in CURRENCY;
     # unset: MAX_AMOUNT_USD in CURRENCY (see max_amount_minor)
     max_amount: Annotated[str | None, AfterValidator(_max_amount), Field(validate_default=True)] = None
@@ -158,6 +161,11 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("web_port", mode="before")
+    @classmethod
+    def _blank_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("smsactivate_upstreams", mode="before")
     @classmethod

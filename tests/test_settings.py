@@ -206,3 +206,21 @@ def test_blank_and_normalized_values(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(tmp_path)
     settings = Settings()  # type: ignore[call-arg]
     assert (settings.smsactivate_base_url, settings.log_level) == (None, "DEBUG")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("web_port", "0"), ("web_port", "65536"), ("web_host", ""), ("telegram_retry_max_seconds", "0")],
+)
+def test_health_server_and_retry_settings_are_checked(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", **{field: value})  # type: ignore[arg-type]
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
+def test_the_health_server_is_off_unless_web_port_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("BOT_TOKEN=1:abc\nWEB_PORT=\n")  # blank, as .env.example has it
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()  # type: ignore[call-arg]
+    assert (settings.web_host, settings.web_port, settings.telegram_retry_max_seconds) == ("127.0.0.1", None, 60)
+    assert Settings(_env_file=None, bot_token="1:abc", web_port="8080").web_port == 8080  # type: ignore[call-arg]

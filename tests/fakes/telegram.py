@@ -59,6 +59,8 @@ class FakeTelegram:
         self._errors: list[dict[str, Any]] = []
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port = 0
         self._drops: dict[str, int] = {}  # method -> how many more calls lose their connection
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": lambda p: tg.bot_user(self.bot_id, self.bot_username, full=True),
@@ -91,9 +93,10 @@ class FakeTelegram:
         app.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
+        self._port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{self._port}"
 
     async def stop(self) -> None:
         self._closing = True
@@ -202,6 +205,19 @@ class FakeTelegram:
         ``ClientResponseError`` quoting the request's URL, bot token included.
         """
         self._drops[method.lower()] = self._drops.get(method.lower(), 0) + times
+
+    async def refuse_connections(self) -> None:
+        """Stop listening: connections to :attr:`url` are refused (the address stays reserved for us
+        only as long as nothing else takes the port). :meth:`accept_connections` listens again."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def accept_connections(self) -> None:
+        """Listen again on the same port, after :meth:`refuse_connections`."""
+        if self._site is None and self._runner is not None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+            await self._site.start()
 
     # -- inspection ----------------------------------------------------------------------------
     def calls_of(self, method: str) -> list[Call]:

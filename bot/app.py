@@ -26,6 +26,7 @@ from bot.billing import Billing
 from bot.broadcast import Broadcasts
 from bot.health import Flag, HealthServer, Readiness, ServerUnavailable
 from bot.jobs import Jobs
+from bot.maintenance import database_alert
 from bot.notify import Notifier
 from bot.orders import Limits, OrderService
 from bot.payments import Payments
@@ -38,6 +39,7 @@ from bot.startup import StartupError, wait_for_telegram
 from bot.stats import Stats
 from bot.tracking import Tracker
 from bot.upstreams import Upstreams, apply_saved
+from bot.watchdog import DatabaseWatchdog
 from handlers.middlewares import UserMiddleware
 from handlers.payments import PaymentGuard
 from handlers.routers import build_router
@@ -177,7 +179,7 @@ async def run(settings: Settings) -> None:
     """Run the bot until SIGINT / SIGTERM.
 
     Start-up: the health server if WEB_PORT is set (first: a taken port stops the start before the
-    database is touched), the database (already checked by ``bot.__main__``), then
+    database is touched), the database (already checked by ``bot.__main__``) and its watchdog, then
     Telegram, retried until it answers (``/readyz`` says 503 until then), then polling. Raises
     :class:`StartupError` for what retrying cannot fix.
     """
@@ -187,12 +189,13 @@ async def run(settings: Settings) -> None:
     def database_ready() -> tuple[bool, str]:
         if db is None:
             return False, "not open yet"
-        return True, "ok"
+        return db.check(), db.problem or "ok"
 
     readiness = Readiness()
     readiness.add("telegram", telegram)
     readiness.add("database", database_ready)
     server = await start_health_server(settings, readiness) if settings.web_port is not None else None
+    watchdog: DatabaseWatchdog | None = None
     try:
         db = await Database.open(settings.database_path)
         bot = build_bot(settings)
@@ -201,11 +204,15 @@ async def run(settings: Settings) -> None:
             if not providers:
                 logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
             dp = await build_dispatcher(settings, bot, db, providers)
+            watchdog = DatabaseWatchdog(db, [lambda problem: on_database_gone(dp, problem)])
+            watchdog.start()
             if await reach_telegram(bot, settings, telegram) is None:
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
             await dp.start_polling(bot, handle_signals=True)
         finally:
+            if watchdog is not None:
+                await watchdog.stop()
             await bot.session.close()
             await db.close()
     finally:
@@ -241,3 +248,16 @@ async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | No
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+async def on_database_gone(dp: Dispatcher, problem: str) -> None:
+    """Once: no more scheduled runs (each would fail on the database), and the admins are told."""
+    scheduler: AsyncIOScheduler = dp["scheduler"]
+    if scheduler.running:
+        scheduler.pause()
+    settings: Settings = dp["settings"]
+    i18n: I18n = dp["i18n"]
+    notifier: Notifier = dp["notifier"]
+    with i18n.context():
+        text = database_alert(problem)
+    await notifier.tell_admins(settings.admin_ids, text)

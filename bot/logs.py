@@ -6,6 +6,10 @@ aiohttp and aiogram put the request URL into their errors, and a Bot API URL hol
 before any handler formats it. :func:`setup_logging` puts it on the root handlers, which every
 logger's records reach (aiogram, aiohttp, asyncio, APScheduler, ours), and on the hooks that print
 uncaught exceptions.
+
+:class:`BriefErrors` shortens the log of an error the bot already knows and reports (an exception
+class with ``log_traceback = False``, e.g. the database gone): one line, not a traceback per update
+and per job run.
 """
 
 from __future__ import annotations
@@ -76,6 +80,21 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class BriefErrors(logging.Filter):
+    """A record whose exception says ``log_traceback = False`` keeps one line: message, type, text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and not getattr(exc, "log_traceback", True):
+            try:
+                message = record.getMessage()
+            except Exception:  # a bad format string: SecretFilter keeps what there is
+                return True
+            record.msg = f"{message} ({type(exc).__name__}: {exc})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
 def setup_logging(level: str, secrets: Iterable[str]) -> SecretFilter:
     """Root handler on stderr with :data:`LOG_FORMAT`, and every secret masked everywhere.
 
@@ -90,7 +109,8 @@ def setup_logging(level: str, secrets: Iterable[str]) -> SecretFilter:
 
 
 def install(secret_filter: SecretFilter) -> None:
-    """Put ``secret_filter`` on every handler now configured and on the uncaught-exception hooks."""
+    """Put ``secret_filter`` (after :class:`BriefErrors`) on every handler now configured and on the
+    uncaught-exception hooks."""
     handlers: list[logging.Handler] = list(logging.getLogger().handlers)
     for logger in list(logging.Logger.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger):
@@ -99,6 +119,8 @@ def install(secret_filter: SecretFilter) -> None:
         handlers.append(logging.lastResort)
     for handler in handlers:
         if secret_filter not in handler.filters:
+            if not any(isinstance(f, BriefErrors) for f in handler.filters):
+                handler.addFilter(BriefErrors())
             handler.addFilter(secret_filter)
 
     def excepthook(

@@ -8,6 +8,9 @@ from aiogram import Router
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
+from bot.maintenance import maintenance_text
+from storage.db import DatabaseGone
+
 logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
@@ -15,8 +18,12 @@ router = Router(name=__name__)
 
 @router.error()
 async def on_error(event: ErrorEvent) -> bool:
-    logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
-    text = _("⚠️ Something went wrong. Please try again.")
+    if isinstance(event.exception, DatabaseGone):  # known and alerted once: no traceback per update
+        logger.warning("update %s refused, under maintenance: %s", event.update.update_id, event.exception)
+        text = maintenance_text()
+    else:
+        logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
+        text = _("⚠️ Something went wrong. Please try again.")
     query = event.update.callback_query
     try:
         if query is not None:

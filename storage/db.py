@@ -10,12 +10,17 @@ credit or charge survives a power loss (``NORMAL`` may lose the last commits; se
 for what it costs). One bot process per database file: :func:`hold_database_lock`.
 
 At start, :func:`probe_database` checks the file is SQLite and writable, so a wrong DATABASE_PATH is
-one line, not a traceback.
+one line, not a traceback. While running, the file must stay the one that was opened: deleted or
+replaced under the bot (``rm``, a restore moved over it), every later commit would land in a file
+no restart will see. :meth:`Database.check` compares the path with the file opened; each
+transaction and read checks first and raises :class:`DatabaseGone`, so no money write lands in a
+detached file, and :attr:`Database.healthy` / :attr:`Database.problem` say so to the rest of the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import logging
 import os
@@ -43,6 +48,21 @@ class DatabaseInUse(RuntimeError):
 
 class DatabaseUnusable(RuntimeError):
     """DATABASE_PATH cannot serve as the bot's database; the message says why, in one line."""
+
+
+class DatabaseGone(RuntimeError):
+    """The database file was deleted or replaced while the bot ran: nothing may be read or written.
+
+    Raised by :meth:`Database.transaction` and :meth:`Database.read` (before anything runs), so a
+    money write never lands in the detached file. Handlers answer "under maintenance"; it does not
+    pass by itself: the bot must be restarted on a restored file.
+    """
+
+    log_traceback = False  # known, alerted once: one log line where it stops something (bot.logs)
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 def probe_database(database: str | Path) -> None:
@@ -128,14 +148,33 @@ def hold_database_lock(database: str | Path) -> BinaryIO:
     return handle
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the file at ``path``, None if there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Database:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path | None = None) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        #: what makes the database unusable (deleted, replaced), or None while it is fine
+        self.problem: str | None = None
+        # the files opened, by path and identity: the database and its WAL (which holds the latest commits)
+        self._files: list[tuple[Path, tuple[int, int]]] = []
+        if path is not None:
+            path = path.absolute()  # the bot never changes directory, but a test may
+            for file in (path, path.with_name(path.name + "-wal")):
+                if (identity := _identity(file)) is not None:
+                    self._files.append((file, identity))
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         try:
@@ -148,18 +187,54 @@ class Database:
         except BaseException:
             await conn.close()  # else its thread outlives the error and the process never exits
             raise
-        return cls(conn)
+        return cls(conn, None if memory else Path(path))
 
     async def close(self) -> None:
         await self._conn.close()
 
+    @property
+    def healthy(self) -> bool:
+        """False once the database file was found deleted or replaced (see :meth:`check`)."""
+        return self.problem is None
+
+    def check(self) -> bool:
+        """Is the file at the path still the one opened? Once it is not, never again (until a restart).
+
+        A few ``stat`` calls, cheap enough for every transaction. A file that is gone from its path
+        or is another file there (another device and inode) sets :attr:`problem`.
+        """
+        if self.problem is not None:
+            return False
+        for path, identity in self._files:
+            try:
+                now = _identity(path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    continue  # cannot tell (a transient error): SQLite reports a real failure itself
+                now = None
+            if now == identity:
+                continue
+            self.problem = f"{path} was {'deleted' if now is None else 'replaced by another file'} while the bot ran"
+            logger.critical("database unusable: %s; no money is taken until a restart on a restored file", self.problem)
+            return False
+        return True
+
+    def _usable(self) -> None:
+        if not self.check():
+            raise DatabaseGone(self.problem or "database unusable")
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception.
+
+        Raises :class:`DatabaseGone` before ``BEGIN`` once the file was deleted or replaced.
+        """
         async with self._lock:
+            self._usable()
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._usable()  # deleted while this transaction ran: roll back rather than commit into it
                 await self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # also when COMMIT itself failed (e.g. SQLITE_BUSY)
@@ -168,6 +243,11 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for reads, never in the middle of another coroutine's transaction."""
+        """The connection for reads, never in the middle of another coroutine's transaction.
+
+        Raises :class:`DatabaseGone` once the file was deleted or replaced: what it holds is no
+        longer what a restart would see.
+        """
         async with self._lock:
+            self._usable()
             yield self._conn

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     telegram_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # start-up retries back off 1, 2, 4 ... up to this
     web_host: str = Field("127.0.0.1", min_length=1)  # the health server (/healthz, /readyz) listens here ...
     web_port: int | None = Field(None, ge=1, le=65535)  # ... on this port; unset: no server
+    user_updates_per_second: float = Field(3.0, gt=0, le=1000)  # per user; past it (and the burst) updates are dropped
+    user_updates_burst: int = Field(10, ge=1, le=10000)
+    refresh_min_seconds: float = Field(5.0, ge=0, le=3600)  # Refresh asks the upstream at most this often per order
     # the largest amount an operator may type (credit, debit, promo code, price override), in CURRENCY;
     # unset: MAX_AMOUNT_USD in CURRENCY (see max_amount_minor)
     max_amount: Annotated[str | None, AfterValidator(_max_amount), Field(validate_default=True)] = None

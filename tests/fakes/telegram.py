@@ -29,6 +29,21 @@ __all__ = ["Call", "FakeTelegram"]
 T = TypeVar("T")
 _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 _QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+#: the sender Telegram puts on an anonymous group administrator's messages (the group is in sender_chat)
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
+
+def _sticker(number: int) -> dict[str, Any]:
+    return {
+        "file_id": f"CAACAgIAAxk-fake-sticker-{number}",
+        "file_unique_id": f"AgADfake{number}",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "emoji": "👍",
+    }
 
 
 class FakeTelegram:
@@ -37,6 +52,9 @@ class FakeTelegram:
         self.url = ""
         self.latency = 0.0  # seconds before answering each method but getUpdates
         self.calls: list[Call] = []
+        self.call_times: list[float] = []  # loop time each of ``calls`` arrived, index for index
+        self.served_at: dict[int, float] = {}  # update id -> loop time getUpdates first handed it out
+        self.last_update_id = 0  # of the update queued last
         self.pre_checkout_answers: dict[str, dict[str, Any]] = {}  # query id -> {"ok", "error_message"}
         self.refunded: set[str] = set()  # telegram_payment_charge_id
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "scope type:chat_id:user_id|language" -> commands
@@ -120,31 +138,67 @@ class FakeTelegram:
         *,
         username: str | None = None,
         first_name: str = "Test",
-        language_code: str = "en",
+        language_code: str | None = "en",
+        chat_id: int | None = None,
+        anonymous_admin: bool = False,
     ) -> int:
-        """The user writes ``text`` to the bot in their private chat; returns the message id."""
-        sender = self._users[user_id] = tg.user(user_id, first_name, username, language_code)
-        content: dict[str, Any] = {"text": text}
-        if entities := tg.command_entities(text):
-            content["entities"] = entities
-        msg = self._store(user_id, sender, content)
-        self._queue("message", copy.deepcopy(msg))
-        return msg["message_id"]
+        """The user writes ``text`` to the bot in their private chat; returns the message id.
 
-    def press(self, user_id: int, callback_data: str, *, message_id: int) -> str:
-        """The user presses an inline button of a bot message; returns the callback query id."""
-        msg = self._chats.get(user_id, {}).get(message_id)
-        if msg is None:
-            raise AssertionError(f"no message {message_id} in chat {user_id}")
+        ``language_code=""`` sends the field empty (None leaves it out); ``chat_id`` (negative) writes in a
+        group instead, and ``anonymous_admin`` sends it as the group itself (from GroupAnonymousBot)."""
+        return self._user_message(
+            user_id, self._text_content(text), username, first_name, language_code, chat_id, anonymous_admin
+        )
+
+    def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> int:
+        """The user sends a sticker; returns the message id."""
+        return self._user_message(user_id, {"sticker": _sticker(len(self.calls))}, chat_id=chat_id)
+
+    def send_user_photo(self, user_id: int, caption: str = "", *, chat_id: int | None = None) -> int:
+        """The user sends a photo (with an optional caption); returns the message id."""
+        content: dict[str, Any] = {"photo": tg.photo_sizes(len(self.calls))}
+        if caption:
+            content["caption"] = caption
+        return self._user_message(user_id, content, chat_id=chat_id)
+
+    def channel_post(self, chat_id: int, text: str) -> int:
+        """A post in a channel where the bot is an administrator; returns the message id."""
+        channel = {"id": chat_id, "type": "channel", "title": "Test channel"}
+        message_id = next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+        msg = {"message_id": message_id, "sender_chat": channel, "chat": channel, "date": 1, **self._text_content(text)}
+        self._chats.setdefault(chat_id, {})[message_id] = msg
+        self._queue("channel_post", copy.deepcopy(msg))
+        return message_id
+
+    def press(
+        self, user_id: int, callback_data: str, *, message_id: int, chat_id: int | None = None, origin: str = "message"
+    ) -> str:
+        """The user presses an inline button of a bot message; returns the callback query id.
+
+        ``origin`` other than ``"message"`` sends what Telegram sends for a button the bot cannot see:
+        ``"inline"`` (an inline-mode message: no ``message``), ``"inaccessible"`` (``date`` 0) or
+        ``"unknown"`` (a message ``message_id`` this chat never had)."""
+        chat_id = user_id if chat_id is None else chat_id
         query_id = str(next(self._query_ids))
+        query: dict[str, Any] = {"id": query_id, "from": self._user(user_id), "chat_instance": f"-{user_id}0042"}
+        if origin == "message":
+            msg = self._chats.get(chat_id, {}).get(message_id)
+            if msg is None:
+                raise AssertionError(f"no message {message_id} in chat {chat_id}")
+            query["message"] = copy.deepcopy(msg)
+        elif origin == "inline":
+            query["inline_message_id"] = f"AgAAAFake{message_id}"
+        elif origin == "inaccessible":
+            query["message"] = {"chat": tg.chat(chat_id, self._users.get(chat_id)), "message_id": message_id, "date": 0}
+        elif origin == "unknown":
+            if message_id in self._chats.get(chat_id, {}):
+                raise AssertionError(f"message {message_id} exists in chat {chat_id}")
+            chat = tg.chat(chat_id, self._users.get(chat_id))
+            query["message"] = tg.message(message_id, self._bot, chat, text="an old message")
+        else:
+            raise ValueError(f"unknown origin {origin!r}")
         self._open_queries.add(query_id)
-        query = {
-            "id": query_id,
-            "from": self._user(user_id),
-            "message": copy.deepcopy(msg),
-            "chat_instance": f"-{user_id}0042",
-            "data": callback_data,
-        }
+        query["data"] = callback_data
         self._queue("callback_query", query)
         return query_id
 
@@ -177,6 +231,11 @@ class FakeTelegram:
         return msg["message_id"]
 
     # -- knobs ---------------------------------------------------------------------------------
+    def take_updates(self) -> list[dict[str, Any]]:
+        """Every queued update, removed from the queue: for feeding a dispatcher in-process."""
+        taken, self._updates = self._updates, []
+        return copy.deepcopy(taken)
+
     def inject_error(
         self,
         method: str,
@@ -229,7 +288,7 @@ class FakeTelegram:
     def messages_to(self, user_id: int) -> list[dict[str, Any]]:
         """The bot's messages in that chat as they are now, in sending order (deleted ones left out)."""
         chat = self._chats.get(user_id, {})
-        return [copy.deepcopy(m) for _, m in sorted(chat.items()) if m["from"]["id"] == self.bot_id]
+        return [copy.deepcopy(m) for _, m in sorted(chat.items()) if m.get("from", {}).get("id") == self.bot_id]
 
     def find_button(self, user_id: int, text_contains: str) -> tuple[int, str]:
         """(message id, callback data) of the newest bot button whose text contains ``text_contains``."""
@@ -264,6 +323,7 @@ class FakeTelegram:
         params = {key: tg.decode_value(key, value) for key, value in params.items()}
         token, _, method = request.path.removeprefix("/bot").partition("/")
         self.calls.append(Call(method, params))
+        self.call_times.append(asyncio.get_running_loop().time())
         if self._drops.get(method.lower(), 0) > 0 and request.transport is not None:
             self._drops[method.lower()] -= 1
             request.transport.write(b"HTTP/1.1 \r\n")  # the answer cut short: no status code
@@ -311,7 +371,10 @@ class FakeTelegram:
                 raise ApiError(409, _CONFLICT)
             self._updates = [u for u in self._updates if self._wanted(u)]  # others are dropped
             if self._updates or self._closing or loop.time() >= deadline:
-                return copy.deepcopy(self._updates[: params.get("limit", 100)])
+                batch = self._updates[: params.get("limit", 100)]
+                for update in batch:
+                    self.served_at.setdefault(update["update_id"], loop.time())
+                return copy.deepcopy(batch)
             self._new_update.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), deadline - loop.time())
@@ -431,8 +494,37 @@ class FakeTelegram:
         return True
 
     # -- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _text_content(text: str) -> dict[str, Any]:
+        content: dict[str, Any] = {"text": text}
+        if entities := tg.command_entities(text):
+            content["entities"] = entities
+        return content
+
+    def _user_message(
+        self,
+        user_id: int,
+        content: dict[str, Any],
+        username: str | None = None,
+        first_name: str = "Test",
+        language_code: str | None = "en",
+        chat_id: int | None = None,
+        anonymous_admin: bool = False,
+    ) -> int:
+        sender = self._users[user_id] = tg.user(user_id, first_name, username, language_code or "")
+        if language_code == "":
+            sender["language_code"] = ""
+        chat_id = user_id if chat_id is None else chat_id
+        if anonymous_admin:
+            sender = copy.deepcopy(GROUP_ANONYMOUS_BOT)
+            content = {"sender_chat": tg.chat(chat_id, None), **content}
+        msg = self._store(chat_id, sender, content)
+        self._queue("message", copy.deepcopy(msg))
+        return msg["message_id"]
+
     def _queue(self, kind: str, obj: dict[str, Any]) -> None:
-        self._updates.append({"update_id": next(self._update_ids), kind: obj})
+        self.last_update_id = next(self._update_ids)
+        self._updates.append({"update_id": self.last_update_id, kind: obj})
         self._new_update.set()
 
     def _wanted(self, update: dict[str, Any]) -> bool:

@@ -51,7 +51,7 @@ class Notifier:
                 if item.delivered:
                     continue
                 try:
-                    await self.bot.send_message(chat_id, cards.code_message(order, item, demo=demo))
+                    await self._send_sms(chat_id, order, item, demo)
                 except TelegramForbiddenError:
                     logger.info("user %d blocked the bot; SMS of order %d kept", order.user_id, order.id)
                     async with self.db.transaction() as conn:
@@ -63,6 +63,19 @@ class Notifier:
                 async with self.db.transaction() as conn:
                     await q.mark_delivered(conn, item.id)
             await self.refresh_card(order, sms)
+
+    async def _send_sms(self, chat_id: int, order: Order, sms: q.OrderSms, demo: bool) -> None:
+        """One SMS as its own message. Refused as too long, it is sent once more in a short form; if
+        even that is refused as too long it is given up (logged), never retried as is on every poll."""
+        for sms_chars in (cards.TEXT_LIMIT, cards.SHORT_SMS_CHARS):
+            try:
+                await self.bot.send_message(chat_id, cards.code_message(order, sms, demo=demo, sms_chars=sms_chars))
+                return
+            except TelegramBadRequest as exc:
+                if not _too_long(exc):
+                    raise
+                logger.warning("order %d: SMS %d refused as too long (cut at %d)", order.id, sms.id, sms_chars)
+        logger.error("order %d: SMS %d refused even short; marked delivered, not sent", order.id, sms.id)
 
     async def refresh_card(self, order: Order, sms: list[q.OrderSms] | None = None) -> None:
         if order.card_message_id is None:
@@ -89,3 +102,7 @@ class Notifier:
                 await self.bot.send_message(admin_id, text)
             except TelegramAPIError as exc:
                 logger.warning("admin %d not reachable: %s", admin_id, exc)
+
+
+def _too_long(exc: TelegramBadRequest) -> bool:
+    return "message is too long" in exc.message.lower() or "MESSAGE_TOO_LONG" in exc.message.upper()

@@ -18,7 +18,7 @@ from bot.orders import OrderService
 from bot.settlement import Upstream
 from providers.base import Offer, Status, UpstreamState
 from providers.errors import CancelRefused, ProviderError
-from providers.otp import extract_code
+from providers.otp import extract_code, upstream_code
 from storage import orders as q
 from storage import purchases, renewals
 from storage.db import Database
@@ -108,7 +108,7 @@ class Tracker:
             for sms in status.sms:
                 received = sms.received_at.isoformat() if sms.received_at else None
                 fp = q.fingerprint(sms.text, received)
-                code = sms.code or extract_code(sms.text)
+                code = upstream_code(sms.code) or extract_code(sms.text)
                 added |= await q.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
             if added and current.status is OrderStatus.ACTIVE:
                 await q.update(conn, order.id, expect=(OrderStatus.ACTIVE,), status=OrderStatus.CODE_RECEIVED)

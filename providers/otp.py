@@ -12,6 +12,9 @@
 An alphanumeric code is only returned when it directly follows a label (``"code: AB12CD"``,
 ``"code is 123ABC78"``) and is 4-8 characters mixing upper-case letters *and* digits.
 The ranking key is (next to a keyword, not a year, closeness to the keyword, earlier in the text).
+
+A code an upstream hands over ready-made goes through :func:`upstream_code`: longer than
+:data:`MAX_CODE_CHARS`, it is some other text, not a code.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import re
 _LETTERS = "A-Za-zÀ-ɏЀ-ӿ"
 #: a keyword this many characters away from a candidate or closer counts as "adjacent"
 _NEAR = 40
+#: an upstream's "code" longer than this (after trimming) is not a code: a whole SMS, an error page...
+MAX_CODE_CHARS = 32
 
 _DIGITS = {start + i: str(i) for start in (0x0660, 0x06F0, 0xFF10) for i in range(10)}
 
@@ -121,3 +126,9 @@ def extract_code(text: str) -> str | None:
         if any(ch.isdigit() for ch in code) and any(ch.isalpha() for ch in code):
             ranked.append(((True, True, -(_distance(m.span("code"), keywords) or 0), -m.start()), code))
     return max(ranked)[1] if ranked else None
+
+
+def upstream_code(code: str | None) -> str | None:
+    """The code an upstream extracted itself, trimmed; None when empty or longer than MAX_CODE_CHARS."""
+    code = (code or "").strip()
+    return code if 0 < len(code) <= MAX_CODE_CHARS else None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.otp import extract_code
+from providers.otp import MAX_CODE_CHARS, extract_code, upstream_code
 
 CODES = [
     # Google, Facebook, Instagram, WhatsApp, Telegram
@@ -119,3 +119,21 @@ def test_digit_heavy_noise_is_well_formed(text: str) -> None:
 @given(st.from_regex(r"[0-9]{4,8}", fullmatch=True), st.sampled_from(["Your code is {}", "{} is your code"]))
 def test_templated_code_is_found(code: str, template: str) -> None:
     assert extract_code(template.format(code)) == code
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("583920", "583920"),
+        ("  4TX9Q\n", "4TX9Q"),
+        ("x" * MAX_CODE_CHARS, "x" * MAX_CODE_CHARS),
+        ("x" * (MAX_CODE_CHARS + 1), None),  # longer than any code: some other text
+        ("a" * 4000, None),  # an SMS with no digits, handed over as the "code"
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_upstream_code_longer_than_32_is_not_a_code(given: str | None, kept: str | None) -> None:
+    assert MAX_CODE_CHARS == 32
+    assert upstream_code(given) == kept

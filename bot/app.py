@@ -40,7 +40,7 @@ from bot.stats import Stats
 from bot.tracking import Tracker
 from bot.upstreams import Upstreams, apply_saved
 from bot.watchdog import DatabaseWatchdog
-from handlers.middlewares import UserMiddleware
+from handlers.middlewares import FloodMiddleware, UserMiddleware
 from handlers.payments import PaymentGuard
 from handlers.routers import build_router
 from providers import registry
@@ -135,6 +135,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
         broadcasts=Broadcasts(bot, db, i18n, settings.broadcast_rate),
         i18n=i18n,
     )
+    dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())
     SimpleI18nMiddleware(i18n).setup(dp)

@@ -45,6 +45,7 @@ class Tracker:
         self.actions = OrderActions(orders)
         self.concurrency = concurrency
         self._failing: dict[int, str] = {}  # order id -> last error logged, to log once
+        self._asked: dict[int, float] = {}  # order id -> loop time the upstream was last asked about it
 
     async def _open(self, *statuses: OrderStatus) -> list[Order]:
         async with self.db.read() as conn:
@@ -61,6 +62,8 @@ class Tracker:
         Returns the orders that changed (new SMS or closed upstream), for the caller to notify.
         """
         waiting = await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
+        open_ids = {o.id for o in waiting}
+        self._asked = {oid: at for oid, at in self._asked.items() if oid in open_ids}  # closed ones forgotten
         limits: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.concurrency))
 
         async def one(order: Order) -> Order | None:
@@ -81,8 +84,17 @@ class Tracker:
                 logger.warning("order %d: polling %s failed, kept active: %s", order.id, order.provider, exc)
             return None
 
+    async def refresh(self, order: Order, min_interval: float) -> Order | None:
+        """A user's Refresh: like :meth:`poll`, but the upstream is asked about an order at most once per
+        ``min_interval`` seconds (the poll job's checks count); in between the stored state stands."""
+        asked = self._asked.get(order.id)
+        if asked is not None and asyncio.get_running_loop().time() - asked < min_interval:
+            return None
+        return await self.poll(order)
+
     async def poll(self, order: Order) -> Order | None:
         """One upstream check; the order if it changed, None otherwise (errors included)."""
+        self._asked[order.id] = asyncio.get_running_loop().time()  # before asking: taps meanwhile show the stored state
         status = await self.fetch(order)
         if status is None:
             return None

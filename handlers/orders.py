@@ -16,6 +16,7 @@ from bot.notify import Notifier
 from bot.order_actions import OrderActions
 from bot.orders import OrderService
 from bot.outcomes import Outcome, Result
+from bot.settings import Settings
 from bot.tracking import Tracker
 from handlers import keyboards
 from handlers.callbacks import MenuCb, OrderCb, RenewCb
@@ -80,6 +81,7 @@ async def order_action(
     tracker: Tracker,
     notifier: Notifier,
     user: User,
+    settings: Settings,
 ) -> None:
     order = await orders.get(callback_data.order_id, user.id)
     if order is None:
@@ -87,7 +89,7 @@ async def order_action(
         return
     notice: str | None = None
     if callback_data.action == "refresh" and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
-        changed = await tracker.poll(order)
+        changed = await tracker.refresh(order, settings.refresh_min_seconds)
         if changed is not None:
             await notifier.deliver(changed)
     elif callback_data.action == "cancel":

@@ -16,7 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, User
-from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,7 +40,7 @@ from bot.stats import Stats
 from bot.tracking import Tracker
 from bot.upstreams import Upstreams, apply_saved
 from bot.watchdog import DatabaseWatchdog
-from handlers.middlewares import FloodMiddleware, UserMiddleware
+from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.payments import PaymentGuard
 from handlers.routers import build_router
 from providers import registry
@@ -138,7 +138,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())
-    SimpleI18nMiddleware(i18n).setup(dp)
+    LocaleMiddleware(i18n).setup(dp)
     dp.include_router(build_router())
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

@@ -1,14 +1,47 @@
-"""Last resort for taps no other router took: old buttons after an update, or data that makes no sense."""
+"""Last resort for what no other router took in the private chat: old buttons after an update, data
+that makes no sense, and messages that are no command (text, stickers, photos...). Service messages
+(a pin, a payment refund...) are ignored on purpose."""
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.types import CallbackQuery
+from aiogram import F, Router
+from aiogram.enums import ContentType
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers import keyboards
+
 router = Router(name=__name__)
+
+#: what a user writes or sends, as opposed to service messages
+USER_CONTENT = (
+    ContentType.TEXT,
+    ContentType.ANIMATION,
+    ContentType.AUDIO,
+    ContentType.DOCUMENT,
+    ContentType.LIVE_PHOTO,
+    ContentType.PAID_MEDIA,
+    ContentType.PHOTO,
+    ContentType.STICKER,
+    ContentType.STORY,
+    ContentType.VIDEO,
+    ContentType.VIDEO_NOTE,
+    ContentType.VOICE,
+    ContentType.CHECKLIST,
+    ContentType.CONTACT,
+    ContentType.DICE,
+    ContentType.GAME,
+    ContentType.POLL,
+    ContentType.VENUE,
+    ContentType.LOCATION,
+)
 
 
 @router.callback_query()
 async def outdated_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is outdated. Send /start for a fresh menu."), show_alert=True)
+
+
+@router.message(F.content_type.in_(USER_CONTENT))
+async def menu_hint(message: Message) -> None:
+    await message.answer(_("🤔 I did not get that. Tap Menu, or send /help."), reply_markup=keyboards.back_to_menu())

@@ -1,4 +1,5 @@
-"""Per-update concerns only: flood control, registering the sender (handed to handlers as ``user``)."""
+"""Per-update concerns only: flood control, the user's language, registering the sender (handed to
+handlers as ``user``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TgUser
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from aiogram.utils.i18n import gettext as _
 from aiolimiter import AsyncLimiter
 from babel import Locale, UnknownLocaleError
@@ -35,6 +36,15 @@ def locale_for(i18n: I18n, language_code: str | None) -> str:
         if candidate in i18n.available_locales:
             return candidate
     return i18n.default_locale
+
+
+class LocaleMiddleware(SimpleI18nMiddleware):
+    """aiogram's SimpleI18nMiddleware, except that an empty or unparsable language_code means English
+    instead of an exception that leaves the user unanswered."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        sender: TgUser | None = data.get("event_from_user")
+        return locale_for(self.i18n, sender.language_code if sender else None)
 
 
 @dataclass(slots=True)

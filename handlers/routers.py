@@ -17,6 +17,7 @@ from handlers import (
     payments,
     promos,
     start,
+    strays,
 )
 
 
@@ -24,6 +25,7 @@ def build_router() -> Router:
     root = Router(name="root")
     root.include_routers(
         errors.router,
+        strays.router,  # groups, channels, taps on unseen messages: before any screen
         admin.router,
         broadcast.router,
         promos.admin_router,
@@ -38,6 +40,6 @@ def build_router() -> Router:
         promos.router,
         payments.admin_router,
         payments.router,
-        fallback.router,  # last: any tap nothing else took is answered, never left spinning
+        fallback.router,  # last: any tap or message nothing else took is answered, never left spinning
     )
     return root

@@ -5,9 +5,13 @@ from __future__ import annotations
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+#: Telegram's answers to editing a message that is gone or no longer the bot's to edit
+_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
 
 async def show(target: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """A callback edits its own message in place; a command gets a new message."""
+    """A callback edits its own message in place (or, when that message is gone, sends the screen anew);
+    a command gets a new message."""
     if isinstance(target, Message):
         await target.answer(text, reply_markup=markup)
         return
@@ -15,8 +19,11 @@ async def show(target: CallbackQuery | Message, text: str, markup: InlineKeyboar
     if isinstance(message, Message):
         try:
             await message.edit_text(text, reply_markup=markup)
+            return
         except TelegramBadRequest as exc:
-            if "not modified" not in exc.message:
+            if "not modified" in exc.message:
+                return
+            if not any(gone in exc.message.lower() for gone in _GONE):
                 raise
-    elif target.from_user is not None and target.bot is not None:
+    if target.from_user is not None and target.bot is not None:
         await target.bot.send_message(target.from_user.id, text, reply_markup=markup)

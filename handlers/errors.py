@@ -24,10 +24,12 @@ async def on_error(event: ErrorEvent) -> bool:
     else:
         logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
         text = _("⚠️ Something went wrong. Please try again.")
-    query = event.update.callback_query
+    query, checkout = event.update.callback_query, event.update.pre_checkout_query
     try:
         if query is not None:
             await query.answer(text, show_alert=True)
+        elif checkout is not None:  # refused at once: no Stars are taken for a payment we cannot store
+            await checkout.answer(ok=False, error_message=text[:255])
         elif event.update.message is not None:
             await event.update.message.answer(text)
     except Exception:  # the error report itself must never raise

@@ -222,6 +222,11 @@ async def test_the_bot_notices_its_database_deleted_and_takes_no_money(fake: Fak
         assert status == 503 and body["checks"]["database"]["ok"] is False, body
         assert "deleted" in body["checks"]["database"]["detail"] and body["checks"]["telegram"]["ok"] is True
 
+        checkout = fake.pre_checkout(USER, "stars:50", 50)  # no Stars taken for a payment it cannot store
+        await fake.wait_for(lambda: checkout in fake.pre_checkout_answers, timeout=30)
+        assert fake.pre_checkout_answers[checkout]["ok"] is False
+        assert MAINTENANCE in (fake.pre_checkout_answers[checkout]["error_message"] or "")
+
         fake.send_message(USER, "/balance")  # more traffic and a few watchdog rounds: still one alert
         await fake.wait_for(lambda: MAINTENANCE in last_text(fake, USER) and len(fake.messages_to(USER)) > sent + 1)
         await asyncio.sleep(2.5)

@@ -28,6 +28,8 @@ DEFAULT_USD_RATES = "USD=1,IDR=0.0000621,EUR=1.08,GBP=1.27,RUB=0.011,INR=0.012,C
 
 #: price of an offer with no published price when DEFAULT_PRICE is unset, in US dollars (converted to CURRENCY)
 DEFAULT_PRICE_USD = Decimal("0.50")
+#: what an upstream balance alert defaults to, before conversion to CURRENCY
+BALANCE_ALERT_USD = Decimal(5)
 
 #: MAX_AMOUNT when unset, in US dollars: converted to CURRENCY and rounded down to one significant digit
 MAX_AMOUNT_USD = Decimal(1_000_000)
@@ -102,7 +104,8 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(60.0, ge=1, le=3600)
     upstream_rate_per_second: float = Field(20.0, gt=0, le=1000)
     broadcast_rate: float = Field(25.0, gt=0, le=30)  # broadcast messages per second (Telegram: ~30)
-    upstream_balance_alert: str = Field("5.00", pattern=r"^\d+(\.\d+)?$")  # admins are told below this
+    # admins are told when an upstream's balance falls under this, in CURRENCY; unset: 5 USD converted
+    upstream_balance_alert: Annotated[str | None, Field(validate_default=True)] = None
     log_level: str = "INFO"
     star_packages: Annotated[list[int], NoDecode] = Field(default="50,100,250,500,1000", validate_default=True)
     star_rate: int = Field(1, ge=1, le=1_000_000)
@@ -248,6 +251,18 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456789:AA... (the token @BotFather gives)")
         return SecretStr(token)
 
+    @field_validator("upstream_balance_alert", mode="before")
+    @classmethod
+    def _alert_amount(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        currency = info.data.get("currency") or "USD"
+        try:
+            parse_amount(value.strip(), currency)
+        except ValueError:
+            raise ValueError(f"must be a positive amount in {currency}, got {value.strip()!r}") from None
+        return value.strip()
+
     @field_validator("price_step", "default_price", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -304,6 +319,14 @@ class Settings(BaseSettings):
         major = DEFAULT_PRICE_USD / rate
         minor = int(major.scaleb(exponent(self.currency)).to_integral_value(rounding=ROUND_CEILING))
         return max(-(-minor // step) * step, step)
+
+    @property
+    def upstream_balance_alert_minor(self) -> int:
+        """UPSTREAM_BALANCE_ALERT in minor units of CURRENCY; unset, 5 USD converted with USD_RATES."""
+        if self.upstream_balance_alert is not None:
+            return to_minor(self.upstream_balance_alert, self.currency)
+        major = BALANCE_ALERT_USD / self.usd_rates.get(self.currency, Decimal(1))
+        return int(major.scaleb(exponent(self.currency)).to_integral_value(rounding=ROUND_CEILING))
 
     @property
     def max_amount_minor(self) -> int:

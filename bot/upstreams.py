@@ -17,7 +17,7 @@ from bot.settings import Settings
 from providers.catalog import Catalog
 from providers.errors import ProviderError
 from providers.guard import BreakerState, GuardedProvider
-from providers.money import format_minor, to_minor
+from providers.money import format_minor
 from storage import admin_log
 from storage import config as config_q
 from storage.db import Database
@@ -60,7 +60,7 @@ class Upstreams:
         self.catalog = catalog
         self.pricing = pricing
         self.settings = settings
-        self.threshold = to_minor(settings.upstream_balance_alert, settings.currency)
+        self.threshold = settings.upstream_balance_alert_minor
         self._alerted: dict[str, set[str]] = {}  # upstream -> the bad states admins were told about
 
     def guarded(self) -> dict[str, GuardedProvider]:

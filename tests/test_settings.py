@@ -224,3 +224,13 @@ def test_the_health_server_is_off_unless_web_port_is_set(tmp_path: Path, monkeyp
     settings = Settings()  # type: ignore[call-arg]
     assert (settings.web_host, settings.web_port, settings.telegram_retry_max_seconds) == ("127.0.0.1", None, 60)
     assert Settings(_env_file=None, bot_token="1:abc", web_port="8080").web_port == 8080  # type: ignore[call-arg]
+
+
+def test_the_upstream_balance_alert_is_in_currency_and_defaults_to_five_dollars() -> None:
+    base = {"_env_file": None, "bot_token": "123456:TEST-TOKEN"}
+    assert Settings(**base).upstream_balance_alert_minor == 500  # type: ignore[arg-type]
+    idr = Settings(**base, currency="IDR")  # type: ignore[arg-type]
+    assert idr.upstream_balance_alert_minor == 80516  # 5 USD, not 5 rupiah
+    assert Settings(**base, currency="IDR", upstream_balance_alert="100000").upstream_balance_alert_minor == 100000  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="positive amount in IDR"):
+        Settings(**base, currency="IDR", upstream_balance_alert="0.5")  # type: ignore[arg-type]

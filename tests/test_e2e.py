@@ -38,6 +38,9 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[StartBo
             "DEMO_SMS_DELAY_SECONDS": "2",
             "POLL_INTERVAL_SECONDS": "0.5",
             "MARKUP_PERCENT": "30",
+            # scripted users tap at machine speed; flood control has its own test (test_e2e_flood.py)
+            "USER_UPDATES_PER_SECOND": "1000",
+            "USER_UPDATES_BURST": "10000",
         }
         env.update(overrides)
         proc = BotProcess(tmp_path / "run", **env)

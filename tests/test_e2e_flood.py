@@ -25,7 +25,7 @@ async def start_answered_in(fake: FakeTelegram, user_id: int) -> float:
 
 
 async def test_a_flood_from_one_user_does_not_slow_another(fake: FakeTelegram, start_bot: StartBot) -> None:
-    await start_bot()  # USER_UPDATES_PER_SECOND=3, USER_UPDATES_BURST=10
+    await start_bot(USER_UPDATES_PER_SECOND="3", USER_UPDATES_BURST="10")  # the defaults
     alone = [await start_answered_in(fake, OTHER + n) for n in range(1, 6)]
     for n in range(FLOOD):
         fake.send_message(FLOODER, f"spam {n}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import broadcast, catalog, durability, poll_cycle
+from bench import broadcast, catalog, durability, fuzz, poll_cycle
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     asyncio.run(catalog.main())
     asyncio.run(durability.main())
     asyncio.run(broadcast.main())
+    asyncio.run(fuzz.main())  # last: exits with status 1 when the fuzz finds anything
 
 
 if __name__ == "__main__":

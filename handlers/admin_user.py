@@ -38,7 +38,8 @@ class Adjust(StatesGroup):
 async def _card(target: Message | CallbackQuery, query: str | int, admin_users: AdminUsers, billing: Billing) -> None:
     card = await admin_users.card(query)
     if card is None:
-        await show(target, _("No user matches {query}.").format(query=html.escape(str(query))), kb.back())
+        shown = html.escape(str(query)[:64])  # an echo never makes the answer too long for Telegram
+        await show(target, _("No user matches {query}.").format(query=shown), kb.back())
         return
     await show(target, texts.user_card(card, billing.fmt), kb.user_card(card.user))
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+#: an id as SQLite stores it: data outside this is not ours, and falls to the outdated-button answer
+Id = Annotated[int, Field(ge=0, lt=2**63)]
+#: a small count or page number
+Small = Annotated[int, Field(ge=0, le=100_000)]
+#: a catalog key (ISO country code or upstream name slug): never markup, never long
+Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -10,39 +20,39 @@ class MenuCb(CallbackData, prefix="m"):
 
 
 class CountriesCb(CallbackData, prefix="cl"):
-    page: int = 0
+    page: Small = 0
 
 
 class CountryCb(CallbackData, prefix="c"):
-    country: str
-    page: int = 0
+    country: Key
+    page: Small = 0
 
 
 class ServiceCb(CallbackData, prefix="s"):
-    country: str
-    service: str
-    days: int = 0  # rental length; 0 for a one-off activation
+    country: Key
+    service: Key
+    days: Small = 0  # rental length; 0 for a one-off activation
 
 
 class ConfirmCb(CallbackData, prefix="b"):
-    country: str
-    service: str
-    price: int  # the price the user saw, minor units
+    country: Key
+    service: Key
+    price: Id  # the price the user saw, minor units
     nonce: str  # one per confirmation screen: taps beyond the first place nothing
-    days: int = 0
+    days: Small = 0
     nr: bool = False  # the screen said the number is not refundable, and the user confirmed that
 
 
 class OrderCb(CallbackData, prefix="o"):
     action: str  # show | refresh | cancel | done | another
-    order_id: int
+    order_id: Id
 
 
 class RenewCb(CallbackData, prefix="rn"):
-    order_id: int
-    days: int
+    order_id: Id
+    days: Small
     nonce: str = ""  # empty: show the price; set: charge and renew, once per nonce
-    price: int = 0  # the price shown on the confirmation, minor units: never charged more
+    price: Id = 0  # the price shown on the confirmation, minor units: never charged more
 
 
 class TopupCb(CallbackData, prefix="tp"):
@@ -55,7 +65,7 @@ class AdminCb(CallbackData, prefix="ap"):
 
 class AdminUserCb(CallbackData, prefix="au"):
     action: str  # show | credit | debit | ban | unban
-    user_id: int
+    user_id: Id
 
 
 class AdminUpstreamCb(CallbackData, prefix="aup"):
@@ -65,7 +75,7 @@ class AdminUpstreamCb(CallbackData, prefix="aup"):
 
 class BcAudienceCb(CallbackData, prefix="bca"):
     kind: str  # all | active | balance | buyers
-    days: int = 0  # for active: seen in the last N days
+    days: Small = 0  # for active: seen in the last N days
 
 
 class BcConfirmCb(CallbackData, prefix="bcc"):
@@ -73,4 +83,4 @@ class BcConfirmCb(CallbackData, prefix="bcc"):
 
 
 class BcCancelCb(CallbackData, prefix="bcx"):
-    broadcast_id: int
+    broadcast_id: Id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
@@ -18,6 +19,9 @@ router = Router(name=__name__)
 
 @router.error()
 async def on_error(event: ErrorEvent) -> bool:
+    if isinstance(event.exception, TelegramForbiddenError):  # the user blocked the bot meanwhile: nobody to tell
+        logger.info("update %s: the user blocked the bot: %s", event.update.update_id, event.exception.message)
+        return True
     if isinstance(event.exception, DatabaseGone):  # known and alerted once: no traceback per update
         logger.warning("update %s refused, under maintenance: %s", event.update.update_id, event.exception)
         text = maintenance_text()

@@ -313,7 +313,7 @@ async def refund_stars(
     message: Message, command: CommandObject, payments: Payments, billing: Billing, bot: Bot
 ) -> None:
     charge = (command.args or "").strip()
-    if not charge or " " in charge:
+    if not charge or " " in charge or len(charge) > 256:  # Telegram's charge ids are short; a long one is garbage
         await message.answer(_("Usage: <code>/refund_stars &lt;charge_id&gt;</code>"))
         return
     admin_id = message.from_user.id if message.from_user else 0

@@ -26,6 +26,8 @@ def build_router() -> Router:
     root.include_routers(
         errors.router,
         strays.router,  # groups, channels, taps on unseen messages: before any screen
+        payments.admin_router,
+        payments.router,  # before the admin wizards, whose states take any message: a payment is never one
         admin.router,
         broadcast.router,
         promos.admin_router,
@@ -38,8 +40,6 @@ def build_router() -> Router:
         orders.router,
         balance.router,
         promos.router,
-        payments.admin_router,
-        payments.router,
         fallback.router,  # last: any tap or message nothing else took is answered, never left spinning
     )
     return root

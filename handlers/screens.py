@@ -5,8 +5,14 @@ from __future__ import annotations
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-#: Telegram's answers to editing a message that is gone or no longer the bot's to edit
-_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+#: Telegram's answers to editing a message that is gone, no longer the bot's to edit, or has no text
+#: (an invoice, a photo): the screen is sent anew instead
+_GONE = (
+    "message to edit not found",
+    "message can't be edited",
+    "message_id_invalid",
+    "there is no text in the message to edit",
+)
 
 
 async def show(target: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

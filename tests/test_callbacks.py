@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb
 from providers.normalize import country_code, service_slug
 
@@ -25,3 +27,18 @@ def test_worst_case_callbacks_fit_64_bytes() -> None:
 
 def test_slugs_never_carry_the_separator() -> None:
     assert ":" not in service_slug("odd:name") and ":" not in country_code("odd:place")
+
+
+def test_data_the_bot_never_sends_does_not_unpack() -> None:
+    """Forged data (ids past SQLite's integers, markup in a key) fails the filter and gets the
+    outdated-button answer, instead of reaching a query or a screen."""
+    for cls, data in (
+        (OrderCb, "o:show:9223372036854775808"),
+        (RenewCb, "rn:9223372036854775808:7::0"),
+        (CountryCb, "c:<b:0"),
+        (ServiceCb, "s:US:what<i>:0"),
+        (CountriesCb, "cl:-1"),
+    ):
+        with pytest.raises(ValueError):
+            cls.unpack(data)
+    assert OrderCb.unpack("o:show:42").order_id == 42

@@ -79,8 +79,9 @@ class OrderActions(Renewing):
                 upstream = settlement.UPSTREAM_REFUNDED
             elif not self.orders.policy.upstream_refunds(order.provider):
                 upstream = settlement.written_off(WriteOff.NO_CANCEL)
+            extra = {"refundable": 1} if withdrawn else {}  # refunded after all: the books must say so
             closed = await settlement.refund(
-                conn, order.id, status, (OrderStatus.ACTIVE,), error=error, upstream=upstream
+                conn, order.id, status, (OrderStatus.ACTIVE,), error=error, upstream=upstream, **extra
             )
         if closed is not None:
             crash_point("refunded")

@@ -170,9 +170,11 @@ class OrderService:
         demo = self.catalog.get(quote.offers[0].provider).is_demo
         started = asyncio.get_running_loop().time()
         for offer in quote.offers:
-            terms = self.policy.terms(offer, over_limit)
             if not self._affordable(offer, order.price, confirmed) or self.catalog.get(offer.provider).is_demo != demo:
                 continue  # never fail over between simulated and real numbers
+            if offer is not quote.offers[0] and not self.policy.upstream_refunds(offer.provider):
+                over_limit = await self._claim(order, offer)
+            terms = self.policy.terms(offer, over_limit)
             if not terms.refundable and not accept_nonrefundable:
                 continue  # never moves a refundable order onto terms the user did not see
             if asyncio.get_running_loop().time() - started > self.limits.routing_deadline:
@@ -199,6 +201,16 @@ class OrderService:
         failed = await self.close_with_refund(order.id, OrderStatus.FAILED, (OrderStatus.PENDING,), "no offer sold")
         await asyncio.gather(*(self.catalog.refresh(name) for name in sold_out))
         return Result(Outcome.OUT_OF_STOCK, failed, await self.quote(order.country, order.service, order.rent_days))
+
+    async def _claim(self, order: Order, offer: Offer) -> bool:
+        """Failing over onto an upstream with no cancel: is the user past the write-off limit now? If not,
+        the order is moved there in the same transaction, so concurrent failovers count each other."""
+        async with self.db.transaction() as conn:
+            exposure = await self.policy.exposure(conn, order.user_id, exclude=order.id)
+            over = exposure >= self.policy.write_off_limit
+            if not over:
+                await q.update(conn, order.id, expect=(OrderStatus.PENDING,), provider=offer.provider)
+        return over
 
     async def _unclear(self, order: Order, offer: Offer, terms: Terms, error: str) -> Result:
         async with self.db.transaction() as conn:

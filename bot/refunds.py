@@ -60,14 +60,16 @@ class RefundPolicy:
             return Terms.RENTAL
         return Terms.OVER_LIMIT if over_limit else Terms.REFUNDABLE
 
-    async def exposure(self, conn: aiosqlite.Connection, user_id: int, now: datetime | None = None) -> int:
+    async def exposure(
+        self, conn: aiosqlite.Connection, user_id: int, now: datetime | None = None, exclude: int | None = None
+    ) -> int:
         """Numbers the user left to the operator in 24 h, plus their open refundable orders at upstreams
         with no cancel (each may become one): read in the caller's transaction, so concurrent Confirms
         cannot all slip under the limit."""
         since = iso((now or datetime.now(UTC)) - WRITE_OFF_WINDOW)
         no_cancel = [name for name, provider in self.catalog.providers.items() if not provider.can_cancel]
         settled = await purchases.user_write_offs(conn, user_id, since)
-        return settled + await orders.count_open_refundable(conn, user_id, no_cancel)
+        return settled + await orders.count_open_refundable(conn, user_id, no_cancel, exclude)
 
     async def write_offs_today(self, user_id: int) -> int:
         async with self.db.read() as conn:

@@ -34,10 +34,11 @@ async def refund(
     *,
     error: str | None = None,
     upstream: Upstream | None = None,
+    **fields: object,
 ) -> Order | None:
     """Move the order to a refunded status, credit its price back, settle its purchase; None if it
-    had moved on. The caller owns the transaction."""
-    order = await q.update(conn, order_id, expect=expect, status=status, error=error)
+    had moved on. ``fields``: more columns to set. The caller owns the transaction."""
+    order = await q.update(conn, order_id, expect=expect, status=status, error=error, **fields)
     if order is None:
         return None
     await ledger.post(

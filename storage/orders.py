@@ -197,15 +197,18 @@ async def count_open(conn: aiosqlite.Connection, user_id: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def count_open_refundable(conn: aiosqlite.Connection, user_id: int, providers: list[str]) -> int:
-    """The user's open refundable orders at ``providers`` (no code yet): write-offs in the making."""
+async def count_open_refundable(
+    conn: aiosqlite.Connection, user_id: int, providers: list[str], exclude: int | None = None
+) -> int:
+    """The user's open refundable orders at ``providers`` (no code yet), but ``exclude``: write-offs in
+    the making."""
     if not providers:
         return 0
     marks = ", ".join("?" for _ in providers)
     async with conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND refundable = 1 "
+        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND refundable = 1 AND id != ? "
         f"AND status IN ('pending', 'active', 'unknown') AND provider IN ({marks})",
-        (user_id, *providers),
+        (user_id, exclude if exclude is not None else -1, *providers),
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0

@@ -25,7 +25,7 @@ from bot.settlement import Inflight, Upstream
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
-from storage import ledger, purchases
+from storage import ledger
 from storage import orders as q
 from storage.db import Database
 from storage.orders import Order, OrderStatus
@@ -250,14 +250,13 @@ class OrderService:
                     refundable=int(terms.refundable),
                 )
             if active is not None:
-                await purchases.record(
+                await settlement.record(
                     conn,
-                    order_id=order.id,
-                    user_id=order.user_id,
+                    order,
                     provider=offer.provider,
                     upstream_id=purchase.upstream_id,
                     cost=cost,
-                    cost_currency=offer.currency,
+                    currency=offer.currency,
                 )
         if owner is not None:  # a lookup gave this number to another order, which holds and sold it
             logger.warning(
@@ -283,17 +282,9 @@ class OrderService:
             except (ProviderError, TimeoutError) as exc:
                 logger.warning("order %d: orphan %s not cancelled at %s: %r", order.id, upstream_id, provider, exc)
         async with self.db.transaction() as conn:
-            record = await purchases.record(
-                conn,
-                order_id=order.id,
-                user_id=order.user_id,
-                provider=provider,
-                upstream_id=upstream_id,
-                cost=cost,
-                cost_currency=currency,
+            await settlement.record(
+                conn, order, provider=provider, upstream_id=upstream_id, cost=cost, currency=currency, outcome=outcome
             )
-            if record is not None:
-                await purchases.settle(conn, record.id, *outcome)
         what = (order.id, upstream_id, provider, outcome[0])
         logger.error("order %d: number %s bought at %s after the order was settled: %s", *what)
 

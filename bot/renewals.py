@@ -20,7 +20,7 @@ from bot.outcomes import Outcome, Result
 from providers.base import Offer
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
-from storage import ledger, purchases, renewals
+from storage import ledger, renewals
 from storage import orders as q
 from storage.db import Database
 from storage.orders import Order, OrderStatus
@@ -111,20 +111,17 @@ class Renewing:
                 await renewals.move(conn, reference, "done", ("pending", "unknown"))
             elif sellable:
                 await self._refund_renewal(conn, reference, ("pending", "unknown"))
-            record = await purchases.record(
+            outcome = settlement.SOLD if renewed else settlement.written_off(WriteOff.ORPHANED)
+            await settlement.record(
                 conn,
-                order_id=order.id,
-                user_id=order.user_id,
-                provider=order.provider,
+                order,
                 upstream_id=order.upstream_id,
                 cost=cost,
-                cost_currency=offer.currency if offer else None,
+                currency=offer.currency if offer else None,
                 kind="renewal",
                 reference=reference,
+                outcome=outcome,
             )
-            if record is not None:
-                outcome = settlement.SOLD if renewed else settlement.written_off(WriteOff.ORPHANED)
-                await purchases.settle(conn, record.id, *outcome)
         if renewed is None:
             logger.warning("order %d: renewed at %s after it closed; written off", order.id, order.provider)
             return Result(Outcome.CLOSED, await self.orders.get(order.id))
@@ -190,18 +187,15 @@ class Renewing:
         async with self.db.transaction() as conn:
             if not await self._refund_renewal(conn, reference, ("pending", "unknown")):
                 return False
-            record = await purchases.record(
+            await settlement.record(
                 conn,
-                order_id=order.id,
-                user_id=order.user_id,
-                provider=order.provider,
+                order,
                 upstream_id=order.upstream_id,
                 cost=offer.cost if offer else None,
-                cost_currency=offer.currency if offer else None,
+                currency=offer.currency if offer else None,
                 kind="renewal",
                 reference=reference,
+                outcome=settlement.written_off(WriteOff.RENEWAL_UNCLEAR),
             )
-            if record is not None:
-                await purchases.settle(conn, record.id, *settlement.written_off(WriteOff.RENEWAL_UNCLEAR))
         logger.warning("renewal %s at %s never confirmed: refunded and written off", reference, order.provider)
         return True

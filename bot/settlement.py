@@ -69,19 +69,39 @@ async def keep(
     return order
 
 
-async def write_off_unclear(conn: aiosqlite.Connection, order: Order) -> None:
-    """Record the purchase an unclear order may have made (never found upstream) as written off."""
-    record = await purchases.record(
+async def record(
+    conn: aiosqlite.Connection,
+    order: Order,
+    *,
+    upstream_id: str | None,
+    cost: int | None,
+    currency: str | None,
+    provider: str | None = None,
+    kind: str = "number",
+    reference: str | None = None,
+    outcome: Upstream | None = None,
+) -> None:
+    """Record a purchase made for ``order`` (at its upstream unless ``provider`` says), settled at once
+    when ``outcome`` is given. A purchase already recorded under its reference is left as it is."""
+    made = await purchases.record(
         conn,
         order_id=order.id,
         user_id=order.user_id,
-        provider=order.provider,
-        upstream_id=None,
-        cost=order.cost,
-        cost_currency=order.cost_currency,
+        provider=provider or order.provider,
+        upstream_id=upstream_id,
+        cost=cost,
+        cost_currency=currency,
+        kind=kind,
+        reference=reference,
     )
-    if record is not None:
-        await purchases.settle(conn, record.id, Outcome.WRITTEN_OFF, WriteOff.UNCLEAR)
+    if made is not None and outcome is not None:
+        await purchases.settle(conn, made.id, *outcome)
+
+
+async def write_off_unclear(conn: aiosqlite.Connection, order: Order) -> None:
+    """Record the purchase an unclear order may have made (never found upstream) as written off."""
+    unclear = written_off(WriteOff.UNCLEAR)
+    await record(conn, order, upstream_id=None, cost=order.cost, currency=order.cost_currency, outcome=unclear)
 
 
 class Inflight:

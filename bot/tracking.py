@@ -278,14 +278,9 @@ class Tracker:
                 expires_at=purchase.expires_at or order.expires_at,
             )
             if active is not None:
-                await purchases.record(
-                    conn,
-                    order_id=order.id,
-                    user_id=order.user_id,
-                    provider=order.provider,
-                    upstream_id=purchase.upstream_id,
-                    cost=purchase.cost if purchase.cost is not None else order.cost,
-                    cost_currency=order.cost_currency,
+                cost = purchase.cost if purchase.cost is not None else order.cost
+                await settlement.record(
+                    conn, order, upstream_id=purchase.upstream_id, cost=cost, currency=order.cost_currency
                 )
         logger.info("order %d: found at %s after an unclear purchase", order.id, order.provider)
         return active

@@ -39,6 +39,8 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[StartBo
             "ADMIN_IDS": str(ADMIN),
             "DEMO_PROVIDER": "on",
             "BROADCAST_RATE": "30",
+            "USER_UPDATES_PER_SECOND": "1000",  # the admin's wizard taps fast; flood control has its own tests
+            "USER_UPDATES_BURST": "10000",
         }
         proc = BotProcess(tmp_path / "run", **env)
         procs.append(proc)

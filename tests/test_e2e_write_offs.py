@@ -41,6 +41,8 @@ async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[FakeSimSmsBox
             POLL_INTERVAL_SECONDS="0.5",
             MARKUP_PERCENT="30",
             WRITE_OFF_LIMIT_PER_DAY="1",
+            USER_UPDATES_PER_SECOND="1000",  # one test user taps fast; flood control has its own tests
+            USER_UPDATES_BURST="10000",
         )
         await proc.start()
         try:

@@ -181,7 +181,7 @@ def test_every_problem_is_its_own_line(
     ("field", "value"),
     [
         ("telegram_api_url", "http://"),
-        ("telegram_api_url", "api.telegram.org"),
+        ("telegram_api_url", "127.0.0.1:8081"),  # no scheme
         ("smsx_base_url", "https://:80"),
         ("smsactivate_base_url", "ftp://x"),
         ("log_level", "loud"),

@@ -114,7 +114,7 @@ async def test_buy_cost_is_decimal_not_float(provider: SmsxProvider, fake: FakeS
 
 
 async def test_request_json_parses_numbers_as_decimal(fake: FakeSmsx) -> None:
-    async with make_client("https://mail.smsx.site", headers={"Authorization": f"Bearer {KEY}"}, transport=fake) as c:
+    async with make_client("http://127.0.0.1:9", headers={"Authorization": f"Bearer {KEY}"}, transport=fake) as c:
         status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "prices"})
     assert status == 200 and isinstance(body, dict)  # the fake takes Bearer too, as documented
     assert str(body["prices"]["22"]["tg"]["cost"]) == "0.35"
@@ -123,7 +123,7 @@ async def test_request_json_parses_numbers_as_decimal(fake: FakeSmsx) -> None:
 
 async def test_fake_wallet_needs_partner_user(fake: FakeSmsx) -> None:
     """The fake's ``wallet`` needs the partner user, as the document says."""
-    async with make_client("https://mail.smsx.site", headers={"X-API-Key": KEY}, transport=fake) as c:
+    async with make_client("http://127.0.0.1:9", headers={"X-API-Key": KEY}, transport=fake) as c:
         status, body = await request_json(c, "t", "GET", "/api/virtual-numbers.php", params={"action": "wallet"})
         assert status == 200 and isinstance(body, dict) and str(body["balance"]) == "5.00"
         fake.partner_user_configured = False

@@ -25,7 +25,7 @@ from bot.settlement import Inflight, Upstream
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
-from storage import ledger
+from storage import ledger, order_limits
 from storage import orders as q
 from storage.db import Database
 from storage.orders import Order, OrderStatus
@@ -119,10 +119,10 @@ class OrderService:
                 terms = self.policy.terms(first, over_limit)
                 if not accept_nonrefundable and not terms.refundable:
                     return Result(Outcome.TERMS_CHANGED, quote=quote)
-                if await q.count_open(conn, user_id) >= self.limits.max_open:
+                if await order_limits.count_open(conn, user_id) >= self.limits.max_open:
                     return Result(Outcome.TOO_MANY_OPEN, limit=self.limits.max_open)
                 since = q.iso(datetime.now(UTC) - timedelta(minutes=1))
-                if await q.count_since(conn, user_id, since) >= self.limits.per_minute:
+                if await order_limits.count_since(conn, user_id, since) >= self.limits.per_minute:
                     return Result(Outcome.TOO_FAST, limit=self.limits.per_minute)
                 order = await q.create(
                     conn,

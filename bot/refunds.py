@@ -22,7 +22,7 @@ import aiosqlite
 from bot.pricing import Quote
 from providers.base import Offer
 from providers.catalog import Catalog
-from storage import orders, purchases
+from storage import order_limits, purchases
 from storage.db import Database
 from storage.orders import iso
 
@@ -69,7 +69,7 @@ class RefundPolicy:
         since = iso((now or datetime.now(UTC)) - WRITE_OFF_WINDOW)
         no_cancel = [name for name, provider in self.catalog.providers.items() if not provider.can_cancel]
         settled = await purchases.user_write_offs(conn, user_id, since)
-        return settled + await orders.count_open_refundable(conn, user_id, no_cancel, exclude)
+        return settled + await order_limits.count_open_refundable(conn, user_id, no_cancel, exclude)
 
     async def write_offs_today(self, user_id: int) -> int:
         async with self.db.read() as conn:

@@ -188,41 +188,6 @@ async def open_orders(conn: aiosqlite.Connection, statuses: tuple[OrderStatus, .
         return [_order(r) for r in await cur.fetchall()]
 
 
-async def count_open(conn: aiosqlite.Connection, user_id: int) -> int:
-    marks = ", ".join("?" for _ in OPEN)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN ({marks})", (user_id, *OPEN)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def count_open_refundable(
-    conn: aiosqlite.Connection, user_id: int, providers: list[str], exclude: int | None = None
-) -> int:
-    """The user's open refundable orders at ``providers`` (no code yet), but ``exclude``: write-offs in
-    the making."""
-    if not providers:
-        return 0
-    marks = ", ".join("?" for _ in providers)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND refundable = 1 AND id != ? "
-        f"AND status IN ('pending', 'active', 'unknown') AND provider IN ({marks})",
-        (user_id, exclude if exclude is not None else -1, *providers),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def count_since(conn: aiosqlite.Connection, user_id: int, since: str) -> int:
-    """Orders the user placed since ``since`` (ISO), whatever became of them."""
-    async with conn.execute(
-        "SELECT COUNT(*) FROM orders WHERE user_id = ? AND created_at >= ?", (user_id, since)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
 async def for_user(conn: aiosqlite.Connection, user_id: int, limit: int = 10) -> list[Order]:
     async with conn.execute("SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)) as cur:
         return [_order(r) for r in await cur.fetchall()]

@@ -48,7 +48,7 @@ from bot.tracking import Tracker
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.catalog import Catalog
 from providers.errors import CancelRefused, OrderNotFound, OutOfStock, UnclearResult
-from storage import ledger, users
+from storage import ledger, order_limits, users
 from storage import orders as q
 from storage.db import Database
 from storage.orders import OrderStatus
@@ -429,8 +429,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
         async def counts() -> tuple[int, int]:
             async with self.db.read() as conn:
-                recent = await q.count_since(conn, user, q.iso(datetime.now(UTC) - timedelta(minutes=1)))
-                return await q.count_open(conn, user), recent
+                recent = await order_limits.count_since(conn, user, q.iso(datetime.now(UTC) - timedelta(minutes=1)))
+                return await order_limits.count_open(conn, user), recent
 
         open_orders, recent = self.run(counts())
 

@@ -768,7 +768,8 @@ class MoneyMachine(RuleBasedStateMachine):
                 assert refund is None
             else:
                 assert refund == (order.user_id, order.price, "refund", order.id)
-            if order.id in self.terms:  # the terms the user confirmed, kept however the purchase went
+            withdrawn = order.status is OrderStatus.CANCELLED and refund is not None  # refunded after all
+            if order.id in self.terms and not withdrawn:  # the terms the user confirmed, kept however it went
                 assert order.refundable is self.terms[order.id], (order, "refundable", self.terms[order.id])
         assert await self.billing.reconcile() == []
         for user_id in USERS:  # concurrent Confirms never slip past the daily write-off limit

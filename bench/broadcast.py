@@ -24,7 +24,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.i18n import I18n
 
 from bench.common import peak_rss_mib, report
-from bot.broadcast import Broadcasts
+from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
 from storage import broadcasts as q
 from storage.db import Database

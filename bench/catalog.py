@@ -15,13 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import median, peak_rss_mib, report
-from bot.orders import OrderService
-from bot.pricing import Pricing
+from bot.money.pricing import Pricing
+from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
 from providers.catalog import Catalog
+from providers.names import SERVICE_NAMES
 from providers.normalize import SMSACTIVATE_COUNTRIES
-from providers.services import SERVICE_NAMES
 from storage import users
 from storage.db import Database
 

@@ -25,10 +25,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import peak_rss_mib, report
-from bot.billing import Billing
-from bot.orders import OrderService
-from bot.outcomes import Outcome
-from bot.pricing import Pricing
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.catalog import Catalog
 from providers.demo import DemoProvider

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import median, peak_rss_mib, report
-from bot.orders import OrderService
-from bot.pricing import Pricing
+from bot.money.pricing import Pricing
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.catalog import Catalog
 from storage.db import Database

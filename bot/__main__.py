@@ -15,7 +15,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.logs import setup_logging
+from bot.runtime.logs import setup_logging
 from bot.settings import Settings
 from storage.db import DatabaseInUse, DatabaseUnusable, hold_database_lock, probe_database
 
@@ -95,7 +95,7 @@ def main() -> None:
     check_database(settings.database_path)
     try:
         from bot.app import run  # aiogram and the rest: seconds to import, so only once the settings are good
-        from bot.startup import StartupError
+        from bot.runtime.startup import StartupError
 
         try:
             asyncio.run(run(settings))

@@ -20,27 +20,27 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.admin_users import AdminUsers
-from bot.audit import Audit
-from bot.billing import Billing
-from bot.broadcast import Broadcasts
-from bot.health import Flag, HealthServer, Readiness, ServerUnavailable
 from bot.jobs import Jobs
-from bot.maintenance import database_alert
-from bot.notify import Notifier
-from bot.orders import Limits, OrderService
-from bot.payments import Payments
-from bot.price_admin import PriceAdmin
-from bot.pricing import Pricing
-from bot.promos import Promos
-from bot.refunds import RefundPolicy
+from bot.money.audit import Audit
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.money.promos import Promos
+from bot.money.stars import Payments
+from bot.operator.accounts import AdminUsers
+from bot.operator.broadcasts import Broadcasts
+from bot.operator.prices import PriceAdmin
+from bot.operator.stats import Stats
+from bot.operator.upstreams import Upstreams, apply_saved
+from bot.orders.placing import Limits, OrderService
+from bot.orders.refunds import RefundPolicy
+from bot.orders.tracking import Tracker
+from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
+from bot.runtime.maintenance import database_alert
+from bot.runtime.startup import StartupError, wait_for_telegram
+from bot.runtime.watchdog import DatabaseWatchdog
 from bot.settings import Settings
-from bot.startup import StartupError, wait_for_telegram
-from bot.stats import Stats
-from bot.tracking import Tracker
-from bot.upstreams import Upstreams, apply_saved
-from bot.watchdog import DatabaseWatchdog
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
+from handlers.notifier import Notifier
 from handlers.payments import PaymentGuard
 from handlers.routers import build_router
 from providers import registry

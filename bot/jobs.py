@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.notify import Notifier
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
-from providers.services import service_name
+from handlers.notifier import Notifier
+from providers.names import service_name
 from storage.orders import Order, OrderStatus
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.billing import Billing
+from bot.money.billing import Billing
 from handlers import cards, keyboards
 from handlers.callbacks import MenuCb
 from handlers.screens import show

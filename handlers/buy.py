@@ -10,16 +10,16 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.billing import Billing
-from bot.notify import Notifier
-from bot.orders import OrderService
-from bot.outcomes import Outcome
-from bot.pricing import Quote
-from bot.refunds import Terms
+from bot.money.billing import Billing
+from bot.money.pricing import Quote
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import OrderService
+from bot.orders.refunds import Terms
 from handlers import keyboards
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, ServiceCb
+from handlers.notifier import Notifier
 from handlers.screens import show
-from providers.services import country_name, flag, service_name
+from providers.names import country_name, flag, service_name
 from storage.users import User
 
 router = Router(name=__name__)

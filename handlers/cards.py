@@ -9,8 +9,8 @@ from html import escape, unescape
 
 from aiogram.utils.i18n import gettext as _
 
+from providers.names import country_name, flag, service_name
 from providers.otp import upstream_code
-from providers.services import country_name, flag, service_name
 from storage.ledger import Entry
 from storage.orders import Order, OrderSms, OrderStatus
 

@@ -8,9 +8,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.pricing import Quote
+from bot.money.pricing import Quote
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb, TopupCb
-from providers.services import country_name, flag, service_name
+from providers.names import country_name, flag, service_name
 from storage.orders import Order, OrderStatus
 
 PAGE_SIZE = 10

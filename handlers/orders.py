@@ -11,15 +11,15 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.billing import Billing
-from bot.notify import Notifier
-from bot.order_actions import OrderActions
-from bot.orders import OrderService
-from bot.outcomes import Outcome, Result
+from bot.money.billing import Billing
+from bot.orders.actions import OrderActions
+from bot.orders.outcomes import Outcome, Result
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from handlers import keyboards
 from handlers.callbacks import MenuCb, OrderCb, RenewCb
+from handlers.notifier import Notifier
 from handlers.screens import show
 from storage.orders import OrderStatus
 from storage.users import User

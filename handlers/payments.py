@@ -30,13 +30,13 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.billing import Billing
-from bot.notify import Notifier
-from bot.payments import STARS, Credit, CreditResult, Payments, Refund, RefundResult, Refusal, receipt
+from bot.money.billing import Billing
+from bot.money.stars import STARS, Credit, CreditResult, Payments, Refund, RefundResult, Refusal, receipt
 from bot.settings import Settings
 from handlers import keyboards
-from handlers.admin import IsAdmin
+from handlers.admin.commands import IsAdmin
 from handlers.callbacks import MenuCb, TopupCb
+from handlers.notifier import Notifier
 from handlers.screens import show
 from storage import payments as payments_q
 from storage.users import User

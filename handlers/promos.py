@@ -10,11 +10,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.billing import Billing
-from bot.promos import MAX_DAYS, MAX_USES, Promos, Redeemed, normalize_code, parse_count
+from bot.money.billing import Billing
+from bot.money.promos import MAX_DAYS, MAX_USES, Promos, Redeemed, normalize_code, parse_count
 from bot.settings import Settings
-from handlers.admin import IsAdmin
-from handlers.admin_texts import amount_rule
+from handlers.admin.commands import IsAdmin
+from handlers.admin.texts import amount_rule
 from providers.money import parse_amount
 from storage.promos import PromoCode
 from storage.users import User

@@ -5,11 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
-    admin,
-    admin_panel,
-    admin_user,
     balance,
-    broadcast,
     buy,
     errors,
     fallback,
@@ -19,6 +15,10 @@ from handlers import (
     start,
     strays,
 )
+from handlers.admin import accounts as admin_user
+from handlers.admin import broadcast
+from handlers.admin import commands as admin
+from handlers.admin import panel as admin_panel
 
 
 def build_router() -> Router:

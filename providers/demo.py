@@ -17,7 +17,7 @@ from pathlib import Path
 
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.errors import OrderNotFound, OutOfStock
-from providers.services import service_name
+from providers.names import service_name
 
 #: country -> (dialling prefix, {service: (cost in USD cents, stock)})
 CATALOG: dict[str, tuple[str, dict[str, tuple[int, int]]]] = {

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Callable
 
 from providers.base import Provider
-from providers.ismscode import ISMSCodeProvider
-from providers.simsmsbox import SimSmsBoxProvider
-from providers.smsactivate import SmsActivateProvider
-from providers.smscartesim import SmsCartesimProvider
-from providers.smscode import SMSCodeProvider
-from providers.smsx import SmsxProvider
+from providers.ismscode.client import ISMSCodeProvider
+from providers.simsmsbox.client import SimSmsBoxProvider
+from providers.smsactivate.client import SmsActivateProvider
+from providers.smscartesim.client import SmsCartesimProvider
+from providers.smscode.client import SMSCodeProvider
+from providers.smsx.client import SmsxProvider
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.billing import Billing
-from bot.orders import OrderService
-from bot.pricing import Pricing
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from storage import users

@@ -21,7 +21,7 @@ from aiogram import Bot, Dispatcher
 from bot.app import build_bot, build_dispatcher
 from bot.settings import Settings
 from providers.guard import GuardedProvider
-from providers.smsactivate import SmsActivateProvider
+from providers.smsactivate.client import SmsActivateProvider
 from storage.db import Database
 from tests.conftest import add_user
 from tests.fakes.smsactivate import FakeSmsActivate

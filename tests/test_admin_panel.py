@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from aiogram.utils.i18n import I18n
 
-from bot.admin_users import AdminUsers
-from bot.audit import WriteOffs
-from bot.price_admin import PriceAdmin, parse_markup
-from bot.pricing import Pricing
+from bot.money.audit import WriteOffs
+from bot.money.pricing import Pricing
+from bot.operator.accounts import AdminUsers
+from bot.operator.prices import PriceAdmin, parse_markup
+from bot.operator.stats import Stats
+from bot.operator.upstreams import Upstreams, apply_saved
 from bot.settings import Settings
-from bot.stats import Stats
-from bot.upstreams import Upstreams, apply_saved
-from handlers import admin_texts as texts
+from handlers.admin import texts
 from providers.base import Balance, Offer
 from providers.catalog import Catalog
 from providers.demo import DemoProvider

@@ -9,14 +9,14 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.app import LOCALES
-from bot.audit import Audit, AuditReport, Books, Issue
-from bot.billing import Billing
-from bot.orders import OrderService
-from bot.pricing import Pricing
-from bot.promos import Promos
+from bot.money.audit import Audit, AuditReport, Books, Issue
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.money.promos import Promos
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
-from handlers.admin_texts import audit_text
+from handlers.admin.texts import audit_text
 from providers.money import format_minor
 from storage import ledger
 from storage.db import Database

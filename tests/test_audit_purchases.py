@@ -12,10 +12,10 @@ import pytest
 from aiogram.utils.i18n import I18n
 
 from bot.app import LOCALES
-from bot.audit import Audit, AuditReport, Issue, WriteOffs
-from bot.pricing import Pricing
+from bot.money.audit import Audit, AuditReport, Issue, WriteOffs
+from bot.money.pricing import Pricing
 from bot.settings import Settings
-from handlers.admin_texts import audit_text
+from handlers.admin.texts import audit_text
 from providers.money import format_minor
 from storage import ledger, purchases
 from storage.db import Database

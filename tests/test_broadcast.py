@@ -15,7 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.i18n import I18n
 from pydantic import ValidationError
 
-from bot.broadcast import Broadcasts
+from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
 from storage import broadcasts as q
 from storage.db import Database

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.billing import Billing
-from bot.orders import Limits, OrderService
-from bot.outcomes import Outcome, Result
-from bot.pricing import Pricing
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.orders.outcomes import Outcome, Result
+from bot.orders.placing import Limits, OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.base import Status
 from providers.catalog import Catalog
 from providers.demo import DemoProvider

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.logs import BriefErrors
+from bot.runtime.logs import BriefErrors
 from storage import users
 from storage.db import Database, DatabaseGone
 from tests.botproc import BotProcess

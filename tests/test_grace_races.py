@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.orders import Limits, OrderService
-from bot.outcomes import Outcome
-from bot.pricing import Pricing
+from bot.money.pricing import Pricing
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import Limits, OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.catalog import Catalog
 from providers.errors import CancelRefused, OutOfStock, ProviderError, Unavailable, UnclearResult

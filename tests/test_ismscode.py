@@ -12,7 +12,7 @@ import pytest
 from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.http import make_client, request_json
-from providers.ismscode import ISMSCodeProvider, _raise_for
+from providers.ismscode.client import ISMSCodeProvider, _raise_for
 from tests.fakes.ismscode import FakeISMSCode
 
 KEY = "sk_live_SECRET_0123456789"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import SecretFilter
+from bot.runtime.logs import SecretFilter
 from tests.botproc import BotProcess
 from tests.fakes.telegram import FakeTelegram
 

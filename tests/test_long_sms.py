@@ -78,7 +78,7 @@ async def test_refused_even_short_it_is_given_up_with_a_log_line_not_retried(
         await live.buy_whatsapp_us(USER)
         live.upstream.deliver_code(next(iter(live.upstream.activations)), "583920")
         live.fake.inject_error("sendMessage", error_code=400, description=TOO_LONG, chat_id=USER, times=1000)
-        with caplog.at_level(logging.WARNING, logger="bot.notify"):
+        with caplog.at_level(logging.WARNING, logger="handlers.notifier"):
             await poll_until_quiet(live, cycles=5)
         assert pushed(live) == []
         assert len(live.fake.calls_of("sendMessage")) == 3  # /start, then the full and the short form, once

@@ -12,11 +12,11 @@ import aiosqlite
 import pytest
 from pydantic import ValidationError
 
-from bot.billing import Billing
-from bot.orders import OrderService
-from bot.price_admin import PriceAdmin, parse_key, parse_markup
-from bot.pricing import Pricing
-from bot.promos import Promos, parse_count
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.money.promos import Promos, parse_count
+from bot.operator.prices import PriceAdmin, parse_key, parse_markup
+from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Offer
 from providers.catalog import Catalog
@@ -324,7 +324,7 @@ async def test_absurd_offers_are_dropped_and_logged_once_per_upstream(
     upstreams = [Absurd("first"), Absurd("second", "IDR")]
     catalog = Catalog(upstreams, ttl=3600)  # type: ignore[list-item]
     orders = OrderService(db, catalog, Pricing(settings), timedelta(minutes=20))
-    caplog.set_level(logging.WARNING, logger="bot.pricing")
+    caplog.set_level(logging.WARNING, logger="bot.money.pricing")
     for _ in range(3):
         for upstream in upstreams:
             await catalog.refresh(upstream.name)
@@ -336,7 +336,7 @@ async def test_absurd_offers_are_dropped_and_logged_once_per_upstream(
         for service in ("whatsapp", "telegram", "google"):
             assert await orders.quote("ID", service) is None
     assert all(u.fetches >= 3 for u in upstreams)
-    logged = [r.getMessage() for r in caplog.records if r.name == "bot.pricing"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "bot.money.pricing"]
     assert len(logged) == 2, logged
     assert logged[0].startswith("first lists whatsapp in ID at -0.01 USD") and logged[1].startswith("second lists")
 

@@ -37,14 +37,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from bot.audit import Audit
-from bot.billing import Billing
-from bot.orders import Limits, OrderService
-from bot.outcomes import Outcome
-from bot.pricing import Pricing, Quote
-from bot.refunds import RefundPolicy
+from bot.money.audit import Audit
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing, Quote
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import Limits, OrderService
+from bot.orders.refunds import RefundPolicy
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
 from providers.catalog import Catalog
 from providers.errors import CancelRefused, OrderNotFound, OutOfStock, UnclearResult

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.billing import Billing
-from bot.orders import OrderService
-from bot.outcomes import Outcome
-from bot.tracking import Tracker
+from bot.money.billing import Billing
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from providers.base import Status, UpstreamState
 from providers.demo import DemoProvider
 from storage.db import Database
@@ -100,7 +100,7 @@ async def test_code_arrives_then_cancel_is_refused_and_no_refund(db: Database, s
 
 
 async def test_expiry_without_code_refunds(db: Database, settings: object) -> None:
-    from bot.pricing import Pricing
+    from bot.money.pricing import Pricing
     from providers.catalog import Catalog
 
     slow = DemoProvider(sms_delay_seconds=3600)
@@ -153,7 +153,7 @@ async def test_pending_order_left_by_a_crash_is_refunded(db: Database, services:
 
 async def test_lookup_never_hands_one_orders_number_to_another(db: Database, settings: object) -> None:
     """An unclear purchase found by lookup must not take a number another order already holds."""
-    from bot.pricing import Pricing
+    from bot.money.pricing import Pricing
     from providers.base import Purchase
     from providers.catalog import Catalog
 

@@ -16,8 +16,8 @@ from aiogram.types import Chat, SuccessfulPayment, Update
 from aiogram.utils.i18n import I18n
 from pydantic import ValidationError
 
-from bot.billing import Billing
-from bot.payments import Credit, Payments, Refund, Refusal
+from bot.money.billing import Billing
+from bot.money.stars import Credit, Payments, Refund, Refusal
 from bot.settings import Settings
 from handlers import payments as handlers
 from storage import admin_log, ledger, users

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.billing import Billing
-from bot.promos import Promos, Redeemed, normalize_code
+from bot.money.billing import Billing
+from bot.money.promos import Promos, Redeemed, normalize_code
 from storage import admin_log, ledger
 from storage.db import Database
 from tests.conftest import add_user

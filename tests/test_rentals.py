@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.billing import Billing
-from bot.order_actions import OrderActions
-from bot.orders import OrderService
-from bot.outcomes import Outcome
-from bot.pricing import Pricing
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
+from bot.orders.outcomes import Outcome
+from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
 from providers.catalog import Catalog

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.outcomes import Outcome
-from bot.pricing import Quote
+from bot.money.pricing import Quote
+from bot.orders.outcomes import Outcome
 from bot.settings import Settings
 from providers.guard import BreakerState
 from storage.db import Database

@@ -10,9 +10,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers import errors, simsmsbox
+from providers import errors
 from providers.base import Offer, UpstreamState
-from providers.simsmsbox import SimSmsBoxProvider, _raise_for
+from providers.simsmsbox import client as simsmsbox
+from providers.simsmsbox.client import SimSmsBoxProvider, _raise_for
 from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 
 KEY = "psk_live_SECRET_0123456789"

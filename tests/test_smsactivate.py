@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from providers import errors
-from providers import smsactivate_parse as parse
 from providers.base import Offer, Sms, Status, UpstreamState
-from providers.smsactivate import EARLY_CANCEL_RETRY, SmsActivateProvider, _raise_for, handler_url
+from providers.smsactivate import parse
+from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider, _raise_for, handler_url
 from tests.fakes.smsactivate import FakeSmsActivate
 
 KEY = "f00dKEY_0123456789abcdef"

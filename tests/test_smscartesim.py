@@ -11,7 +11,7 @@ import pytest
 
 from providers import errors
 from providers.base import Offer, UpstreamState
-from providers.smscartesim import SmsCartesimProvider, _raise_for
+from providers.smscartesim.client import SmsCartesimProvider, _raise_for
 from tests.fakes.smscartesim import FakeSmsCartesim, dumps
 
 KEY = "sk_live_CARTE_SECRET_0123456789"

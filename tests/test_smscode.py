@@ -11,7 +11,7 @@ import pytest
 
 from providers import errors
 from providers.base import Offer, UpstreamState
-from providers.smscode import SMSCodeProvider, _raise_for
+from providers.smscode.client import SMSCodeProvider, _raise_for
 from tests.fakes.smscode import FakeSMSCode
 
 KEY = "smc_live_SECRET_0123456789"
@@ -58,7 +58,7 @@ async def test_offers_one_country_sends_filter(provider: SMSCodeProvider, fake: 
 async def test_offers_field_variants_and_skips(
     provider: SMSCodeProvider, fake: FakeSMSCode, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("DEBUG", logger="providers.smscode_parse")
+    caplog.set_level("DEBUG", logger="providers.smscode.parse")
     text = (
         '{"success": true, "data": {"products": ['
         '{"product_id": "prd_tg", "country_name": "Indonesia", "service": "tg", "price": 1250.4, "available": 3},'

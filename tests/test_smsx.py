@@ -11,7 +11,7 @@ import pytest
 from providers import errors
 from providers.base import Offer, Sms, UpstreamState
 from providers.http import make_client, request_json
-from providers.smsx import SmsxProvider, _raise_for
+from providers.smsx.client import SmsxProvider, _raise_for
 from tests.fakes.smsx import FakeActivation, FakeSmsx, dumps
 
 KEY = "px_live_SECRET_0123456789abcdef"

@@ -16,7 +16,7 @@ import pytest
 from aiogram.exceptions import TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.methods import GetMe
 
-from bot.startup import StartupError, wait_for_telegram
+from bot.runtime.startup import StartupError, wait_for_telegram
 from tests.botproc import BotProcess
 from tests.fakes.telegram import FakeTelegram
 from tests.test_startup_checks import assert_one_line, start_bot
@@ -68,7 +68,7 @@ class FlakyBot:
 
 async def test_getme_is_retried_with_capped_exponential_backoff(caplog: pytest.LogCaptureFixture) -> None:
     flaky = FlakyBot(failures=5)
-    caplog.set_level(logging.INFO, "bot.startup")
+    caplog.set_level(logging.INFO, "bot.runtime.startup")
     me = await wait_for_telegram(
         flaky,  # type: ignore[arg-type]
         api_url="http://t",

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.outcomes import Outcome
-from bot.refunds import Terms
+from bot.orders.outcomes import Outcome
+from bot.orders.refunds import Terms
 from bot.settings import Settings
 from storage import purchases
 from storage.db import Database

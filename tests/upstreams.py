@@ -16,18 +16,18 @@ from math import ceil
 
 import httpx
 
-from bot.orders import OrderService
-from bot.outcomes import Result
-from bot.pricing import Pricing
+from bot.money.pricing import Pricing
+from bot.orders.outcomes import Result
+from bot.orders.placing import OrderService
+from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from bot.tracking import Tracker
 from providers.base import Provider
 from providers.catalog import Catalog
 from providers.guard import GuardedProvider
-from providers.ismscode import ISMSCodeProvider
-from providers.simsmsbox import SimSmsBoxProvider
-from providers.smsactivate import SmsActivateProvider
-from providers.smscode import SMSCodeProvider
+from providers.ismscode.client import ISMSCodeProvider
+from providers.simsmsbox.client import SimSmsBoxProvider
+from providers.smsactivate.client import SmsActivateProvider
+from providers.smscode.client import SMSCodeProvider
 from storage import ledger
 from storage.db import Database
 from storage.orders import REFUNDED, OrderStatus

@@ -1,0 +1,142 @@
+"""One broadcast being sent: a few senders behind the shared rate limiter, with 429 pauses.
+
+Each recipient is claimed (``pending`` → ``sending``, committed), copied with ``copyMessage``, then
+finished (``sent`` / ``unreachable`` / ``failed``). A 429 pauses every sender of the broadcast for
+``retry_after`` and the same recipient is tried again; a crash leaves at most one recipient per
+sender in ``sending``, which the next start marks failed instead of sending twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiolimiter import AsyncLimiter
+
+from handlers.admin.broadcast_keyboards import url_button
+from storage import broadcasts as q
+from storage import users
+from storage.broadcasts import Broadcast
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+#: Bad Request descriptions that mean the chat is gone for good, like a block
+UNREACHABLE = ("chat not found", "user is deactivated")
+#: 429s in a row for one recipient before it is given up as failed
+MAX_RETRIES = 10
+
+Progress = Callable[[Broadcast, bool], Awaitable[None]]
+
+
+class Runner:
+    def __init__(
+        self,
+        bot: Bot,
+        db: Database,
+        broadcast: Broadcast,
+        limiter: AsyncLimiter,
+        *,
+        senders: int,
+        on_progress: Progress,
+        progress_every: float,
+    ) -> None:
+        self.bot, self.db, self.broadcast, self.limiter = bot, db, broadcast, limiter
+        self.senders = senders
+        self.on_progress = on_progress
+        self.progress_every = progress_every
+        self.halted = False  # stop claiming recipients: cancelled, or the bot is shutting down
+        self._resume_at = 0.0
+        self._markup = url_button(broadcast.button_text, broadcast.button_url)
+
+    def halt(self) -> None:
+        self.halted = True
+
+    async def run(self) -> None:
+        reporter = asyncio.create_task(self._report_loop())
+        try:
+            async with asyncio.TaskGroup() as senders:
+                for _ in range(self.senders):
+                    senders.create_task(self._sender())
+        finally:
+            reporter.cancel()
+        if not self.halted:
+            async with self.db.transaction() as conn:
+                await q.set_status(conn, self.broadcast.id, "done")
+        async with self.db.read() as conn:
+            fresh = await q.get(conn, self.broadcast.id)
+        if fresh is not None and fresh.status != "running":
+            logger.info("broadcast %d %s", fresh.id, fresh.status)
+            await self.on_progress(fresh, True)
+
+    async def _report_loop(self) -> None:
+        while True:
+            await self.on_progress(self.broadcast, False)
+            await asyncio.sleep(self.progress_every)
+
+    async def _wait_pause(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self._resume_at - loop.time()
+        while delay > 0:  # a 429 during the pause may extend it
+            await asyncio.sleep(delay)
+            delay = self._resume_at - loop.time()
+
+    async def _sender(self) -> None:
+        while not self.halted:
+            await self._wait_pause()
+            await self.limiter.acquire()
+            if self.halted:
+                return
+            async with self.db.transaction() as conn:
+                user_id = await q.claim(conn, self.broadcast.id)
+            if user_id is None:
+                return
+            await self._deliver(user_id)
+
+    async def _deliver(self, user_id: int) -> None:
+        b = self.broadcast
+        for _attempt in range(MAX_RETRIES):
+            try:
+                await self.bot.copy_message(
+                    chat_id=user_id, from_chat_id=b.from_chat_id, message_id=b.message_id, reply_markup=self._markup
+                )
+            except TelegramRetryAfter as exc:
+                await self._paused(exc.retry_after)
+                if self.halted:  # a 429 means it was not delivered: safe to leave for later
+                    async with self.db.transaction() as conn:
+                        await q.release(conn, b.id, user_id)
+                    return
+                continue
+            except TelegramForbiddenError as exc:
+                await self._unreachable(user_id, exc.message)
+            except TelegramBadRequest as exc:
+                if any(reason in exc.message.lower() for reason in UNREACHABLE):
+                    await self._unreachable(user_id, exc.message)
+                else:
+                    await self._finish(user_id, "failed", exc.message)
+            except Exception as exc:
+                logger.warning("broadcast %d: user %d failed: %r", b.id, user_id, exc)
+                await self._finish(user_id, "failed", str(exc) or type(exc).__name__)
+            else:
+                await self._finish(user_id, "sent")
+            return
+        await self._finish(user_id, "failed", "rate limited")
+
+    async def _paused(self, retry_after: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._resume_at = max(self._resume_at, loop.time() + retry_after)
+        logger.info("broadcast %d: 429, every sender pauses %ss", self.broadcast.id, retry_after)
+        await self._wait_pause()
+        await self.limiter.acquire()
+
+    async def _finish(self, user_id: int, status: str, error: str | None = None) -> None:
+        async with self.db.transaction() as conn:
+            await q.finish(conn, self.broadcast.id, user_id, status, error)
+
+    async def _unreachable(self, user_id: int, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await q.finish(conn, self.broadcast.id, user_id, "unreachable", error)
+            await users.set_blocked(conn, user_id)

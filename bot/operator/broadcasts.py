@@ -1,0 +1,170 @@
+"""Broadcasts: start one for an audience, keep the admin's progress message current, cancel, resume.
+
+Every broadcast runs as an asyncio task owned by :class:`Broadcasts`, never inside an update handler.
+All broadcasts share one rate limiter (``BROADCAST_RATE`` messages per second, bursts of two at most).
+Each recipient's state is stored, so a restart resumes where it stopped. A recipient caught in
+``sending`` by a crash may or may not have received the message: it is marked failed ("interrupted")
+and never sent again, so a crash leaves at most one uncertain recipient per sender, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.utils.i18n import I18n
+from aiolimiter import AsyncLimiter
+
+from bot.operator.broadcast_sending import Runner
+from handlers.admin import broadcast_keyboards as kb
+from storage import admin_log, users
+from storage import broadcasts as q
+from storage.broadcasts import Broadcast
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+class Broadcasts:
+    def __init__(
+        self,
+        bot: Bot,
+        db: Database,
+        i18n: I18n,
+        rate: float,
+        *,
+        senders: int = 4,
+        progress_every: float = 3.0,
+    ) -> None:
+        self.bot, self.db, self.i18n = bot, db, i18n
+        self.limiter = AsyncLimiter(2, 2 / rate)
+        self.senders = senders
+        self.progress_every = progress_every
+        self._runs: dict[int, tuple[Runner, asyncio.Task[None]]] = {}
+
+    async def audience_size(self, audience: str) -> int:
+        async with self.db.read() as conn:
+            return await q.audience_size(conn, audience)
+
+    async def start(
+        self,
+        *,
+        admin_id: int,
+        from_chat_id: int,
+        message_id: int,
+        button: tuple[str, str] | None,
+        audience: str,
+        progress: tuple[int, int],
+    ) -> tuple[int, int, bool]:
+        """Create the broadcast and its recipients in one transaction and start sending in the background.
+
+        ``progress`` is the (chat, message) the progress is shown in; one confirmation screen starts one
+        broadcast however often it is tapped. Returns ``(id, recipients, created)``.
+        """
+        async with self.db.transaction() as conn:
+            existing = await q.by_progress(conn, *progress)
+            if existing is not None:
+                return existing.id, (await q.counts(conn, existing.id)).total, False
+            broadcast_id, recipients = await q.create(
+                conn,
+                admin_id=admin_id,
+                from_chat_id=from_chat_id,
+                message_id=message_id,
+                button=button,
+                audience=audience,
+                progress=progress,
+            )
+            await admin_log.record(conn, admin_id, "broadcast", f"id={broadcast_id} audience={audience} n={recipients}")
+            broadcast = await q.get(conn, broadcast_id)
+        assert broadcast is not None
+        logger.info("broadcast %d started by %d: %d recipients", broadcast_id, admin_id, recipients)
+        self._launch(broadcast)
+        return broadcast_id, recipients, True
+
+    async def cancel(self, broadcast_id: int, admin_id: int) -> bool:
+        """Stop sending; the remaining recipients stay pending. False when it was not running."""
+        async with self.db.transaction() as conn:
+            cancelled = await q.set_status(conn, broadcast_id, "cancelled")
+            if cancelled:
+                await admin_log.record(conn, admin_id, "broadcast_cancel", f"id={broadcast_id}")
+        if run := self._runs.get(broadcast_id):
+            run[0].halt()
+        return cancelled
+
+    async def resume(self) -> list[int]:
+        """At start: every broadcast still running goes on; recipients left ``sending`` become failed."""
+        async with self.db.transaction() as conn:
+            pending = [b for b in await q.running(conn) if b.id not in self._runs]
+            for broadcast in pending:
+                if interrupted := await q.interrupt(conn, broadcast.id):
+                    logger.warning("broadcast %d: %d recipients interrupted by a crash", broadcast.id, interrupted)
+        for broadcast in pending:
+            logger.info("broadcast %d resumes", broadcast.id)
+            self._launch(broadcast)
+        return [b.id for b in pending]
+
+    async def wait(self, broadcast_id: int) -> None:
+        if run := self._runs.get(broadcast_id):
+            await asyncio.shield(run[1])
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """At shutdown: stop claiming recipients, let the sends in flight finish, then end the tasks."""
+        runs = list(self._runs.values())
+        for runner, _task in runs:
+            runner.halt()
+        tasks = [task for _runner, task in runs]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    def _launch(self, broadcast: Broadcast) -> None:
+        runner = Runner(
+            self.bot,
+            self.db,
+            broadcast,
+            self.limiter,
+            senders=self.senders,
+            on_progress=self._progress,
+            progress_every=self.progress_every,
+        )
+        task = asyncio.create_task(runner.run(), name=f"broadcast-{broadcast.id}")
+        self._runs[broadcast.id] = (runner, task)
+        task.add_done_callback(lambda t: self._finished(broadcast.id, t))
+
+    def _finished(self, broadcast_id: int, task: asyncio.Task[None]) -> None:
+        self._runs.pop(broadcast_id, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("broadcast %d stopped on an error", broadcast_id, exc_info=exc)
+
+    async def _progress(self, broadcast: Broadcast, final: bool) -> None:
+        """Edit the progress message (with Cancel while running); at the end, also send the report."""
+        try:
+            async with self.db.read() as conn:
+                counts = await q.counts(conn, broadcast.id)
+                admin = await users.get(conn, broadcast.admin_id)
+            status = broadcast.status if final else "running"
+            with self.i18n.context(), self.i18n.use_locale(admin.language if admin else self.i18n.default_locale):
+                text = kb.progress_text(broadcast.id, broadcast.audience, counts, status)
+                markup = None if final else kb.progress(broadcast.id)
+            chat_id = broadcast.progress_chat_id or broadcast.admin_id
+            if broadcast.progress_message_id is not None:
+                try:
+                    await self.bot.edit_message_text(
+                        text=text, chat_id=chat_id, message_id=broadcast.progress_message_id, reply_markup=markup
+                    )
+                except TelegramBadRequest as exc:
+                    if "not modified" not in exc.message:
+                        logger.info("broadcast %d: progress not shown: %s", broadcast.id, exc.message)
+            if final:
+                await self.bot.send_message(chat_id, text)
+        except TelegramAPIError as exc:
+            logger.warning("broadcast %d: progress not shown: %s", broadcast.id, exc)
+        except Exception:
+            logger.exception("broadcast %d: progress failed", broadcast.id)

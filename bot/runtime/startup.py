@@ -1,0 +1,99 @@
+"""Getting through the start: reaching Telegram with patience, and failures that end it in one line.
+
+Telegram unreachable at start (network down, a self-hosted Bot API server still starting) is not a
+reason to exit: a supervisor would restart the bot into the same wall, in a crash loop. Instead
+:func:`wait_for_telegram` asks ``getMe`` again after 1, 2, 4 … seconds, capped at
+TELEGRAM_RETRY_MAX_SECONDS, one log line per attempt. Only an answer that retrying cannot change
+(the token refused) ends the start, as a :class:`StartupError`: one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import User
+
+from bot.runtime.health import Flag
+
+logger = logging.getLogger(__name__)
+
+FIRST_DELAY = 1.0
+
+
+class StartupError(Exception):
+    """The start cannot go on; ``str()`` is the one line to print, naming the setting at fault."""
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).removeprefix("Telegram server says - ").removeprefix("HTTP Client says - ")
+    return " ".join(text.split()) or type(exc).__name__
+
+
+async def wait_for_telegram(
+    bot: Bot,
+    *,
+    api_url: str,
+    max_delay: float,
+    stop: asyncio.Event,
+    ready: Flag | None = None,
+    first_delay: float = FIRST_DELAY,
+) -> User | None:
+    """``getMe`` until Telegram answers; the bot's user, or None if ``stop`` was set first.
+
+    Raises :class:`StartupError` when Telegram refuses the token (401, or 404: no such bot).
+    """
+    delay, attempt = first_delay, 0
+    while not stop.is_set():
+        attempt += 1
+        call = asyncio.ensure_future(bot.me())
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({call, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+        if not call.done():
+            call.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await call
+            return None
+        try:
+            me = call.result()
+        except TelegramUnauthorizedError:
+            raise StartupError(
+                f"BOT_TOKEN is refused by Telegram at {api_url} (401 Unauthorized): "
+                "take the current token from @BotFather (/token)"
+            ) from None
+        except TelegramNotFound:
+            raise StartupError(
+                f"BOT_TOKEN is unknown to the Bot API at {api_url} (404 Not Found): check the token from "
+                "@BotFather, and that TELEGRAM_API_URL is a Bot API server"
+            ) from None
+        except (TelegramAPIError, OSError, TimeoutError) as exc:
+            wait = delay
+            if isinstance(exc, TelegramRetryAfter):
+                wait = max(wait, float(exc.retry_after))
+            reason = _reason(exc)
+            logger.warning(
+                "Telegram is not reachable at %s (attempt %d): %s; next try in %g s", api_url, attempt, reason, wait
+            )
+            if ready is not None:
+                ready.unset(f"not reachable (attempt {attempt}: {type(exc).__name__})")  # no URL: it holds the token
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            delay = min(delay * 2, max_delay)
+            continue
+        if ready is not None:
+            ready.set(f"@{me.username}")
+        if attempt > 1:
+            logger.info("Telegram answered after %d attempts", attempt)
+        return me
+    return None

@@ -1,0 +1,108 @@
+"""Pushing order news into the user's chat: each new SMS as its own message, and the card kept current."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+
+from bot.money.billing import Billing
+from bot.orders.actions import OrderActions
+from handlers import cards, keyboards
+from storage import orders as q
+from storage import users
+from storage.db import Database
+from storage.orders import Order
+
+logger = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, bot: Bot, db: Database, i18n: I18n, actions: OrderActions, billing: Billing) -> None:
+        self.bot = bot
+        self.db = db
+        self.i18n = i18n
+        self.actions = actions
+        self.orders = actions.orders
+        self.billing = billing
+
+    async def render(self, order: Order, sms: list[q.OrderSms] | None = None) -> tuple[str, InlineKeyboardMarkup]:
+        """The order card's text and buttons (call inside an i18n context)."""
+        sms = sms if sms is not None else await self.orders.sms(order.id)
+        text = cards.order_card(order, sms, self.billing.fmt, demo=self.orders.is_demo(order))
+        flags = self.actions.card_flags(order)
+        return text, keyboards.order_card(order, **flags)
+
+    async def _locale(self, user_id: int) -> str:
+        async with self.db.read() as conn:
+            user = await users.get(conn, user_id)
+        return user.language if user else self.i18n.default_locale
+
+    async def deliver(self, order: Order) -> None:
+        """Send every SMS not yet delivered, then refresh the order card. Safe to call repeatedly."""
+        chat_id = order.chat_id or order.user_id
+        demo = self.orders.is_demo(order)
+        sms = await self.orders.sms(order.id)
+        with self.i18n.context(), self.i18n.use_locale(await self._locale(order.user_id)):
+            for item in sms:
+                if item.delivered:
+                    continue
+                try:
+                    await self._send_sms(chat_id, order, item, demo)
+                except TelegramForbiddenError:
+                    logger.info("user %d blocked the bot; SMS of order %d kept", order.user_id, order.id)
+                    async with self.db.transaction() as conn:
+                        await users.set_blocked(conn, order.user_id)
+                    return
+                except TelegramAPIError as exc:
+                    logger.warning("order %d: SMS not delivered yet: %s", order.id, exc)
+                    return
+                async with self.db.transaction() as conn:
+                    await q.mark_delivered(conn, item.id)
+            await self.refresh_card(order, sms)
+
+    async def _send_sms(self, chat_id: int, order: Order, sms: q.OrderSms, demo: bool) -> None:
+        """One SMS as its own message. Refused as too long, it is sent once more in a short form; if
+        even that is refused as too long it is given up (logged), never retried as is on every poll."""
+        for sms_chars in (cards.TEXT_LIMIT, cards.SHORT_SMS_CHARS):
+            try:
+                await self.bot.send_message(chat_id, cards.code_message(order, sms, demo=demo, sms_chars=sms_chars))
+                return
+            except TelegramBadRequest as exc:
+                if not _too_long(exc):
+                    raise
+                logger.warning("order %d: SMS %d refused as too long (cut at %d)", order.id, sms.id, sms_chars)
+        logger.error("order %d: SMS %d refused even short; marked delivered, not sent", order.id, sms.id)
+
+    async def refresh_card(self, order: Order, sms: list[q.OrderSms] | None = None) -> None:
+        if order.card_message_id is None:
+            return
+        fresh = await self.orders.get(order.id) or order
+        with self.i18n.context(), self.i18n.use_locale(await self._locale(order.user_id)):
+            text, markup = await self.render(fresh, sms)
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=fresh.chat_id or fresh.user_id,
+                message_id=fresh.card_message_id,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" not in exc.message:
+                logger.info("order %d: card not updated: %s", order.id, exc.message)
+        except TelegramAPIError as exc:
+            logger.info("order %d: card not updated: %s", order.id, exc)
+
+    async def tell_admins(self, admin_ids: frozenset[int], text: str) -> None:
+        for admin_id in admin_ids:
+            try:
+                await self.bot.send_message(admin_id, text)
+            except TelegramAPIError as exc:
+                logger.warning("admin %d not reachable: %s", admin_id, exc)
+
+
+def _too_long(exc: TelegramBadRequest) -> bool:
+    return "message is too long" in exc.message.lower() or "MESSAGE_TOO_LONG" in exc.message.upper()

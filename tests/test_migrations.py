@@ -1,21 +1,73 @@
-"""Upgrading a database with open orders: each gets its purchase record, so it too ends in one outcome."""
+"""Migrations: a shipped one never changes the schema it makes, an old database upgrades to the schema
+of a fresh one, and an upgrade with open orders gives each its purchase record."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from storage import purchases
 from storage.db import Database
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, migrate
+
+#: sha256 of :func:`schema_text` at each shipped version. A shipped migration ran on users' databases:
+#: changing what it makes would leave theirs unlike a fresh one. Add the next version's; never edit one.
+SHIPPED = {
+    1: "a131dde63374f6c0100275f497f1d985efb21091998bb14949795b0942f19fc3",
+    2: "b11aa9a7bc6a908331ff01a3a87ca7238557544969cff590d44bda5f7a30741d",
+    3: "02b8475d76db15a5e98dbcba41f8bca64dadc3e96461edb0ef20fe9e05106406",
+    4: "699867fa4b8fee1bd51922318cee9824b27f8e81960416f5b8a4182d2a6152ef",
+    5: "68935c1cd77a43d20dcbf39413cd827e9838470e98d425b2f26cc5ab0cf7cb0c",
+    6: "a502fc1c6c548b6491fae9a4e97a1f689bdbf5004f6369a0843efaf41510032e",
+}
+
+
+async def schema_text(conn: aiosqlite.Connection) -> str:
+    """Every table, index and trigger with its SQL, whitespace collapsed (SQLite keeps the text as written)."""
+    async with conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name") as cur:
+        rows = await cur.fetchall()
+    return "\n".join(f"{kind} {name} {table} {' '.join((sql or '').split())}" for kind, name, table, sql in rows)
+
+
+async def test_every_migration_has_a_pinned_schema() -> None:
+    assert sorted(SHIPPED) == list(range(1, len(MIGRATIONS) + 1))
+
+
+@pytest.mark.parametrize("number", sorted(SHIPPED))
+async def test_a_shipped_migration_still_makes_the_schema_it_shipped_with(number: int) -> None:
+    async with aiosqlite.connect(":memory:", isolation_level=None) as conn:
+        assert await migrate(conn, number) == number
+        text = await schema_text(conn)
+    assert hashlib.sha256(text.encode()).hexdigest() == SHIPPED[number]
+
+
+@pytest.mark.parametrize("number", range(1, len(MIGRATIONS)))
+async def test_an_old_database_upgrades_to_the_schema_of_a_fresh_one(tmp_path: Path, number: int) -> None:
+    async with aiosqlite.connect(tmp_path / "old.sqlite3", isolation_level=None) as conn:
+        await migrate(conn, number)
+        await conn.execute("INSERT INTO users (id, balance) VALUES (7, 100)")
+    schemas = []
+    for name in ("old.sqlite3", "fresh.sqlite3"):
+        db = await Database.open(tmp_path / name)
+        try:
+            async with db.read() as conn:
+                async with conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name") as cur:
+                    schemas.append([tuple(row) for row in await cur.fetchall()])
+                async with conn.execute("PRAGMA user_version") as cur:
+                    assert (await cur.fetchone())[0] == len(MIGRATIONS)
+        finally:
+            await db.close()
+    old, fresh = schemas
+    assert old == fresh
 
 
 async def test_orders_open_at_the_upgrade_get_their_purchase_record(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     async with aiosqlite.connect(path, isolation_level=None) as conn:  # a shop as of migration 4
-        for number, script in enumerate(MIGRATIONS[:4], start=1):
-            await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        await migrate(conn, 4)
         await conn.execute("INSERT INTO users (id, balance) VALUES (7, 0)")
         for order_id, status, upstream in ((1, "active", "a1"), (2, "code_received", "a2"), (3, "completed", "a3")):
             await conn.execute(

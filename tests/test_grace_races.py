@@ -19,7 +19,7 @@ from providers.catalog import Catalog
 from providers.errors import CancelRefused, OutOfStock, ProviderError, Unavailable, UnclearResult
 from storage import purchases
 from storage.db import Database
-from storage.orders import OrderStatus
+from storage.orders import Order, OrderStatus
 from storage.purchases import Outcome as Spent
 from storage.purchases import WriteOff
 from tests.conftest import add_user
@@ -94,10 +94,19 @@ class Scripted(Provider):
         return self.expires if self.says_expiry else None
 
 
-def _world(db: Database, settings: Settings, *upstreams: Scripted, deadline: float = 5.0) -> Tracker:
+async def _world(db: Database, settings: Settings, *upstreams: Scripted, deadline: float = 5.0) -> Tracker:
+    """The order services over ``upstreams``, and the user holding START."""
     limits = Limits(call_deadline=deadline, routing_deadline=deadline * 2)
     orders = OrderService(db, Catalog(list(upstreams)), Pricing(settings), timedelta(minutes=20), limits=limits)
+    await add_user(db, USER, START)
     return Tracker(db, orders, concurrency=4, pending_grace=GRACE)
+
+
+def _lossy_box() -> Scripted:
+    """An upstream with no cancel that can look purchases up, and whose next buy has an unclear outcome."""
+    box = Scripted("box", can_cancel=False, can_lookup=True)
+    box.buy_error = UnclearResult("lost", provider="box")
+    return box
 
 
 async def _place(tracker: Tracker, key: str, days: int | None = None) -> object:
@@ -107,6 +116,21 @@ async def _place(tracker: Tracker, key: str, days: int | None = None) -> object:
         user_id=USER, chat_id=USER, request_key=key, country="US", service="whatsapp", confirmed=quote.price,
         rent_days=days, accept_nonrefundable=True,
     )  # fmt: skip
+
+
+async def _bought(
+    db: Database, settings: Settings, name: str = "sa", days: int | None = None
+) -> tuple[Scripted, Tracker, Order]:
+    """A world over one upstream with one order placed there: a number, or a rental of ``days``."""
+    upstream = Scripted(name)
+    tracker = await _world(db, settings, upstream)
+    return upstream, tracker, (await _place(tracker, "a", days)).order
+
+
+async def _rental(db: Database, settings: Settings) -> tuple[Scripted, Tracker, Order, int]:
+    """A world over one upstream with a week's rental placed, and the price of renewing it by a week."""
+    upstream, tracker, order = await _bought(db, settings, "rent", days=7)
+    return upstream, tracker, order, await tracker.actions.renewal_price(order, 7)
 
 
 async def _outcomes(db: Database, order_id: int) -> list[tuple[str, str | None, str | None]]:
@@ -123,8 +147,7 @@ async def _balance(db: Database) -> int:
 async def test_the_sweep_leaves_a_purchase_in_flight_alone(db: Database, settings: Settings) -> None:
     slow = Scripted("slow")
     slow.buy_delay = 0.6  # three times the grace period
-    tracker = _world(db, settings, slow)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, slow)
     placing = asyncio.create_task(_place(tracker, "a"))
     await asyncio.sleep(0.3)
     assert await tracker.resolve_unclear(now=datetime.now(UTC) + GRACE * 10) == []
@@ -137,8 +160,7 @@ async def test_the_sweep_leaves_a_purchase_in_flight_alone(db: Database, setting
 async def test_a_buy_past_its_deadline_is_unclear_then_written_off(db: Database, settings: Settings) -> None:
     hung = Scripted("hung")
     hung.buy_delay = 3600
-    tracker = _world(db, settings, hung, deadline=0.2)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, hung, deadline=0.2)
     result = await _place(tracker, "a")
     assert result.outcome is Outcome.UNKNOWN and result.order.status is OrderStatus.UNKNOWN
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -150,8 +172,7 @@ async def test_a_buy_past_its_deadline_is_unclear_then_written_off(db: Database,
 async def test_routing_stops_once_the_order_was_settled(db: Database, settings: Settings) -> None:
     first, second = Scripted("first"), Scripted("second", cost=21)
     first.buy_delay, first.buy_error = 0.3, OutOfStock("gone", provider="first")
-    tracker = _world(db, settings, first, second)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, first, second)
     placing = asyncio.create_task(_place(tracker, "a"))
     await asyncio.sleep(0.1)
     async with db.read() as conn:
@@ -169,8 +190,7 @@ async def test_a_number_bought_after_its_order_was_settled_is_cancelled_or_writt
 ) -> None:
     late = Scripted("late", can_cancel=can_cancel)
     late.buy_delay = 0.3
-    tracker = _world(db, settings, late)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, late)
     placing = asyncio.create_task(_place(tracker, "a"))
     await asyncio.sleep(0.1)
     await tracker.orders.close_with_refund(1, OrderStatus.FAILED, (OrderStatus.PENDING,), "settled elsewhere")
@@ -182,10 +202,8 @@ async def test_a_number_bought_after_its_order_was_settled_is_cancelled_or_writt
 
 
 async def test_a_lookup_never_claims_a_purchase_still_in_flight(db: Database, settings: Settings) -> None:
-    box = Scripted("box", can_cancel=False, can_lookup=True)
-    box.buy_error = UnclearResult("lost", provider="box")
-    tracker = _world(db, settings, box)
-    await add_user(db, USER, START)
+    box = _lossy_box()
+    tracker = await _world(db, settings, box)
     lost = await _place(tracker, "lost")
     assert lost.order.status is OrderStatus.UNKNOWN
     box.buy_error, box.buy_delay = None, 0.4
@@ -199,10 +217,7 @@ async def test_a_lookup_never_claims_a_purchase_still_in_flight(db: Database, se
 
 
 async def test_a_refused_cancel_at_expiry_polls_again_and_delivers_the_code(db: Database, settings: Settings) -> None:
-    upstream = Scripted("sa")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a")).order
+    upstream, tracker, order = await _bought(db, settings)
     upstream.statuses.extend(
         [Unavailable("down", provider="sa"), Status(UpstreamState.RECEIVED, (Sms("Your code is 4321"),))]
     )
@@ -217,10 +232,7 @@ async def test_a_refused_cancel_at_expiry_polls_again_and_delivers_the_code(db: 
 async def test_a_refused_cancel_at_expiry_without_a_code_is_refunded_and_written_off(
     db: Database, settings: Settings
 ) -> None:
-    upstream = Scripted("sa")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a")).order
+    upstream, tracker, order = await _bought(db, settings)
     upstream.cancel_error = CancelRefused("too late", provider="sa")
     await tracker.expire_due(now=datetime.now(UTC) + timedelta(hours=1))
     got = await tracker.orders.get(order.id)
@@ -231,10 +243,7 @@ async def test_a_refused_cancel_at_expiry_without_a_code_is_refunded_and_written
 async def test_an_unreachable_upstream_at_expiry_is_asked_again_before_anything_is_refunded(
     db: Database, settings: Settings
 ) -> None:
-    upstream = Scripted("sa")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a")).order
+    upstream, tracker, order = await _bought(db, settings)
     upstream.cancel_error = Unavailable("down", provider="sa")
     just_expired = order.expires_at + timedelta(seconds=1)
     assert await tracker.expire_due(now=just_expired) == []
@@ -246,11 +255,7 @@ async def test_an_unreachable_upstream_at_expiry_is_asked_again_before_anything_
 
 
 async def test_a_renewal_outlasting_the_grace_is_not_refunded_behind_its_back(db: Database, settings: Settings) -> None:
-    upstream = Scripted("rent")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a", days=7)).order
-    price = await tracker.actions.renewal_price(order, 7)
+    upstream, tracker, order, price = await _rental(db, settings)
     upstream.renew_delay = 0.6
     renewing = asyncio.create_task(tracker.actions.renew(order.id, USER, 7, "n1", price))
     await asyncio.sleep(0.3)
@@ -265,11 +270,7 @@ async def test_a_renewal_outlasting_the_grace_is_not_refunded_behind_its_back(db
 async def test_an_unclear_renewal_is_checked_then_applied_or_refunded(
     db: Database, settings: Settings, extended: bool
 ) -> None:
-    upstream = Scripted("rent")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a", days=7)).order
-    price = await tracker.actions.renewal_price(order, 7)
+    upstream, tracker, order, price = await _rental(db, settings)
     upstream.renew_error = UnclearResult("timeout after send", provider="rent")
     result = await tracker.actions.renew(order.id, USER, 7, "n1", price)
     assert result.outcome is Outcome.UNKNOWN
@@ -290,11 +291,7 @@ async def test_an_unclear_renewal_is_checked_then_applied_or_refunded(
 async def test_an_unclear_renewal_that_cannot_be_checked_is_refunded_and_written_off(
     db: Database, settings: Settings
 ) -> None:
-    upstream = Scripted("rent")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a", days=7)).order
-    price = await tracker.actions.renewal_price(order, 7)
+    upstream, tracker, order, price = await _rental(db, settings)
     upstream.renew_error = UnclearResult("timeout after send", provider="rent")
     await tracker.actions.renew(order.id, USER, 7, "n1", price)
     upstream.statuses.extend([Unavailable("down", provider="rent")] * 2)
@@ -323,10 +320,8 @@ async def test_per_user_limits_on_open_orders_and_purchases_a_minute(db: Databas
 
 
 async def test_a_lookup_that_overlaps_a_new_purchase_claims_nothing(db: Database, settings: Settings) -> None:
-    box = Scripted("box", can_cancel=False, can_lookup=True)
-    box.buy_error = UnclearResult("lost", provider="box")
-    tracker = _world(db, settings, box)
-    await add_user(db, USER, START)
+    box = _lossy_box()
+    tracker = await _world(db, settings, box)
     lost = await _place(tracker, "lost")
     box.buy_error, box.lookup_delay = None, 0.4
     box.lookup_result = Purchase("box-2", "+15550000002")  # the number the purchase below will get
@@ -339,10 +334,8 @@ async def test_a_lookup_that_overlaps_a_new_purchase_claims_nothing(db: Database
 
 
 async def test_a_purchase_found_by_lookup_keeps_the_terms_the_user_confirmed(db: Database, settings: Settings) -> None:
-    box = Scripted("box", can_cancel=False, can_lookup=True)
-    box.buy_error = UnclearResult("lost", provider="box")
-    tracker = _world(db, settings, box)
-    await add_user(db, USER, START)
+    box = _lossy_box()
+    tracker = await _world(db, settings, box)
     rental = await _place(tracker, "r", days=7)  # a rental at an upstream with no cancel: not refundable
     assert rental.order.status is OrderStatus.UNKNOWN and not rental.order.refundable
     box.lookup_result = Purchase("box-1", "+15550000001", box.expires)
@@ -354,8 +347,7 @@ async def test_a_purchase_found_by_lookup_keeps_the_terms_the_user_confirmed(db:
 
 async def test_open_refundable_orders_count_against_the_write_off_limit(db: Database, settings: Settings) -> None:
     box = Scripted("box", can_cancel=False)
-    tracker = _world(db, settings, box)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, box)
     quote = await tracker.orders.quote("US", "whatsapp")
 
     async def confirm(n: int) -> Outcome:
@@ -370,11 +362,7 @@ async def test_open_refundable_orders_count_against_the_write_off_limit(db: Data
 
 
 async def test_expiry_waits_for_a_renewal_in_flight(db: Database, settings: Settings) -> None:
-    upstream = Scripted("rent")
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a", days=7)).order
-    price = await tracker.actions.renewal_price(order, 7)
+    upstream, tracker, order, price = await _rental(db, settings)
     upstream.renew_delay = 0.5
     renewing = asyncio.create_task(tracker.actions.renew(order.id, USER, 7, "n1", price))
     await asyncio.sleep(0.2)
@@ -386,13 +374,9 @@ async def test_expiry_waits_for_a_renewal_in_flight(db: Database, settings: Sett
 
 
 async def test_two_renewals_at_once_both_add_their_days(db: Database, settings: Settings) -> None:
-    upstream = Scripted("rent")
+    upstream, tracker, order, price = await _rental(db, settings)
     upstream.says_expiry = False  # the bot adds the days itself
     upstream.renew_delay = 0.1
-    tracker = _world(db, settings, upstream)
-    await add_user(db, USER, START)
-    order = (await _place(tracker, "a", days=7)).order
-    price = await tracker.actions.renewal_price(order, 7)
     results = await asyncio.gather(*(tracker.actions.renew(order.id, USER, 7, f"n{n}", price) for n in range(2)))
     assert [r.outcome for r in results] == [Outcome.RENEWED, Outcome.RENEWED]
     renewed = await tracker.orders.get(order.id)
@@ -401,8 +385,7 @@ async def test_two_renewals_at_once_both_add_their_days(db: Database, settings: 
 
 async def test_a_number_the_upstream_withdraws_is_refunded_whatever_the_terms(db: Database, settings: Settings) -> None:
     box = Scripted("box", can_cancel=False)
-    tracker = _world(db, settings, box)
-    await add_user(db, USER, START)
+    tracker = await _world(db, settings, box)
     rental = (await _place(tracker, "r", days=7)).order
     assert not rental.refundable
     box.statuses.append(Status(UpstreamState.CANCELLED))

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.money.pricing import Quote
-from bot.orders.outcomes import Outcome
+from bot.orders.outcomes import Outcome, Result
 from bot.settings import Settings
 from providers.guard import BreakerState
 from storage.db import Database
-from storage.orders import OrderStatus
+from storage.orders import Order, OrderStatus
 from tests.conftest import add_user
 from tests.upstreams import COOLDOWN, COUNTRY, DEFAULT_PRICE, SA_US, SERVICE, World, build_world, expected_price
 
@@ -58,6 +58,44 @@ async def _order_rows(world: World, user_id: int = USER) -> list[tuple[int, str,
     return [(r["order_id"], r["kind"], r["amount"]) for r in await world.ledger_rows(user_id) if r["order_id"]]
 
 
+async def _funded(
+    db: Database, make_world: MakeWorld, upstreams: tuple[str, ...] = THREE, **prices: str
+) -> tuple[World, Quote]:
+    """A world of ``upstreams`` at ``prices``, the user holding START, and the quote the user sees."""
+    world = make_world(upstreams=upstreams, **prices)
+    await add_user(db, USER, START)
+    return world, await _quote(world)
+
+
+def _placed(result: Result, provider: str) -> Order:
+    """The order a clear buy placed at ``provider``."""
+    assert result.outcome is Outcome.PLACED and result.order is not None
+    assert result.order.provider == provider
+    return result.order
+
+
+def _unknown(result: Result, provider: str) -> Order:
+    """The order an unclear buy left: charged, UNKNOWN, at ``provider``."""
+    assert result.outcome is Outcome.UNKNOWN and result.order is not None
+    assert result.order.status is OrderStatus.UNKNOWN and result.order.provider == provider
+    return result.order
+
+
+async def _assert_charged(world: World, amount: int) -> None:
+    """The user holds START less ``amount``, and the money invariants hold."""
+    assert await world.balance(USER) == START - amount
+    await world.check_invariants()
+
+
+async def _assert_failed_with_one_refund(world: World, result: Result, price: int) -> None:
+    """Nothing fitted within ``price``: the order failed after one sms-activate buy, charged and refunded once."""
+    assert result.outcome is Outcome.OUT_OF_STOCK and result.order is not None
+    assert result.order.status is OrderStatus.FAILED
+    assert world.all_buys() == {"smsactivate": 1, "smscode": 0, "ismscode": 0}
+    assert await world.balance(USER) == START
+    assert await _order_rows(world) == [(result.order.id, "purchase", -price), (result.order.id, "refund", price)]
+
+
 # -- 1. one price: the best in-stock offer ----------------------------------------------------------------
 
 
@@ -93,11 +131,9 @@ async def test_user_sees_the_best_in_stock_price_across_upstreams(
 
     await add_user(db, USER, START)
     result = await world.place(USER, "a", quote.price)
-    assert result.outcome is Outcome.PLACED and result.order is not None
-    assert result.order.provider == "smscode" and result.order.price == quote.price
+    assert _placed(result, "smscode").price == quote.price
     assert world.all_buys() == {"smsactivate": 0, "smscode": 1, "ismscode": 0, "simsmsbox": 0}
-    assert await world.balance(USER) == START - quote.price
-    await world.check_invariants()
+    await _assert_charged(world, quote.price)
 
 
 # -- 2. cheapest out of stock on buy: the next offer, without asking -----------------------------------------
@@ -106,26 +142,22 @@ async def test_user_sees_the_best_in_stock_price_across_upstreams(
 async def test_out_of_stock_on_buy_moves_to_the_next_offer_within_the_confirmed_price(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="3500")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="3500")
     assert _providers(quote) == ["smsactivate", "smscode", "ismscode"]
     assert quote.price == expected_price("0.20", "USD", 10) == expected_price("3500", "IDR", 10) == 30
     world.sa.prices[SA_US]["wa"][1] = 0  # sold out upstream since the catalog was read: NO_NUMBERS
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.PLACED and result.order is not None
-    order = result.order
-    assert order.provider == "smscode" and order.status is OrderStatus.ACTIVE
+    order = _placed(result, "smscode")
+    assert order.status is OrderStatus.ACTIVE
     assert order.upstream_id in world.sc.orders and order.phone == world.sc.orders[order.upstream_id].phone
     assert (order.cost, order.cost_currency, order.product_id) == (3500, "IDR", "42")
     assert world.all_buys() == {"smsactivate": 1, "smscode": 1, "ismscode": 0}
     assert [r.json for r in world.sc.requests if r.path == "/orders"] == [{"product_id": 42}]
     assert world.guards["smsactivate"].breaker.state is BreakerState.CLOSED  # a business answer, not a failure
     assert await _order_rows(world) == [(order.id, "purchase", -quote.price)]
-    assert await world.balance(USER) == START - quote.price
-    await world.check_invariants()
+    await _assert_charged(world, quote.price)
 
 
 # -- 3. a 502 on buy: unclear, never bought again elsewhere; the breaker skips the upstream until the cool-down ---
@@ -134,17 +166,14 @@ async def test_out_of_stock_on_buy_moves_to_the_next_offer_within_the_confirmed_
 async def test_html_502_on_buy_leaves_the_order_unknown_and_opens_the_breaker_until_the_cooldown(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="3500")
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="3500")
     sa_guard = world.guards["smsactivate"]
-    await add_user(db, USER, START)
-    quote = await _quote(world)
     assert _providers(quote)[:2] == ["smsactivate", "smscode"] and quote.price == 30
     world.sa.html_next(502)  # the upstream may have sold the number before its gateway failed
 
     first = await world.place(USER, "a", quote.price)
 
-    assert first.outcome is Outcome.UNKNOWN and first.order is not None
-    assert first.order.status is OrderStatus.UNKNOWN and first.order.provider == "smsactivate"
+    unknown = _unknown(first, "smsactivate")
     assert world.all_buys() == {"smsactivate": 1, "smscode": 0, "ismscode": 0}  # no second number elsewhere
     assert sa_guard.breaker.state is BreakerState.OPEN and not sa_guard.healthy
     assert "HTTP 502" in (sa_guard.last_error or "")
@@ -154,8 +183,7 @@ async def test_html_502_on_buy_leaves_the_order_unknown_and_opens_the_breaker_un
     assert "smsactivate" not in _providers(while_open)
     assert _providers(while_open) == ["smscode", "ismscode"] and while_open.price == 30
     second = await world.place(USER, "b", while_open.price)
-    assert second.outcome is Outcome.PLACED and second.order is not None
-    assert second.order.provider == "smscode"
+    _placed(second, "smscode")
     assert len(world.sa.requests) == sent  # nothing at all was sent to the open upstream
 
     await asyncio.sleep(COOLDOWN + 0.05)
@@ -163,8 +191,7 @@ async def test_html_502_on_buy_leaves_the_order_unknown_and_opens_the_breaker_un
     after = await _quote(world)
     assert _providers(after)[0] == "smsactivate"
     third = await world.place(USER, "c", after.price)
-    assert third.outcome is Outcome.PLACED and third.order is not None
-    assert third.order.provider == "smsactivate" and third.order.upstream_id in world.sa.activations
+    assert _placed(third, "smsactivate").upstream_id in world.sa.activations
     assert world.all_buys() == {"smsactivate": 2, "smscode": 1, "ismscode": 0}
     assert sa_guard.breaker.state is BreakerState.CLOSED and sa_guard.breaker.failures == 0
 
@@ -172,7 +199,7 @@ async def test_html_502_on_buy_leaves_the_order_unknown_and_opens_the_breaker_un
     assert [kind for _, kind, _ in await _order_rows(world)] == ["purchase"] * 3
     later = datetime.now(UTC) + timedelta(minutes=3)  # sms-activate cannot look it up: refunded, never re-sent
     assert [(o.id, o.status) for o in await world.tracker.resolve_unclear(now=later)] == [
-        (first.order.id, OrderStatus.FAILED)
+        (unknown.id, OrderStatus.FAILED)
     ]
     assert await world.balance(USER) == START - 2 * 30
     assert world.all_buys() == {"smsactivate": 2, "smscode": 1, "ismscode": 0}
@@ -185,19 +212,17 @@ async def test_json_5xx_on_buy_never_buys_a_second_number_elsewhere(
 ) -> None:
     """Issue #8: SMSCode answering ``500 {"success": false, "error": {"code": "INTERNAL"}}`` to create-order
     was read as "not sold" and the bot bought a second number at the next upstream."""
-    world = make_world(upstreams=("smscode", "smsactivate", "ismscode"), sa_price="0.20", sc_price="3500")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(
+        db, make_world, upstreams=("smscode", "smsactivate", "ismscode"), sa_price="0.20", sc_price="3500"
+    )
     assert _providers(quote)[:2] == ["smscode", "smsactivate"] and quote.price == 30  # a tie: both affordable
     world.sc.fail_next(status, "INTERNAL", message="internal error")
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.UNKNOWN and result.order is not None
-    assert result.order.status is OrderStatus.UNKNOWN and result.order.provider == "smscode"
+    _unknown(result, "smscode")
     assert world.all_buys() == {"smscode": 1, "smsactivate": 0, "ismscode": 0}
-    assert await world.balance(USER) == START - quote.price
-    await world.check_invariants()
+    await _assert_charged(world, quote.price)
 
 
 # -- 4. a timeout on buy: unknown, never re-sent, resolved later -------------------------------------------------
@@ -206,17 +231,13 @@ async def test_json_5xx_on_buy_never_buys_a_second_number_elsewhere(
 async def test_timeout_on_buy_leaves_the_order_unknown_then_refunds_it_when_it_cannot_be_looked_up(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="3500")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="3500")
     assert _providers(quote)[0] == "smsactivate"
     world.sa.raise_next()  # httpx.ReadTimeout on the getNumber
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.UNKNOWN and result.order is not None
-    order = result.order
-    assert order.status is OrderStatus.UNKNOWN and order.provider == "smsactivate"
+    order = _unknown(result, "smsactivate")
     assert order.product_id == f"wa|{SA_US}" and order.upstream_id is None
     assert world.all_buys() == {"smsactivate": 1, "smscode": 0, "ismscode": 0}  # sent once, nobody else asked
     assert not world.guards["smsactivate"].can_lookup
@@ -236,19 +257,17 @@ async def test_timeout_on_buy_leaves_the_order_unknown_then_refunds_it_when_it_c
 async def test_timeout_on_buy_at_an_upstream_that_created_the_order_is_found_by_lookup(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=("simsmsbox", "smscode", "ismscode"), box_price="0.10", sc_price="3500")
+    world, quote = await _funded(
+        db, make_world, upstreams=("simsmsbox", "smscode", "ismscode"), box_price="0.10", sc_price="3500"
+    )
     box_guard = world.guards["simsmsbox"]
-    await add_user(db, USER, START)
-    quote = await _quote(world)
     assert _providers(quote) == ["simsmsbox", "smscode", "ismscode"]
     assert quote.price == expected_price("0.10", "USD", 10) == 20
     world.box_wire.lose_next("POST", "/api/sms/orders/purchase")  # served upstream, the answer lost
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.UNKNOWN and result.order is not None
-    order = result.order
-    assert order.status is OrderStatus.UNKNOWN and order.provider == "simsmsbox"
+    order = _unknown(result, "simsmsbox")
     assert world.all_buys() == {"simsmsbox": 1, "smscode": 0, "ismscode": 0}
     assert len(world.box.orders) == 1
     upstream = next(iter(world.box.orders.values()))
@@ -283,9 +302,7 @@ async def test_timeout_on_buy_at_an_upstream_that_created_the_order_is_found_by_
 async def test_no_offer_within_the_confirmed_price_refunds_once_and_quotes_the_higher_price(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="4000")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="4000")
     higher = expected_price("4000", "IDR", 10)  # 4000 IDR -> 0.25 USD, +30 % -> 0.40
     assert _providers(quote) == ["smsactivate", "smscode", "ismscode"]
     assert quote.price == 30 < higher == 40 < DEFAULT_PRICE
@@ -293,52 +310,32 @@ async def test_no_offer_within_the_confirmed_price_refunds_once_and_quotes_the_h
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.OUT_OF_STOCK and result.order is not None
-    assert result.order.status is OrderStatus.FAILED
-    assert world.all_buys() == {"smsactivate": 1, "smscode": 0, "ismscode": 0}  # nothing bought above 0.30
-    assert await world.balance(USER) == START
-    assert await _order_rows(world) == [
-        (result.order.id, "purchase", -quote.price),
-        (result.order.id, "refund", quote.price),
-    ]
+    await _assert_failed_with_one_refund(world, result, quote.price)  # nothing bought above 0.30
     assert result.quote is not None and result.quote.price == higher
     assert _providers(result.quote) == ["smscode", "ismscode"]
 
     again = await world.place(USER, "b", result.quote.price)  # the user confirms the new price
-    assert again.outcome is Outcome.PLACED and again.order is not None
-    assert again.order.provider == "smscode" and again.order.price == higher
-    assert await world.balance(USER) == START - higher
-    await world.check_invariants()
+    assert _placed(again, "smscode").price == higher
+    await _assert_charged(world, higher)
 
 
 async def test_sold_out_cheapest_fails_with_one_refund_and_the_next_quote_is_higher(
     db: Database, make_world: MakeWorld
 ) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="4000")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="4000")
     assert quote.price == 30 and _providers(quote)[0] == "smsactivate"
     world.sa.prices[SA_US]["wa"][1] = 0  # sold out upstream: getNumber says NO_NUMBERS, getPrices count 0
 
     result = await world.place(USER, "a", quote.price)
 
-    assert result.outcome is Outcome.OUT_OF_STOCK and result.order is not None
-    assert result.order.status is OrderStatus.FAILED
-    assert world.all_buys() == {"smsactivate": 1, "smscode": 0, "ismscode": 0}
-    assert await world.balance(USER) == START
-    assert await _order_rows(world) == [
-        (result.order.id, "purchase", -quote.price),
-        (result.order.id, "refund", quote.price),
-    ]
+    await _assert_failed_with_one_refund(world, result, quote.price)
     await world.check_invariants()
     await world.catalog.refresh("smsactivate")  # what the refresh started behind the reader brings
     assert (await _quote(world)).price == expected_price("4000", "IDR", 10)
 
 
 async def test_sold_out_cheapest_requote_carries_the_higher_price(db: Database, make_world: MakeWorld) -> None:
-    world = make_world(upstreams=THREE, sa_price="0.20", sc_price="4000")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, sa_price="0.20", sc_price="4000")
     world.sa.prices[SA_US]["wa"][1] = 0  # sold out upstream: getNumber says NO_NUMBERS, getPrices count 0
 
     result = await world.place(USER, "a", quote.price)
@@ -351,9 +348,7 @@ async def test_sold_out_cheapest_requote_carries_the_higher_price(db: Database, 
 
 
 async def test_unpriced_offer_never_sells_below_its_default_price(db: Database, make_world: MakeWorld) -> None:
-    world = make_world(upstreams=("smsactivate", "ismscode"), sa_price="0.20")
-    await add_user(db, USER, START)
-    quote = await _quote(world)
+    world, quote = await _funded(db, make_world, upstreams=("smsactivate", "ismscode"), sa_price="0.20")
     assert quote.price == 30 and _providers(quote) == ["smsactivate", "ismscode"]
     world.sa.prices[SA_US]["wa"][1] = 0  # sold out upstream
     # the user confirmed 0.50 on an earlier screen, when iSMScode was the only offer; the quote fell since

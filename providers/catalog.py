@@ -96,13 +96,6 @@ class Catalog:
             if (country is None or offer.country == country) and (service is None or offer.service == service)
         ]
 
-    def invalidate(self, name: str | None = None) -> None:
-        """Forget cached offers (after an upstream said out of stock) so the next read refetches."""
-        for key in [name] if name else list(self._cache):
-            entry = self._cache.get(key)
-            if entry is not None:
-                entry.fetched_at = 0.0
-
     async def close(self) -> None:
         for task in self._refreshing.values():
             task.cancel()

@@ -1,9 +1,12 @@
-"""Shared plumbing for HTTP adapters: one client factory, one JSON request helper, one base class.
+"""Shared plumbing for every adapter: the transport (:func:`send`), the JSON layer, one base class.
 
-:func:`request_json` turns transport failures and unparseable answers into :mod:`providers.errors`
-types and hands ``(status, body)`` back to the adapter, whose ``_raise_for`` maps upstream codes.
-JSON numbers become :class:`~decimal.Decimal`, never ``float``. Log lines and error messages carry
-the URL path only (no query string, no headers), so an API key never reaches them.
+:func:`send` owns what every protocol shares: timeouts and transport errors, ``429`` with
+``Retry-After``, a 5xx on a request that spends money, and keeping the API key out of messages and
+logs (messages name the URL path only, never the query; transport errors drop httpx's exception,
+which holds the full URL; httpx's own request log lines get ``api_key=***``). :func:`request_json`
+builds the JSON layer on it and hands ``(status, body)`` back to the adapter, whose error table
+(``parse.raise_for``) maps upstream codes; text protocols (sms-activate) read the response of
+:func:`send` themselves. JSON numbers become :class:`~decimal.Decimal`, never ``float``.
 
 The rule for a request that spends money (``paid=True``: buying, renewing): it is a definite "not
 sold" only on a refusal the adapter knows (a 4xx or error word it maps: out of stock, low balance,
@@ -17,28 +20,48 @@ counts; an unmapped one becomes unclear there. Requests that spend nothing keep 
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
+from providers import errors
 from providers.base import Provider
-from providers.errors import BadResponse, ProviderError, RateLimited, Unavailable, UnclearResult
+from providers.parsing import loads, scrub
 
 log = logging.getLogger(__name__)
 
 #: transport errors raised before any byte of the request reached the upstream
-_NOT_SENT: tuple[type[Exception], ...] = (
+NOT_SENT: tuple[type[Exception], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
     httpx.UnsupportedProtocol,
 )
+
+
+class MaskKeyInUrls(logging.Filter):
+    """Rewrites ``api_key=<key>`` as ``api_key=***`` in a log record's message (httpx logs full URLs)."""
+
+    _pattern = re.compile(r"(api_key=)[^&\s\"'>]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if "api_key=" in message.lower():
+            record.msg, record.args = self._pattern.sub(r"\1***", message), ()
+        return True
+
+
+if not any(isinstance(f, MaskKeyInUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(MaskKeyInUrls())
 
 
 def make_client(
@@ -76,75 +99,78 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _loads(text: str) -> object:
-    return json.loads(text, parse_float=Decimal)
-
-
-async def request_json(
+async def send(
     client: httpx.AsyncClient,
     provider: str,
     method: str,
     url: str,
     *,
     paid: bool = False,
-    **kwargs: object,
-) -> tuple[int, object]:
-    """Send one request and return ``(status_code, parsed_json)``.
-
-    ``paid=True`` marks a request that spends money: a failure that may have happened after the
-    request left us (read/write timeout, reset connection, any 5xx, an unreadable 1xx-3xx) raises
-    :class:`UnclearResult` instead of :class:`Unavailable`/:class:`BadResponse`, so the caller never
-    re-sends it blindly. A paid 4xx without JSON comes back as ``(status, None)`` for the adapter's
-    status table (wrap that mapping in :func:`paid_outcome`).
-    """
-    request = client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
-    where = f"{method} {request.url.path}"
+    where: str | None = None,
+    secret: str = "",
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request and return its response, whatever the protocol; raises for what every upstream
+    shares: a transport failure (Unavailable, or UnclearResult when ``paid`` and it may have left us),
+    a 429 (RateLimited with ``retry_after``) and a 5xx on a paid request (UnclearResult, whatever the
+    body says: an error page may follow a completed sale). ``where`` names the call in messages and
+    logs (default ``"<METHOD> <path>"``); ``secret`` is scrubbed from it."""
+    request = client.build_request(method, url, **kwargs)
+    where = scrub(where or f"{method} {request.url.path}", secret)
     try:
         response = await client.send(request)
     except httpx.RequestError as exc:  # transport errors, timeouts, undecodable bodies
         kind = type(exc).__name__
-        if paid and not isinstance(exc, _NOT_SENT):
+        if paid and not isinstance(exc, NOT_SENT):
             log.warning("%s: %s on paid %s, outcome unknown", provider, kind, where)
-            raise UnclearResult(f"{kind} on {where}; outcome unknown", provider=provider) from exc
+            raise errors.UnclearResult(f"{kind} on {where}; outcome unknown", provider=provider) from None
         log.warning("%s: %s on %s", provider, kind, where)
-        raise Unavailable(f"{kind} on {where}", provider=provider) from exc
+        raise errors.Unavailable(f"{kind} on {where}", provider=provider) from None  # httpx's holds the URL
 
     status = response.status_code
     log.debug("%s: %s -> %s", provider, where, status)
-    if paid and status >= 500:  # whatever the body says: an error page may follow a completed sale
-        log.warning("%s: HTTP %s on paid %s, outcome unknown", provider, status, where)
-        raise UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=provider)
-    try:
-        body: object = _loads(response.text) if response.text.strip() else None
-    except ValueError:
-        body = None
-        parsed = False
-    else:
-        parsed = body is not None
-
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        body = loads(response.text)
         code = body.get("code") if isinstance(body, dict) else None
         log.warning("%s: rate limited on %s (retry after %s)", provider, where, retry_after)
-        raise RateLimited(
+        raise errors.RateLimited(
             f"rate limited on {where}",
             provider=provider,
-            code=code if isinstance(code, str) else None,
+            code=scrub(code, secret) if isinstance(code, str) else None,
             retry_after=retry_after,
         )
-    if not parsed:
-        if paid and 400 <= status < 500:
-            log.warning("%s: HTTP %s without JSON on paid %s", provider, status, where)
-            return status, None  # the adapter maps the status it knows; the rest is unclear there
-        if paid:
-            log.warning("%s: HTTP %s without JSON on paid %s, outcome unknown", provider, status, where)
-            raise UnclearResult(f"HTTP {status} unreadable on {where}; outcome unknown", provider=provider)
-        if status >= 500:
-            log.warning("%s: HTTP %s without JSON on %s", provider, status, where)
-            raise Unavailable(f"HTTP {status} on {where}", provider=provider)
-        log.warning("%s: HTTP %s with no JSON body on %s", provider, status, where)
-        raise BadResponse(f"HTTP {status} on {where}: body is not JSON", provider=provider)
-    return status, body
+    if paid and status >= 500:
+        log.warning("%s: HTTP %s on paid %s, outcome unknown", provider, status, where)
+        raise errors.UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=provider)
+    return response
+
+
+async def request_json(
+    client: httpx.AsyncClient, provider: str, method: str, url: str, *, paid: bool = False, **kwargs: Any
+) -> tuple[int, object]:
+    """:func:`send`, then the answer as ``(status_code, parsed_json)``.
+
+    A body that is not JSON is BadResponse (Unavailable for a 5xx); on a ``paid`` request it is
+    UnclearResult, except that a paid 4xx without JSON comes back as ``(status, None)`` for the
+    adapter's status table (wrap that mapping in :func:`paid_outcome`).
+    """
+    response = await send(client, provider, method, url, paid=paid, **kwargs)
+    status, where = response.status_code, f"{method} {response.request.url.path}"
+    body = loads(response.text) if response.text.strip() else None
+    if body is not None:
+        return status, body
+    if paid and 400 <= status < 500:
+        log.warning("%s: HTTP %s without JSON on paid %s", provider, status, where)
+        return status, None  # the adapter maps the status it knows; the rest is unclear there
+    if paid:
+        log.warning("%s: HTTP %s without JSON on paid %s, outcome unknown", provider, status, where)
+        raise errors.UnclearResult(f"HTTP {status} unreadable on {where}; outcome unknown", provider=provider)
+    if status >= 500:
+        log.warning("%s: HTTP %s without JSON on %s", provider, status, where)
+        raise errors.Unavailable(f"HTTP {status} on {where}", provider=provider)
+    log.warning("%s: HTTP %s with no JSON body on %s", provider, status, where)
+    raise errors.BadResponse(f"HTTP {status} on {where}: body is not JSON", provider=provider)
 
 
 @contextmanager
@@ -155,24 +181,24 @@ def paid_outcome(provider: str, where: str, *, paid: bool) -> Iterator[None]:
     pass unchanged. Spends-nothing requests pass everything unchanged."""
     try:
         yield
-    except (BadResponse, Unavailable) as exc:
-        if not paid or isinstance(exc, UnclearResult):
+    except (errors.BadResponse, errors.Unavailable) as exc:
+        if not paid or isinstance(exc, errors.UnclearResult):
             raise
         log.warning("%s: %s on paid %s, outcome unknown", provider, type(exc).__name__, where)
-        raise _unclear(exc, where) from exc
-
-
-def _unclear(exc: ProviderError, where: str) -> UnclearResult:
-    text = exc.args[0] if exc.args else type(exc).__name__  # already scrubbed by the adapter
-    return UnclearResult(f"{text} on {where}; outcome unknown", provider=exc.provider, code=exc.code)
+        text = exc.args[0] if exc.args else type(exc).__name__  # already scrubbed by the adapter
+        raise errors.UnclearResult(f"{text} on {where}; outcome unknown", provider=exc.provider, code=exc.code) from exc
 
 
 class HttpProvider(Provider):
     """A provider reached through one ``AsyncClient``; the abstract upstream methods stay abstract.
 
-    Subclasses keep their own public constructor (defaults, auth headers) and pass them here, keep
-    their own ``_raise_for`` and shape results themselves; :meth:`_request` only sends and parses.
+    Subclasses keep their own public constructor (defaults, auth headers) and pass them here, set
+    :attr:`raise_for` to their error table and shape results themselves: :meth:`_send` only sends
+    (any protocol), :meth:`_json` sends, parses JSON and applies the error table.
     """
+
+    #: what every JSON answer of the upstream is (``object`` where some answers are bare lists)
+    answers: type = dict
 
     def __init__(
         self,
@@ -186,9 +212,26 @@ class HttpProvider(Provider):
         self._key = api_key
         self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
 
-    async def _request(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> tuple[int, object]:
-        """:func:`request_json` on this provider's client, under its ``name``."""
-        return await request_json(self._client, self.name, method, path, paid=paid, **kwargs)
+    @staticmethod
+    def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
+        """The adapter's error table (its ``parse.raise_for``): raise the typed error, quiet on success."""
+        raise NotImplementedError
+
+    async def _send(self, method: str, url: str, *, paid: bool = False, **kwargs: Any) -> httpx.Response:
+        """:func:`send` on this provider's client, under its ``name``, scrubbing its key."""
+        return await send(self._client, self.name, method, url, paid=paid, secret=self._key, **kwargs)
+
+    async def _json(self, method: str, path: str, *, paid: bool = False, where: str = "", **kwargs: Any) -> Any:
+        """The JSON answer once :attr:`raise_for` finds no error in it and it is one of :attr:`answers`;
+        on a paid request only a known refusal is "not sold" (:func:`paid_outcome`)."""
+        kwargs.update(secret=self._key, where=where or None)
+        status, body = await request_json(self._client, self.name, method, path, paid=paid, **kwargs)
+        where = where or f"{method} {path}"
+        with paid_outcome(self.name, where, paid=paid):
+            self.raise_for(status, body, secret=self._key, path=path)
+            if not isinstance(body, self.answers):
+                raise errors.BadResponse(f"{where}: expected a JSON {self.answers.__name__}", provider=self.name)
+        return body
 
     async def close(self) -> None:
         await self._client.aclose()

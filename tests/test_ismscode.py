@@ -12,7 +12,8 @@ import pytest
 from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.http import make_client, request_json
-from providers.ismscode.client import ISMSCodeProvider, _raise_for
+from providers.ismscode.client import ISMSCodeProvider
+from providers.ismscode.parse import raise_for
 from tests.fakes.ismscode import FakeISMSCode
 
 KEY = "sk_live_SECRET_0123456789"
@@ -212,17 +213,17 @@ async def test_404_on_an_unknown_number_is_order_not_found(provider: ISMSCodePro
 
 
 def test_raise_for_by_code_first_then_status() -> None:
-    _raise_for(200, {"status": "success", "sms": []})
+    raise_for(200, {"status": "success", "sms": []})
     with pytest.raises(errors.OutOfStock):
-        _raise_for(503, {"status": "error", "code": "no_numbers_available"})
+        raise_for(503, {"status": "error", "code": "no_numbers_available"})
     with pytest.raises(errors.Unauthorized):
-        _raise_for(401, ["not", "an", "object"])
+        raise_for(401, ["not", "an", "object"])
     with pytest.raises(errors.BadResponse):
-        _raise_for(200, {"status": "error"})
+        raise_for(200, {"status": "error"})
     with pytest.raises(errors.OutOfStock):  # requesting a number: the table's 404
-        _raise_for(404, {"status": "error", "code": "not_found"}, requesting=True)
+        raise_for(404, {"status": "error", "code": "not_found"}, path="/numbers/request")
     with pytest.raises(errors.OrderNotFound):  # anywhere else: the number is unknown
-        _raise_for(404, None)
+        raise_for(404, None)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -13,7 +13,8 @@ import pytest
 from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.simsmsbox import client as simsmsbox
-from providers.simsmsbox.client import SimSmsBoxProvider, _raise_for
+from providers.simsmsbox.client import SimSmsBoxProvider
+from providers.simsmsbox.parse import raise_for
 from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 
 KEY = "psk_live_SECRET_0123456789"
@@ -536,19 +537,19 @@ async def test_error_table_on_reads(
 
 
 def test_raise_for_shapes() -> None:
-    _raise_for(200, {"code": 0, "data": {}})
-    _raise_for(200, [1, 2])
-    _raise_for(200, {"code": 200, "success": True})
+    raise_for(200, {"code": 0, "data": {}})
+    raise_for(200, [1, 2])
+    raise_for(200, {"code": 200, "success": True})
     with pytest.raises(errors.ProviderBalanceLow):
-        _raise_for(200, {"code": 402, "message": "pay up"})  # an HTTP-like code in a 2xx body
+        raise_for(200, {"code": 402, "message": "pay up"})  # an HTTP-like code in a 2xx body
     with pytest.raises(errors.OutOfStock):
-        _raise_for(200, {"success": False, "error": {"code": "no_available_platform"}})
+        raise_for(200, {"success": False, "error": {"code": "no_available_platform"}})
     with pytest.raises(errors.BadResponse):
-        _raise_for(200, {"success": False})
+        raise_for(200, {"success": False})
     with pytest.raises(errors.Unauthorized):
-        _raise_for(401, "not an object")
+        raise_for(401, "not an object")
     with pytest.raises(errors.OrderNotFound) as info:
-        _raise_for(404, {"message": "no order for SECRET"}, secret="SECRET")
+        raise_for(404, {"message": "no order for SECRET"}, secret="SECRET")
     assert "SECRET" not in str(info.value) and "***" in str(info.value)
 
 

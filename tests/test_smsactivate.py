@@ -12,7 +12,7 @@ import pytest
 from providers import errors
 from providers.base import Offer, Sms, Status, UpstreamState
 from providers.smsactivate import parse
-from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider, _raise_for, handler_url
+from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider
 from tests.fakes.smsactivate import FakeSmsActivate
 
 KEY = "f00dKEY_0123456789abcdef"
@@ -43,7 +43,7 @@ async def provider(fake: FakeSmsActivate) -> AsyncIterator[SmsActivateProvider]:
     ],
 )
 def test_handler_url(given: str, expected: str) -> None:
-    assert handler_url(given) == expected
+    assert parse.handler_url(given) == expected
 
 
 async def test_bare_host_reaches_the_handler_path(fake: FakeSmsActivate) -> None:
@@ -281,20 +281,20 @@ async def test_error_table(
 
 
 def test_raise_for_word_first_then_status() -> None:
-    _raise_for(200, "ACCESS_BALANCE:1.00")
-    _raise_for(200, '{"0": {"wa": {"cost": 0.35, "count": 1}}}')
+    parse.raise_for(200, "ACCESS_BALANCE:1.00")
+    parse.raise_for(200, '{"0": {"wa": {"cost": 0.35, "count": 1}}}')
     with pytest.raises(errors.OutOfStock):
-        _raise_for(503, "NO_NUMBERS")
+        parse.raise_for(503, "NO_NUMBERS")
     with pytest.raises(errors.Unauthorized):
-        _raise_for(403, "Forbidden")
+        parse.raise_for(403, "Forbidden")
     with pytest.raises(errors.Unavailable):
-        _raise_for(500, "")
+        parse.raise_for(500, "")
     with pytest.raises(errors.BadResponse):
-        _raise_for(200, '{"status": "error", "error": "SOMETHING_NEW"}')
+        parse.raise_for(200, '{"status": "error", "error": "SOMETHING_NEW"}')
     with pytest.raises(errors.BadResponse):
-        _raise_for(302, "")
+        parse.raise_for(302, "")
     with pytest.raises(errors.ProviderBalanceLow) as info:
-        _raise_for(200, f"NO_BALANCE:{KEY}", secret=KEY, provider="p")
+        parse.raise_for(200, f"NO_BALANCE:{KEY}", secret=KEY, provider="p")
     assert KEY not in str(info.value) and info.value.provider == "p"
 
 

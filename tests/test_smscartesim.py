@@ -11,7 +11,8 @@ import pytest
 
 from providers import errors
 from providers.base import Offer, UpstreamState
-from providers.smscartesim.client import SmsCartesimProvider, _raise_for
+from providers.smscartesim.client import SmsCartesimProvider
+from providers.smscartesim.parse import raise_for
 from tests.fakes.smscartesim import FakeSmsCartesim, dumps
 
 KEY = "sk_live_CARTE_SECRET_0123456789"
@@ -287,18 +288,18 @@ async def test_error_table(
 
 
 def test_raise_for_paths_and_success() -> None:
-    _raise_for(200, {"status": "success", "balance": 1}, path="/user/balance")
-    _raise_for(201, ["no", "envelope"], path="/orders")
+    raise_for(200, {"status": "success", "balance": 1}, path="/user/balance")
+    raise_for(201, ["no", "envelope"], path="/orders")
     with pytest.raises(errors.OutOfStock):
-        _raise_for(404, {"status": "error"}, path="/orders")
+        raise_for(404, {"status": "error"}, path="/orders")
     with pytest.raises(errors.OrderNotFound):
-        _raise_for(404, None, path="/sms")
+        raise_for(404, None, path="/sms")
     with pytest.raises(errors.Unauthorized):
-        _raise_for(401, ["not", "an", "object"])
+        raise_for(401, ["not", "an", "object"])
     with pytest.raises(errors.BadResponse):
-        _raise_for(302, {"location": "/login"})
+        raise_for(302, {"location": "/login"})
     with pytest.raises(errors.ProviderBalanceLow) as info:
-        _raise_for(400, {"status": "error", "error": "insufficient funds", "code": "E1"})
+        raise_for(400, {"status": "error", "error": "insufficient funds", "code": "E1"})
     assert str(info.value) == "[smscartesim] HTTP 400: insufficient funds (E1)"
 
 

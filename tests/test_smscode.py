@@ -11,7 +11,8 @@ import pytest
 
 from providers import errors
 from providers.base import Offer, UpstreamState
-from providers.smscode.client import SMSCodeProvider, _raise_for
+from providers.smscode.client import SMSCodeProvider
+from providers.smscode.parse import raise_for
 from tests.fakes.smscode import FakeSMSCode
 
 KEY = "smc_live_SECRET_0123456789"
@@ -261,15 +262,15 @@ async def test_error_table_on_reads(
 
 
 def test_raise_for_by_code_first_then_status() -> None:
-    _raise_for(200, {"success": True, "data": {}})
+    raise_for(200, {"success": True, "data": {}})
     with pytest.raises(errors.OrderNotFound):
-        _raise_for(503, {"success": False, "error": {"code": "ORDER_NOT_FOUND"}})
+        raise_for(503, {"success": False, "error": {"code": "ORDER_NOT_FOUND"}})
     with pytest.raises(errors.Unauthorized):
-        _raise_for(401, ["not", "an", "object"])
+        raise_for(401, ["not", "an", "object"])
     with pytest.raises(errors.OutOfStock):
-        _raise_for(400, {"success": False, "error": "product_unavailable"})
+        raise_for(400, {"success": False, "error": "product_unavailable"})
     with pytest.raises(errors.BadResponse):
-        _raise_for(200, {"success": False})
+        raise_for(200, {"success": False})
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -11,7 +11,8 @@ import pytest
 from providers import errors
 from providers.base import Offer, Sms, UpstreamState
 from providers.http import make_client, request_json
-from providers.smsx.client import SmsxProvider, _raise_for
+from providers.smsx.client import SmsxProvider
+from providers.smsx.parse import raise_for
 from tests.fakes.smsx import FakeActivation, FakeSmsx, dumps
 
 KEY = "px_live_SECRET_0123456789abcdef"
@@ -419,16 +420,16 @@ async def test_error_table_on_check(
 
 
 def test_raise_for_word_first_then_status() -> None:
-    _raise_for(200, {"ok": True, "status": "waiting"})
-    _raise_for(200, {"ok": True, "error": None})
+    raise_for(200, {"ok": True, "status": "waiting"})
+    raise_for(200, {"ok": True, "error": None})
     with pytest.raises(errors.OutOfStock):
-        _raise_for(401, {"error": "NO_NUMBERS"})
+        raise_for(401, {"error": "NO_NUMBERS"})
     with pytest.raises(errors.Unauthorized):
-        _raise_for(401, ["not", "an", "object"])
+        raise_for(401, ["not", "an", "object"])
     with pytest.raises(errors.BadResponse):
-        _raise_for(200, {"ok": False})
+        raise_for(200, {"ok": False})
     with pytest.raises(errors.Unauthorized) as info:
-        _raise_for(503, {"error": "partner_user_not_configured"})
+        raise_for(503, {"error": "partner_user_not_configured"})
     assert info.value.code == "partner_user_not_configured"
 
 
@@ -543,5 +544,5 @@ def test_a_key_echoed_past_the_cut_is_scrubbed_whole() -> None:
     secret = "sk_live_" + "x" * 48
     text = "API key " + secret + " is not allowed from IP 10.0.0.1 " + "." * 200
     with pytest.raises(errors.ProviderError) as info:
-        _raise_for(403, {"ok": False, "error": "a" * 170 + text}, secret=secret)
+        raise_for(403, {"ok": False, "error": "a" * 170 + text}, secret=secret)
     assert "x" * 8 not in str(info.value) and (info.value.code or "").find("x" * 8) == -1

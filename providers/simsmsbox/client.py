@@ -1,4 +1,4 @@
-"""Adapter for SimSmsBox (REST, ``X-API-Key``), per ``shared/providers/001_943acbeb186e1349.txt``.
+"""Adapter for SimSmsBox (REST, ``X-API-Key``), per ``../shared/providers/001_943acbeb186e1349.txt``.
 
 Assumptions where the document shows no response shape (the test fake follows them):
 
@@ -31,7 +31,7 @@ Assumptions where the document shows no response shape (the test fake follows th
   Sms with the same code. A 429 on the messages call is raised (the guard must pause), not hidden.
 * Errors ``{"code", "message"}`` / ``{"error"}``, also in a 2xx with ``success: false``, ``error`` or
   ``code`` 400-599: ``no available platform`` -> OutOfStock, ``insufficient`` / ``balance`` ->
-  ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx; see _BY_STATUS).
+  ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx): ``parse.raise_for``.
 * Purchase and renew spend money: "not sold" / "not renewed" only on those refusals; any 5xx (a
   ``code`` 500-599 in a 2xx too), a timeout after sending, or an unmapped error is UnclearResult.
 * No cancel endpoint is documented: ``can_cancel`` is false and cancel() a no-op; the number lapses
@@ -50,51 +50,18 @@ import httpx
 
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status, UpstreamState
-from providers.http import HttpProvider, paid_outcome
+from providers.http import HttpProvider
 from providers.normalize import country_code
-from providers.simsmsbox import parse as p
+from providers.parsing import first, parse_time
+from providers.simsmsbox import parse
 
 log = logging.getLogger(__name__)
 
-NAME = p.NAME
+NAME = parse.NAME
 RENTALS: tuple[int | None, ...] = (None, 7, 30)
 MARKET = "/api/sms/shop/market"
 MESSAGES = "/api/sms/orders/messages"
 MESSAGES_PAGE = 20  # the document's example page size
-_BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
-    ("no available platform", errors.OutOfStock),
-    ("insufficient", errors.ProviderBalanceLow),
-    ("balance", errors.ProviderBalanceLow),
-)
-_BY_STATUS: dict[int, type[errors.ProviderError]] = {
-    400: errors.InvalidRequest,
-    401: errors.Unauthorized,
-    403: errors.Unauthorized,
-    402: errors.ProviderBalanceLow,
-    404: errors.OrderNotFound,
-    429: errors.RateLimited,
-}
-
-
-def _raise_for(status: int, body: object, *, secret: str = "") -> None:
-    """Raise the typed error for a SimSmsBox answer (message/code text first, HTTP status second)."""
-    data = body if isinstance(body, dict) else {}
-    code, error = data.get("code"), data.get("error")
-    if isinstance(code, int) and not isinstance(code, bool) and status < 400 and 400 <= code < 600:
-        status = code
-    elif status < 400 and data.get("success") is not False and not error:
-        return
-    if isinstance(error, dict):
-        code, error = error.get("code", code), error.get("message")
-    message = next((m for m in (data.get("message"), data.get("msg"), error) if isinstance(m, str) and m), "")
-    code_text = str(code) if isinstance(code, str | int) and not isinstance(code, bool) and code != "" else None
-    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-    if secret:
-        text = text.replace(secret, "***")
-    haystack = f"{code_text or ''} {message}".lower().replace("_", " ")
-    found = next((cls for needle, cls in _BY_TEXT if needle in haystack), None) or _BY_STATUS.get(status)
-    found = found or (errors.Unavailable if status >= 500 else errors.BadResponse)  # BadResponse: unknown error
-    raise found(text[:300], provider=NAME, code=code_text)
 
 
 class SimSmsBoxProvider(HttpProvider):
@@ -117,24 +84,21 @@ class SimSmsBoxProvider(HttpProvider):
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
         super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
-    async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
-        status, body = await self._request(method, path, paid=paid, **kwargs)
-        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
-            _raise_for(status, body, secret=self._key)
-        return body
+    raise_for = staticmethod(parse.raise_for)
+    answers = object  # lists come bare too
 
     async def _list(self, path: str, **kwargs: object) -> list[object]:
-        items = p.unwrap_list(await self._call("GET", path, **kwargs))
+        items = parse.unwrap_list(await self._json("GET", path, **kwargs))
         if items is None:
             raise errors.BadResponse(f"GET {path}: expected a list", provider=NAME)
         return items
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         """Cheapest in-stock offer per (service, country), each as one-off, 7- and 30-day rental."""
-        countries = p.countries(await self._list("/api/sms/shop/countries"))
+        countries = parse.countries(await self._list("/api/sms/shop/countries"))
         if country is not None:
             countries = [c for c in countries if c[1] == country_code(country)]
-        kinds = p.card_kinds(await self._list("/api/sms/shop/number-types"))
+        kinds = parse.card_kinds(await self._list("/api/sms/shop/number-types"))
         pairs = [(code, iso, kind) for code, iso in countries for kind in kinds]
         gate, failures = asyncio.Semaphore(4), list[errors.ProviderError]()
 
@@ -150,7 +114,7 @@ class SimSmsBoxProvider(HttpProvider):
         markets = [m for m in await asyncio.gather(*(market(*pair) for pair in pairs)) if m is not None]
         if failures and not markets:
             raise failures[0]
-        return p.build_offers(markets, RENTALS)
+        return parse.build_offers(markets, RENTALS)
 
     async def buy(self, offer: Offer) -> Purchase:
         """``POST /api/sms/orders/purchase`` with the market service code and card kind from ``product_id``."""
@@ -159,7 +123,7 @@ class SimSmsBoxProvider(HttpProvider):
         if not service or not kind or not 1 <= days <= 30:
             raise errors.InvalidRequest("offer needs product_id 'service|cardKind' and 1-30 days", provider=NAME)
         payload = {"service": service, "country": offer.country, "cardKind": kind, "rentDays": days}
-        bought = p.purchase(await self._call("POST", "/api/sms/orders/purchase", paid=True, json=payload))
+        bought = parse.purchase(await self._json("POST", "/api/sms/orders/purchase", paid=True, json=payload))
         if bought is None:
             raise errors.UnclearResult("purchase answer lacks an order id or phone", provider=NAME)
         log.info("%s: bought order %s (%s/%s, %s days)", NAME, bought.upstream_id, service, kind, days)
@@ -167,18 +131,18 @@ class SimSmsBoxProvider(HttpProvider):
 
     async def check(self, upstream_id: str) -> Status:
         """The order (state, ``latestCode``, ``expireAt``) and its messages' texts; see the docstring."""
-        order_id = p.order_ref(upstream_id)
-        order = p.order_view(await self._call("GET", f"/api/sms/orders/{quote(order_id, safe='')}"), order_id)
+        order_id = parse.order_ref(upstream_id)
+        order = parse.order_view(await self._json("GET", f"/api/sms/orders/{quote(order_id, safe='')}"), order_id)
         if order.latest_code is None and order.state not in (UpstreamState.RECEIVED, UpstreamState.FINISHED):
-            return p.order_status(order, [])  # nothing arrived yet: no second call
+            return parse.order_status(order, [])  # nothing arrived yet: no second call
         try:
             items = await self._list(MESSAGES, params={"page": 1, "pageSize": MESSAGES_PAGE})
         except errors.RateLimited:
             raise
         except errors.ProviderError as exc:  # the code must still reach the user: latestCode alone
             log.warning("%s: messages unreadable for order %s, latest code only: %s", NAME, order_id, exc)
-            return p.order_status(order, None)
-        return p.order_status(order, p.order_messages(items, order))
+            return parse.order_status(order, None)
+        return parse.order_status(order, parse.order_messages(items, order))
 
     async def another_code(self, upstream_id: str) -> None:
         """No-op: a rented number receives further codes for the same app by itself."""
@@ -187,21 +151,21 @@ class SimSmsBoxProvider(HttpProvider):
         """``POST /api/sms/orders/{id}/renew {"days"}``; the new ``expireAt`` when the answer has it."""
         if days < 1:
             raise errors.InvalidRequest("renew needs at least one day", provider=NAME)
-        order_id = p.order_ref(upstream_id)
+        order_id = parse.order_ref(upstream_id)
         path = f"/api/sms/orders/{quote(order_id, safe='')}/renew"
-        data = p.unwrap_obj(await self._call("POST", path, paid=True, json={"days": days})) or {}
+        data = parse.unwrap_obj(await self._json("POST", path, paid=True, json={"days": days})) or {}
         log.info("%s: renewed order %s by %s days", NAME, order_id, days)
-        return p.parse_time(p.first(data, *p.EXPIRY_KEYS))
+        return parse_time(first(data, *parse.EXPIRY_KEYS))
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """The newest order in ``/orders/mine`` (first 20) for the offer created since ``since``."""
         items = await self._list("/api/sms/orders/mine", params={"page": 1, "pageSize": 20})
-        return p.newest_match(items, offer, since)
+        return parse.newest_match(items, offer, since)
 
     async def cancel(self, upstream_id: str) -> None:
         """No-op: no cancel endpoint is documented; the rental lapses at expiry, its cost spent."""
-        log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, p.order_ref(upstream_id))
+        log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, parse.order_ref(upstream_id))
 
     async def balance(self) -> Balance:
         """``GET /api/sms/wallet/balance``: ``balance`` at the top level or under ``data``, USD by default."""
-        return p.balance(await self._call("GET", "/api/sms/wallet/balance"))
+        return parse.balance(await self._json("GET", "/api/sms/wallet/balance"))

@@ -1,4 +1,8 @@
-"""Answer parsing for :mod:`providers.simsmsbox`; the shapes assumed are listed in that module's docstring."""
+"""SimSmsBox answers and error table, per ``../shared/providers/001_943acbeb186e1349.txt``.
+
+:func:`raise_for` maps error texts and statuses onto :mod:`providers.errors`; the shapes assumed are
+listed in :mod:`providers.simsmsbox.client`.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,31 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
-from providers.errors import BadResponse
 from providers.money import to_minor
 from providers.normalize import country_code, service_slug
+from providers.parsing import amount, currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
 
 log = logging.getLogger(__name__)
 
 NAME = "simsmsbox"
 CURRENCY = "USD"
-
+BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
+    ("no available platform", errors.OutOfStock),
+    ("insufficient", errors.ProviderBalanceLow),
+    ("balance", errors.ProviderBalanceLow),
+)
+BY_STATUS: dict[int, type[errors.ProviderError]] = {
+    400: errors.InvalidRequest,
+    401: errors.Unauthorized,
+    403: errors.Unauthorized,
+    402: errors.ProviderBalanceLow,
+    404: errors.OrderNotFound,
+    429: errors.RateLimited,
+}
 STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("active", "waiting", "pending", "processing"), UpstreamState.WAITING),
     **dict.fromkeys(("received", "success"), UpstreamState.RECEIVED),
@@ -36,8 +53,22 @@ MESSAGE_CODE_KEYS = ("code", "verifyCode", "verificationCode", "otp")
 MESSAGE_TIME_KEYS = ("receivedAt", "received_at", "receiveTime", "createdAt", "created_at", "time")
 
 
-def first(mapping: Mapping[str, object], *keys: str) -> object:
-    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
+def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
+    """Raise the typed error for a SimSmsBox answer (message/code text first, HTTP status second);
+    quiet on a success. ``secret`` is scrubbed from messages."""
+    data = body if isinstance(body, dict) else {}
+    code, error = data.get("code"), data.get("error")
+    if isinstance(code, int) and not isinstance(code, bool) and status < 400 and 400 <= code < 600:
+        status = code
+    elif status < 400 and data.get("success") is not False and not error:
+        return
+    if isinstance(error, dict):
+        code, error = error.get("code", code), error.get("message")
+    message = next((m for m in (data.get("message"), data.get("msg"), error) if isinstance(m, str) and m), "")
+    code_text = scalar(code)
+    haystack = f"{code_text or ''} {message}".lower().replace("_", " ")
+    found = next((cls for needle, cls in BY_TEXT if needle in haystack), None) or BY_STATUS.get(status)
+    raise_error(found, status, message, secret=secret, provider=NAME, code=code_text)
 
 
 def unwrap_list(body: object) -> list[object] | None:
@@ -52,20 +83,6 @@ def unwrap_obj(body: object) -> dict[str, object] | None:
     """An object answer, or the object under ``data``."""
     inner = body.get("data") if isinstance(body, dict) else None
     return inner if isinstance(inner, dict) else body if isinstance(body, dict) else None
-
-
-def parse_time(value: object) -> datetime | None:
-    """ISO 8601 (naive means UTC) or epoch seconds/milliseconds; None when unreadable."""
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value) / (1000 if value > 10**11 else 1), UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        log.warning("%s: unreadable timestamp %r", NAME, value[:40])
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def countries(items: list[object]) -> list[tuple[str, str]]:
@@ -85,16 +102,12 @@ def cheapest(items: list[object]) -> dict[str, tuple[Decimal, str, int | None]]:
     """Per market ``service`` code: the lowest in-stock ``(price, currency, stock)``; sold-out items drop out."""
     best: dict[str, tuple[Decimal, str, int | None]] = {}
     for item in (i for i in items if isinstance(i, dict)):
-        service, price, stock = first(item, "service", "serviceName"), item.get("price"), item.get("stock")
-        try:
-            amount = Decimal(str(price).strip()) if isinstance(price, int | str | Decimal) else Decimal("NaN")
-            count = None if stock is None else int(Decimal(str(stock)))
-        except (InvalidOperation, ValueError):
-            amount, count = Decimal("NaN"), None
-        if not isinstance(service, str) or not amount.is_finite() or (count is not None and count <= 0):
+        service, price, stock = first(item, "service", "serviceName"), amount(item.get("price")), item.get("stock")
+        count = None if stock is None else whole(stock)
+        if not isinstance(service, str) or price is None or (stock is not None and (count is None or count <= 0)):
             continue  # unreadable or sold out
-        if service not in best or amount < best[service][0]:
-            best[service] = (amount, str(item.get("currency") or CURRENCY).upper(), count)
+        if service not in best or price < best[service][0]:
+            best[service] = (price, currency_of(item.get("currency"), CURRENCY), count)
     return best
 
 
@@ -122,18 +135,12 @@ def purchase(body: object) -> Purchase | None:
     """The order in a purchase answer or ``/mine`` item; None without an order id or phone."""
     if (data := unwrap_obj(body)) is None:
         return None
-    order_id, phone = (
-        first(data, "orderId", "id", "order_id"),
-        first(data, "phone", "number", "phoneNumber", "phone_number"),
-    )
-    if not isinstance(order_id, str | int) or not isinstance(phone, str | int) or isinstance(order_id, bool):
+    order_id = scalar(first(data, "orderId", "id", "order_id"))
+    phone = scalar(first(data, "phone", "number", "phoneNumber", "phone_number"))
+    if order_id is None or phone is None:
         return None
-    price, currency = first(data, "price", "amount", "cost"), str(data.get("currency") or CURRENCY)
-    try:
-        cost = to_minor(price, currency) if price is not None else None
-    except ValueError:
-        cost = None
-    return Purchase(str(order_id), str(phone), parse_time(first(data, *EXPIRY_KEYS)), cost)
+    cost = minor(first(data, "price", "amount", "cost"), currency_of(data.get("currency"), CURRENCY))
+    return Purchase(order_id, phone, parse_time(first(data, *EXPIRY_KEYS)), cost)
 
 
 def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase | None:
@@ -156,11 +163,6 @@ def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase
     return found[1] if found else None
 
 
-def code_sms(code: str) -> Sms:
-    """The stand-in when no message text for ``code`` can be read: ``Code: <code>``."""
-    return Sms(text=f"Code: {code}", code=code)
-
-
 @dataclass(frozen=True, slots=True)
 class OrderView:
     """What ``GET /orders/{id}`` tells about one order."""
@@ -178,7 +180,7 @@ def order_view(body: object, order_id: str) -> OrderView:
     """``GET /orders/{id}``: ``status`` word via :data:`STATES` (unknown -> WAITING), ``latestCode``,
     ``expireAt`` and what :func:`order_messages` needs to pick this order's messages."""
     if (data := unwrap_obj(body)) is None:
-        raise BadResponse("order answer is not an object", provider=NAME)
+        raise errors.BadResponse("order answer is not an object", provider=NAME)
     word = str(data.get("status") or "").strip().lower()
     state = STATES.get(word)
     if state is None:
@@ -186,19 +188,13 @@ def order_view(body: object, order_id: str) -> OrderView:
         state = UpstreamState.WAITING
     return OrderView(
         order_id=str(first(data, "orderId", "id", "order_id") or order_id),
-        display_no=_text(first(data, "displayOrderNo", "orderNo", "order_no")),
-        phone=_text(first(data, "phone", "number", "phoneNumber", "phone_number")),
+        display_no=scalar(first(data, "displayOrderNo", "orderNo", "order_no")),
+        phone=scalar(first(data, "phone", "number", "phoneNumber", "phone_number")),
         state=state,
-        latest_code=_text(first(data, "latestCode", "latest_code")),
+        latest_code=scalar(first(data, "latestCode", "latest_code")),
         expires_at=parse_time(first(data, *EXPIRY_KEYS)),
         created_at=parse_time(first(data, *CREATED_KEYS)),
     )
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        return None
-    return str(value).strip() or None
 
 
 def _digits(phone: str | None) -> str:
@@ -208,10 +204,10 @@ def _digits(phone: str | None) -> str:
 def _belongs(item: Mapping[str, object], order: OrderView, received: datetime | None) -> bool:
     """A message is the order's by its order id or number when it names one, else by the phone and
     a time not before the order was created (a rented SIM may have served someone before)."""
-    named = {_text(first(item, *MESSAGE_ORDER_KEYS)), _text(first(item, *MESSAGE_ORDER_NO_KEYS))} - {None}
+    named = {scalar(first(item, *MESSAGE_ORDER_KEYS)), scalar(first(item, *MESSAGE_ORDER_NO_KEYS))} - {None}
     if named:
         return bool(named & ({order.order_id, order.display_no} - {None}))
-    phone = _digits(_text(first(item, *MESSAGE_PHONE_KEYS)))
+    phone = _digits(scalar(first(item, *MESSAGE_PHONE_KEYS)))
     if not phone or phone != _digits(order.phone):
         return False
     return received is None or order.created_at is None or received >= order.created_at
@@ -225,8 +221,8 @@ def order_messages(items: list[object], order: OrderView) -> list[Sms]:
         text = first(item, *MESSAGE_TEXT_KEYS)
         if not isinstance(text, str) or not text.strip() or not _belongs(item, order, received):
             continue
-        sender = _text(first(item, "from", "sender", "fromNumber", "source"))
-        found.append(Sms(text=text, code=_text(first(item, *MESSAGE_CODE_KEYS)), sender=sender, received_at=received))
+        sender = scalar(first(item, "from", "sender", "fromNumber", "source"))
+        found.append(Sms(text=text, code=scalar(first(item, *MESSAGE_CODE_KEYS)), sender=sender, received_at=received))
     found.reverse()
     if all(sms.received_at is not None for sms in found):
         found.sort(key=lambda sms: sms.received_at or datetime.min.replace(tzinfo=UTC))
@@ -241,7 +237,7 @@ def order_status(order: OrderView, messages: list[Sms] | None) -> Status:
     if code is not None and not any(s.code == code for s in sms):
         carrier = next((i for i in reversed(range(len(sms))) if sms[i].code is None and code in sms[i].text), None)
         if carrier is None:  # its message is not (yet) in the list, or the list could not be read
-            sms.append(code_sms(code))
+            sms.append(Sms(text=f"Code: {code}", code=code))
         else:
             sms[carrier] = replace(sms[carrier], code=code)
     state = UpstreamState.RECEIVED if sms and order.state is UpstreamState.WAITING else order.state
@@ -251,8 +247,4 @@ def order_status(order: OrderView, messages: list[Sms] | None) -> Status:
 def balance(body: object) -> Balance:
     """``balance`` (and ``currency``, USD when absent) at the top level or under ``data``."""
     data = body if isinstance(body, dict) and body.get("balance") is not None else unwrap_obj(body) or {}
-    currency = str(data.get("currency") or CURRENCY).upper()
-    try:
-        return Balance(to_minor(data.get("balance"), currency), currency)
-    except ValueError as exc:
-        raise BadResponse("balance answer has no readable balance", provider=NAME) from exc
+    return to_balance(data.get("balance"), currency_of(data.get("currency"), CURRENCY), provider=NAME)

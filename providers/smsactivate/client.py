@@ -1,10 +1,10 @@
-"""Generic adapter for the sms-activate ``handler_api.php`` protocol (SMSBower and many resellers).
+"""Adapter for the sms-activate protocol (SMSBower and many resellers), per ``../shared/providers/README.md``.
 
-No written document: this follows the de facto protocol (``shared/providers/README.md``). Assumptions:
+No written document: this follows the de facto protocol the README describes. Assumptions:
 
-* The key is in the query string: logs and errors name the action and URL path only, transport errors
-  are raised ``from None`` (httpx errors carry the URL), and :mod:`providers.smsactivate_parse` masks
-  ``api_key=`` in httpx's own request log lines.
+* The key is in the query string: logs and errors name the action and URL path only, and
+  :func:`providers.http.send` drops httpx's errors (they carry the URL) and masks ``api_key=`` in
+  httpx's own request log lines.
 * ``getPrices`` gives ``cost``/``count`` or V2 ``{price: count}`` tiers (cheapest stocked price, summed
   stock) in the constructor's ``currency``. Country ids map via ``normalize.country_code``; ids it does
   not know go by their ``eng`` name from ``getCountries`` (fetched once). ``product_id`` is
@@ -20,7 +20,7 @@ No written document: this follows the de facto protocol (``shared/providers/READ
 * The paid call (``getNumber``) is a definite "not sold" only on a known refusal word (``NO_NUMBERS``,
   ``NO_BALANCE``, ``BAD_*``, ``WRONG_*``, ``BANNED``) or a bare 401/403 below HTTP 500. Any 5xx (whatever
   its text, a known word included), a timeout after sending, ``ERROR_SQL``, HTML, an empty or unknown
-  reply is UnclearResult (the rule of :mod:`providers.http`).
+  reply is UnclearResult (the rule of :mod:`providers.http`). The error table is ``parse.raise_for``.
 """
 
 from __future__ import annotations
@@ -28,63 +28,30 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
-from providers.http import _NOT_SENT, HttpProvider, paid_outcome, parse_retry_after
+from providers.http import HttpProvider, paid_outcome
 from providers.money import exponent, to_minor
 from providers.normalize import service_slug
+from providers.parsing import loads, scrub
 from providers.smsactivate import parse
-from providers.smsactivate.parse import handler_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-NAME = "smsactivate"
-EARLY_CANCEL_RETRY = 120.0  # seconds: sms-activate refuses cancels in an activation's first two minutes
-
-_BY_CODE: dict[str, type[errors.ProviderError]] = {
-    "NO_NUMBERS": errors.OutOfStock,
-    "NO_BALANCE": errors.ProviderBalanceLow,
-    **dict.fromkeys(("BAD_KEY", "BANNED"), errors.Unauthorized),
-    **dict.fromkeys(("BAD_ACTION", "BAD_SERVICE", "BAD_STATUS", "WRONG_COUNTRY_ID"), errors.InvalidRequest),
-    "WRONG_MAX_PRICE": errors.InvalidRequest,
-    **dict.fromkeys(("NO_ACTIVATION", "WRONG_ACTIVATION_ID"), errors.OrderNotFound),
-    "EARLY_CANCEL_DENIED": errors.CancelRefused,
-    "ERROR_SQL": errors.Unavailable,
-}
-_BY_STATUS: dict[int, type[errors.ProviderError]] = {401: errors.Unauthorized, 403: errors.Unauthorized}
-
-
-def _raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME) -> None:
-    """Raise the typed error for a reply, by protocol word (plain or JSON-wrapped) first, HTTP status
-    second; HTML or an empty body is BadResponse. Quiet for a possible success; scrubs ``secret``."""
-    for code, detail in parse.error_words(body):
-        error = _BY_CODE.get(code)
-        if error is None:
-            continue
-        text = parse.describe(code, detail)
-        text = (text.replace(secret, "***") if secret else text)[:300]
-        if error is errors.CancelRefused:
-            raise errors.CancelRefused(text, provider=provider, code=code, retry_after=EARLY_CANCEL_RETRY)
-        raise error(text, provider=provider, code=code)
-    stripped = body.strip()
-    if status >= 500:
-        raise errors.Unavailable(f"HTTP {status}", provider=provider)
-    if status in _BY_STATUS:
-        raise _BY_STATUS[status](f"HTTP {status}", provider=provider)
-    if status >= 300 or not stripped or parse.looks_like_html(stripped) or parse.is_json_error(stripped):
-        what = "empty body" if not stripped else "HTML page" if parse.looks_like_html(stripped) else "unknown reply"
-        raise errors.BadResponse(f"HTTP {status}: {what}", provider=provider)
+NAME = parse.NAME
+EARLY_CANCEL_RETRY = parse.EARLY_CANCEL_RETRY
 
 
 class SmsActivateProvider(HttpProvider):
     """One sms-activate-protocol upstream; several can run side by side under their own ``name``.
 
-    Only the client and key come from :class:`HttpProvider`: replies are plain text, so :meth:`_call`
-    sends them itself (the key rides in the query) instead of using ``_request``.
+    Replies are plain text: :meth:`_text` reads what :meth:`HttpProvider._send` returns through the
+    protocol's error table (``parse.raise_for``) instead of using the JSON layer.
     """
 
     name = NAME
@@ -105,44 +72,28 @@ class SmsActivateProvider(HttpProvider):
         self.currency = currency.upper()
         self.v2 = v2
         super().__init__(api_key, "", headers={"Accept": "*/*"}, transport=transport, timeout=timeout)
-        self._url = handler_url(base_url)
+        self._url = parse.handler_url(base_url)
+        self._path = urlsplit(self._url).path
         self._country_names: dict[str, str] | None = None
 
-    async def _call(self, action: str, paid: bool = False, **params: object) -> str:
+    async def _text(self, action: str, paid: bool = False, **params: object) -> str:
         """One ``GET`` of the handler; returns the reply text once it is not a known error."""
         query = {"api_key": self._key, "action": action} | {k: str(v) for k, v in params.items() if v is not None}
-        request = self._client.build_request("GET", self._url, params=query)
-        where = f"{action} on {request.url.path}"  # never the URL: its query holds the key
-        try:
-            response = await self._client.send(request)
-        except httpx.RequestError as exc:
-            kind = type(exc).__name__
-            if paid and not isinstance(exc, _NOT_SENT):
-                log.warning("%s: %s on paid %s, outcome unknown", self.name, kind, where)
-                raise errors.UnclearResult(f"{kind} on {where}; outcome unknown", provider=self.name) from None
-            log.warning("%s: %s on %s", self.name, kind, where)
-            raise errors.Unavailable(f"{kind} on {where}", provider=self.name) from None
-        status, text = response.status_code, response.text
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            log.warning("%s: rate limited on %s (retry after %s)", self.name, where, retry_after)
-            raise errors.RateLimited(f"rate limited on {where}", provider=self.name, retry_after=retry_after)
-        if paid and status >= 500:  # whatever the body says, even a known word: the outcome is unknown
-            log.warning("%s: HTTP %s on paid %s, outcome unknown", self.name, status, where)
-            raise errors.UnclearResult(f"HTTP {status} on {where}; outcome unknown", provider=self.name)
+        where = f"{action} on {self._path}"  # never the URL: its query holds the key
+        response = await self._send("GET", self._url, paid=paid, where=where, params=query)
         try:
             with paid_outcome(self.name, where, paid=paid):  # an unknown reply to a paid call is unclear
-                _raise_for(status, text, secret=self._key, provider=self.name)
+                parse.raise_for(response.status_code, response.text, secret=self._key, provider=self.name)
         except errors.BadResponse as exc:
             log.warning("%s: %s on %s", self.name, exc, where)
             raise
-        return text.strip()
+        return response.text.strip()
 
     def _need(self, value: T | None, action: str, text: str, *, paid: bool = False) -> T:
         """``value`` parsed from ``text``; a wrong shape is BadResponse (UnclearResult when paid)."""
         if value is not None:
             return value
-        snippet = (text.replace(self._key, "***") if self._key else text)[:60]
+        snippet = scrub(text, self._key)[:60]
         log.warning("%s: unexpected reply to %s: %r", self.name, action, snippet)
         if paid:
             raise errors.UnclearResult(f"unexpected reply to {action}; outcome unknown", provider=self.name)
@@ -150,10 +101,10 @@ class SmsActivateProvider(HttpProvider):
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         """``getPrices`` for every country, filtered here to ``country`` (ISO) when given."""
-        text = await self._call("getPrices")
-        rows = self._need(parse.prices(parse.loads(text)), "getPrices", text)
+        text = await self._text("getPrices")
+        rows = self._need(parse.prices(loads(text)), "getPrices", text)
         if self._country_names is None and any(parse.unmapped(c) for c, _, _, _ in rows):
-            self._country_names = parse.country_names(parse.loads(await self._call("getCountries")))
+            self._country_names = parse.country_names(loads(await self._text("getCountries")))
         names, cur = self._country_names or {}, self.currency
         offers = [
             Offer(self.name, service_slug(s), parse.country(c, names), to_minor(p, cur), cur, n, f"{s}|{c}")
@@ -168,7 +119,7 @@ class SmsActivateProvider(HttpProvider):
             raise errors.InvalidRequest("no '<service>|<country>' product_id", provider=self.name, code="bad_offer")
         max_price = None if offer.cost is None else str(Decimal(offer.cost).scaleb(-exponent(self.currency)))
         action = "getNumberV2" if self.v2 else "getNumber"
-        text = await self._call(action, paid=True, service=service, country=country_id, maxPrice=max_price)
+        text = await self._text(action, paid=True, service=service, country=country_id, maxPrice=max_price)
         upstream_id, phone, cost = self._need(parse.purchase(text, self.v2), action, text, paid=True)
         log.info("%s: bought activation %s (%s/%s)", self.name, upstream_id, service, country_id)
         try:
@@ -179,11 +130,11 @@ class SmsActivateProvider(HttpProvider):
 
     async def check(self, upstream_id: str) -> Status:
         """``getStatus``: at most the latest code, as one ``Sms`` (see the module docstring)."""
-        text = await self._call("getStatus", id=upstream_id)
+        text = await self._text("getStatus", id=upstream_id)
         return self._need(parse.status(text), "getStatus", text)
 
     async def _set_status(self, upstream_id: str, status: int, expected: str) -> None:
-        text = await self._call("setStatus", id=upstream_id, status=status)
+        text = await self._text("setStatus", id=upstream_id, status=status)
         word = parse.word(text)
         self._need(word if word and word[0] == expected else None, f"setStatus={status}", text)
 
@@ -200,5 +151,5 @@ class SmsActivateProvider(HttpProvider):
         await self._set_status(upstream_id, 3, "ACCESS_RETRY_GET")
 
     async def balance(self) -> Balance:
-        text = await self._call("getBalance")
+        text = await self._text("getBalance")
         return Balance(to_minor(self._need(parse.balance(text), "getBalance", text), self.currency), self.currency)

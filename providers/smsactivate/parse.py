@@ -1,20 +1,20 @@
-"""Reply parsing and helpers for the sms-activate protocol (see :mod:`providers.smsactivate`).
+"""Reply parsing and the error table of the sms-activate protocol, per ``../shared/providers/README.md``.
 
 Replies are plain text (``ACCESS_NUMBER:<id>:<phone>``, ``NO_NUMBERS``) or JSON read with Decimal numbers.
-Parsers return ``None`` on a shape they do not know. Importing this module masks ``api_key=`` in the
-``httpx`` logger's request lines (the key is in the query string; httpx logs full URLs at INFO).
+Parsers return ``None`` on a shape they do not know; :func:`raise_for` maps protocol words (plain or
+JSON-wrapped) and HTTP statuses onto :mod:`providers.errors`. Assumptions: :mod:`providers.smsactivate.client`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
+from providers import errors
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
+from providers.parsing import amount, first, loads, scrub, whole
 
 #: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
 _WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
@@ -29,30 +29,40 @@ def handler_url(base_url: str) -> str:
     return urlunsplit(parts._replace(path=HANDLER_PATH) if parts.path in ("", "/") else parts)
 
 
-class MaskKeyInUrls(logging.Filter):
-    """Rewrites ``api_key=<key>`` as ``api_key=***`` in a log record's message."""
-
-    _pattern = re.compile(r"(api_key=)[^&\s\"'>]*", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            return True
-        if "api_key=" in message.lower():
-            record.msg, record.args = self._pattern.sub(r"\1***", message), ()
-        return True
-
-
-if not any(isinstance(f, MaskKeyInUrls) for f in logging.getLogger("httpx").filters):
-    logging.getLogger("httpx").addFilter(MaskKeyInUrls())
+NAME = "smsactivate"
+EARLY_CANCEL_RETRY = 120.0  # seconds: sms-activate refuses cancels in an activation's first two minutes
+BY_WORD: dict[str, type[errors.ProviderError]] = {
+    "NO_NUMBERS": errors.OutOfStock,
+    "NO_BALANCE": errors.ProviderBalanceLow,
+    **dict.fromkeys(("BAD_KEY", "BANNED"), errors.Unauthorized),
+    **dict.fromkeys(("BAD_ACTION", "BAD_SERVICE", "BAD_STATUS", "WRONG_COUNTRY_ID"), errors.InvalidRequest),
+    "WRONG_MAX_PRICE": errors.InvalidRequest,
+    **dict.fromkeys(("NO_ACTIVATION", "WRONG_ACTIVATION_ID"), errors.OrderNotFound),
+    "EARLY_CANCEL_DENIED": errors.CancelRefused,
+    "ERROR_SQL": errors.Unavailable,
+}
+BY_STATUS: dict[int, type[errors.ProviderError]] = {401: errors.Unauthorized, 403: errors.Unauthorized}
 
 
-def loads(text: str) -> object:
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except ValueError:
-        return None
+def raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME) -> None:
+    """Raise the typed error for a reply, by protocol word (plain or JSON-wrapped) first, HTTP status
+    second; HTML or an empty body is BadResponse. Quiet for a possible success; scrubs ``secret``."""
+    for code, detail in error_words(body):
+        error = BY_WORD.get(code)
+        if error is None:
+            continue
+        text = scrub(describe(code, detail), secret)[:300]
+        if error is errors.CancelRefused:
+            raise errors.CancelRefused(text, provider=provider, code=code, retry_after=EARLY_CANCEL_RETRY)
+        raise error(text, provider=provider, code=code)
+    stripped = body.strip()
+    if status >= 500:
+        raise errors.Unavailable(f"HTTP {status}", provider=provider)
+    if status in BY_STATUS:
+        raise BY_STATUS[status](f"HTTP {status}", provider=provider)
+    if status >= 300 or not stripped or looks_like_html(stripped) or is_json_error(stripped):
+        what = "empty body" if not stripped else "HTML page" if looks_like_html(stripped) else "unknown reply"
+        raise errors.BadResponse(f"HTTP {status}: {what}", provider=provider)
 
 
 def word(text: str) -> tuple[str, str] | None:
@@ -90,22 +100,6 @@ def looks_like_html(text: str) -> bool:
     return text.lstrip()[:1] == "<" or "<html" in text[:200].lower()
 
 
-def amount(value: object) -> Decimal | None:
-    """A price or balance as Decimal (JSON Decimal, int or numeric string); None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        return None
-    try:
-        parsed = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return parsed if parsed.is_finite() and parsed >= 0 else None
-
-
-def count(value: object) -> int | None:
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    return int(text) if text.isdigit() else None
-
-
 def prices(body: object) -> list[tuple[str, str, Decimal, int | None]] | None:
     """``getPrices`` -> ``[(country_id, service_code, cost, stock)]`` from ``{country: {service:
     {"cost": 0.35, "count": 120}}}`` (or ``price``/``stock``), or the V2 ``{service: {"0.35": 120}}``
@@ -126,8 +120,8 @@ def _price_entry(entry: object) -> tuple[Decimal, int | None] | None:
         return None
     if "cost" in entry or "price" in entry:
         cost = amount(entry.get("cost", entry.get("price")))
-        return (cost, count(entry.get("count", entry.get("stock")))) if cost is not None else None
-    tiers = [(p, n) for p, n in ((amount(k), count(v)) for k, v in entry.items()) if p is not None and n is not None]
+        return (cost, whole(entry.get("count", entry.get("stock")))) if cost is not None else None
+    tiers = [(p, n) for p, n in ((amount(k), whole(v)) for k, v in entry.items()) if p is not None and n is not None]
     if not tiers:
         return None
     return min([p for p, n in tiers if n] or [p for p, _ in tiers]), sum(n for _, n in tiers)
@@ -137,10 +131,6 @@ def country_names(body: object) -> dict[str, str]:
     """``getCountries`` -> ``{id: English name}`` (the ``eng`` field)."""
     entries = body.items() if isinstance(body, dict) else ()
     return {str(e.get("id", k)): e["eng"] for k, e in entries if isinstance(e, dict) and isinstance(e.get("eng"), str)}
-
-
-def first(mapping: dict[str, object], *keys: str) -> object:
-    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
 
 
 def number_v2(body: object) -> tuple[str, str, Decimal | None] | None:

@@ -1,4 +1,4 @@
-"""Adapter for smscartesim (REST, ``/api/v1``), per ``shared/providers/000_320b1b12571c995f.txt``.
+"""Adapter for smscartesim (REST, ``/api/v1``), per ``../shared/providers/000_320b1b12571c995f.txt``.
 
 The document names ``GET /user/balance``, ``GET /services``, ``POST /orders`` and ``GET /sms``
 (plus ``POST /messages``, ``POST /otp/send`` and ``POST /otp/verify``, which send outbound SMS/OTP
@@ -35,7 +35,7 @@ and are deliberately unused here). It shows one answer only, the balance
   after ``since``, the earliest is the lost purchase (the bot refuses a number another order holds).
 * There is no cancel endpoint: ``cancel`` is a no-op and the number lapses at its expiry.
 * Errors are ``{"status": "error", "message": ..., "code"?: ...}`` with an HTTP status, see
-  :func:`_raise_for`: a known string code first; then 401/403 Unauthorized, 429 RateLimited, 5xx
+  ``parse.raise_for``: a known string code first; then 401/403 Unauthorized, 429 RateLimited, 5xx
   Unavailable; then the message ("insufficient"/"balance" -> ProviderBalanceLow; "no number"/
   "out of stock"/"not available" -> OutOfStock, except on ``/sms``); then 402 ProviderBalanceLow,
   404 OutOfStock on ``/orders`` and OrderNotFound on ``/sms``, 400/422 InvalidRequest; anything
@@ -52,71 +52,15 @@ from datetime import datetime
 
 import httpx
 
-from providers import errors as e
+from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
-from providers.http import HttpProvider, paid_outcome
-from providers.money import to_minor
+from providers.http import HttpProvider
 from providers.normalize import country_code
-from providers.smscartesim.parse import (
-    CURRENCY,
-    NAME,
-    first,
-    match_active,
-    parse_active,
-    parse_offers,
-    parse_purchase,
-    parse_status,
-)
+from providers.smscartesim import parse
 
 log = logging.getLogger(__name__)
 
-_BY_CODE: dict[str, type[e.ProviderError]] = {
-    **dict.fromkeys(("unauthorized", "unauthenticated", "invalid_api_key", "invalid_key"), e.Unauthorized),
-    **dict.fromkeys(("insufficient_balance", "insufficient_funds", "low_balance"), e.ProviderBalanceLow),
-    **dict.fromkeys(("no_numbers", "no_numbers_available", "out_of_stock"), e.OutOfStock),
-    **dict.fromkeys(("invalid_service", "invalid_country", "validation_error"), e.InvalidRequest),
-    **dict.fromkeys(("rate_limited", "rate_limit_exceeded", "too_many_requests"), e.RateLimited),
-    "order_not_found": e.OrderNotFound,
-}
-_BY_STATUS: dict[int, type[e.ProviderError]] = {
-    400: e.InvalidRequest,
-    402: e.ProviderBalanceLow,
-    422: e.InvalidRequest,
-}
-_FIRM: dict[int, type[e.ProviderError]] = {401: e.Unauthorized, 403: e.Unauthorized, 429: e.RateLimited}
-_BALANCE_WORDS = ("insufficient", "balance")
-_STOCK_WORDS = ("no number", "out of stock", "not available")
-
-
-def _raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
-    """Raise the typed error for a smscartesim answer to ``path``; return quietly on success.
-
-    The order of the checks is in the module docstring; ``secret`` is scrubbed from upstream text.
-    """
-    envelope = body if isinstance(body, dict) else {}
-    if status < 300 and envelope.get("status") != "error":
-        return
-    raw_code = envelope.get("code")
-    code = str(raw_code).strip() if isinstance(raw_code, str | int) and not isinstance(raw_code, bool) else ""
-    message = first(envelope, "message", "error")
-    message = message if isinstance(message, str) else ""
-    text = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-    if secret:
-        text, code = text.replace(secret, "***"), code.replace(secret, "***")
-    error = _BY_CODE.get(code.lower()) or _FIRM.get(status)
-    if error is None and status >= 500:
-        error = e.Unavailable
-    lowered = message.lower()
-    if error is None and any(word in lowered for word in _BALANCE_WORDS):
-        error = e.ProviderBalanceLow
-    if error is None and path != "/sms" and any(word in lowered for word in _STOCK_WORDS):
-        error = e.OutOfStock
-    if error is None and status == 404 and path in ("/orders", "/sms"):
-        error = e.OutOfStock if path == "/orders" else e.OrderNotFound
-    error = error or _BY_STATUS.get(status)
-    if error is None:
-        raise e.BadResponse(f"unknown error answer ({text[:200]})", provider=NAME, code=code or None)
-    raise error(text[:300], provider=NAME, code=code or None)
+NAME = parse.NAME
 
 
 def _country_token(iso: str) -> str:
@@ -141,41 +85,35 @@ class SmsCartesimProvider(HttpProvider):
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
-    async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> dict:
-        status, body = await self._request(method, path, paid=paid, **kwargs)
-        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
-            _raise_for(status, body, secret=self._key, path=path)
-            if not isinstance(body, dict):
-                raise e.BadResponse(f"{method} {path}: expected a JSON object", provider=NAME)
-        return body
+    raise_for = staticmethod(parse.raise_for)
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         """``GET /services``, filtered by ``country`` (ISO alpha-2 or the upstream's code) when given."""
         only = country_code(country) if country else None
         token = _country_token(only) if only else None
-        body = await self._call("GET", "/services", params={"country": token} if token else None)
-        return parse_offers(body, country_token=token, only=only)
+        body = await self._json("GET", "/services", params={"country": token} if token else None)
+        return parse.parse_offers(body, country_token=token, only=only)
 
     async def buy(self, offer: Offer) -> Purchase:
         """``POST /orders`` with the service and country tokens kept in ``offer.product_id``."""
         service, _, token = (offer.product_id or "").partition("|")
         if not service or not token:
-            raise e.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
-        body = await self._call("POST", "/orders", paid=True, json={"service": service, "country": token})
-        purchase = parse_purchase(body)
+            raise errors.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
+        body = await self._json("POST", "/orders", paid=True, json={"service": service, "country": token})
+        purchase = parse.parse_purchase(body)
         log.info("%s: bought order %s (%s/%s)", NAME, purchase.upstream_id, service, token)
         return purchase
 
     async def check(self, upstream_id: str) -> Status:
         """``GET /sms?id=``: every SMS so far and the number's state (see the module docstring)."""
-        return parse_status(await self._call("GET", "/sms", params={"id": upstream_id}))
+        return parse.parse_status(await self._json("GET", "/sms", params={"id": upstream_id}))
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """``GET /sms`` without an id: the active number bought for ``offer`` at or after ``since``
         (see the module docstring for the list's assumed shape); None when there is none."""
         if not (offer.product_id or "").partition("|")[2]:
-            raise e.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
-        found = match_active(parse_active(await self._call("GET", "/sms")), offer, since)
+            raise errors.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
+        found = parse.match_active(parse.parse_active(await self._json("GET", "/sms")), offer, since)
         if found is not None:
             log.info("%s: lookup found order %s (%s)", NAME, found.upstream_id, offer.product_id)
         return found
@@ -186,10 +124,4 @@ class SmsCartesimProvider(HttpProvider):
 
     async def balance(self) -> Balance:
         """``GET /user/balance``."""
-        body = await self._call("GET", "/user/balance")
-        holder = body["data"] if isinstance(body.get("data"), dict) else body
-        currency = holder["currency"].upper() if isinstance(holder.get("currency"), str) else CURRENCY
-        try:
-            return Balance(amount=to_minor(first(holder, "balance", "amount"), currency), currency=currency)
-        except ValueError as exc:
-            raise e.BadResponse("balance answer has no readable amount", provider=NAME) from exc
+        return parse.balance(await self._json("GET", "/user/balance"))

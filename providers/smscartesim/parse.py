@@ -1,8 +1,9 @@
-"""Readers for smscartesim answers; the shapes they accept are listed in :mod:`providers.smscartesim`.
+"""smscartesim answers and error table, per ``../shared/providers/000_320b1b12571c995f.txt``.
 
 Every reader takes the already-parsed JSON (numbers as :class:`~decimal.Decimal`) and is lenient
 about spellings; ``parse_purchase`` raises :class:`UnclearResult` (money may be spent) and the
-others :class:`BadResponse` when the answer cannot be read.
+others :class:`BadResponse` when the answer cannot be read. :func:`raise_for` maps error codes,
+statuses and messages onto :mod:`providers.errors`. The shapes are listed in :mod:`providers.smscartesim.client`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,57 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from providers.base import Offer, Purchase, Sms, Status, UpstreamState
-from providers.errors import BadResponse, UnclearResult
-from providers.money import to_minor
+from providers import errors
+from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
+from providers.parsing import currency_of, first, holder, minor, parse_time, raise_error, scalar, scrub, to_balance
 
 log = logging.getLogger(__name__)
 
 NAME = "smscartesim"
 CURRENCY = "USD"
+BY_CODE: dict[str, type[errors.ProviderError]] = {
+    **dict.fromkeys(("unauthorized", "unauthenticated", "invalid_api_key", "invalid_key"), errors.Unauthorized),
+    **dict.fromkeys(("insufficient_balance", "insufficient_funds", "low_balance"), errors.ProviderBalanceLow),
+    **dict.fromkeys(("no_numbers", "no_numbers_available", "out_of_stock"), errors.OutOfStock),
+    **dict.fromkeys(("invalid_service", "invalid_country", "validation_error"), errors.InvalidRequest),
+    **dict.fromkeys(("rate_limited", "rate_limit_exceeded", "too_many_requests"), errors.RateLimited),
+    "order_not_found": errors.OrderNotFound,
+}
+BY_STATUS: dict[int, type[errors.ProviderError]] = {
+    400: errors.InvalidRequest,
+    402: errors.ProviderBalanceLow,
+    422: errors.InvalidRequest,
+}
+#: statuses that decide before any message text
+FIRM: dict[int, type[errors.ProviderError]] = dict.fromkeys((401, 403), errors.Unauthorized) | {429: errors.RateLimited}
+BALANCE_WORDS = ("insufficient", "balance")
+STOCK_WORDS = ("no number", "out of stock", "not available")
+
+
+def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
+    """Raise the typed error for a smscartesim answer to ``path``; quiet on success. The order of the
+    checks is in :mod:`providers.smscartesim.client`; ``secret`` is scrubbed from upstream text."""
+    envelope = body if isinstance(body, dict) else {}
+    if status < 300 and envelope.get("status") != "error":
+        return
+    code = scrub(scalar(envelope.get("code")) or "", secret)
+    message = first(envelope, "message", "error")
+    message = message if isinstance(message, str) else ""
+    error = BY_CODE.get(code.lower()) or FIRM.get(status)
+    if error is None and status >= 500:
+        error = errors.Unavailable
+    lowered = message.lower()
+    if error is None and any(word in lowered for word in BALANCE_WORDS):
+        error = errors.ProviderBalanceLow
+    if error is None and path != "/sms" and any(word in lowered for word in STOCK_WORDS):
+        error = errors.OutOfStock
+    if error is None and status == 404 and path in ("/orders", "/sms"):
+        error = errors.OutOfStock if path == "/orders" else errors.OrderNotFound
+    error = error or BY_STATUS.get(status)
+    raise_error(error, status, message, secret=secret, provider=NAME, code=code or None)
+
+
 #: words of the ``{"status": ...}`` envelope, never an order's state
 ENVELOPE = frozenset({"success", "error", "ok", "fail", "failed"})
 STATES: dict[str, UpstreamState] = {
@@ -30,38 +73,6 @@ STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("cancelled", "canceled", "refunded"), UpstreamState.CANCELLED),
     **dict.fromkeys(("expired", "timeout", "timed_out"), UpstreamState.EXPIRED),
 }
-
-
-def first(mapping: dict, *keys: str) -> object:
-    """The first of ``keys`` present with a value other than None or ``""``."""
-    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
-
-
-def parse_time(value: object) -> datetime | None:
-    """ISO 8601 (naive means UTC) or Unix seconds; None when absent or unreadable."""
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        log.warning("%s: unreadable timestamp %r", NAME, value[:40])
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _money(value: object, currency: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return to_minor(value, currency)
-    except ValueError:
-        log.warning("%s: unreadable amount %r", NAME, str(value)[:40])
-        return None
 
 
 def _stock(value: object) -> int | None:
@@ -103,7 +114,7 @@ def parse_offers(body: dict, *, country_token: str | None, only: str | None) -> 
     if isinstance(raw, dict) and isinstance(raw.get("services"), list | dict):
         raw = raw["services"]
     if not isinstance(raw, list | dict):
-        raise BadResponse("services answer holds neither a list nor a country map", provider=NAME)
+        raise errors.BadResponse("services answer holds neither a list nor a country map", provider=NAME)
     offers: list[Offer] = []
     for item, default_country in _items(raw, country_token):
         code = first(item, "service", "code", "service_code")
@@ -114,13 +125,13 @@ def parse_offers(body: dict, *, country_token: str | None, only: str | None) -> 
         iso = country_code(token)
         if only is not None and iso != only:
             continue
-        currency = item["currency"].upper() if isinstance(item.get("currency"), str) else CURRENCY
+        currency = currency_of(item.get("currency"), CURRENCY)
         offers.append(
             Offer(
                 provider=NAME,
                 service=service_slug(code),
                 country=iso,
-                cost=_money(first(item, "price", "cost"), currency),
+                cost=minor(first(item, "price", "cost"), currency),
                 currency=currency,
                 stock=_stock(first(item, "stock", "count", "available", "quantity")),
                 product_id=f"{code}|{token}",
@@ -132,18 +143,17 @@ def parse_offers(body: dict, *, country_token: str | None, only: str | None) -> 
 def parse_purchase(body: dict) -> Purchase:
     """The order from ``POST /orders``: under ``order`` / ``data`` / ``number``, or at the top level."""
     order = next((body[k] for k in ("order", "data", "number") if isinstance(body.get(k), dict)), body)
-    upstream_id = first(order, "id", "order_id", "orderId")
-    phone = first(order, "phone", "number", "phone_number", "phoneNumber")
-    if isinstance(upstream_id, bool) or not isinstance(upstream_id, str | int | Decimal):
-        raise UnclearResult("purchase answer has no order id", provider=NAME)
-    if isinstance(phone, bool) or not isinstance(phone, str | int | Decimal):
-        raise UnclearResult("purchase answer has no phone number", provider=NAME)
-    currency = order["currency"].upper() if isinstance(order.get("currency"), str) else CURRENCY
+    upstream_id = scalar(first(order, "id", "order_id", "orderId"))
+    phone = scalar(first(order, "phone", "number", "phone_number", "phoneNumber"))
+    if upstream_id is None:
+        raise errors.UnclearResult("purchase answer has no order id", provider=NAME)
+    if phone is None:
+        raise errors.UnclearResult("purchase answer has no phone number", provider=NAME)
     return Purchase(
-        upstream_id=str(upstream_id),
-        phone=str(phone),
+        upstream_id=upstream_id,
+        phone=phone,
         expires_at=parse_time(first(order, "expires_at", "expiresAt", "expires")),
-        cost=_money(first(order, "price", "cost"), currency),
+        cost=minor(first(order, "price", "cost"), currency_of(order.get("currency"), CURRENCY)),
     )
 
 
@@ -160,12 +170,12 @@ def _sms(item: dict) -> Sms:
 
 def parse_status(body: dict) -> Status:
     """State and SMS history from ``GET /sms?id=``; with no status word, WAITING until an SMS arrives."""
-    holder = body["data"] if isinstance(body.get("data"), dict) else body
-    raw = next((holder[k] for k in ("messages", "sms", "data") if isinstance(holder.get(k), list)), None)
-    if raw is None and any(holder.get(k) not in (None, "") for k in ("messages", "sms")):
-        raise BadResponse("sms answer holds no message list", provider=NAME)
+    data = holder(body)
+    raw = next((data[k] for k in ("messages", "sms", "data") if isinstance(data.get(k), list)), None)
+    if raw is None and any(data.get(k) not in (None, "") for k in ("messages", "sms")):
+        raise errors.BadResponse("sms answer holds no message list", provider=NAME)
     sms = tuple(_sms(item) for item in raw or [] if isinstance(item, dict))
-    words = [d.get(k) for d in (holder, body) for k in ("order_status", "number_status", "state", "status")]
+    words = [d.get(k) for d in (data, body) for k in ("order_status", "number_status", "state", "status")]
     word = next((w.strip().lower() for w in words if isinstance(w, str) and w.strip().lower() not in ENVELOPE), None)
     state = STATES.get(word or "")
     if word and state is None:
@@ -183,19 +193,13 @@ CREATED_KEYS = ("created_at", "createdAt", "purchased_at", "bought_at", "date")
 def parse_active(body: dict) -> list[dict]:
     """The active numbers from ``GET /sms`` without an id: a list under one of
     :data:`ACTIVE_LIST_KEYS`, at the top level or inside a ``data`` object."""
-    for holder in (body, body.get("data")):
-        if not isinstance(holder, dict):
+    for place in (body, body.get("data")):
+        if not isinstance(place, dict):
             continue
-        raw = next((holder[k] for k in ACTIVE_LIST_KEYS if isinstance(holder.get(k), list)), None)
+        raw = next((place[k] for k in ACTIVE_LIST_KEYS if isinstance(place.get(k), list)), None)
         if raw is not None:
             return [item for item in raw if isinstance(item, dict)]
-    raise BadResponse("active numbers answer holds no list", provider=NAME)
-
-
-def _token(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        return None
-    return str(value).strip().lower() or None
+    raise errors.BadResponse("active numbers answer holds no list", provider=NAME)
 
 
 def match_active(items: list[dict], offer: Offer, since: datetime) -> Purchase | None:
@@ -206,10 +210,10 @@ def match_active(items: list[dict], offer: Offer, since: datetime) -> Purchase |
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
     found: tuple[datetime, Purchase] | None = None
     for item in items:
-        svc = _token(first(item, "service", "service_code", "code"))
-        token = _token(first(item, "country", "country_code", "country_id"))
+        svc = _lower(first(item, "service", "service_code", "code"))
+        token = _lower(first(item, "country", "country_code", "country_id"))
         created = parse_time(first(item, *CREATED_KEYS))
-        word = _token(first(item, "order_status", "state", "status"))
+        word = _lower(first(item, "order_status", "state", "status"))
         if svc is None or token is None or created is None or created < since:
             continue
         if STATES.get(word or "") in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
@@ -220,8 +224,19 @@ def match_active(items: list[dict], offer: Offer, since: datetime) -> Purchase |
             continue
         try:
             bought = parse_purchase(item)
-        except UnclearResult:  # no id or phone: not a number we could hand over
+        except errors.UnclearResult:  # no id or phone: not a number we could hand over
             continue
         if found is None or created < found[0]:
             found = (created, bought)
     return found[1] if found else None
+
+
+def _lower(value: object) -> str | None:
+    found = scalar(value)
+    return found.lower() if found else None
+
+
+def balance(body: dict[str, object]) -> Balance:
+    """``GET /user/balance``: ``balance`` / ``amount`` and ``currency``, at the top level or under ``data``."""
+    data = holder(body)
+    return to_balance(first(data, "balance", "amount"), currency_of(data.get("currency"), CURRENCY), provider=NAME)

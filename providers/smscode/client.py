@@ -1,4 +1,4 @@
-"""Adapter for SMSCode (REST, ``/v1``), per ``shared/providers/003_cf85d0e735d76252.txt``.
+"""Adapter for SMSCode (REST, ``/v1``), per ``../shared/providers/003_cf85d0e735d76252.txt``.
 
 Endpoints used, all named by the document: ``GET /balance``, ``GET /catalog/products``,
 ``POST /orders``, ``GET /orders/{id}`` and ``POST /orders/{id}/cancel``. Every answer is
@@ -28,7 +28,7 @@ Assumptions where the document is silent:
 * Cancelling refunds upstream only before the code; after it the cancel still succeeds, unrefunded.
   No error code for a refused cancel is documented, so none is mapped (an unknown code is BadResponse).
 * ``balance`` reads ``data.balance`` in ``data.currency`` (IDR when absent). HTTP statuses are not
-  documented: error codes map first; an answer without a known code maps 401/403 -> Unauthorized,
+  documented: error codes map first (``parse.raise_for``); an answer without a known code maps 401/403 -> Unauthorized,
   5xx -> Unavailable, anything else -> BadResponse.
 * ``POST /orders`` spends money: it is "not sold" only on a known refusal (the codes above, or a bare
   401/403/429). Any 5xx, even ``{"success": false, "error": {"code": "INTERNAL"}}``, a timeout after
@@ -42,59 +42,14 @@ from urllib.parse import quote
 
 import httpx
 
+from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
-from providers.errors import (
-    BadResponse,
-    InvalidRequest,
-    OrderNotFound,
-    OutOfStock,
-    ProviderBalanceLow,
-    ProviderError,
-    RateLimited,
-    Unauthorized,
-    Unavailable,
-    UnclearResult,
-)
-from providers.http import HttpProvider, paid_outcome
-from providers.money import to_minor
+from providers.http import HttpProvider
 from providers.smscode import parse
 
 log = logging.getLogger(__name__)
 
 NAME = parse.NAME
-CURRENCY = parse.CURRENCY
-
-_BY_CODE: dict[str, type[ProviderError]] = {
-    "UNAUTHORIZED": Unauthorized,
-    "INSUFFICIENT_BALANCE": ProviderBalanceLow,
-    "PRODUCT_UNAVAILABLE": OutOfStock,
-    "ORDER_NOT_FOUND": OrderNotFound,
-    "RATE_LIMITED": RateLimited,
-}
-_BY_STATUS: dict[int, type[ProviderError]] = {401: Unauthorized, 403: Unauthorized, 429: RateLimited}
-
-
-def _raise_for(status: int, body: object, *, secret: str = "") -> None:
-    """Raise the typed error for an SMSCode answer; return quietly when it is a success.
-
-    Maps by the ``error.code`` string first, HTTP status second; ``secret`` is scrubbed from messages.
-    """
-    envelope = body if isinstance(body, dict) else {}
-    if status < 400 and envelope.get("success") is not False:
-        return
-    error = envelope.get("error")
-    code = error.get("code") if isinstance(error, dict) else error
-    code = code.strip() if isinstance(code, str) and code.strip() else None
-    message = error.get("message") if isinstance(error, dict) else None
-    text = f"HTTP {status}: {message}" if isinstance(message, str) and message else f"HTTP {status}"
-    if secret:
-        text = text.replace(secret, "***")
-    kind = _BY_CODE.get((code or "").upper()) or _BY_STATUS.get(status)
-    if kind is None and status >= 500:
-        kind = Unavailable
-    if kind is None:
-        raise BadResponse(f"unknown error answer ({text[:200]})", provider=NAME, code=code)
-    raise kind(text[:300], provider=NAME, code=code)
 
 
 class SMSCodeProvider(HttpProvider):
@@ -114,13 +69,13 @@ class SMSCodeProvider(HttpProvider):
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
 
+    raise_for = staticmethod(parse.raise_for)
+
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:
         """The answer's ``data`` after error mapping; an unreadable success on a paid call is unclear."""
-        status, body = await self._request(method, path, paid=paid, **kwargs)
-        with paid_outcome(NAME, f"{method} {path}", paid=paid):  # paid: only a known refusal is "not sold"
-            _raise_for(status, body, secret=self._key)
-        if not isinstance(body, dict) or "data" not in body:
-            bad = UnclearResult if paid else BadResponse
+        body = await self._json(method, path, paid=paid, **kwargs)
+        if "data" not in body:
+            bad = errors.UnclearResult if paid else errors.BadResponse
             raise bad(f"{method} {path}: no data in the answer", provider=NAME)
         return body["data"]
 
@@ -130,7 +85,7 @@ class SMSCodeProvider(HttpProvider):
         data = await self._call("GET", "/catalog/products", params=params)
         products = data.get("products") if isinstance(data, dict) else data
         if not isinstance(products, list):
-            raise BadResponse("catalog products are not a list", provider=NAME)
+            raise errors.BadResponse("catalog products are not a list", provider=NAME)
         offers = [offer for offer in map(parse.product_offer, products) if offer is not None]
         if country:
             offers = [o for o in offers if o.country == country.strip().upper()]
@@ -139,7 +94,7 @@ class SMSCodeProvider(HttpProvider):
     async def buy(self, offer: Offer) -> Purchase:
         """``POST /orders`` with the catalog's ``product_id``; never retried."""
         if not offer.product_id:
-            raise InvalidRequest("offer has no SMSCode product id", provider=NAME, code="no_product_id")
+            raise errors.InvalidRequest("offer has no SMSCode product id", provider=NAME, code="no_product_id")
         product: int | str = int(offer.product_id) if offer.product_id.isdigit() else offer.product_id
         data = await self._call("POST", "/orders", paid=True, json={"product_id": product})
         bought = parse.purchase(data)
@@ -161,11 +116,4 @@ class SMSCodeProvider(HttpProvider):
 
     async def balance(self) -> Balance:
         """``GET /balance``: whole rupiah (or minor units of the currency the answer names)."""
-        data = await self._call("GET", "/balance")
-        amount = data.get("balance") if isinstance(data, dict) else None
-        currency = data.get("currency") if isinstance(data, dict) else None
-        currency = currency.strip().upper() if isinstance(currency, str) and currency.strip() else CURRENCY
-        try:
-            return Balance(amount=to_minor(amount, currency), currency=currency)
-        except ValueError:
-            raise BadResponse("balance answer has no readable amount", provider=NAME) from None
+        return parse.balance(await self._call("GET", "/balance"))

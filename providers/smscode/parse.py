@@ -1,25 +1,37 @@
-"""Reading SMSCode answers (``data`` objects) into :mod:`providers.base` types.
+"""SMSCode answers (``data`` objects) and error table, per ``../shared/providers/003_cf85d0e735d76252.txt``.
 
-Helpers for :mod:`providers.smscode`; the field-name assumptions are listed in that module's docstring.
+Reads answers into :mod:`providers.base` types; :func:`raise_for` maps ``error.code`` strings and HTTP
+statuses onto :mod:`providers.errors`. The field-name assumptions are in :mod:`providers.smscode.client`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import pycountry
 
-from providers.base import Offer, Purchase, Sms, Status, UpstreamState
-from providers.errors import BadResponse, UnclearResult
-from providers.money import to_minor
+from providers import errors
+from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
+from providers.parsing import currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
 
 log = logging.getLogger(__name__)
 
 NAME = "smscode"
 CURRENCY = "IDR"
 
+BY_CODE: dict[str, type[errors.ProviderError]] = {
+    "UNAUTHORIZED": errors.Unauthorized,
+    "INSUFFICIENT_BALANCE": errors.ProviderBalanceLow,
+    "PRODUCT_UNAVAILABLE": errors.OutOfStock,
+    "ORDER_NOT_FOUND": errors.OrderNotFound,
+    "RATE_LIMITED": errors.RateLimited,
+}
+BY_STATUS: dict[int, type[errors.ProviderError]] = {
+    401: errors.Unauthorized,
+    403: errors.Unauthorized,
+    429: errors.RateLimited,
+}
 STATES: dict[str, UpstreamState] = {
     "WAITING": UpstreamState.WAITING,
     "OTP_RECEIVED": UpstreamState.RECEIVED,
@@ -32,21 +44,18 @@ _PLATFORM_KEYS = ("platform", "platform_name", "service", "service_name")
 _NAME_KEYS = ("code", "slug", "name")  # when a country/platform arrives as an object
 
 
-def first(mapping: dict, *keys: str) -> object:
-    """The first of ``keys`` whose value is present and not empty."""
-    return next((mapping[k] for k in keys if mapping.get(k) not in (None, "")), None)
-
-
-def parse_time(value: object) -> datetime | None:
-    """ISO 8601 (``Z`` allowed); a naive time is UTC; unreadable -> None with a warning."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        log.warning("%s: unreadable timestamp %r", NAME, value[:40])
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
+    """Raise the typed error for an SMSCode answer, by ``error.code`` first and HTTP status second;
+    quiet on a success. ``secret`` is scrubbed from messages."""
+    envelope = body if isinstance(body, dict) else {}
+    if status < 400 and envelope.get("success") is not False:
+        return
+    error = envelope.get("error")
+    code = error.get("code") if isinstance(error, dict) else error
+    code = code.strip() if isinstance(code, str) and code.strip() else None
+    message = error.get("message") if isinstance(error, dict) else None
+    kind = BY_CODE.get((code or "").upper()) or BY_STATUS.get(status)
+    raise_error(kind, status, message, secret=secret, provider=NAME, code=code)
 
 
 def country_query(code: str) -> str:
@@ -60,11 +69,7 @@ def country_query(code: str) -> str:
 
 def _label(product: dict, keys: tuple[str, ...]) -> str | None:
     value = first(product, *keys)
-    if isinstance(value, dict):
-        value = first(value, *_NAME_KEYS)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return scalar(first(value, *_NAME_KEYS) if isinstance(value, dict) else value)
 
 
 def product_offer(product: object) -> Offer | None:
@@ -72,64 +77,45 @@ def product_offer(product: object) -> Offer | None:
     if not isinstance(product, dict):
         log.debug("%s: catalog entry is not an object, skipped", NAME)
         return None
-    product_id = first(product, "id", "product_id", "productId")
+    product_id = scalar(first(product, "id", "product_id", "productId"))
     country, platform = _label(product, _COUNTRY_KEYS), _label(product, _PLATFORM_KEYS)
-    if not isinstance(product_id, str | int) or isinstance(product_id, bool):
+    if product_id is None:
         log.debug("%s: catalog product without an id, skipped", NAME)
         return None
     if country is None or platform is None:
         log.debug("%s: product %s names no country or platform, skipped", NAME, product_id)
         return None
-    price, cost = first(product, "price", "cost"), None
-    if price is not None:
-        try:
-            cost = to_minor(price, CURRENCY)
-        except ValueError:
-            log.warning("%s: unreadable price on product %s", NAME, product_id)
-    stock = first(product, "stock", "available", "count")
-    try:
-        stock_count = int(stock) if stock is not None and not isinstance(stock, bool) else None
-    except (TypeError, ValueError):
-        stock_count = None
     return Offer(
         provider=NAME,
         service=service_slug(platform),
         country=country_code(country),
-        cost=cost,
+        cost=minor(first(product, "price", "cost"), CURRENCY),
         currency=CURRENCY,
-        stock=stock_count,
-        product_id=str(product_id),
+        stock=whole(first(product, "stock", "available", "count")),
+        product_id=product_id,
     )
 
 
 def purchase(data: object) -> Purchase:
     """``POST /orders`` data; any unreadable success is UnclearResult (the money may be spent)."""
     if not isinstance(data, dict):
-        raise UnclearResult("order answer has no data object", provider=NAME)
-    order_id = first(data, "order_id", "id", "orderId")
-    phone = first(data, "phone_number", "phone", "number")
-    if not isinstance(order_id, str | int) or not isinstance(phone, str | int):
-        raise UnclearResult("order answer lacks an order id or phone number", provider=NAME)
-    price, cost = first(data, "price", "cost"), None
-    if price is not None:
-        try:
-            cost = to_minor(price, CURRENCY)
-        except ValueError:
-            log.warning("%s: unreadable price on order %s", NAME, order_id)
-    return Purchase(
-        upstream_id=str(order_id), phone=str(phone), expires_at=parse_time(data.get("expires_at")), cost=cost
-    )
+        raise errors.UnclearResult("order answer has no data object", provider=NAME)
+    order_id = scalar(first(data, "order_id", "id", "orderId"))
+    phone = scalar(first(data, "phone_number", "phone", "number"))
+    if order_id is None or phone is None:
+        raise errors.UnclearResult("order answer lacks an order id or phone number", provider=NAME)
+    cost = minor(first(data, "price", "cost"), CURRENCY)
+    return Purchase(upstream_id=order_id, phone=phone, expires_at=parse_time(data.get("expires_at")), cost=cost)
 
 
 def status(data: object) -> Status:
     """``GET /orders/{id}`` data: the state and the one code the order holds now (the latest)."""
     if not isinstance(data, dict):
-        raise BadResponse("order answer has no data object", provider=NAME)
+        raise errors.BadResponse("order answer has no data object", provider=NAME)
     word = data.get("status")
     if not isinstance(word, str) or not word:
-        raise BadResponse("order answer has no status", provider=NAME)
-    otp = first(data, "otp_code", "otp", "code")
-    code = str(otp).strip() if isinstance(otp, str | int) and not isinstance(otp, bool) else None
+        raise errors.BadResponse("order answer has no status", provider=NAME)
+    code = scalar(first(data, "otp_code", "otp", "code"))
     state = STATES.get(word.strip().upper())
     if state is None:
         log.warning("%s: unknown order status %r", NAME, word[:40])
@@ -140,3 +126,9 @@ def status(data: object) -> Status:
     received = parse_time(first(data, "received_at", "otp_received_at"))
     sms = Sms(text=text if isinstance(text, str) else f"Code: {code}", code=code, received_at=received)
     return Status(state=state, sms=(sms,))
+
+
+def balance(data: object) -> Balance:
+    """``GET /balance`` data: whole rupiah (or minor units of the currency the answer names)."""
+    holder = data if isinstance(data, dict) else {}
+    return to_balance(holder.get("balance"), currency_of(holder.get("currency"), CURRENCY), provider=NAME)

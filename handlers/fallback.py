@@ -7,9 +7,9 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ContentType
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from handlers import keyboards
+from handlers.texts import start as texts
 
 router = Router(name=__name__)
 
@@ -39,9 +39,9 @@ USER_CONTENT = (
 
 @router.callback_query()
 async def outdated_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is outdated. Send /start for a fresh menu."), show_alert=True)
+    await query.answer(texts.outdated_button(), show_alert=True)
 
 
 @router.message(F.content_type.in_(USER_CONTENT))
 async def menu_hint(message: Message) -> None:
-    await message.answer(_("🤔 I did not get that. Tap Menu, or send /help."), reply_markup=keyboards.back_to_menu())
+    await message.answer(texts.unknown_input(), reply_markup=keyboards.back_to_menu())

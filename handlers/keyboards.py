@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.money.pricing import Quote
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb, TopupCb
+from handlers.texts.orders import order_button
 from providers.names import country_name, flag, service_name
 from storage.orders import Order, OrderStatus
 
@@ -17,28 +20,29 @@ PAGE_SIZE = 10
 RENEW_DAYS = (7, 30)
 
 
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def menu_button() -> InlineKeyboardButton:
+    """Back to the main menu: the last button of most screens."""
+    return _button(_("⬅️ Menu"), MenuCb(action="home"))
+
+
 def main_menu() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("📱 Buy a number"), callback_data=MenuCb(action="buy"))
-    kb.button(text=_("💰 Balance"), callback_data=MenuCb(action="balance"))
-    kb.button(text=_("🧾 My orders"), callback_data=MenuCb(action="orders"))
-    kb.button(text=_("❓ Help"), callback_data=MenuCb(action="help"))
-    kb.adjust(1, 2, 1)
-    return kb.as_markup()
+    buy = _button(_("📱 Buy a number"), MenuCb(action="buy"))
+    balance = _button(_("💰 Balance"), MenuCb(action="balance"))
+    orders = _button(_("🧾 My orders"), MenuCb(action="orders"))
+    help_ = _button(_("❓ Help"), MenuCb(action="help"))
+    return InlineKeyboardMarkup(inline_keyboard=[[buy], [balance, orders], [help_]])
 
 
 def back_to_menu() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
-    return kb.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[[menu_button()]])
 
 
 def balance_menu() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("⭐ Top up"), callback_data=MenuCb(action="topup"))
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
-    kb.adjust(1)
-    return kb.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[[_button(_("⭐ Top up"), MenuCb(action="topup"))], [menu_button()]])
 
 
 def topup(packages: list[tuple[int, str]]) -> InlineKeyboardMarkup:
@@ -48,12 +52,12 @@ def topup(packages: list[tuple[int, str]]) -> InlineKeyboardMarkup:
         kb.button(
             text=_("⭐ {stars} → {amount}").format(stars=stars, amount=credited), callback_data=TopupCb(stars=stars)
         )
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+    kb.add(menu_button())
     kb.adjust(1)
     return kb.as_markup()
 
 
-def _pager(kb: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int], object]) -> None:
+def _pager(kb: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int], CallbackData]) -> None:
     nav = []
     if page > 0:
         nav.append(("◀️", make(page - 1)))
@@ -61,7 +65,7 @@ def _pager(kb: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int
         nav.append((f"{page + 1}/{pages}", make(page)))
     if page + 1 < pages:
         nav.append(("▶️", make(page + 1)))
-    kb.row(*(InlineKeyboardBuilder().button(text=t, callback_data=d).as_markup().inline_keyboard[0][0] for t, d in nav))
+    kb.row(*(_button(text, data) for text, data in nav))
 
 
 def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
@@ -72,13 +76,19 @@ def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
         kb.button(text=f"{flag(code)} {country_name(code)}", callback_data=CountryCb(country=code))
     kb.adjust(2)
     _pager(kb, page, pages, lambda p: CountriesCb(page=p))
-    kb.row(
-        InlineKeyboardBuilder()
-        .button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
-        .as_markup()
-        .inline_keyboard[0][0]
-    )
+    kb.row(menu_button())
     return kb.as_markup()
+
+
+def _service_label(quote: Quote, fmt: Callable[[int], str]) -> str:
+    """A service's button: its name, the rental length, the price and how many numbers are left."""
+    label = service_name(quote.service)
+    if quote.rent_days:
+        label += " · " + ngettext("{days} day", "{days} days", quote.rent_days).format(days=quote.rent_days)
+    label += f" · {fmt(quote.price)}"
+    if quote.stock is not None:
+        label += " · " + ngettext("{n} left", "{n} left", quote.stock).format(n=quote.stock)
+    return label
 
 
 def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], str]) -> InlineKeyboardMarkup:
@@ -86,20 +96,13 @@ def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], 
     page = min(max(page, 0), pages - 1)
     kb = InlineKeyboardBuilder()
     for quote in quotes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
-        stock = _(" · {n} left").format(n=quote.stock) if quote.stock is not None else ""
-        rental = _(" · {days} days").format(days=quote.rent_days) if quote.rent_days else ""
         kb.button(
-            text=f"{service_name(quote.service)}{rental} · {fmt(quote.price)}{stock}",
+            text=_service_label(quote, fmt),
             callback_data=ServiceCb(country=country, service=quote.service, days=quote.rent_days or 0),
         )
     kb.adjust(1)
     _pager(kb, page, pages, lambda p: CountryCb(country=country, page=p))
-    kb.row(
-        InlineKeyboardBuilder()
-        .button(text=_("⬅️ Countries"), callback_data=CountriesCb(page=0))
-        .as_markup()
-        .inline_keyboard[0][0]
-    )
+    kb.row(_button(_("⬅️ Countries"), CountriesCb(page=0)))
     return kb.as_markup()
 
 
@@ -141,10 +144,9 @@ def order_card(
         kb.button(text=_("✔️ Done"), callback_data=OrderCb(action="done", order_id=order.id))
     if renew and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
         for days in RENEW_DAYS:
-            kb.button(
-                text=_("🔁 Renew +{days} days").format(days=days), callback_data=RenewCb(order_id=order.id, days=days)
-            )
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+            renew_label = ngettext("🔁 Renew +{days} day", "🔁 Renew +{days} days", days).format(days=days)
+            kb.button(text=renew_label, callback_data=RenewCb(order_id=order.id, days=days))
+    kb.add(menu_button())
     kb.adjust(2, 1)
     return kb.as_markup()
 
@@ -152,11 +154,8 @@ def order_card(
 def order_list(orders: list[Order]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for order in orders:
-        kb.button(
-            text=f"#{order.id} {flag(order.country)} {service_name(order.service)} · {order.status}",
-            callback_data=OrderCb(action="show", order_id=order.id),
-        )
-    kb.button(text=_("⬅️ Menu"), callback_data=MenuCb(action="home"))
+        kb.button(text=order_button(order), callback_data=OrderCb(action="show", order_id=order.id))
+    kb.add(menu_button())
     kb.adjust(1)
     return kb.as_markup()
 

@@ -25,6 +25,9 @@ from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
+#: the next step of an update's processing, as a middleware receives it
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
 
 def locale_for(i18n: I18n, language_code: str | None) -> str:
     """The translation for a Telegram ``language_code`` (``pt-br``, ``en``, empty, odd): else the default."""
@@ -69,12 +72,7 @@ class FloodMiddleware(BaseMiddleware):
         self.max_senders = max_senders
         self._senders: OrderedDict[int, _Sender] = OrderedDict()  # least recently seen first
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         key = _sender_key(data)
         if key is None or not isinstance(event, Update) or _payment(event):
             return await handler(event, data)
@@ -139,12 +137,7 @@ async def _turn_away(event: Update, data: dict[str, Any], warn: bool) -> None:
 
 
 class UserMiddleware(BaseMiddleware):
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TgUser | None = data.get("event_from_user")
         db: Database = data["db"]
         if sender is not None and not sender.is_bot:

@@ -2,73 +2,47 @@
 
 from __future__ import annotations
 
-import html
 import secrets
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 
 from bot.money.billing import Billing
 from bot.orders.actions import OrderActions
-from bot.orders.outcomes import Outcome, Result
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from handlers import keyboards
 from handlers.callbacks import MenuCb, OrderCb, RenewCb
 from handlers.notifier import Notifier
-from handlers.screens import show
-from storage.orders import OrderStatus
+from handlers.screens import show, show_screen
+from handlers.texts import orders as texts
+from storage.orders import Order, OrderStatus
 from storage.users import User
 
 router = Router(name=__name__)
 
 
-async def _orders(target: CallbackQuery | Message, orders: OrderService, user: User) -> None:
-    recent = await orders.recent(user.id)
-    text = _("🧾 Your latest orders:") if recent else _("You have no orders yet.")
-    await show(target, text, keyboards.order_list(recent))
-
-
 @router.message(Command("orders"))
-async def orders_command(message: Message, orders: OrderService, user: User) -> None:
-    await _orders(message, orders, user)
-
-
 @router.callback_query(MenuCb.filter(F.action == "orders"))
-async def orders_button(query: CallbackQuery, orders: OrderService, user: User) -> None:
-    await _orders(query, orders, user)
-    await query.answer()
+async def order_list(target: Message | CallbackQuery, orders: OrderService, user: User) -> None:
+    recent = await orders.recent(user.id)
+    await show_screen(target, texts.order_list(bool(recent)), keyboards.order_list(recent))
 
 
-def _notice(result: Result, billing: Billing) -> str | None:
-    if result.outcome is Outcome.REFUSED and result.retry_after:
-        return _("The supplier allows cancelling in {seconds} s. Try again then.").format(
-            seconds=int(result.retry_after)
-        )
-    price = billing.fmt(result.order.price) if result.order else ""
-    return {
-        Outcome.CANCELLED: _("Cancelled. {price} is back on your balance.").format(price=price),
-        Outcome.HAS_CODE: _("A code has arrived, so this order can no longer be cancelled."),
-        Outcome.REFUSED: _("The supplier does not allow cancelling yet. Try again in a minute."),
-        Outcome.UNAVAILABLE: _("The supplier is not answering. Try again in a minute."),
-        Outcome.CLOSED: _("This order is already closed."),
-        Outcome.REQUESTED: _("Asked for another code; it will be sent here."),
-        Outcome.UNSUPPORTED: _("This number cannot receive another code."),
-        Outcome.RENEWED: _("Renewed."),
-        Outcome.INSUFFICIENT: _("Not enough balance to renew."),
-        Outcome.OUT_OF_STOCK: _("Renewal is not available for this number right now."),
-        Outcome.PRICE_CHANGED: _("The renewal price went up; open Renew again to see it."),
-        Outcome.NOT_REFUNDABLE: _("This number is not refundable, so it cannot be cancelled."),
-        Outcome.UNKNOWN: _(
-            "The supplier did not answer clearly. We are checking: the days are added or the price "
-            "comes back to your balance."
-        ),
-        Outcome.DUPLICATE: _("This renewal was already requested."),
-    }.get(result.outcome)
+async def _own_order(query: CallbackQuery, orders: OrderService, user: User, order_id: int) -> Order | None:
+    """The caller's order, or None after telling them it is not found (someone else's id is not theirs)."""
+    order = await orders.get(order_id, user.id)
+    if order is None:
+        await query.answer(texts.not_found(), show_alert=True)
+    return order
+
+
+async def _show_card(query: CallbackQuery, order: Order, orders: OrderService, notifier: Notifier) -> None:
+    fresh = await orders.get(order.id, order.user_id) or order
+    text, markup = await notifier.render(fresh)
+    await show(query, text, markup)
 
 
 @router.callback_query(OrderCb.filter())
@@ -83,9 +57,8 @@ async def order_action(
     user: User,
     settings: Settings,
 ) -> None:
-    order = await orders.get(callback_data.order_id, user.id)
+    order = await _own_order(query, orders, user, callback_data.order_id)
     if order is None:
-        await query.answer(_("Order not found."), show_alert=True)
         return
     notice: str | None = None
     if callback_data.action == "refresh" and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
@@ -93,14 +66,12 @@ async def order_action(
         if changed is not None:
             await notifier.deliver(changed)
     elif callback_data.action == "cancel":
-        notice = _notice(await actions.cancel(order.id, user.id), billing)
+        notice = texts.action_notice(await actions.cancel(order.id, user.id), billing.fmt)
     elif callback_data.action == "another":
-        notice = _notice(await actions.another_code(order.id, user.id), billing)
+        notice = texts.action_notice(await actions.another_code(order.id, user.id), billing.fmt)
     elif callback_data.action == "done":
         await actions.finish(order.id, user.id)
-    fresh = await orders.get(order.id, user.id) or order
-    text, markup = await notifier.render(fresh)
-    await show(query, text, markup)
+    await _show_card(query, order, orders, notifier)
     await query.answer(notice, show_alert=bool(notice))
 
 
@@ -114,25 +85,18 @@ async def renew(
     notifier: Notifier,
     user: User,
 ) -> None:
-    order = await orders.get(callback_data.order_id, user.id)
+    order = await _own_order(query, orders, user, callback_data.order_id)
     if order is None:
-        await query.answer(_("Order not found."), show_alert=True)
         return
+    days = callback_data.days
     if not callback_data.nonce:
-        price = await actions.renewal_price(order, callback_data.days)
+        price = await actions.renewal_price(order, days)
         if price is None:
-            await query.answer(_("Renewal is not available for this number right now."), show_alert=True)
+            await query.answer(texts.renewal_unavailable(), show_alert=True)
             return
-        text = ngettext(
-            "Renew <code>{phone}</code> for {days} more day for {price}?",
-            "Renew <code>{phone}</code> for {days} more days for {price}?",
-            callback_data.days,
-        ).format(phone=html.escape(order.phone or ""), days=callback_data.days, price=billing.fmt(price))
-        text += "\n" + _("A renewal is not refunded once the supplier confirms it, whether or not an SMS arrives.")
-        await show(query, text, keyboards.renew_confirm(order, callback_data.days, secrets.token_urlsafe(6), price))
-        await query.answer()
+        text = texts.renew_question(order, days, billing.fmt(price))
+        await show_screen(query, text, keyboards.renew_confirm(order, days, secrets.token_urlsafe(6), price))
         return
-    result = await actions.renew(order.id, user.id, callback_data.days, callback_data.nonce, callback_data.price)
-    text, markup = await notifier.render(await orders.get(order.id, user.id) or order)
-    await show(query, text, markup)
-    await query.answer(_notice(result, billing), show_alert=True)
+    result = await actions.renew(order.id, user.id, days, callback_data.nonce, callback_data.price)
+    await _show_card(query, order, orders, notifier)
+    await query.answer(texts.action_notice(result, billing.fmt), show_alert=True)

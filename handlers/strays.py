@@ -19,10 +19,9 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
-from aiogram.utils.i18n import gettext as _
 
 from handlers import keyboards
-from handlers.start import welcome
+from handlers.texts.start import private_chat_only, welcome
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +40,7 @@ async def _username(bot: Bot) -> str | None:
 
 async def private_chat_line(bot: Bot) -> str:
     username = await _username(bot)
-    if username:
-        return _("🔒 I work in a private chat only: {link}").format(link=f"https://t.me/{username}")
-    return _("🔒 I work in a private chat only: open a chat with me to buy numbers.")
+    return private_chat_only(f"https://t.me/{username}" if username else None)
 
 
 async def _addressed(message: Message, bot: Bot) -> bool:

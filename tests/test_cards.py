@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from aiogram.utils.i18n import I18n
 
 from bot.app import LOCALES
-from handlers import cards
+from handlers.texts import limits, orders
 from storage.orders import Order, OrderSms, OrderStatus
 from tests.fakes import telegram_objects as tg
 
@@ -32,8 +32,8 @@ def test_card_with_many_long_sms_stays_under_4096() -> None:
     )
     sms = [OrderSms(i, f"<b>{i}</b> " + "x" * 2000, "1234", True) for i in range(40)]
     with I18n(path=LOCALES, default_locale="en", domain="messages").context():
-        text = cards.order_card(order, sms, str, demo=False)
-        pushed = cards.code_message(order, sms[0], demo=False)
+        text = orders.order_card(order, sms, str, demo=False)
+        pushed = orders.code_message(order, sms[0], demo=False)
     assert len(text) < 4096 and len(pushed) < 4096 + 100
     assert "35 earlier messages" in text and "&lt;b&gt;39&lt;/b&gt;" in text  # newest kept, escaped
     assert "+1&lt;555&gt;" in text
@@ -46,7 +46,7 @@ def _order(phone: str = "+15550001122") -> Order:
 
 def _pushed(sms: OrderSms, **kwargs: object) -> str:
     with I18n(path=LOCALES, default_locale="en", domain="messages").context():
-        return cards.code_message(_order(), sms, demo=True, **kwargs)  # type: ignore[arg-type]
+        return orders.code_message(_order(), sms, demo=True, **kwargs)  # type: ignore[arg-type]
 
 
 def _seen(html_text: str) -> str:
@@ -76,9 +76,9 @@ def test_sms_text_is_cut_in_utf16_units_never_inside_an_emoji() -> None:
 
 
 def test_short_form_keeps_the_sms_under_its_own_cap() -> None:
-    seen = _seen(_pushed(OrderSms(1, "x" * 4000, None, False), sms_chars=cards.SHORT_SMS_CHARS))
+    seen = _seen(_pushed(OrderSms(1, "x" * 4000, None, False), sms_chars=limits.SHORT_SMS_CHARS))
     quoted = seen.rsplit("\n\n", 1)[-1]
-    assert len(quoted) == cards.SHORT_SMS_CHARS and quoted.endswith("x…")
+    assert len(quoted) == limits.SHORT_SMS_CHARS and quoted.endswith("x…")
 
 
 def test_an_upstream_code_of_4000_letters_is_no_code_and_the_message_fits() -> None:
@@ -86,15 +86,15 @@ def test_an_upstream_code_of_4000_letters_is_no_code_and_the_message_fits() -> N
     seen = _seen(_pushed(sms))
     assert seen.startswith("🧪 DEMO · New SMS for WhatsApp") and tg.utf16_len(seen) <= 4096
     with I18n(path=LOCALES, default_locale="en", domain="messages").context():
-        card = _seen(cards.order_card(_order(), [sms], str, demo=False))
+        card = _seen(orders.order_card(_order(), [sms], str, demo=False))
     assert "a" * 300 not in card and tg.utf16_len(card) < 4096
 
 
 def test_cut() -> None:
-    assert cards.cut("abc", 3) == "abc"
-    assert cards.cut("abcd", 3) == "ab…"
-    assert cards.cut("<<<<", 3) == "<<…"  # raw text: escaping comes after, and counts nothing
-    assert cards.cut("a😀", 3) == "a😀"  # 3 UTF-16 units
-    assert cards.cut("a😀b", 3) == "a…"  # the emoji (2 units) does not fit with the ellipsis: never halved
-    assert cards.cut("abc", 0) == ""
-    assert cards.visible_length("<b>x &lt; y</b> 😀") == 8
+    assert limits.cut("abc", 3) == "abc"
+    assert limits.cut("abcd", 3) == "ab…"
+    assert limits.cut("<<<<", 3) == "<<…"  # raw text: escaping comes after, and counts nothing
+    assert limits.cut("a😀", 3) == "a😀"  # 3 UTF-16 units
+    assert limits.cut("a😀b", 3) == "a…"  # the emoji (2 units) does not fit with the ellipsis: never halved
+    assert limits.cut("abc", 0) == ""
+    assert limits.visible_length("<b>x &lt; y</b> 😀") == 8

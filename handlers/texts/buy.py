@@ -1,0 +1,112 @@
+"""Texts of buying a number: the country and service lists, the confirmation with its refund terms, and
+why an order was not placed. Pure functions, HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+
+from bot.money.pricing import Quote
+from bot.orders.outcomes import Outcome, Result
+from bot.orders.refunds import Terms
+from providers.names import country_name, flag, service_name
+
+
+def choose_country(any_on_sale: bool) -> str:
+    if any_on_sale:
+        return _("🌍 Choose a country:")
+    return _("No numbers are on sale right now. Please try again in a few minutes.")
+
+
+def choose_service(country: str, any_on_sale: bool) -> str:
+    if any_on_sale:
+        return _("{flag} <b>{country}</b>: choose a service").format(flag=flag(country), country=country_name(country))
+    return _("Nothing is on sale in {country} right now.").format(country=country_name(country))
+
+
+def sold_out() -> str:
+    return _("Sold out just now. Please pick another service.")
+
+
+def placing() -> str:
+    return _("Getting your number…")
+
+
+def _title(quote: Quote) -> str:
+    title = _("<b>{service}</b> · {flag} {country}").format(
+        service=service_name(quote.service), flag=flag(quote.country), country=country_name(quote.country)
+    )
+    if quote.rent_days:
+        days = quote.rent_days
+        title += " · " + ngettext("rental for {days} day", "rental for {days} days", days).format(days=days)
+    return title
+
+
+def terms_line(terms: Terms, write_off_limit: int) -> str:
+    if terms is Terms.RENTAL:
+        return _("⚠️ Not refundable: this rental is paid once the number is delivered, code or not.")
+    if terms is Terms.OVER_LIMIT:
+        return ngettext(
+            "⚠️ Not refundable: this supplier does not take numbers back, and you have used your {n} free "
+            "cancellation of such numbers for today, so this one is paid once delivered, code or not.",
+            "⚠️ Not refundable: this supplier does not take numbers back, and you have used your {n} free "
+            "cancellations of such numbers for today, so this one is paid once delivered, code or not.",
+            write_off_limit,
+        ).format(n=write_off_limit)
+    return _("You pay only if a code arrives: cancel or expiry refunds the price.")
+
+
+def confirmation(
+    quote: Quote, balance: int, fmt: Callable[[int], str], *, demo: bool, terms: str, note: str | None = None
+) -> str:
+    """The confirmation screen: what, the price, the balance (and what is missing), the refund terms."""
+    lines = [_title(quote)]
+    if note:
+        lines.append(note)
+    lines += [
+        _("Price: <b>{price}</b>").format(price=fmt(quote.price)),
+        _("Your balance: {balance}").format(balance=fmt(balance)),
+    ]
+    if demo:
+        lines.append(_("🧪 Demo mode: the number and the code are simulated."))
+    if balance < quote.price:
+        missing = fmt(quote.price - balance)
+        lines.append(_("⚠️ Not enough balance: top up {missing} to buy this number.").format(missing=missing))
+    lines.append(terms)
+    return "\n".join(lines)
+
+
+def changed_note(result: Result, confirmed: int, fmt: Callable[[int], str]) -> str | None:
+    """Why the confirmation is shown again instead of an order; None when it is not."""
+    if result.quote is None:
+        return None
+    if result.outcome is Outcome.TERMS_CHANGED:
+        return _("The terms changed: this number would not be refundable. Nothing was charged. Confirm again?")
+    if result.outcome not in (Outcome.PRICE_CHANGED, Outcome.OUT_OF_STOCK):
+        return None
+    if result.quote.price > confirmed:
+        note = _("The price is now {price}: the cheaper numbers sold out. Nothing was charged. Confirm again?")
+        return note.format(price=fmt(result.quote.price))
+    return _("The supplier could not give a number just now. Nothing was charged. Try again?")
+
+
+def not_placed(result: Result) -> str:
+    """Why no order was placed, when no confirmation is shown again."""
+    n = result.limit or 0
+    if result.outcome is Outcome.INSUFFICIENT:
+        return _("⚠️ Not enough balance. Top up and try again.")
+    if result.outcome is Outcome.TOO_MANY_OPEN and n:
+        return ngettext(
+            "⚠️ You already have {n} open order, the most at once. Finish or cancel one, then try again.",
+            "⚠️ You already have {n} open orders, the most at once. Finish or cancel one, then try again.",
+            n,
+        ).format(n=n)
+    if result.outcome is Outcome.TOO_FAST and n:
+        return ngettext(
+            "⚠️ At most {n} purchase a minute. Nothing was charged; try again in a minute.",
+            "⚠️ At most {n} purchases a minute. Nothing was charged; try again in a minute.",
+            n,
+        ).format(n=n)
+    return _("😔 No number is available for this service right now. Nothing was charged.")

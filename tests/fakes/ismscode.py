@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from tests.fakes.upstream import FakeUpstream
+
 _SECRET_HEADERS = {"authorization", "api-key"}
 _SMS_PATH = re.compile(r"^/numbers/(?P<id>[^/]+)/sms$")
 
@@ -38,12 +40,11 @@ class Recorded:
     json: object
 
 
-class FakeISMSCode(httpx.MockTransport):
+class FakeISMSCode(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.ismscode.ISMSCodeProvider`."""
 
     def __init__(self, api_key: str = "test-key", root: str = "/api/v3") -> None:
-        super().__init__(self._handle)
-        self.api_key = api_key
+        super().__init__(api_key)
         self.root = root
         self.countries = [
             {"code": "US", "name": "United States", "prefix": "+1"},
@@ -54,33 +55,19 @@ class FakeISMSCode(httpx.MockTransport):
         self.numbers: dict[str, FakeNumber] = {}
         self.out_of_stock: set[tuple[str, str]] = set()  # (service, country)
         self.price: str | None = None  # when set, sent as a JSON number in the purchase answer
-        self.requests: list[Recorded] = []
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(1)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json={"status": "error", "message": message}, headers=headers)
+
     def add_sms(self, number_id: str, text: str, sender: str = "+447123456789") -> None:
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.numbers[number_id].sms.append({"from": sender, "text": text, "received_at": at})
 
     def fail_next(self, status: int, code: str, message: str = "", headers: dict[str, str] | None = None) -> None:
         body = {"status": "error", "code": code, "message": message or f"{code} (fake)"}
-        self._next.append(httpx.Response(status, json=body, headers=headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        """Answer the next request with ``response`` as is (no auth check)."""
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        """Raise ``exc`` (default ``httpx.ReadTimeout``) from the next request instead of answering."""
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(httpx.Response(status, json=body, headers=headers))
 
     # -- the API ---------------------------------------------------------------------------------
     @staticmethod
@@ -96,10 +83,7 @@ class FakeISMSCode(httpx.MockTransport):
         headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()}
         payload = json.loads(request.content) if request.content else None
         self.requests.append(Recorded(request.method, path, headers, payload))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if not self._authorized(request):
             return self._error(401, "unauthorized", "No valid API key provided.")

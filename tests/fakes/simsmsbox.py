@@ -20,6 +20,8 @@ from decimal import Decimal
 
 import httpx
 
+from tests.fakes.upstream import FakeUpstream, dumps
+
 _ORDER = re.compile(r"^/api/sms/orders/(?P<id>[^/]+?)(?P<renew>/renew)?$")
 
 
@@ -77,8 +79,7 @@ def _iso(when: datetime) -> str:
 
 
 def _ok(data: object) -> httpx.Response:
-    text = json.dumps({"code": 0, "data": data}, default=lambda d: f"<num>{d}</num>")
-    text = re.sub(r'"<num>([-0-9.]+)</num>"', r"\1", text)  # a Decimal goes out as the JSON number written
+    text = dumps({"code": 0, "data": data})
     return httpx.Response(200, text=text, headers={"Content-Type": "application/json"})
 
 
@@ -86,12 +87,11 @@ def _error(status: int, code: str, message: str) -> httpx.Response:
     return httpx.Response(status, json={"code": code, "message": message})
 
 
-class FakeSimSmsBox(httpx.MockTransport):
+class FakeSimSmsBox(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.simsmsbox.SimSmsBoxProvider`."""
 
     def __init__(self, api_key: str = "psk_test") -> None:
-        super().__init__(self._handle)
-        self.api_key = api_key
+        super().__init__(api_key)
         self.countries = [
             {"flag": "🇺🇸", "name": "United States", "code": "US", "serviceCount": 3},
             {"flag": "🇬🇧", "name": "United Kingdom", "code": "GB", "serviceCount": 1},
@@ -114,15 +114,16 @@ class FakeSimSmsBox(httpx.MockTransport):
         }
         self.balance = Decimal("10.00")
         self.orders: dict[int, FakeOrder] = {}
-        self.requests: list[Recorded] = []
         self.latency = 0.0  # seconds per request, to observe concurrency
         self.messages_answer: httpx.Response | None = None  # when set, the messages list answers this
         self._message_ids = itertools.count(1)
         self.in_flight = self.max_in_flight = 0
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(19)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json={"message": message}, headers=headers)
+
     def deliver_code(self, order_id: int, code: str, text: str | None = None, sender: str = "WhatsApp") -> None:
         """An SMS reaches the order: its ``latestCode`` and one more item in the messages list."""
         order = self.orders[order_id]
@@ -146,20 +147,7 @@ class FakeSimSmsBox(httpx.MockTransport):
     ) -> None:
         """Answer ``{"code", "message"}``, or ``{"error": message}`` when ``code`` is None."""
         body = {"error": message} if code is None else {"code": code, "message": message or f"{code} (fake)"}
-        self._next.append(httpx.Response(status, json=body, headers=headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(httpx.Response(status, json=body, headers=headers))
 
     # -- the API ---------------------------------------------------------------------------------
     async def _handle(self, request: httpx.Request) -> httpx.Response:
@@ -176,10 +164,7 @@ class FakeSimSmsBox(httpx.MockTransport):
         headers = {k: ("***" if k.lower() == "x-api-key" else v) for k, v in request.headers.items()}
         payload = json.loads(request.content) if request.content else None
         self.requests.append(Recorded(request.method, path, params, headers, payload))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if path == "/api/sms/record":  # authorised by the binding key alone
             return self._record(params)

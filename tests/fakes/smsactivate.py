@@ -10,11 +10,12 @@ JSON numbers (``0.35``, not ``"0.35"``), in the ``cost``/``count`` shape or, wit
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
+
+from tests.fakes.upstream import FakeUpstream, dumps
 
 HANDLER_PATH = "/stubs/handler_api.php"
 _STATUS_WORDS = {"wait_code": "STATUS_WAIT_CODE", "wait_resend": "STATUS_WAIT_RESEND", "cancel": "STATUS_CANCEL"}
@@ -39,23 +40,11 @@ class Recorded:
     params: dict[str, str]  # the query, with api_key replaced by "***"
 
 
-def dumps(value: object) -> str:
-    """JSON with Decimal written as a bare number, exactly as given."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(dumps(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-class FakeSmsActivate(httpx.MockTransport):
+class FakeSmsActivate(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.smsactivate.SmsActivateProvider`."""
 
     def __init__(self, api_key: str = "test-key", path: str = HANDLER_PATH, balance: str = "100.00") -> None:
-        super().__init__(self._handle)
-        self.api_key = api_key
+        super().__init__(api_key)
         self.path = path
         self.countries: dict[int, dict[str, object]] = {
             cid: {"id": cid, "rus": rus, "eng": eng, "chn": chn, "visible": 1, "retry": 1, "rent": 0}
@@ -79,11 +68,12 @@ class FakeSmsActivate(httpx.MockTransport):
         self.json_errors: str | None = None  # "error" | "message" | "title": wrap error words in JSON
         self.banned_until: str | None = None  # when set, every request answers BANNED:<until>
         self.early_cancel_denied = False
-        self.requests: list[Recorded] = []
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(1000001)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, text=message, headers=headers)
+
     def deliver_code(self, activation_id: str, code: str) -> None:
         activation = self.activations[activation_id]
         activation.codes.append(code)
@@ -91,24 +81,10 @@ class FakeSmsActivate(httpx.MockTransport):
 
     def fail_next(self, word: str) -> None:
         """Answer the next request with the error ``word`` (JSON-wrapped when ``json_errors``)."""
-        self._next.append(self._error(word))
+        self.respond_next(self._error(word))
 
     def reply_next(self, text: str, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        self._next.append(httpx.Response(status, text=text, headers=headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        """Raise ``exc`` (default ``httpx.ReadTimeout``) from the next request instead of answering."""
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(httpx.Response(status, text=text, headers=headers))
 
     def actions(self) -> list[str]:
         return [r.action for r in self.requests]
@@ -124,10 +100,7 @@ class FakeSmsActivate(httpx.MockTransport):
         params = dict(request.url.params)
         shown = {k: ("***" if k == "api_key" else v) for k, v in params.items()}
         self.requests.append(Recorded(request.url.path, params.get("action", ""), shown))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if request.method != "GET" or request.url.path != self.path:
             return httpx.Response(404, text="<html><body>404 Not Found</body></html>")

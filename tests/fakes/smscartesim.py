@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,13 +20,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-_DECIMAL = re.compile(r'"__decimal__([-0-9.]+)"')
-
-
-def dumps(obj: object) -> str:
-    """JSON with every Decimal written as a bare number, exactly as given (never via float)."""
-    text = json.dumps(obj, default=lambda d: f"__decimal__{d}" if isinstance(d, Decimal) else str(d))
-    return _DECIMAL.sub(r"\1", text)
+from tests.fakes.upstream import FakeUpstream, dumps
 
 
 @dataclass
@@ -57,12 +50,12 @@ class Recorded:
     body: object  # parsed JSON or form
 
 
-class FakeSmsCartesim(httpx.MockTransport):
+class FakeSmsCartesim(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.smscartesim.SmsCartesimProvider`."""
 
     def __init__(self, api_key: str = "test-key", root: str = "/api/v1") -> None:
-        super().__init__(self._handle)
-        self.api_key, self.root = api_key, root
+        super().__init__(api_key)
+        self.root = root
         self.balance = Decimal("50.00")
         # (service, country token) -> [name, price, stock]
         self.catalog: dict[tuple[str, str], list] = {
@@ -73,11 +66,12 @@ class FakeSmsCartesim(httpx.MockTransport):
         }
         self.services_shape = "list"  # or "map"
         self.orders: dict[str, FakeOrder] = {}
-        self.requests: list[Recorded] = []
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(1001)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json={"status": "error", "message": message}, headers=headers)
+
     def add_sms(self, order_id: str, text: str, code: str | None = None, sender: str = "WhatsApp") -> None:
         order = self.orders[order_id]
         at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -90,22 +84,7 @@ class FakeSmsCartesim(httpx.MockTransport):
         body: dict[str, object] = {"status": "error", "message": message}
         if code is not None:
             body["code"] = code
-        self._next.append(httpx.Response(status, json=body, headers=headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        """Answer the next request with ``response`` as is (no auth check)."""
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        """Raise ``exc`` (default ``httpx.ReadTimeout``) from the next request instead of answering."""
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(httpx.Response(status, json=body, headers=headers))
 
     # -- the API ---------------------------------------------------------------------------------
     @staticmethod
@@ -126,10 +105,7 @@ class FakeSmsCartesim(httpx.MockTransport):
         else:
             body = json.loads(request.content) if request.content else None
         self.requests.append(Recorded(request.method, path, query, headers, body))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Unauthenticated.")

@@ -19,14 +19,10 @@ from decimal import Decimal
 
 import httpx
 
+from tests.fakes.upstream import FakeUpstream, dumps
+
 _SECRET_HEADERS = {"authorization"}
 _ORDER_PATH = re.compile(r"^/orders/(?P<id>[^/]+)(?P<cancel>/cancel)?$")
-_RAW = re.compile(r'"@@raw:([-0-9.eE+]+)@@"')
-
-
-def _dumps(payload: object) -> str:
-    """JSON where Decimal values are written as raw numbers (``1250.5``), as an upstream would."""
-    return _RAW.sub(r"\1", json.dumps(payload, default=lambda d: f"@@raw:{d}@@"))
 
 
 def _stamp(at: datetime) -> str:
@@ -55,12 +51,11 @@ class Recorded:
     json: object
 
 
-class FakeSMSCode(httpx.MockTransport):
+class FakeSMSCode(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.smscode.SMSCodeProvider`."""
 
     def __init__(self, api_key: str = "test-key", root: str = "/v1") -> None:
-        super().__init__(self._handle)
-        self.api_key = api_key
+        super().__init__(api_key)
         self.root = root
         self.balance = Decimal("150000")
         self.products: list[dict[str, object]] = [
@@ -69,11 +64,12 @@ class FakeSMSCode(httpx.MockTransport):
             {"id": 57, "country": "russia", "platform": "google", "price": Decimal("2800"), "stock": 12},
         ]
         self.orders: dict[str, FakeOrder] = {}
-        self.requests: list[Recorded] = []
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(1)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json={"success": False, "error": {"message": message}}, headers=headers)
+
     def deliver_otp(self, order_id: str, code: str, text: str | None = None) -> None:
         """An SMS arrives: ``otp_code`` (and ``sms`` when ``text`` is given) replace the previous ones."""
         order = self.orders[order_id]
@@ -88,27 +84,12 @@ class FakeSMSCode(httpx.MockTransport):
 
     def fail_next(self, status: int, code: str, message: str = "", headers: dict[str, str] | None = None) -> None:
         body = {"success": False, "error": {"code": code, "message": message or f"{code} (fake)"}}
-        self._next.append(httpx.Response(status, json=body, headers=headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        """Answer the next request with ``response`` as is (no auth check)."""
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = "<html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        """Raise ``exc`` (default ``httpx.ReadTimeout``) from the next request instead of answering."""
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(httpx.Response(status, json=body, headers=headers))
 
     # -- the API ---------------------------------------------------------------------------------
     @staticmethod
     def _ok(data: object) -> httpx.Response:
-        return httpx.Response(200, text=_dumps({"success": True, "data": data}))
+        return httpx.Response(200, text=dumps({"success": True, "data": data}))
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> httpx.Response:
@@ -119,10 +100,7 @@ class FakeSMSCode(httpx.MockTransport):
         headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()}
         payload = json.loads(request.content) if request.content else None
         self.requests.append(Recorded(request.method, path, dict(request.url.params), headers, payload))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "UNAUTHORIZED", "Invalid or missing token")

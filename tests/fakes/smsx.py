@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
+
+from tests.fakes.upstream import FakeUpstream, dumps
 
 PATH = "/api/virtual-numbers.php"
 _READS = {"balance", "wallet", "countries", "services", "prices", "status"}
@@ -25,12 +26,6 @@ _NEEDS_USER = {"wallet", "rent_number", "status", "cancel"}
 _COUNTRIES = [{"id": 22, "eng": "India"}, {"id": 12, "eng": "USA (virtual)"}, {"id": 16, "eng": "United Kingdom"}]
 _SERVICES = [{"code": "tg", "name": "Telegram"}, {"code": "wa", "name": "WhatsApp"}, {"code": "qq", "name": "Some App"}]
 _PRICES = {(22, "tg"): ("0.35", 120), (22, "wa"): ("0.5", 8), (12, "tg"): ("1.10", 0), (16, "qq"): ("0.07", 40)}
-
-
-def dumps(obj: object) -> str:
-    """JSON with Decimal written as a bare number (``0.35``), never through float."""
-    text = json.dumps(obj, default=lambda d: f"__num__{d}__" if isinstance(d, Decimal) else str(d))
-    return re.sub(r'"__num__([-0-9.E+]+)__"', r"\1", text)
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -61,12 +56,11 @@ class Recorded:
     json: object
 
 
-class FakeSmsx(httpx.MockTransport):
+class FakeSmsx(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.smsx.SmsxProvider`."""
 
     def __init__(self, api_key: str = "test-key") -> None:
-        super().__init__(self._handle)
-        self.api_key = api_key
+        super().__init__(api_key)
         self.countries: list[dict[str, object]] = [dict(c) for c in _COUNTRIES]
         self.services: list[dict[str, str]] = [dict(c) for c in _SERVICES]
         self.prices: dict[tuple[int, str], tuple[str, int]] = dict(_PRICES)  # (id, code) -> (cost, count)
@@ -80,8 +74,6 @@ class FakeSmsx(httpx.MockTransport):
         self.no_balance = False  # rent_number answers NO_BALANCE
         self.deny_early_cancel = False  # cancel answers EARLY_CANCEL_DENIED
         self.activations: dict[str, FakeActivation] = {}
-        self.requests: list[Recorded] = []
-        self._next: list[httpx.Response | Exception] = []
         self._ids = itertools.count(5_000_001)
 
     def deliver_otp(self, activation_id: str, otp: str, text: str | None = None) -> None:
@@ -91,23 +83,11 @@ class FakeSmsx(httpx.MockTransport):
     def set_raw(self, activation_id: str, raw: str) -> None:  # status: unknown, raw[:100]
         self.activations[activation_id].raw = raw
 
+    def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return _error(status, message, headers)
+
     def fail_next(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
-        self._next.append(_error(status, error, headers))
-
-    def respond_next(self, response: httpx.Response) -> None:
-        """Answer the next request with ``response`` as is (no auth check)."""
-        self._next.append(response)
-
-    def html_next(self, status: int = 502) -> None:
-        page = f"<html><head><title>{status}</title></head><body>nginx</body></html>"
-        self._next.append(httpx.Response(status, text=page, headers={"Content-Type": "text/html"}))
-
-    def empty_next(self, status: int = 200) -> None:
-        self._next.append(httpx.Response(status, content=b""))
-
-    def raise_next(self, exc: Exception | None = None) -> None:
-        """Raise ``exc`` (default ``httpx.ReadTimeout``) from the next request instead of answering."""
-        self._next.append(exc or httpx.ReadTimeout("timed out (fake)"))
+        self.respond_next(_error(status, error, headers))
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         params = dict(request.url.params)
@@ -118,10 +98,7 @@ class FakeSmsx(httpx.MockTransport):
         except ValueError:
             payload = "<not JSON>"
         self.requests.append(Recorded(request.method, action, params, headers, payload))
-        if self._next:
-            planned = self._next.pop(0)
-            if isinstance(planned, Exception):
-                raise planned
+        if (planned := self.planned()) is not None:
             return planned
         if request.url.path != PATH:
             return httpx.Response(404, text="<html>Not Found</html>", headers={"Content-Type": "text/html"})

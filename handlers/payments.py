@@ -1,7 +1,6 @@
 """Telegram Stars top-ups: /topup and its packages, the invoice, pre-checkout and the receipt.
 
-``admin_router`` holds the admin's ``/refund_stars``; include it before ``router``, whose own
-``/refund_stars`` handler then only ever answers non-admins with a refusal.
+The admin's ``/refund_stars`` lives in :mod:`handlers.admin.stars_refunds`.
 
 :class:`PaymentGuard` goes on the dispatcher's update observer before the user middleware: when a
 ``successful_payment`` update fails before (or outside) :func:`paid` — the user's record cannot be
@@ -17,7 +16,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command
 from aiogram.types import (
     CallbackQuery,
     LabeledPrice,
@@ -31,10 +30,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import Billing
-from bot.money.stars import STARS, Credit, CreditResult, Payments, Refund, RefundResult, Refusal, receipt
+from bot.money.stars import STARS, Credit, CreditResult, Payments, Refusal, receipt
 from bot.settings import Settings
 from handlers import keyboards
-from handlers.admin.commands import IsAdmin
 from handlers.callbacks import MenuCb, TopupCb
 from handlers.notifier import Notifier
 from handlers.screens import show
@@ -44,8 +42,6 @@ from storage.users import User
 logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
-admin_router = Router(name=f"{__name__}.admin")
-admin_router.message.filter(IsAdmin())
 
 
 async def _packages(target: CallbackQuery | Message, payments: Payments, billing: Billing) -> None:
@@ -259,73 +255,3 @@ async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], 
         await bot.send_message(message.chat.id, user_text)
     except Exception:
         logger.warning("stars payment %s: could not alert the admins or the user", sp.telegram_payment_charge_id)
-
-
-@router.message(Command("refund_stars"))
-async def not_for_you(message: Message) -> None:
-    await message.answer(_("This command is for the bot's administrators."))
-
-
-def _refund_text(result: RefundResult, charge: str, billing: Billing) -> str:
-    p = result.payment
-    amount = billing.fmt(p.amount) if p else ""
-    values = {
-        "charge": escape(charge),
-        "amount": amount,
-        "balance": billing.fmt(result.balance),
-        "error": escape(result.error),
-    }
-    if not result.debited:  # a rejected payment: never credited, so nothing is debited or reversed
-        texts = {
-            Refund.FAILED: _(
-                "Telegram refused the refund: {error}. Nothing was debited; the payment is 'rejected' again."
-            ),
-            Refund.UNCLEAR: _(
-                "No clear answer from Telegram ({error}). Nothing was debited and the payment is 'refunding': "
-                "run /refund_stars <code>{charge}</code> again to retry."
-            ),
-            Refund.REFUNDED: _("Refunded <code>{charge}</code>: it was never credited, so nothing was debited."),
-        }
-        if result.outcome in texts:
-            return texts[result.outcome].format(**values)
-    return {
-        Refund.NOT_FOUND: _("No Stars payment with charge id <code>{charge}</code>."),
-        Refund.ALREADY_REFUNDED: _("Payment <code>{charge}</code> is already refunded."),
-        Refund.PENDING: _(
-            "Payment <code>{charge}</code> is received but not credited yet; the bot retries the credit every "
-            "minute. Nothing was changed: run /refund_stars again once it is credited."
-        ),
-        Refund.INSUFFICIENT: _(
-            "Not refunded: the user's balance {balance} is less than the {amount} this payment credited. "
-            "Nothing was changed."
-        ),
-        Refund.FAILED: _("Telegram refused the refund: {error}. The {amount} debit was reversed; nothing changed."),
-        Refund.UNCLEAR: _(
-            "No clear answer from Telegram ({error}). The {amount} debit stays and the payment is 'refunding': "
-            "run /refund_stars <code>{charge}</code> again to retry."
-        ),
-        Refund.REFUNDED: _("Refunded <code>{charge}</code>: {amount} debited, the user's balance is {balance}."),
-    }[result.outcome].format(**values)
-
-
-@admin_router.message(Command("refund_stars"))
-async def refund_stars(
-    message: Message, command: CommandObject, payments: Payments, billing: Billing, bot: Bot
-) -> None:
-    charge = (command.args or "").strip()
-    if not charge or " " in charge or len(charge) > 256:  # Telegram's charge ids are short; a long one is garbage
-        await message.answer(_("Usage: <code>/refund_stars &lt;charge_id&gt;</code>"))
-        return
-    admin_id = message.from_user.id if message.from_user else 0
-    result = await payments.refund(bot, admin_id=admin_id, charge_id=charge)
-    await message.answer(_refund_text(result, charge, billing))
-    if result.outcome is Refund.REFUNDED and result.payment is not None:
-        p = result.payment
-        if result.debited:
-            text = _("↩️ Your {stars} Stars were refunded; {amount} was taken from your balance.")
-        else:
-            text = _("↩️ Your {stars} Stars were refunded. That payment was never added to your balance.")
-        try:
-            await bot.send_message(p.user_id, text.format(stars=p.stars, amount=billing.fmt(p.amount)))
-        except TelegramAPIError as exc:
-            logger.warning("could not tell user %d about the refund: %s", p.user_id, exc)

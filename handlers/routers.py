@@ -16,9 +16,10 @@ from handlers import (
     strays,
 )
 from handlers.admin import accounts as admin_user
-from handlers.admin import broadcast
+from handlers.admin import broadcast, stars_refunds
 from handlers.admin import commands as admin
 from handlers.admin import panel as admin_panel
+from handlers.admin import promos as admin_promos
 
 
 def build_router() -> Router:
@@ -26,11 +27,11 @@ def build_router() -> Router:
     root.include_routers(
         errors.router,
         strays.router,  # groups, channels, taps on unseen messages: before any screen
-        payments.admin_router,
+        stars_refunds.router,
         payments.router,  # before the admin wizards, whose states take any message: a payment is never one
         admin.router,
         broadcast.router,
-        promos.admin_router,
+        admin_promos.router,
         admin_panel.router,
         admin_user.router,
         admin_panel.not_admin_router,

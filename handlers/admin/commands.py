@@ -19,7 +19,7 @@ from storage.ledger import Entry, InsufficientFunds, OutOfRange
 
 logger = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = ("credit", "debit", "audit", "promo_new", "promo_list", "broadcast")
+ADMIN_COMMANDS = ("credit", "debit", "audit", "promo_new", "promo_list", "broadcast", "refund_stars")
 
 
 class IsAdmin(BaseFilter):

@@ -321,86 +321,15 @@ async def test_server_error_is_unavailable_on_reads_and_unclear_on_buy(
     assert fake.orders == {}
 
 
-async def test_gateway_timeout_on_buy_is_unclear(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
-    fake.html_next(504)
-    with pytest.raises(errors.UnclearResult):
-        await provider.buy(OFFER)
-
-
-@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
-@pytest.mark.parametrize("call", ["offers", "check", "balance"])
-async def test_html_or_empty_200_on_read_is_bad_response(
-    provider: SmsCartesimProvider, fake: FakeSmsCartesim, call: str, arm: str
-) -> None:
-    getattr(fake, arm)(200)
-    with pytest.raises(errors.BadResponse):
-        await _call(provider, call)
-
-
-@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
-async def test_unreadable_200_on_buy_is_unclear(provider: SmsCartesimProvider, fake: FakeSmsCartesim, arm: str) -> None:
-    getattr(fake, arm)(200)
-    with pytest.raises(errors.UnclearResult):
-        await provider.buy(OFFER)
-
-
-@pytest.mark.parametrize(
-    ("call", "exc", "expected"),
-    [
-        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
-        ("buy", httpx.WriteTimeout("t"), errors.UnclearResult),
-        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
-        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
-        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
-        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
-        ("offers", httpx.ConnectError("refused"), errors.Unavailable),
-    ],
-)
-async def test_transport_failures(
-    provider: SmsCartesimProvider, fake: FakeSmsCartesim, call: str, exc: Exception, expected: type
-) -> None:
-    fake.raise_next(exc)
-    with pytest.raises(expected) as info:
-        await _call(provider, call)
-    assert type(info.value) is expected
-    assert KEY not in str(info.value)
-
-
-async def test_buy_is_never_retried(provider: SmsCartesimProvider, fake: FakeSmsCartesim) -> None:
-    fake.raise_next(httpx.ReadTimeout("t"))
-    with pytest.raises(errors.UnclearResult):
-        await provider.buy(OFFER)
-    assert len(fake.requests) == 1 and fake.orders == {}
-
-
-@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("1.5", 1.5), (None, None), ("soon", None)])
-async def test_429_retry_after(
-    provider: SmsCartesimProvider, fake: FakeSmsCartesim, header: str | None, expected: float | None
-) -> None:
-    fake.fail_next(429, "Too many requests.", headers={"Retry-After": header} if header else None)
-    with pytest.raises(errors.RateLimited) as info:
-        await provider.buy(OFFER)
-    assert info.value.retry_after == expected
-
-
-async def test_key_never_in_errors_or_logs(
+async def test_key_echoed_in_the_error_code_is_scrubbed(
     provider: SmsCartesimProvider, fake: FakeSmsCartesim, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
-    raised: list[Exception] = []
-    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
-        arm()
-        try:
-            await provider.buy(OFFER)
-        except errors.ProviderError as exc:
-            raised.append(exc)
     fake.fail_next(401, f"key {KEY} revoked", code=KEY)
     with pytest.raises(errors.Unauthorized) as info:
         await provider.check("1001")
-    raised.append(info.value)
     await provider.buy(OFFER)  # a success logs too
-    assert len(raised) == 4
-    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in str(info.value) and KEY not in repr(info.value) and KEY not in str(info.value.code)
     assert KEY not in caplog.text
 
 

@@ -450,81 +450,15 @@ async def test_server_error_is_unavailable_unpaid_and_unclear_on_rent(
         await provider.buy(OFFER)
 
 
-async def test_gateway_timeout_on_buy_is_unclear(provider: SmsxProvider, fake: FakeSmsx) -> None:
-    fake.html_next(504)
-    with pytest.raises(errors.UnclearResult):
-        await provider.buy(OFFER)
-
-
-@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
-@pytest.mark.parametrize("call", ["offers", "check", "balance", "cancel"])
-async def test_html_or_empty_200_is_bad_response(provider: SmsxProvider, fake: FakeSmsx, call: str, arm: str) -> None:
-    getattr(fake, arm)(200)
-    with pytest.raises(errors.BadResponse):
-        await _call(provider, call)
-
-
-@pytest.mark.parametrize("arm", ["html_next", "empty_next"])
-async def test_unreadable_200_on_buy_is_unclear(provider: SmsxProvider, fake: FakeSmsx, arm: str) -> None:
-    getattr(fake, arm)(200)
-    with pytest.raises(errors.UnclearResult):
-        await provider.buy(OFFER)
-
-
-@pytest.mark.parametrize(
-    ("call", "exc", "expected"),
-    [
-        ("buy", httpx.ReadTimeout("t"), errors.UnclearResult),
-        ("buy", httpx.RemoteProtocolError("closed"), errors.UnclearResult),
-        ("buy", httpx.ConnectError("refused"), errors.Unavailable),
-        ("buy", httpx.ConnectTimeout("t"), errors.Unavailable),
-        ("check", httpx.ReadTimeout("t"), errors.Unavailable),
-        ("cancel", httpx.ReadTimeout("t"), errors.Unavailable),
-        ("offers", httpx.ConnectError("refused"), errors.Unavailable),
-    ],
-)
-async def test_transport_failures(
-    provider: SmsxProvider, fake: FakeSmsx, call: str, exc: Exception, expected: type
-) -> None:
-    fake.raise_next(exc)
-    with pytest.raises(expected) as info:
-        await _call(provider, call)
-    assert type(info.value) is expected
-    assert KEY not in str(info.value)
-
-
-@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), (None, None)])
-async def test_429_retry_after(
-    provider: SmsxProvider, fake: FakeSmsx, header: str | None, expected: float | None
-) -> None:
-    fake.fail_next(429, "too_many_requests", headers={"Retry-After": header} if header else None)
-    with pytest.raises(errors.RateLimited) as info:
-        await provider.buy(OFFER)
-    assert info.value.retry_after == expected
-
-
-async def test_key_never_in_errors_or_logs(
+async def test_key_echoed_in_a_raw_status_is_scrubbed(
     provider: SmsxProvider, fake: FakeSmsx, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
-    raised: list[Exception] = []
-    for arm in (fake.raise_next, fake.html_next, fake.empty_next):
-        arm()
-        try:
-            await provider.buy(OFFER)
-        except errors.ProviderError as exc:
-            raised.append(exc)
     purchase = await provider.buy(OFFER)
     fake.set_raw(purchase.upstream_id, f"BAD_KEY {KEY}")
     with pytest.raises(errors.Unauthorized) as info:
         await provider.check(purchase.upstream_id)
-    raised.append(info.value)
-    fake.fail_next(401, f"key {KEY} revoked")
-    with pytest.raises(errors.Unauthorized) as info:
-        await provider.offers()
-    raised.append(info.value)
-    assert len(raised) == 5
-    assert all(KEY not in str(exc) and KEY not in repr(exc) for exc in raised)
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
     assert KEY not in caplog.text
 
 

@@ -192,25 +192,34 @@ def paid_outcome(provider: str, where: str, *, paid: bool) -> Iterator[None]:
 class HttpProvider(Provider):
     """A provider reached through one ``AsyncClient``; the abstract upstream methods stay abstract.
 
-    Subclasses keep their own public constructor (defaults, auth headers) and pass them here, set
-    :attr:`raise_for` to their error table and shape results themselves: :meth:`_send` only sends
-    (any protocol), :meth:`_json` sends, parses JSON and applies the error table.
+    Subclasses name their documented :attr:`default_url` and :attr:`key_header`, set :attr:`raise_for`
+    to their error table and shape results themselves: :meth:`_send` only sends (any protocol),
+    :meth:`_json` sends, parses JSON and applies the error table.
     """
 
+    #: the upstream's documented base URL, used when none is given
+    default_url: str = ""
+    #: the header that carries the key: ``Authorization`` (as ``Bearer <key>``) or e.g. ``X-API-Key``
+    key_header: str = "Authorization"
     #: what every JSON answer of the upstream is (``object`` where some answers are bare lists)
     answers: type = dict
 
     def __init__(
         self,
         api_key: str,
-        base_url: str,
+        base_url: str = "",
         *,
-        headers: dict[str, str],
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
         self._key = api_key
-        self._client = make_client(base_url, headers=headers, timeout=timeout, transport=transport)
+        base_url = base_url or self.default_url
+        self._client = make_client(base_url, headers=self.headers(), timeout=timeout, transport=transport)
+
+    def headers(self) -> dict[str, str]:
+        """Headers of every request: the key in :attr:`key_header`, JSON accepted."""
+        key = f"Bearer {self._key}" if self.key_header == "Authorization" else self._key
+        return {self.key_header: key, "Accept": "application/json"}
 
     @staticmethod
     def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:

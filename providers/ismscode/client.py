@@ -26,8 +26,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import httpx
-
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
@@ -44,17 +42,7 @@ class ISMSCodeProvider(HttpProvider):
     name = NAME
     can_cancel = False  # no cancel endpoint: a number once bought is paid for
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://ismscode.com/api/v3",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 15.0,
-    ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-
+    default_url = "https://ismscode.com/api/v3"
     raise_for = staticmethod(parse.raise_for)
 
     async def offers(self, country: str | None = None) -> list[Offer]:

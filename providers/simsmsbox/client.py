@@ -46,8 +46,6 @@ import logging
 from datetime import datetime
 from urllib.parse import quote
 
-import httpx
-
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status, UpstreamState
 from providers.http import HttpProvider
@@ -73,17 +71,8 @@ class SimSmsBoxProvider(HttpProvider):
     can_lookup = True
     can_renew = True
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://api.simsmsbox.com",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 15.0,
-    ) -> None:
-        headers = {"X-API-Key": api_key, "Accept": "application/json"}
-        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-
+    default_url = "https://api.simsmsbox.com"
+    key_header = "X-API-Key"
     raise_for = staticmethod(parse.raise_for)
     answers = object  # lists come bare too
 

@@ -71,10 +71,14 @@ class SmsActivateProvider(HttpProvider):
         self.name = name
         self.currency = currency.upper()
         self.v2 = v2
-        super().__init__(api_key, "", headers={"Accept": "*/*"}, transport=transport, timeout=timeout)
+        super().__init__(api_key, transport=transport, timeout=timeout)
         self._url = parse.handler_url(base_url)
         self._path = urlsplit(self._url).path
         self._country_names: dict[str, str] | None = None
+
+    def headers(self) -> dict[str, str]:
+        """No key header: the key rides in the query of each request."""
+        return {"Accept": "*/*"}
 
     async def _text(self, action: str, paid: bool = False, **params: object) -> str:
         """One ``GET`` of the handler; returns the reply text once it is not a known error."""

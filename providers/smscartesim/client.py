@@ -50,8 +50,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import httpx
-
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
@@ -74,17 +72,7 @@ class SmsCartesimProvider(HttpProvider):
     can_cancel = False  # no cancel endpoint: a number once bought is paid for
     can_lookup = True  # GET /sms without an id lists the active numbers
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://smscartesim.com/api/v1",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 15.0,
-    ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-
+    default_url = "https://smscartesim.com/api/v1"
     raise_for = staticmethod(parse.raise_for)
 
     async def offers(self, country: str | None = None) -> list[Offer]:

@@ -40,8 +40,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-import httpx
-
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
@@ -58,17 +56,7 @@ class SMSCodeProvider(HttpProvider):
     name = NAME
     supports_another_code = True
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://api.smscode.gg/v1",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 15.0,
-    ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-
+    default_url = "https://api.smscode.gg/v1"
     raise_for = staticmethod(parse.raise_for)
 
     async def _call(self, method: str, path: str, *, paid: bool = False, **kwargs: object) -> object:

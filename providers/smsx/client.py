@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx
-
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
@@ -67,17 +65,8 @@ class SmsxProvider(HttpProvider):
 
     name = NAME
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = "https://mail.smsx.site",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 15.0,
-    ) -> None:
-        headers = {"X-API-Key": api_key, "Accept": "application/json"}
-        super().__init__(api_key, base_url, headers=headers, transport=transport, timeout=timeout)
-
+    default_url = "https://mail.smsx.site"
+    key_header = "X-API-Key"
     raise_for = staticmethod(parse.raise_for)
 
     async def _call(self, action: str, *, payload: dict | None = None, paid: bool = False, **params: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.rows import fetch_value, returns_row
 from storage.users import User, get
 
 
@@ -15,17 +16,16 @@ async def find(conn: aiosqlite.Connection, query: str) -> User | None:
     name = text.removeprefix("@")
     if not name:
         return None
-    async with conn.execute(
-        "SELECT id FROM users WHERE username = ? COLLATE NOCASE ORDER BY last_seen_at DESC LIMIT 1", (name,)
-    ) as cur:
-        row = await cur.fetchone()
-    return await get(conn, row[0]) if row else None
+    user_id = await fetch_value(
+        conn, "SELECT id FROM users WHERE lower(username) = lower(?) ORDER BY last_seen_at DESC LIMIT 1", (name,)
+    )
+    return await get(conn, user_id) if user_id is not None else None
 
 
 async def set_banned(conn: aiosqlite.Connection, user_id: int, banned: bool) -> bool:
     """True when the flag changed."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         "UPDATE users SET is_banned = ? WHERE id = ? AND is_banned != ? RETURNING id",
         (int(banned), user_id, int(banned)),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )

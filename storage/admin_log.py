@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import Record, fetch_all
+
 
 @dataclass(frozen=True, slots=True)
 class AdminAction:
@@ -23,8 +25,4 @@ async def record(conn: aiosqlite.Connection, admin_id: int, action: str, details
 
 
 async def recent(conn: aiosqlite.Connection, limit: int = 20) -> list[AdminAction]:
-    async with conn.execute("SELECT * FROM admin_log ORDER BY id DESC LIMIT ?", (limit,)) as cur:
-        return [
-            AdminAction(r["id"], r["admin_id"], r["action"], r["details"], r["created_at"])
-            for r in await cur.fetchall()
-        ]
+    return await fetch_all(conn, "SELECT * FROM admin_log ORDER BY id DESC LIMIT ?", (limit,), Record(AdminAction))

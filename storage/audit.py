@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import Record, fetch_all
+
 #: order statuses that ended an order; credits counted as top-ups
 CLOSED = ("completed", "cancelled", "expired", "failed")
 TOPUP_KINDS = ("topup", "promo", "admin_credit")
@@ -100,26 +102,27 @@ def _marks(values: tuple[str, ...]) -> str:
 
 
 async def negative_balances(conn: aiosqlite.Connection) -> list[tuple[int, int]]:
-    async with conn.execute("SELECT id, balance FROM users WHERE balance < 0 ORDER BY id") as cur:
-        return [(r[0], r[1]) for r in await cur.fetchall()]
+    return await fetch_all(conn, "SELECT id, balance FROM users WHERE balance < 0 ORDER BY id", (), tuple)
 
 
 async def order_money(conn: aiosqlite.Connection, what: str) -> list[MoneyRow]:
     """Every order with its ``order:<id>:<what>`` rows (``what`` is ``charge`` or ``refund``)."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT o.id, o.status, o.price, COUNT(l.id), COALESCE(SUM(l.amount), 0), o.refundable
         FROM orders o LEFT JOIN ledger l ON l.reference = 'order:' || o.id || ':' || ?
         GROUP BY o.id ORDER BY o.id
         """,
         (what,),
-    ) as cur:
-        return [MoneyRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in await cur.fetchall()]
+        lambda r: MoneyRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])),
+    )
 
 
 async def renewal_money(conn: aiosqlite.Connection) -> list[RenewalMoney]:
     """Every renewal with its charge and refund rows."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT r.id, r.order_id, r.status, r.price,
                (SELECT COUNT(*) FROM ledger l WHERE l.reference = r.reference),
@@ -127,14 +130,16 @@ async def renewal_money(conn: aiosqlite.Connection) -> list[RenewalMoney]:
                (SELECT COUNT(*) FROM ledger l WHERE l.reference = r.reference || ':refund'),
                (SELECT COALESCE(SUM(l.amount), 0) FROM ledger l WHERE l.reference = r.reference || ':refund')
         FROM order_renewals r ORDER BY r.id
-        """
-    ) as cur:
-        return [RenewalMoney(*r) for r in await cur.fetchall()]
+        """,
+        (),
+        lambda r: RenewalMoney(*r),
+    )
 
 
 async def orphan_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
     """``(ledger id, reference)`` of rows whose order id (column or ``order:<id>:…``) has no order."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT l.id, l.reference FROM ledger l
         WHERE (l.order_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id))
@@ -142,15 +147,17 @@ async def orphan_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
                 SELECT 1 FROM orders o
                 WHERE o.id = CAST(substr(l.reference, 7, instr(substr(l.reference, 7), ':') - 1) AS INTEGER)))
         ORDER BY l.id
-        """
-    ) as cur:
-        return [(r[0], r[1]) for r in await cur.fetchall()]
+        """,
+        (),
+        tuple,
+    )
 
 
 async def orphan_renewal_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
     """``(ledger id, reference)`` of renewal charges or refunds (``order:<id>:renew:…``) of an
     existing order that match no renewal (rows of a missing order are :func:`orphan_rows`)."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT l.id, l.reference FROM ledger l
         WHERE l.reference LIKE 'order:%:renew:%'
@@ -159,9 +166,10 @@ async def orphan_renewal_rows(conn: aiosqlite.Connection) -> list[tuple[int, str
           AND EXISTS (SELECT 1 FROM orders o
                       WHERE o.id = CAST(substr(l.reference, 7, instr(substr(l.reference, 7), ':') - 1) AS INTEGER))
         ORDER BY l.id
-        """
-    ) as cur:
-        return [(r[0], r[1]) for r in await cur.fetchall()]
+        """,
+        (),
+        tuple,
+    )
 
 
 async def purchase_issues(conn: aiosqlite.Connection) -> list[PurchaseIssue]:
@@ -170,7 +178,8 @@ async def purchase_issues(conn: aiosqlite.Connection) -> list[PurchaseIssue]:
     A number purchase written off as ``orphaned``, or visibly another number than the order's
     (another upstream, or another upstream id), is an extra purchase and may sit on a kept order.
     """
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         f"""
         SELECT problem, id, order_id, status FROM (
             SELECT CASE
@@ -183,16 +192,17 @@ async def purchase_issues(conn: aiosqlite.Connection) -> list[PurchaseIssue]:
                    END AS problem,
                    p.id, p.order_id, o.status
             FROM upstream_purchases p JOIN orders o ON o.id = p.order_id
-        ) WHERE problem IS NOT NULL ORDER BY order_id, id
+        ) AS checked WHERE problem IS NOT NULL ORDER BY order_id, id
         """,
         CLOSED,
-    ) as cur:
-        return [PurchaseIssue(*r) for r in await cur.fetchall()]
+        lambda r: PurchaseIssue(*r),
+    )
 
 
 async def sales(conn: aiosqlite.Connection, since: str | None = None) -> list[Sale]:
     """Prices kept from orders and renewals created since ``since`` (everything when None)."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         f"""
         SELECT 'number', o.id, NULL, o.price, o.created_at,
                EXISTS (SELECT 1 FROM upstream_purchases p WHERE p.order_id = o.id AND p.kind = 'number'),
@@ -205,14 +215,15 @@ async def sales(conn: aiosqlite.Connection, since: str | None = None) -> list[Sa
         ORDER BY 5, 2
         """,
         (since or "", since or ""),
-    ) as cur:
-        return [Sale(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in await cur.fetchall()]
+        lambda r: Sale(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]),
+    )
 
 
 async def purchase_costs(conn: aiosqlite.Connection, since: str | None = None) -> list[PurchaseCost]:
     """Upstream purchases since ``since`` (everything when None), each dated by what it was bought
     for (its order, or its renewal), so its cost falls in the same period as that price."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT * FROM (
             SELECT p.id, p.order_id, p.user_id, p.kind, p.provider, p.reference, p.cost, p.cost_currency,
@@ -220,13 +231,13 @@ async def purchase_costs(conn: aiosqlite.Connection, since: str | None = None) -
                    CASE WHEN p.kind = 'number' THEN o.created_at
                         ELSE COALESCE((SELECT r.created_at FROM order_renewals r WHERE r.reference = p.reference),
                                       p.created_at)
-                   END AS at
+                   END AS created_at
             FROM upstream_purchases p JOIN orders o ON o.id = p.order_id
-        ) WHERE at >= ? ORDER BY id
+        ) AS dated WHERE created_at >= ? ORDER BY id
         """,
         (since or "",),
-    ) as cur:
-        return [PurchaseCost(*r) for r in await cur.fetchall()]
+        Record(PurchaseCost),
+    )
 
 
 async def totals_by_kind(conn: aiosqlite.Connection, kinds: tuple[str, ...], since: str) -> dict[str, tuple[int, int]]:

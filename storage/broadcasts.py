@@ -6,9 +6,13 @@ committed before the message goes out, so after a crash it names the few that ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
+
+from storage.rows import Record, fetch_all, fetch_one, fetch_value
+from storage.timestamps import stored_now
 
 AUDIENCES = ("all", "active", "balance", "buyers")
 FINAL = ("sent", "unreachable", "failed")
@@ -45,9 +49,9 @@ def audience_filter(audience: str) -> tuple[str, tuple[object, ...]]:
     """SQL condition on ``users`` for an audience (``all``, ``active:<days>``, ``balance``, ``buyers``)."""
     kind, _, arg = audience.partition(":")
     if kind == "all":
-        return "1", ()
+        return "TRUE", ()
     if kind == "active" and arg.isdigit() and int(arg) > 0:
-        return "users.last_seen_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", (f"-{int(arg)} days",)
+        return "users.last_seen_at >= ?", (stored_now(datetime.now(UTC) - timedelta(days=int(arg))),)
     if kind == "balance":
         return "users.balance > 0", ()
     if kind == "buyers":
@@ -60,11 +64,11 @@ def audience_filter(audience: str) -> tuple[str, tuple[object, ...]]:
 
 async def audience_size(conn: aiosqlite.Connection, audience: str) -> int:
     where, args = audience_filter(audience)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where}", args
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return int(
+        await fetch_value(
+            conn, f"SELECT COUNT(*) FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where}", args, 0
+        )
+    )
 
 
 async def create(
@@ -80,14 +84,14 @@ async def create(
     """A running broadcast with one pending recipient per user of the audience: ``(id, recipients)``."""
     where, args = audience_filter(audience)
     text, url = button if button else (None, None)
-    async with conn.execute(
-        "INSERT INTO broadcasts (admin_id, from_chat_id, message_id, button_text, button_url, audience, status,"
-        " progress_chat_id, progress_message_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
-        (admin_id, from_chat_id, message_id, text, url, audience, *progress),
-    ) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    broadcast_id = int(row[0])
+    broadcast_id = int(
+        await fetch_value(
+            conn,
+            "INSERT INTO broadcasts (admin_id, from_chat_id, message_id, button_text, button_url, audience, status,"
+            " progress_chat_id, progress_message_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+            (admin_id, from_chat_id, message_id, text, url, audience, *progress),
+        )
+    )
     async with conn.execute(
         "INSERT INTO broadcast_recipients (broadcast_id, user_id, status)"
         f" SELECT ?, id, 'pending' FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where} ORDER BY id",
@@ -96,49 +100,45 @@ async def create(
         return broadcast_id, cur.rowcount
 
 
-def _broadcast(row: aiosqlite.Row) -> Broadcast:
-    return Broadcast(*(row[f.name] for f in fields(Broadcast)))
+_broadcast = Record(Broadcast)
 
 
 async def get(conn: aiosqlite.Connection, broadcast_id: int) -> Broadcast | None:
-    async with conn.execute("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,)) as cur:
-        row = await cur.fetchone()
-    return _broadcast(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,), _broadcast)
 
 
 async def by_progress(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Broadcast | None:
     """The broadcast started from this confirmation screen, if any (a second Confirm tap finds it)."""
-    async with conn.execute(
-        "SELECT * FROM broadcasts WHERE progress_chat_id = ? AND progress_message_id = ?", (chat_id, message_id)
-    ) as cur:
-        row = await cur.fetchone()
-    return _broadcast(row) if row else None
+    return await fetch_one(
+        conn,
+        "SELECT * FROM broadcasts WHERE progress_chat_id = ? AND progress_message_id = ?",
+        (chat_id, message_id),
+        _broadcast,
+    )
 
 
 async def running(conn: aiosqlite.Connection) -> list[Broadcast]:
-    async with conn.execute("SELECT * FROM broadcasts WHERE status = 'running' ORDER BY id") as cur:
-        return [_broadcast(row) for row in await cur.fetchall()]
+    return await fetch_all(conn, "SELECT * FROM broadcasts WHERE status = 'running' ORDER BY id", (), _broadcast)
 
 
 async def set_status(conn: aiosqlite.Connection, broadcast_id: int, status: str) -> bool:
     """Finish (``done``) or cancel a running broadcast; False when it was no longer running."""
     async with conn.execute(
-        "UPDATE broadcasts SET status = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-        " WHERE id = ? AND status = 'running'",
-        (status, broadcast_id),
+        "UPDATE broadcasts SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+        (status, stored_now(), broadcast_id),
     ) as cur:
         return cur.rowcount == 1
 
 
 async def claim(conn: aiosqlite.Connection, broadcast_id: int) -> int | None:
     """Mark the next pending recipient ``sending`` and return its user id (None when none is left)."""
-    async with conn.execute(
+    # SQLite's rowid: the order recipients were added in, and its index on (broadcast_id, status) serves it
+    return await fetch_value(
+        conn,
         "UPDATE broadcast_recipients SET status = 'sending' WHERE rowid = (SELECT rowid FROM broadcast_recipients"
         " WHERE broadcast_id = ? AND status = 'pending' ORDER BY rowid LIMIT 1) RETURNING user_id",
         (broadcast_id,),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else None
+    )
 
 
 async def finish(

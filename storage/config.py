@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.rows import fetch_value
+from storage.timestamps import stored_now
+
 
 async def get(conn: aiosqlite.Connection, key: str) -> str | None:
-    async with conn.execute("SELECT value FROM config WHERE key = ?", (key,)) as cur:
-        row = await cur.fetchone()
-    return row[0] if row else None
+    return await fetch_value(conn, "SELECT value FROM config WHERE key = ?", (key,))
 
 
 async def with_prefix(conn: aiosqlite.Connection, prefix: str) -> dict[str, str]:
@@ -23,9 +24,9 @@ async def with_prefix(conn: aiosqlite.Connection, prefix: str) -> dict[str, str]
 async def put(conn: aiosqlite.Connection, key: str, value: str, admin_id: int | None) -> None:
     await conn.execute(
         """
-        INSERT INTO config (key, value, updated_by) VALUES (?, ?, ?)
+        INSERT INTO config (key, value, updated_by, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by,
-            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            updated_at = excluded.updated_at
         """,
-        (key, value, admin_id),
+        (key, value, admin_id, stored_now()),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from providers.money import MONEY_BOUND
+from storage.rows import Record, fetch_all, fetch_one, fetch_value
 
 #: the start of every message of migration 6's triggers, which refuse a float or an out-of-range amount
 OUT_OF_RANGE = "money out of range"
@@ -37,6 +38,9 @@ class Entry:
     created_at: str
 
 
+_entry = Record(Entry)
+
+
 async def post(
     conn: aiosqlite.Connection,
     *,
@@ -58,54 +62,39 @@ async def post(
         raise ValueError(f"amount must be a non-zero int of minor units, got {amount!r}")
     if abs(amount) > MONEY_BOUND:
         raise OutOfRange(f"amount {amount} is beyond {MONEY_BOUND} minor units")
-    async with conn.execute("SELECT 1 FROM ledger WHERE reference = ?", (reference,)) as cur:
-        if await cur.fetchone():
-            return None
+    if await exists(conn, reference):
+        return None
     try:
-        async with conn.execute(
-            "UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance", (amount, user_id)
-        ) as cur:
-            row = await cur.fetchone()
+        balance = await fetch_value(
+            conn, "UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance", (amount, user_id)
+        )
     except sqlite3.IntegrityError as exc:
         if OUT_OF_RANGE in str(exc):  # the balance would pass MONEY_BOUND
             raise OutOfRange(f"user {user_id}: balance plus {amount} is beyond {MONEY_BOUND}") from exc
         raise InsufficientFunds(f"user {user_id} cannot pay {-amount}") from exc  # CHECK (balance >= 0)
-    if row is None:
+    if balance is None:
         raise LookupError(f"no user {user_id}")
-    async with conn.execute(
+    entry = await fetch_one(
+        conn,
         """
         INSERT INTO ledger (user_id, amount, balance_after, kind, reference, order_id, actor_id, reason)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
         """,
-        (user_id, amount, row["balance"], kind, reference, order_id, actor_id, reason),
-    ) as cur:
-        entry = await cur.fetchone()
-    assert entry is not None
-    return _entry(entry)
-
-
-def _entry(row: aiosqlite.Row) -> Entry:
-    return Entry(
-        id=row["id"],
-        user_id=row["user_id"],
-        amount=row["amount"],
-        balance_after=row["balance_after"],
-        kind=row["kind"],
-        reference=row["reference"],
-        order_id=row["order_id"],
-        reason=row["reason"],
-        created_at=row["created_at"],
+        (user_id, amount, balance, kind, reference, order_id, actor_id, reason),
+        _entry,
     )
+    assert entry is not None
+    return entry
 
 
 async def recent(conn: aiosqlite.Connection, user_id: int, limit: int = 5) -> list[Entry]:
-    async with conn.execute("SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)) as cur:
-        return [_entry(r) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn, "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit), _entry
+    )
 
 
 async def exists(conn: aiosqlite.Connection, reference: str) -> bool:
-    async with conn.execute("SELECT 1 FROM ledger WHERE reference = ?", (reference,)) as cur:
-        return await cur.fetchone() is not None
+    return await fetch_value(conn, "SELECT 1 FROM ledger WHERE reference = ?", (reference,)) is not None
 
 
 async def discrepancies(conn: aiosqlite.Connection) -> list[tuple[int, int, int]]:
@@ -114,7 +103,7 @@ async def discrepancies(conn: aiosqlite.Connection) -> list[tuple[int, int, int]
         """
         SELECT u.id, u.balance, COALESCE(SUM(l.amount), 0) AS total
         FROM users u LEFT JOIN ledger l ON l.user_id = u.id
-        GROUP BY u.id HAVING u.balance != total
+        GROUP BY u.id, u.balance HAVING u.balance != COALESCE(SUM(l.amount), 0)
         """
     ) as cur:
         return [(r[0], r[1], r[2]) for r in await cur.fetchall()]

@@ -8,15 +8,12 @@ from __future__ import annotations
 import aiosqlite
 
 from storage.orders import OPEN
+from storage.rows import fetch_value
 
 
 async def count_open(conn: aiosqlite.Connection, user_id: int) -> int:
     marks = ", ".join("?" for _ in OPEN)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND status IN ({marks})", (user_id, *OPEN)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return await _count(conn, f"user_id = ? AND status IN ({marks})", (user_id, *OPEN))
 
 
 async def count_open_refundable(
@@ -27,19 +24,18 @@ async def count_open_refundable(
     if not providers:
         return 0
     marks = ", ".join("?" for _ in providers)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM orders WHERE user_id = ? AND refundable = 1 AND id != ? "
-        f"AND status IN ('pending', 'active', 'unknown') AND provider IN ({marks})",
+    return await _count(
+        conn,
+        f"user_id = ? AND refundable = 1 AND id != ? AND status IN ('pending', 'active', 'unknown') "
+        f"AND provider IN ({marks})",
         (user_id, exclude if exclude is not None else -1, *providers),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    )
 
 
 async def count_since(conn: aiosqlite.Connection, user_id: int, since: str) -> int:
     """Orders the user placed since ``since`` (ISO), whatever became of them."""
-    async with conn.execute(
-        "SELECT COUNT(*) FROM orders WHERE user_id = ? AND created_at >= ?", (user_id, since)
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return await _count(conn, "user_id = ? AND created_at >= ?", (user_id, since))
+
+
+async def _count(conn: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> int:
+    return int(await fetch_value(conn, f"SELECT COUNT(*) FROM orders WHERE {where}", params, 0))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
+
+from storage.rows import Record, fetch_all, fetch_one, fetch_value, returns_row
+from storage.timestamps import iso, parse_iso, stored_now  # services import iso and parse_iso from here
 
 
 class OrderStatus(enum.StrEnum):
@@ -23,14 +26,6 @@ class OrderStatus(enum.StrEnum):
 
 OPEN = (OrderStatus.PENDING, OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED, OrderStatus.UNKNOWN)
 REFUNDED = (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FAILED)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,27 +62,8 @@ class OrderSms:
     delivered: bool
 
 
-def _order(row: aiosqlite.Row) -> Order:
-    return Order(
-        id=row["id"],
-        user_id=row["user_id"],
-        status=OrderStatus(row["status"]),
-        provider=row["provider"],
-        upstream_id=row["upstream_id"],
-        phone=row["phone"],
-        country=row["country"],
-        service=row["service"],
-        price=row["price"],
-        cost=row["cost"],
-        cost_currency=row["cost_currency"],
-        chat_id=row["chat_id"],
-        card_message_id=row["card_message_id"],
-        expires_at=parse_iso(row["expires_at"]),
-        created_at=row["created_at"],
-        product_id=row["product_id"],
-        rent_days=row["rent_days"],
-        refundable=bool(row["refundable"]),
-    )
+_sms = Record(OrderSms, delivered=bool)
+_order = Record(Order, status=OrderStatus, expires_at=parse_iso, refundable=bool)
 
 
 async def create(
@@ -109,7 +85,8 @@ async def create(
 ) -> Order:
     """A pending order; ``cost`` is the first offer's, what an unclear purchase would be written off at;
     ``refundable``: the terms the user confirmed, kept if the purchase is only found by a lookup."""
-    async with conn.execute(
+    order = await fetch_one(
+        conn,
         """
         INSERT INTO orders (user_id, request_key, status, provider, country, service, price, chat_id,
                             expires_at, rent_days, card_message_id, cost, cost_currency, refundable)
@@ -130,16 +107,14 @@ async def create(
             cost_currency,
             int(refundable),
         ),
-    ) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return _order(row)
+        _order,
+    )
+    assert order is not None
+    return order
 
 
 async def by_request_key(conn: aiosqlite.Connection, request_key: str) -> Order | None:
-    async with conn.execute("SELECT * FROM orders WHERE request_key = ?", (request_key,)) as cur:
-        row = await cur.fetchone()
-    return _order(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM orders WHERE request_key = ?", (request_key,), _order)
 
 
 async def get(conn: aiosqlite.Connection, order_id: int, user_id: int | None = None) -> Order | None:
@@ -148,9 +123,7 @@ async def get(conn: aiosqlite.Connection, order_id: int, user_id: int | None = N
     if user_id is not None:
         sql += " AND user_id = ?"
         params.append(user_id)
-    async with conn.execute(sql, params) as cur:
-        row = await cur.fetchone()
-    return _order(row) if row else None
+    return await fetch_one(conn, sql, params, _order)
 
 
 async def update(
@@ -165,32 +138,33 @@ async def update(
         fields["expires_at"] = iso(fields["expires_at"])
     assignments = ", ".join(f"{name} = ?" for name in fields)
     marks = ", ".join("?" for _ in expect)
-    async with conn.execute(
-        f"UPDATE orders SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-        f"WHERE id = ? AND status IN ({marks}) RETURNING *",
-        (*fields.values(), order_id, *expect),
-    ) as cur:
-        row = await cur.fetchone()
-    return _order(row) if row else None
+    return await fetch_one(
+        conn,
+        f"UPDATE orders SET {assignments}, updated_at = ? WHERE id = ? AND status IN ({marks}) RETURNING *",
+        (*fields.values(), stored_now(), order_id, *expect),
+        _order,
+    )
 
 
 async def due_orders(conn: aiosqlite.Connection, now: str) -> list[Order]:
     """Active orders (with or without a code) whose time ran out by ``now`` (ISO)."""
-    async with conn.execute(
-        "SELECT * FROM orders WHERE status IN ('active', 'code_received') AND expires_at <= ? ORDER BY id", (now,)
-    ) as cur:
-        return [_order(r) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn,
+        "SELECT * FROM orders WHERE status IN ('active', 'code_received') AND expires_at <= ? ORDER BY id",
+        (now,),
+        _order,
+    )
 
 
 async def open_orders(conn: aiosqlite.Connection, statuses: tuple[OrderStatus, ...] = OPEN) -> list[Order]:
     marks = ", ".join("?" for _ in statuses)
-    async with conn.execute(f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses) as cur:
-        return [_order(r) for r in await cur.fetchall()]
+    return await fetch_all(conn, f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", statuses, _order)
 
 
 async def for_user(conn: aiosqlite.Connection, user_id: int, limit: int = 10) -> list[Order]:
-    async with conn.execute("SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)) as cur:
-        return [_order(r) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn, "SELECT * FROM orders WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit), _order
+    )
 
 
 def fingerprint(text: str, received_at: str | None) -> str:
@@ -201,19 +175,18 @@ async def add_sms(
     conn: aiosqlite.Connection, order_id: int, text: str, code: str | None, sender: str | None, fp: str
 ) -> bool:
     """Store an SMS once; False when this fingerprint was already stored."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         "INSERT INTO order_sms (order_id, text, code, sender, fingerprint) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (order_id, fingerprint) DO NOTHING RETURNING id",
         (order_id, text, code, sender, fp),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def sms_of(conn: aiosqlite.Connection, order_id: int) -> list[OrderSms]:
-    async with conn.execute(
-        "SELECT id, text, code, delivered FROM order_sms WHERE order_id = ? ORDER BY id", (order_id,)
-    ) as cur:
-        return [OrderSms(r[0], r[1], r[2], bool(r[3])) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn, "SELECT id, text, code, delivered FROM order_sms WHERE order_id = ? ORDER BY id", (order_id,), _sms
+    )
 
 
 async def mark_delivered(conn: aiosqlite.Connection, sms_id: int) -> None:
@@ -221,17 +194,17 @@ async def mark_delivered(conn: aiosqlite.Connection, sms_id: int) -> None:
 
 
 async def with_undelivered_sms(conn: aiosqlite.Connection) -> list[Order]:
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         "SELECT * FROM orders WHERE id IN (SELECT order_id FROM order_sms WHERE delivered = 0)"
-        " AND user_id NOT IN (SELECT id FROM users WHERE is_blocked = 1) ORDER BY id"
-    ) as cur:
-        return [_order(r) for r in await cur.fetchall()]
+        " AND user_id NOT IN (SELECT id FROM users WHERE is_blocked = 1) ORDER BY id",
+        (),
+        _order,
+    )
 
 
 async def owner_of(conn: aiosqlite.Connection, provider: str, upstream_id: str) -> int | None:
     """The order already holding this upstream number, if any."""
-    async with conn.execute(
-        "SELECT id FROM orders WHERE provider = ? AND upstream_id = ?", (provider, upstream_id)
-    ) as cur:
-        row = await cur.fetchone()
-    return row[0] if row else None
+    return await fetch_value(
+        conn, "SELECT id FROM orders WHERE provider = ? AND upstream_id = ?", (provider, upstream_id)
+    )

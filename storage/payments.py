@@ -17,6 +17,7 @@ from enum import StrEnum
 import aiosqlite
 
 from storage import ledger
+from storage.rows import Record, fetch_all, fetch_one, returns_row
 
 
 class PaymentStatus(StrEnum):
@@ -39,17 +40,7 @@ class Payment:
     error: str | None = None  # why it was rejected, or why its last credit attempt failed
 
 
-def _payment(row: aiosqlite.Row) -> Payment:
-    return Payment(
-        charge_id=row["charge_id"],
-        user_id=row["user_id"],
-        payload=row["payload"],
-        stars=row["stars"],
-        amount=row["amount"],
-        status=PaymentStatus(row["status"]),
-        created_at=row["created_at"],
-        error=row["error"],
-    )
+_payment = Record(Payment, status=PaymentStatus)
 
 
 async def insert(
@@ -64,7 +55,8 @@ async def insert(
     error: str | None = None,
 ) -> bool:
     """Record a payment as it arrives; False (nothing written) when the charge id is already known."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         """
         INSERT INTO payments (charge_id, user_id, payload, stars, amount, status, error)
         VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -72,31 +64,30 @@ async def insert(
         RETURNING charge_id
         """,
         (charge_id, user_id, payload, stars, amount, status.value, error),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def get(conn: aiosqlite.Connection, charge_id: str) -> Payment | None:
-    async with conn.execute("SELECT * FROM payments WHERE charge_id = ?", (charge_id,)) as cur:
-        row = await cur.fetchone()
-    return _payment(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM payments WHERE charge_id = ?", (charge_id,), _payment)
 
 
 async def received(conn: aiosqlite.Connection, limit: int = 100) -> list[Payment]:
     """Payments stored but not credited yet, oldest first."""
-    async with conn.execute(
-        "SELECT * FROM payments WHERE status = 'received' ORDER BY created_at, charge_id LIMIT ?", (limit,)
-    ) as cur:
-        return [_payment(r) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn,
+        "SELECT * FROM payments WHERE status = 'received' ORDER BY created_at, charge_id LIMIT ?",
+        (limit,),
+        _payment,
+    )
 
 
 async def move(conn: aiosqlite.Connection, charge_id: str, old: PaymentStatus, new: PaymentStatus) -> bool:
     """Compare-and-set the status; False when the payment was not in ``old``."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         "UPDATE payments SET status = ? WHERE charge_id = ? AND status = ? RETURNING charge_id",
         (new.value, charge_id, old.value),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def set_error(conn: aiosqlite.Connection, charge_id: str, error: str) -> None:

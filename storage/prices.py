@@ -1,8 +1,10 @@
-"""The operator's price overrides per (service, country)."""
+"""The operator's price overrides per (service, country). The caller owns the transaction."""
 
 from __future__ import annotations
 
 import aiosqlite
+
+from storage.timestamps import stored_now
 
 
 async def overrides(conn: aiosqlite.Connection) -> dict[tuple[str, str], int]:
@@ -19,9 +21,9 @@ async def set_override(
         return
     await conn.execute(
         """
-        INSERT INTO price_overrides (service, country, price, updated_by) VALUES (?, ?, ?, ?)
+        INSERT INTO price_overrides (service, country, price, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (service, country) DO UPDATE SET price = excluded.price, updated_by = excluded.updated_by,
-            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            updated_at = excluded.updated_at
         """,
-        (service, country, price, admin_id),
+        (service, country, price, admin_id, stored_now()),
     )

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.orders import iso, parse_iso
+from storage.rows import Record, fetch_all, fetch_one, optional, returns_row
+from storage.timestamps import iso, parse_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +24,7 @@ class PromoCode:
         return self.expires_at is not None and self.expires_at <= now
 
 
-def _promo(row: aiosqlite.Row) -> PromoCode:
-    return PromoCode(
-        code=row["code"],
-        amount=row["amount"],
-        max_uses=row["max_uses"],
-        uses=row["uses"],
-        expires_at=parse_iso(row["expires_at"]) if row["expires_at"] else None,
-        created_at=row["created_at"],
-    )
+_promo = Record(PromoCode, expires_at=optional(parse_iso))
 
 
 async def create(
@@ -44,38 +37,34 @@ async def create(
     created_by: int,
 ) -> PromoCode | None:
     """The new code, or None when it already exists (nothing changed)."""
-    async with conn.execute(
+    return await fetch_one(
+        conn,
         "INSERT INTO promo_codes (code, amount, max_uses, expires_at, created_by) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (code) DO NOTHING RETURNING *",
         (code, amount, max_uses, iso(expires_at) if expires_at else None, created_by),
-    ) as cur:
-        row = await cur.fetchone()
-    return _promo(row) if row else None
+        _promo,
+    )
 
 
 async def get(conn: aiosqlite.Connection, code: str) -> PromoCode | None:
-    async with conn.execute("SELECT * FROM promo_codes WHERE code = ?", (code,)) as cur:
-        row = await cur.fetchone()
-    return _promo(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM promo_codes WHERE code = ?", (code,), _promo)
 
 
 async def newest(conn: aiosqlite.Connection, limit: int = 30) -> list[PromoCode]:
-    async with conn.execute("SELECT * FROM promo_codes ORDER BY created_at DESC, code LIMIT ?", (limit,)) as cur:
-        return [_promo(r) for r in await cur.fetchall()]
+    return await fetch_all(conn, "SELECT * FROM promo_codes ORDER BY created_at DESC, code LIMIT ?", (limit,), _promo)
 
 
 async def add_use(conn: aiosqlite.Connection, code: str, user_id: int) -> bool:
     """Record that ``user_id`` used ``code``; False when they already had (nothing changed)."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         "INSERT INTO promo_uses (code, user_id) VALUES (?, ?) ON CONFLICT (code, user_id) DO NOTHING RETURNING 1",
         (code, user_id),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def count_use(conn: aiosqlite.Connection, code: str) -> bool:
     """One more use, only while some are left; False when the code is used up."""
-    async with conn.execute(
-        "UPDATE promo_codes SET uses = uses + 1 WHERE code = ? AND uses < max_uses RETURNING uses", (code,)
-    ) as cur:
-        return await cur.fetchone() is not None
+    return await returns_row(
+        conn, "UPDATE promo_codes SET uses = uses + 1 WHERE code = ? AND uses < max_uses RETURNING uses", (code,)
+    )

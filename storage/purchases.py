@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import Record, fetch_all, fetch_one, fetch_value, optional, returns_row
+from storage.timestamps import stored_now
+
 
 class Outcome(enum.StrEnum):
     SOLD = "sold"
@@ -56,20 +59,7 @@ class Purchase:
     reason: str | None
 
 
-def _purchase(row: aiosqlite.Row) -> Purchase:
-    return Purchase(
-        id=row["id"],
-        order_id=row["order_id"],
-        user_id=row["user_id"],
-        kind=row["kind"],
-        provider=row["provider"],
-        upstream_id=row["upstream_id"],
-        reference=row["reference"],
-        cost=row["cost"],
-        cost_currency=row["cost_currency"],
-        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
-        reason=row["reason"],
-    )
+_purchase = Record(Purchase, outcome=optional(Outcome))
 
 
 def number_reference(order_id: int, provider: str, upstream_id: str | None) -> str:
@@ -90,15 +80,15 @@ async def record(
 ) -> Purchase | None:
     """Record a purchase (outcome still open); None when this reference was already recorded."""
     reference = reference or number_reference(order_id, provider, upstream_id)
-    async with conn.execute(
+    return await fetch_one(
+        conn,
         """
         INSERT INTO upstream_purchases (order_id, user_id, kind, provider, upstream_id, reference, cost, cost_currency)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING RETURNING *
         """,
         (order_id, user_id, kind, provider, upstream_id, reference, cost, cost_currency),
-    ) as cur:
-        row = await cur.fetchone()
-    return _purchase(row) if row else None
+        _purchase,
+    )
 
 
 async def settle(
@@ -107,20 +97,21 @@ async def settle(
     """Set the outcome of a purchase still open; False when it already had one."""
     if (outcome is Outcome.WRITTEN_OFF) != (reason is not None):
         raise ValueError("a write-off, and only a write-off, has a reason")
-    async with conn.execute(
-        "UPDATE upstream_purchases SET outcome = ?, reason = ?, settled_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+    return await returns_row(
+        conn,
+        "UPDATE upstream_purchases SET outcome = ?, reason = ?, settled_at = ? "
         "WHERE id = ? AND outcome IS NULL RETURNING id",
-        (outcome.value, reason.value if reason else None, purchase_id),
-    ) as cur:
-        return await cur.fetchone() is not None
+        (outcome.value, reason.value if reason else None, stored_now(), purchase_id),
+    )
 
 
 async def open_of_order(conn: aiosqlite.Connection, order_id: int, kind: str = "number") -> list[Purchase]:
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         "SELECT * FROM upstream_purchases WHERE order_id = ? AND kind = ? AND outcome IS NULL ORDER BY id",
         (order_id, kind),
-    ) as cur:
-        return [_purchase(r) for r in await cur.fetchall()]
+        _purchase,
+    )
 
 
 async def settle_order(
@@ -134,29 +125,29 @@ async def settle_order(
 
 
 async def of_order(conn: aiosqlite.Connection, order_id: int) -> list[Purchase]:
-    async with conn.execute("SELECT * FROM upstream_purchases WHERE order_id = ? ORDER BY id", (order_id,)) as cur:
-        return [_purchase(r) for r in await cur.fetchall()]
+    return await fetch_all(
+        conn, "SELECT * FROM upstream_purchases WHERE order_id = ? ORDER BY id", (order_id,), _purchase
+    )
 
 
 async def by_reference(conn: aiosqlite.Connection, reference: str) -> Purchase | None:
-    async with conn.execute("SELECT * FROM upstream_purchases WHERE reference = ?", (reference,)) as cur:
-        row = await cur.fetchone()
-    return _purchase(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM upstream_purchases WHERE reference = ?", (reference,), _purchase)
 
 
 async def user_write_offs(conn: aiosqlite.Connection, user_id: int, since: str) -> int:
     """Write-offs caused by ``user_id`` settled since ``since`` (ISO), for the per-day limit."""
     marks = ", ".join("?" for _ in USER_CAUSED)
-    async with conn.execute(
-        f"SELECT COUNT(*) FROM upstream_purchases WHERE user_id = ? AND outcome = 'written_off' "
-        f"AND reason IN ({marks}) AND settled_at >= ?",
-        (user_id, *USER_CAUSED, since),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return int(
+        await fetch_value(
+            conn,
+            f"SELECT COUNT(*) FROM upstream_purchases WHERE user_id = ? AND outcome = 'written_off' "
+            f"AND reason IN ({marks}) AND settled_at >= ?",
+            (user_id, *USER_CAUSED, since),
+            0,
+        )
+    )
 
 
 async def unsettled(conn: aiosqlite.Connection) -> list[Purchase]:
     """Purchases with no outcome yet (their orders are open, or a settlement is still owed)."""
-    async with conn.execute("SELECT * FROM upstream_purchases WHERE outcome IS NULL ORDER BY id") as cur:
-        return [_purchase(r) for r in await cur.fetchall()]
+    return await fetch_all(conn, "SELECT * FROM upstream_purchases WHERE outcome IS NULL ORDER BY id", (), _purchase)

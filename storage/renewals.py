@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import Record, fetch_column, fetch_one, returns_row
+
 
 @dataclass(frozen=True, slots=True)
 class Renewal:
@@ -22,48 +24,47 @@ class Renewal:
     created_at: str
 
 
+_renewal = Record(Renewal)
+
+
 async def add(conn: aiosqlite.Connection, order_id: int, reference: str, days: int, price: int) -> bool:
     """Record a pending renewal; False when this reference was already used."""
-    async with conn.execute(
+    return await returns_row(
+        conn,
         "INSERT INTO order_renewals (order_id, reference, days, price, status) VALUES (?, ?, ?, ?, 'pending') "
         "ON CONFLICT (reference) DO NOTHING RETURNING id",
         (order_id, reference, days, price),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def get(conn: aiosqlite.Connection, reference: str) -> Renewal | None:
-    async with conn.execute(
-        "SELECT order_id, reference, days, price, status, created_at FROM order_renewals WHERE reference = ?",
-        (reference,),
-    ) as cur:
-        row = await cur.fetchone()
-    return Renewal(*row) if row else None
+    return await fetch_one(conn, "SELECT * FROM order_renewals WHERE reference = ?", (reference,), _renewal)
 
 
 async def move(conn: aiosqlite.Connection, reference: str, status: str, expect: tuple[str, ...] = ("pending",)) -> bool:
     """Compare-and-set a renewal's status; False when it was not in ``expect``."""
     marks = ", ".join("?" for _ in expect)
-    async with conn.execute(
+    return await returns_row(
+        conn,
         f"UPDATE order_renewals SET status = ? WHERE reference = ? AND status IN ({marks}) RETURNING id",
         (status, reference, *expect),
-    ) as cur:
-        return await cur.fetchone() is not None
+    )
 
 
 async def open_of_order(conn: aiosqlite.Connection, order_id: int) -> list[str]:
     """References of the order's renewals still pending or unknown."""
-    async with conn.execute(
-        "SELECT reference FROM order_renewals WHERE order_id = ? AND status IN ('pending', 'unknown') ORDER BY id",
-        (order_id,),
-    ) as cur:
-        return [r[0] for r in await cur.fetchall()]
+    return await _references(conn, "order_id = ?", order_id)
 
 
 async def stale(conn: aiosqlite.Connection, before: str) -> list[str]:
     """Renewals still pending or unknown that started before ``before`` (ISO): to be resolved."""
-    async with conn.execute(
-        "SELECT reference FROM order_renewals WHERE status IN ('pending', 'unknown') AND created_at < ? ORDER BY id",
-        (before,),
-    ) as cur:
-        return [r[0] for r in await cur.fetchall()]
+    return await _references(conn, "created_at < ?", before)
+
+
+async def _references(conn: aiosqlite.Connection, where: str, value: object) -> list[str]:
+    """References of the renewals still pending or unknown that also match ``where``, oldest first."""
+    return await fetch_column(
+        conn,
+        f"SELECT reference FROM order_renewals WHERE status IN ('pending', 'unknown') AND {where} ORDER BY id",
+        (value,),
+    )

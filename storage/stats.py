@@ -1,6 +1,7 @@
 """Read-only figures for the operator's statistics screen. Times are ISO strings as stored.
 
 The money (sales and upstream purchases) is read with :mod:`storage.audit`, as the audit reads it.
+The caller holds the connection (``Database.read``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiosqlite
+
+from storage.rows import Record, fetch_all, fetch_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +33,20 @@ class Delivery:
 
 
 async def user_counts(conn: aiosqlite.Connection, day_ago: str, week_ago: str) -> UserCounts:
-    async with conn.execute(
+    counts = await fetch_one(
+        conn,
         """
-        SELECT COUNT(*), COALESCE(SUM(last_seen_at >= ?), 0), COALESCE(SUM(last_seen_at >= ?), 0),
-               COALESCE(SUM(is_blocked), 0)
+        SELECT COUNT(*) AS total,
+               COALESCE(SUM(CASE WHEN last_seen_at >= ? THEN 1 ELSE 0 END), 0) AS active_day,
+               COALESCE(SUM(CASE WHEN last_seen_at >= ? THEN 1 ELSE 0 END), 0) AS active_week,
+               COALESCE(SUM(is_blocked), 0) AS blocked
         FROM users
         """,
         (day_ago, week_ago),
-    ) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return UserCounts(row[0], row[1], row[2], row[3])
+        Record(UserCounts),
+    )
+    assert counts is not None
+    return counts
 
 
 async def orders_by_status(conn: aiosqlite.Connection, since: str | None = None) -> dict[str, int]:
@@ -52,12 +58,14 @@ async def orders_by_status(conn: aiosqlite.Connection, since: str | None = None)
 
 async def deliveries(conn: aiosqlite.Connection) -> list[Delivery]:
     """Every order whose outcome is known: it got a code, or it ended without one."""
-    async with conn.execute(
+    return await fetch_all(
+        conn,
         """
         SELECT o.provider, o.service, o.country, o.created_at, MIN(s.received_at) AS first_sms_at
         FROM orders o LEFT JOIN order_sms s ON s.order_id = o.id
         GROUP BY o.id
-        HAVING first_sms_at IS NOT NULL OR o.status IN ('completed', 'cancelled', 'expired', 'failed')
-        """
-    ) as cur:
-        return [Delivery(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
+        HAVING MIN(s.received_at) IS NOT NULL OR o.status IN ('completed', 'cancelled', 'expired', 'failed')
+        """,
+        (),
+        Record(Delivery),
+    )

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import Record, fetch_one
+from storage.timestamps import stored_now
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -18,41 +21,30 @@ class User:
     is_blocked: bool
 
 
-def _user(row: aiosqlite.Row) -> User:
-    return User(
-        id=row["id"],
-        username=row["username"],
-        first_name=row["first_name"],
-        language=row["language"],
-        balance=row["balance"],
-        is_banned=bool(row["is_banned"]),
-        is_blocked=bool(row["is_blocked"]),
-    )
+_user = Record(User, is_banned=bool, is_blocked=bool)
 
 
 async def upsert(
     conn: aiosqlite.Connection, user_id: int, username: str | None, first_name: str, language: str
 ) -> User:
     """Register the user or refresh their profile and last-seen time."""
-    async with conn.execute(
+    user = await fetch_one(
+        conn,
         """
-        INSERT INTO users (id, username, first_name, language) VALUES (?, ?, ?, ?)
+        INSERT INTO users (id, username, first_name, language, last_seen_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET username = excluded.username, first_name = excluded.first_name,
-            language = excluded.language, is_blocked = 0,
-            last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            language = excluded.language, is_blocked = 0, last_seen_at = excluded.last_seen_at
         RETURNING *
         """,
-        (user_id, username, first_name, language),
-    ) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return _user(row)
+        (user_id, username, first_name, language, stored_now()),
+        _user,
+    )
+    assert user is not None
+    return user
 
 
 async def get(conn: aiosqlite.Connection, user_id: int) -> User | None:
-    async with conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cur:
-        row = await cur.fetchone()
-    return _user(row) if row else None
+    return await fetch_one(conn, "SELECT * FROM users WHERE id = ?", (user_id,), _user)
 
 
 async def set_blocked(conn: aiosqlite.Connection, user_id: int, blocked: bool = True) -> None:

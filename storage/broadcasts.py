@@ -94,7 +94,8 @@ async def create(
     )
     async with conn.execute(
         "INSERT INTO broadcast_recipients (broadcast_id, user_id, status)"
-        f" SELECT ?, id, 'pending' FROM users WHERE is_blocked = 0 AND is_banned = 0 AND {where} ORDER BY id",
+        " SELECT CAST(? AS INTEGER), id, 'pending' FROM users"
+        f" WHERE is_blocked = 0 AND is_banned = 0 AND {where} ORDER BY id",
         (broadcast_id, *args),
     ) as cur:
         return broadcast_id, cur.rowcount

@@ -4,6 +4,8 @@ of a fresh one, and an upgrade with open orders gives each its purchase record."
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -12,6 +14,7 @@ import pytest
 from storage import purchases
 from storage.db import Database
 from storage.migrations import MIGRATIONS, migrate
+from storage.timestamps import parse_iso, stored_now
 
 #: sha256 of :func:`schema_text` at each shipped version. A shipped migration ran on users' databases:
 #: changing what it makes would leave theirs unlike a fresh one. Add the next version's; never edit one.
@@ -62,6 +65,20 @@ async def test_an_old_database_upgrades_to_the_schema_of_a_fresh_one(tmp_path: P
             await db.close()
     old, fresh = schemas
     assert old == fresh
+
+
+async def test_stamps_passed_from_python_have_the_form_of_the_column_defaults() -> None:
+    """Queries pass the time (``stored_now``) where they once asked SQLite: both must compare alike."""
+    async with aiosqlite.connect(":memory:") as conn:
+        async with conn.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')") as cur:
+            row = await cur.fetchone()
+    assert row is not None
+    default, stamp = row[0], stored_now()
+    form = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(form, default) and re.fullmatch(form, stamp)
+    assert abs(parse_iso(stamp) - parse_iso(default)) < timedelta(seconds=5)
+    moment = datetime(2024, 5, 1, 12, 34, 56, 789999, tzinfo=UTC)
+    assert stored_now(moment) == "2024-05-01T12:34:56.789Z"
 
 
 async def test_orders_open_at_the_upgrade_get_their_purchase_record(tmp_path: Path) -> None:

@@ -59,10 +59,8 @@ ABSENT_ADMIN = 2  # listed in ADMIN_IDS, never opened the bot: "chat not found"
 USERS = (1001, 1002, 1003, 1004, 1005, 1006)
 STRANGER = 7777  # never started the bot: seen only in groups and inline mode, the bot cannot write to them
 GROUP, SUPERGROUP, CHANNEL = -4001, -1001234567890, -1009876543210
-ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 STAR_PACKAGES = (50, 100, 250, 500, 1000)
 
-QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 #: message fields Telegram refuses to copy (service messages and invoices)
 NOT_COPYABLE = ("successful_payment", "refunded_payment", "invoice", "new_chat_members", "left_chat_member")
 
@@ -99,17 +97,8 @@ class MemoryTelegram(BaseSession):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             },
-            "sendmessage": self._send_message,
-            "sendinvoice": self._send_invoice,
-            "copymessage": self._copy_message,
             "forwardmessage": self._forward_message,
-            "editmessagetext": lambda p: self._edit(p, "text"),
-            "editmessagecaption": lambda p: self._edit(p, "caption"),
-            "editmessagereplymarkup": lambda p: self._edit(p, None),
-            "deletemessage": self._delete_message,
-            "answercallbackquery": self._answer_callback_query,
-            "answerprecheckoutquery": self._answer_pre_checkout_query,
-            "refundstarpayment": self._refund_star_payment,
+            **tg.message_methods(self),
         }
 
     # -- the session -------------------------------------------------------------------------------------------
@@ -196,13 +185,13 @@ class MemoryTelegram(BaseSession):
     # -- methods -----------------------------------------------------------------------------------------------
     def _send_message(self, p: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._target(p)
-        text = self._text(p, "text", limit=4096)
+        text = tg.checked_text(p, "text", limit=4096)
         return self._store_bot(chat_id, {"text": text}, p.get("text", ""), p.get("reply_markup"))
 
     def _send_other(self, p: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._target(p)
         content: dict[str, Any] = {"document": {"file_id": "BQACAgIAAxk-fuzz", "file_unique_id": "AgADfuzz"}}
-        if caption := self._text(p, "caption", limit=1024, required=False):
+        if caption := tg.checked_text(p, "caption", limit=1024, required=False):
             content["caption"] = caption
         return self._store_bot(chat_id, content, p.get("caption", ""), p.get("reply_markup"))
 
@@ -236,7 +225,7 @@ class MemoryTelegram(BaseSession):
         content = {key: copy.deepcopy(source[key]) for key in tg.CONTENT_FIELDS if key in source}
         content.update({key: copy.deepcopy(source[key]) for key in _MEDIA if key in source})
         if "caption" in p:
-            content["caption"] = self._text(p, "caption", limit=1024, required=False)
+            content["caption"] = tg.checked_text(p, "caption", limit=1024, required=False)
         sent = self._store_bot(chat_id, content, content.get("text", ""), p.get("reply_markup"))
         return {"message_id": sent["message_id"]}
 
@@ -261,13 +250,7 @@ class MemoryTelegram(BaseSession):
         new = {k: v for k, v in msg.items() if k not in ("reply_markup", "edit_date")}
         source = self._sources.get((chat_id, message_id), ("", None))[0]  # type: ignore[arg-type]
         if field_name is not None:
-            if field_name not in msg and not (field_name == "caption" and any(k in msg for k in (*_MEDIA, "photo"))):
-                raise bad_request(f"there is no {field_name} in the message to edit")
-            source = p.get(field_name, "")
-            limit = 4096 if field_name == "text" else 1024
-            new[field_name] = self._text(p, field_name, limit=limit, required=field_name == "text")
-            if not new[field_name]:
-                del new[field_name]
+            source = tg.edit_field(msg, new, p, field_name, media=(*_MEDIA, "photo"))
         markup = self._markup(p.get("reply_markup"))
         if markup is not None:
             new["reply_markup"] = markup
@@ -287,18 +270,14 @@ class MemoryTelegram(BaseSession):
         return True
 
     def _answer_callback_query(self, p: dict[str, Any]) -> bool:
-        query_id = str(p.get("callback_query_id", ""))
-        if query_id not in self.open_queries:
-            raise bad_request(QUERY_INVALID)
+        query_id = tg.open_query(p, "callback_query_id", self.open_queries, tg.QUERY_INVALID)
         if tg.utf16_len(p.get("text") or "") > 200:
             raise bad_request("MESSAGE_TOO_LONG")
         self.open_queries.discard(query_id)
         return True
 
     def _answer_pre_checkout_query(self, p: dict[str, Any]) -> bool:
-        query_id = str(p.get("pre_checkout_query_id", ""))
-        if query_id not in self.open_pre_checkouts:
-            raise bad_request("QUERY_ID_INVALID")
+        query_id = tg.open_query(p, "pre_checkout_query_id", self.open_pre_checkouts, "QUERY_ID_INVALID")
         if not p.get("ok") and not p.get("error_message"):
             raise bad_request("ERROR_MESSAGE_EMPTY")
         self.open_pre_checkouts.discard(query_id)
@@ -325,14 +304,6 @@ class MemoryTelegram(BaseSession):
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
-
-    def _text(self, p: dict[str, Any], name: str, *, limit: int, required: bool = True) -> str:
-        text = tg.render(str(p.get(name, "")), p.get("parse_mode"))
-        if required and not text.strip():
-            raise bad_request(f"message {name} is empty")
-        if tg.utf16_len(text) > limit:
-            raise bad_request("message is too long" if name == "text" else "message caption is too long")
-        return text
 
     @staticmethod
     def _markup(markup: Any) -> dict[str, Any] | None:
@@ -810,15 +781,15 @@ class UpdateGenerator:
         }
         return self._wrap("edited_message", msg)
 
+    def _new_message(self, chat: dict[str, Any], sender: dict[str, Any] | None, content: dict[str, Any]) -> dict:
+        """A message just sent in ``chat`` (its next id), from ``sender`` (None in a channel)."""
+        msg = {"message_id": self.tg.next_message_id(chat["id"]), "chat": chat, "date": int(time.time()), **content}
+        if sender is not None:
+            msg["from"] = sender
+        return msg
+
     def _message(self, persona: Persona, chat: dict[str, Any], content: dict[str, Any], **extra: Any) -> dict:
-        msg = {
-            "message_id": self.tg.next_message_id(chat["id"]),
-            "from": persona.user(),
-            "chat": chat,
-            "date": int(time.time()),
-            **content,
-            **extra,
-        }
+        msg = self._new_message(chat, persona.user(), {**content, **extra})
         self.tg.store(msg)
         self.sent.setdefault(chat["id"], []).append(msg["message_id"])
         return self._wrap("message", msg)
@@ -970,13 +941,7 @@ class UpdateGenerator:
         r = rng.random()
         text = self.command(persona) if rng.random() < 0.5 else rng.choice((self.text(), f"hi @{BOT_USERNAME}"))
         if r < 0.15:
-            msg = {
-                "message_id": self.tg.next_message_id(CHANNEL),
-                "sender_chat": self.channel,
-                "chat": self.channel,
-                "date": int(time.time()),
-                **_texted(text),
-            }
+            msg = self._new_message(self.channel, None, {"sender_chat": self.channel, **_texted(text)})
             return self._wrap("channel_post" if rng.random() < 0.8 else "edited_channel_post", msg)
         group = rng.choice(list(self.groups.values()))
         if r < 0.3:  # a tap on one of the bot's messages in the group
@@ -996,14 +961,7 @@ class UpdateGenerator:
         extra: dict[str, Any] = {}
         sender = rng.choice((persona, persona, self.stranger))
         if r < 0.45:  # an anonymous group admin: sent by GroupAnonymousBot as the group itself
-            msg = {
-                "message_id": self.tg.next_message_id(group["id"]),
-                "from": ANONYMOUS_BOT,
-                "sender_chat": group,
-                "chat": group,
-                "date": int(time.time()),
-                **_texted(text),
-            }
+            msg = self._new_message(group, tg.GROUP_ANONYMOUS_BOT, {"sender_chat": group, **_texted(text)})
             self.tg.store(msg)
             return self._wrap("message", msg)
         if r < 0.55:
@@ -1011,14 +969,7 @@ class UpdateGenerator:
             if mine:
                 extra["reply_to_message"] = rng.choice(mine)
         content = _texted(text) if r < 0.85 else self.media(sender)
-        msg = {
-            "message_id": self.tg.next_message_id(group["id"]),
-            "from": sender.user(),
-            "chat": group,
-            "date": int(time.time()),
-            **content,
-            **extra,
-        }
+        msg = self._new_message(group, sender.user(), {**content, **extra})
         self.tg.store(msg)
         return self._wrap("message", msg)
 
@@ -1073,16 +1024,7 @@ class UpdateGenerator:
 
     # -- payments ----------------------------------------------------------------------------------------------
     def _pre_checkout(self, persona: Persona) -> dict[str, Any]:
-        rng = self.rng
-        invoices = self.tg.invoices.get(persona.id)
-        if invoices and rng.random() < 0.6:
-            invoice = dict(rng.choice(invoices))  # as the invoice the bot sent says
-        else:
-            stars = rng.choice(STAR_PACKAGES)
-            invoice = {"payload": f"stars:{stars}", "currency": "XTR", "total_amount": stars}
-        if rng.random() < 0.4:
-            self._mutate(invoice)
-        return self._checkout(persona, invoice)
+        return self._checkout(persona, self._invoice(persona, as_sent=0.6, altered=0.4))
 
     def _payment(self, persona: Persona) -> dict[str, Any]:
         rng = self.rng
@@ -1093,15 +1035,21 @@ class UpdateGenerator:
             if rng.random() < 0.3:
                 self._mutate_paid(paid)
             return self._paid(persona, paid)
+        return self._pay(persona, self._invoice(persona, as_sent=0.5, altered=0.35))
+
+    def _invoice(self, persona: Persona, *, as_sent: float, altered: float) -> dict[str, Any]:
+        """What a payment pays: with chance ``as_sent`` an invoice the bot sent ``persona``, else a Stars package;
+        then, with chance ``altered``, changed in one field."""
+        rng = self.rng
         invoices = self.tg.invoices.get(persona.id)
-        if invoices and rng.random() < 0.5:
-            invoice = dict(rng.choice(invoices))
+        if invoices and rng.random() < as_sent:
+            invoice = dict(rng.choice(invoices))  # as the invoice the bot sent says
         else:
             stars = rng.choice(STAR_PACKAGES)
             invoice = {"payload": f"stars:{stars}", "currency": "XTR", "total_amount": stars}
-        if rng.random() < 0.35:
+        if rng.random() < altered:
             self._mutate(invoice)
-        return self._pay(persona, invoice)
+        return invoice
 
     def _pay(self, persona: Persona, invoice: dict[str, Any]) -> dict[str, Any]:
         """A new payment (a new charge id) of ``invoice``."""

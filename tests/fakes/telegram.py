@@ -28,9 +28,6 @@ __all__ = ["Call", "FakeTelegram"]
 
 T = TypeVar("T")
 _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-_QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
-#: the sender Telegram puts on an anonymous group administrator's messages (the group is in sender_chat)
-GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 
 
 def _sticker(number: int) -> dict[str, Any]:
@@ -92,17 +89,8 @@ class FakeTelegram:
             "setmycommands": self._set_my_commands,
             "getmycommands": lambda p: self.commands.get(self._commands_key(p), []),
             "deletemycommands": self._delete_my_commands,
-            "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
-            "sendinvoice": self._send_invoice,
-            "copymessage": self._copy_message,
-            "editmessagetext": lambda p: self._edit(p, "text"),
-            "editmessagecaption": lambda p: self._edit(p, "caption"),
-            "editmessagereplymarkup": lambda p: self._edit(p, None),
-            "deletemessage": self._delete_message,
-            "answercallbackquery": self._answer_callback_query,
-            "answerprecheckoutquery": self._answer_pre_checkout_query,
-            "refundstarpayment": self._refund_star_payment,
+            **tg.message_methods(self),
         }
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -146,20 +134,21 @@ class FakeTelegram:
 
         ``language_code=""`` sends the field empty (None leaves it out); ``chat_id`` (negative) writes in a
         group instead, and ``anonymous_admin`` sends it as the group itself (from GroupAnonymousBot)."""
-        return self._user_message(
-            user_id, self._text_content(text), username, first_name, language_code, chat_id, anonymous_admin
-        )
+        sender = tg.user(user_id, first_name, username, language_code or "")
+        if language_code == "":
+            sender["language_code"] = ""
+        return self._user_message(sender, self._text_content(text), chat_id, anonymous_admin)
 
     def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> int:
         """The user sends a sticker; returns the message id."""
-        return self._user_message(user_id, {"sticker": _sticker(len(self.calls))}, chat_id=chat_id)
+        return self._user_message(tg.user(user_id), {"sticker": _sticker(len(self.calls))}, chat_id)
 
     def send_user_photo(self, user_id: int, caption: str = "", *, chat_id: int | None = None) -> int:
         """The user sends a photo (with an optional caption); returns the message id."""
         content: dict[str, Any] = {"photo": tg.photo_sizes(len(self.calls))}
         if caption:
             content["caption"] = caption
-        return self._user_message(user_id, content, chat_id=chat_id)
+        return self._user_message(tg.user(user_id), content, chat_id)
 
     def channel_post(self, chat_id: int, text: str) -> int:
         """A post in a channel where the bot is an administrator; returns the message id."""
@@ -393,7 +382,7 @@ class FakeTelegram:
         return True
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        text = self._text(params, "text", limit=4096)
+        text = tg.checked_text(params, "text", limit=4096)
         content = {"text": text, **({"entities": params["entities"]} if "entities" in params else {})}
         return self._send(params, content, params.get("text", ""))
 
@@ -403,7 +392,7 @@ class FakeTelegram:
             raise bad_request("there is no photo in the request")
         file_id = photo if isinstance(photo, str) and not photo.startswith(("attach://", "http")) else None
         content: dict[str, Any] = {"photo": tg.photo_sizes(len(self.calls), file_id)}
-        if caption := self._text(params, "caption", limit=1024, required=False):
+        if caption := tg.checked_text(params, "caption", limit=1024, required=False):
             content["caption"] = caption
         return self._send(params, content, params.get("caption", ""))
 
@@ -426,7 +415,7 @@ class FakeTelegram:
             raise bad_request("message to copy not found")
         content = {key: copy.deepcopy(source[key]) for key in tg.CONTENT_FIELDS if key in source}
         if "caption" in params:
-            content["caption"] = self._text(params, "caption", limit=1024, required=False)
+            content["caption"] = tg.checked_text(params, "caption", limit=1024, required=False)
         return {"message_id": self._send(params, content, content.get("text", ""))["message_id"]}
 
     def _edit(self, params: dict[str, Any], field: str | None) -> dict[str, Any] | bool:
@@ -441,13 +430,7 @@ class FakeTelegram:
         new = {k: v for k, v in msg.items() if k not in ("reply_markup", "edit_date")}
         source = self._sources.get((chat_id, message_id), "")
         if field is not None:
-            if field not in msg and not (field == "caption" and "photo" in msg):
-                raise bad_request(f"there is no {field} in the message to edit")
-            source = params.get(field, "")
-            limit = 4096 if field == "text" else 1024
-            new[field] = self._text(params, field, limit=limit, required=field == "text")
-            if not new[field]:
-                del new[field]  # an empty caption removes it
+            source = tg.edit_field(msg, new, params, field, media=("photo",))
             entities_key = "entities" if field == "text" else "caption_entities"
             new.pop(entities_key, None)
             if entities_key in params:
@@ -468,17 +451,13 @@ class FakeTelegram:
         return True
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
-        query_id = str(params.get("callback_query_id", ""))
-        if query_id not in self._open_queries:
-            raise bad_request(_QUERY_INVALID)
+        query_id = tg.open_query(params, "callback_query_id", self._open_queries, tg.QUERY_INVALID)
         self._open_queries.discard(query_id)
         self._answered.add(query_id)
         return True
 
     def _answer_pre_checkout_query(self, params: dict[str, Any]) -> bool:
-        query_id = str(params.get("pre_checkout_query_id", ""))
-        if query_id not in self._open_pre_checkouts:
-            raise bad_request("QUERY_ID_INVALID")
+        query_id = tg.open_query(params, "pre_checkout_query_id", self._open_pre_checkouts, "QUERY_ID_INVALID")
         self._open_pre_checkouts.discard(query_id)
         answer = {"ok": params.get("ok"), "error_message": params.get("error_message")}
         self.pre_checkout_answers[query_id] = answer
@@ -502,21 +481,15 @@ class FakeTelegram:
         return content
 
     def _user_message(
-        self,
-        user_id: int,
-        content: dict[str, Any],
-        username: str | None = None,
-        first_name: str = "Test",
-        language_code: str | None = "en",
-        chat_id: int | None = None,
-        anonymous_admin: bool = False,
+        self, sender: dict[str, Any], content: dict[str, Any], chat_id: int | None, anonymous_admin: bool = False
     ) -> int:
-        sender = self._users[user_id] = tg.user(user_id, first_name, username, language_code or "")
-        if language_code == "":
-            sender["language_code"] = ""
+        """``sender`` (the fake's user of that id from now on) writes ``content`` in their private chat or ``chat_id``;
+        returns the message id."""
+        user_id = sender["id"]
+        self._users[user_id] = sender
         chat_id = user_id if chat_id is None else chat_id
         if anonymous_admin:
-            sender = copy.deepcopy(GROUP_ANONYMOUS_BOT)
+            sender = copy.deepcopy(tg.GROUP_ANONYMOUS_BOT)
             content = {"sender_chat": tg.chat(chat_id, None), **content}
         msg = self._store(chat_id, sender, content)
         self._queue("message", copy.deepcopy(msg))
@@ -556,14 +529,6 @@ class FakeTelegram:
         msg = self._store(chat_id, self._bot, content)
         self._sources[(chat_id, msg["message_id"])] = source
         return copy.deepcopy(msg)
-
-    def _text(self, params: dict[str, Any], field: str, *, limit: int, required: bool = True) -> str:
-        text = tg.render(str(params.get(field, "")), params.get("parse_mode"))
-        if required and not text.strip():
-            raise bad_request(f"message {field} is empty")
-        if tg.utf16_len(text) > limit:
-            raise bad_request("message is too long" if field == "text" else "message caption is too long")
-        return text
 
     @staticmethod
     def _commands_key(params: dict[str, Any]) -> str:

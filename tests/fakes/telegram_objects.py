@@ -9,6 +9,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,11 @@ class ApiError(Exception):
         return body
 
 
+QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+#: the sender Telegram puts on an anonymous group administrator's messages (the group is in sender_chat)
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
+
 def bad_request(what: str) -> ApiError:
     return ApiError(400, f"Bad Request: {what}")
 
@@ -115,6 +121,54 @@ def render(text: str, parse_mode: str | None) -> str:
         raise bad_request(f"can't parse entities: Can't find end tag corresponding to start tag \"{open_tags[-1]}\"")
     out.append(text[pos:])
     return html.unescape("".join(out))
+
+
+def open_query(params: dict[str, Any], key: str, open_ids: set[str], error: str) -> str:
+    """The callback or pre-checkout query id ``params[key]``, refused with ``error`` unless it is still open."""
+    query_id = str(params.get(key, ""))
+    if query_id not in open_ids:
+        raise bad_request(error)
+    return query_id
+
+
+def checked_text(params: dict[str, Any], field: str, *, limit: int, required: bool = True) -> str:
+    """``params[field]`` as the user will see it, refused as Telegram refuses an empty or too long text."""
+    text = render(str(params.get(field, "")), params.get("parse_mode"))
+    if required and not text.strip():
+        raise bad_request(f"message {field} is empty")
+    if utf16_len(text) > limit:
+        raise bad_request("message is too long" if field == "text" else "message caption is too long")
+    return text
+
+
+def edit_field(
+    msg: dict[str, Any], new: dict[str, Any], params: dict[str, Any], field: str, media: tuple[str, ...]
+) -> str:
+    """Put the edited ``field`` (text, or caption of one of the ``media``) of ``msg`` into ``new``, the message
+    after the edit; returns the field as sent."""
+    if field not in msg and not (field == "caption" and any(key in msg for key in media)):
+        raise bad_request(f"there is no {field} in the message to edit")
+    new[field] = checked_text(params, field, limit=4096 if field == "text" else 1024, required=field == "text")
+    if not new[field]:
+        del new[field]  # an empty caption removes it
+    return params.get(field, "")
+
+
+def message_methods(fake: Any) -> dict[str, Callable[[dict[str, Any]], Any]]:
+    """The Bot API methods both fakes answer (lower-cased names), each by the fake's method of the same name:
+    ``sendMessage`` by ``fake._send_message``; the three edits by ``fake._edit(params, field)``."""
+    return {
+        "sendmessage": fake._send_message,
+        "sendinvoice": fake._send_invoice,
+        "copymessage": fake._copy_message,
+        "editmessagetext": lambda p: fake._edit(p, "text"),
+        "editmessagecaption": lambda p: fake._edit(p, "caption"),
+        "editmessagereplymarkup": lambda p: fake._edit(p, None),
+        "deletemessage": fake._delete_message,
+        "answercallbackquery": fake._answer_callback_query,
+        "answerprecheckoutquery": fake._answer_pre_checkout_query,
+        "refundstarpayment": fake._refund_star_payment,
+    }
 
 
 def check_inline_markup(markup: Any) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from aiogram.utils.i18n import I18n
 from bench.common import peak_rss_mib, report
 from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
+from handlers.admin import broadcast_keyboards
 from storage import broadcasts as q
 from storage.db import Database
 from tests.fakes.telegram import FakeTelegram
@@ -62,7 +63,9 @@ async def main() -> None:
         async with FakeTelegram(token=TOKEN) as fake:
             fake.latency = LATENCY
             bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
-            service = Broadcasts(bot, db, I18n(path=LOCALES, default_locale="en", domain="messages"), rate)
+            service = Broadcasts(
+                bot, db, I18n(path=LOCALES, default_locale="en", domain="messages"), broadcast_keyboards, rate
+            )
             source = fake.send_message(ADMIN, "📣 bench")
             screen = await bot.send_message(ADMIN, "progress")
             injector = asyncio.create_task(inject_429s(fake))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.common import median, peak_rss_mib, report
 from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
@@ -72,7 +73,7 @@ async def main() -> None:
         await seed(db)
         upstream = SlowUpstream()
         orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
-        tracker = Tracker(db, orders, CONCURRENCY)
+        tracker = Tracker(OrderActions(orders), CONCURRENCY)
         times, changed = [], 0
         for cycle in range(CYCLES):
             upstream.cycle = cycle

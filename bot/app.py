@@ -15,33 +15,25 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BotCommand, User
+from aiogram.types import User
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.jobs import Jobs
-from bot.money.audit import Audit
 from bot.money.billing import Billing
-from bot.money.pricing import Pricing
-from bot.money.promos import Promos
-from bot.money.stars import Payments
-from bot.operator.accounts import AdminUsers
+from bot.notifications import DatabaseUnusable, Notifications
 from bot.operator.broadcasts import Broadcasts
-from bot.operator.prices import PriceAdmin
-from bot.operator.stats import Stats
-from bot.operator.upstreams import Upstreams, apply_saved
-from bot.orders.placing import Limits, OrderService
-from bot.orders.refunds import RefundPolicy
-from bot.orders.tracking import Tracker
+from bot.orders.actions import OrderActions
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
-from bot.runtime.maintenance import database_alert
 from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.watchdog import DatabaseWatchdog
+from bot.services import build_services
 from bot.settings import Settings
+from handlers.admin import broadcast_keyboards
+from handlers.commands import bot_commands
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.notifier import Notifier
-from handlers.payments import PaymentGuard
+from handlers.payment_guard import PaymentGuard
 from handlers.routers import build_router
 from providers import registry
 from providers.base import Provider
@@ -86,55 +78,16 @@ def build_bot(settings: Settings) -> Bot:
 
 
 async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers: list[Provider]) -> Dispatcher:
+    """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
-    catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
-    pricing = Pricing(settings)
-    price_admin = PriceAdmin(db, pricing)
-    await price_admin.load()  # the operator's saved markup (and overrides)
-    await apply_saved(db, catalog)  # the operator's upstream on/off switches
-    billing = Billing(db, settings.currency)
-    policy = RefundPolicy(
-        db,
-        catalog,
-        preference_percent=settings.refundable_preference_percent,
-        write_off_limit=settings.write_off_limit_per_day,
+
+    def notifier(actions: OrderActions, billing: Billing) -> Notifications:
+        return Notifier(bot, db, i18n, actions, billing, settings.admin_ids)
+
+    services = await build_services(
+        settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
-    limits = Limits.for_grace(
-        settings.pending_grace_seconds, settings.max_active_orders_per_user, settings.purchases_per_minute
-    )
-    timeout = timedelta(minutes=settings.order_timeout_minutes)
-    orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
-    tracker = Tracker(db, orders, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
-    actions = tracker.actions
-    notifier = Notifier(bot, db, i18n, actions, billing)
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    payments = Payments(db, settings.star_packages, settings.star_rate)
-    jobs = Jobs(tracker, notifier, settings)
-    upstreams = Upstreams(db, catalog, pricing, settings)
-    upstreams.schedule(scheduler, notifier, jobs.tracked)  # balance / breaker alerts to admins
-    payments.schedule(scheduler, notifier, jobs.tracked)  # Stars payments whose credit failed, retried
-    dp = Dispatcher(
-        settings=settings,
-        db=db,
-        catalog=catalog,
-        pricing=pricing,
-        billing=billing,
-        orders=orders,
-        actions=actions,
-        tracker=tracker,
-        notifier=notifier,
-        scheduler=scheduler,
-        jobs=jobs,
-        payments=payments,
-        promos=Promos(db),
-        audit=Audit(db, pricing),
-        stats=Stats(db, pricing),
-        admin_users=AdminUsers(db),
-        upstreams=upstreams,
-        price_admin=price_admin,
-        broadcasts=Broadcasts(bot, db, i18n, settings.broadcast_rate),
-        i18n=i18n,
-    )
+    dp = Dispatcher(**services)
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())
@@ -149,14 +102,7 @@ async def on_startup(
     bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n, broadcasts: Broadcasts
 ) -> None:
     with i18n.context():
-        commands = [
-            BotCommand(command="buy", description=_("Buy a number")),
-            BotCommand(command="balance", description=_("Balance and history")),
-            BotCommand(command="topup", description=_("Top up with Telegram Stars")),
-            BotCommand(command="orders", description=_("My orders")),
-            BotCommand(command="promo", description=_("Redeem a promo code")),
-            BotCommand(command="help", description=_("How it works")),
-        ]
+        commands = bot_commands()
     try:
         await bot.set_my_commands(commands)
     except TelegramAPIError as exc:  # the menu is a nicety: Telegram failing now must not stop the start
@@ -256,9 +202,5 @@ async def on_database_gone(dp: Dispatcher, problem: str) -> None:
     scheduler: AsyncIOScheduler = dp["scheduler"]
     if scheduler.running:
         scheduler.pause()
-    settings: Settings = dp["settings"]
-    i18n: I18n = dp["i18n"]
-    notifier: Notifier = dp["notifier"]
-    with i18n.context():
-        text = database_alert(problem)
-    await notifier.tell_admins(settings.admin_ids, text)
+    notifications: Notifications = dp["notifier"]
+    await notifications.alert(DatabaseUnusable(problem))

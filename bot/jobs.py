@@ -1,4 +1,5 @@
-"""Scheduled jobs: poll open orders and push codes; expire and refund; resolve unclear purchases."""
+"""Scheduled jobs: poll open orders and push codes; expire and refund; resolve unclear purchases; retry
+Stars credits; alert admins to upstream trouble. Shutdown waits for a run in progress."""
 
 from __future__ import annotations
 
@@ -6,26 +7,43 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.money.stars import Payments
+from bot.notifications import Notifications, UnclearRefund
+from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from handlers.notifier import Notifier
-from providers.names import service_name
-from storage.orders import Order, OrderStatus
+from storage.orders import OrderStatus
 
 logger = logging.getLogger(__name__)
 
+#: how often Stars payments left 'received' (their credit failed) are credited again
+CREDIT_RETRY_SECONDS = 60
+
+Job = Callable[[], Awaitable[None]]
+ONCE_AT_A_TIME: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
 
 class Jobs:
-    def __init__(self, tracker: Tracker, notifier: Notifier, settings: Settings) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        notifications: Notifications,
+        payments: Payments,
+        upstreams: Upstreams,
+        settings: Settings,
+    ) -> None:
         self.tracker = tracker
-        self.notifier = notifier
+        self.notifications = notifications
+        self.payments = payments
+        self.upstreams = upstreams
         self.settings = settings
         self._running: set[asyncio.Task[None]] = set()
 
-    def tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    def tracked(self, job: Job) -> Job:
         """Wrap a job so shutdown can wait for a run in progress before the database closes."""
 
         async def run() -> None:
@@ -48,39 +66,38 @@ class Jobs:
     async def poll(self) -> None:
         """One cycle over every open order; each change reaches the user's chat."""
         for order in await self.tracker.poll_all():
-            await self.notifier.deliver(order)
+            await self.notifications.deliver(order)
         for order in await self.tracker.undelivered():
-            await self.notifier.deliver(order)
+            await self.notifications.deliver(order)
 
     async def expire(self) -> None:
         for order in await self.tracker.expire_due():
-            await self.notifier.deliver(order)
+            await self.notifications.deliver(order)
         for order in await self.tracker.resolve_unclear():
-            await self.notifier.deliver(order)
+            await self.notifications.deliver(order)
             if order.status is OrderStatus.FAILED:
-                await self.notifier.tell_admins(self.settings.admin_ids, _flag(order))
+                await self.notifications.alert(UnclearRefund(order))
 
     async def refresh_catalog(self) -> None:
         await self.tracker.orders.catalog.refresh_all()
 
+    async def retry_credits(self) -> None:
+        await self.payments.retry(self.notifications)
+
+    async def upstream_alerts(self) -> None:
+        await self.upstreams.check(self.notifications)
+
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
-        interval = self.settings.poll_interval_seconds
-        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        now = datetime.now(UTC)  # first run at once: a restart resumes every open order immediately
-        jobs = [
-            (self.poll, interval),
-            (self.expire, max(interval, 5.0)),
-            (self.refresh_catalog, self.settings.catalog_ttl_seconds),
+        """Every job once at a time, runs missed while busy merged into one."""
+        every = self.settings.poll_interval_seconds
+        jobs: list[tuple[Job, str, float, bool]] = [  # (job, id, seconds apart, first run at once)
+            (self.poll, "poll", every, True),  # at once: a restart resumes every open order immediately
+            (self.expire, "expire", max(every, 5.0), True),
+            (self.refresh_catalog, "refresh_catalog", self.settings.catalog_ttl_seconds, True),
+            (self.retry_credits, "stars_credit_retry", CREDIT_RETRY_SECONDS, True),
+            (self.upstream_alerts, "upstream_alerts", ALERT_INTERVAL_MINUTES * 60, False),
         ]
-        for job, every in jobs:
-            scheduler.add_job(
-                self.tracked(job), "interval", seconds=every, id=job.__name__, next_run_time=now, **common
-            )
-
-
-def _flag(order: Order) -> str:
-    return (
-        f"⚠️ Order #{order.id} ({service_name(order.service)}, {order.country}) at {order.provider} "
-        f"ended unclear and was refunded to user {order.user_id}. Check the upstream account "
-        f"for a number bought without an order."
-    )
+        now = datetime.now(UTC)
+        for job, name, seconds, at_once in jobs:
+            first: dict[str, Any] = {"next_run_time": now} if at_once else {}
+            scheduler.add_job(self.tracked(job), "interval", seconds=seconds, id=name, **first, **ONCE_AT_A_TIME)

@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
-from bot.runtime.maintenance import maintenance_text
+from handlers.texts.alerts import maintenance_text
 from storage.db import DatabaseGone
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Pushing order news into the user's chat: each new SMS as its own message, and the card kept current."""
+"""Telegram output of the services (:class:`bot.notifications.Notifications`): order news in the user's chat
+(each new SMS as its own message, the card kept current), alerts to the admins, late receipts."""
 
 from __future__ import annotations
 
@@ -10,29 +11,37 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.money.billing import Billing
+from bot.notifications import Alert
 from bot.orders.actions import OrderActions
-from handlers import cards, keyboards
-from storage import orders as q
+from handlers import keyboards
+from handlers.texts.alerts import alert_text, receipt
+from handlers.texts.limits import SHORT_SMS_CHARS, TEXT_LIMIT
+from handlers.texts.orders import code_message, order_card
+from storage import orders as order_rows
 from storage import users
 from storage.db import Database
-from storage.orders import Order
+from storage.orders import Order, OrderSms
+from storage.payments import Payment
 
 logger = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, bot: Bot, db: Database, i18n: I18n, actions: OrderActions, billing: Billing) -> None:
+    def __init__(
+        self, bot: Bot, db: Database, i18n: I18n, actions: OrderActions, billing: Billing, admin_ids: frozenset[int]
+    ) -> None:
         self.bot = bot
         self.db = db
         self.i18n = i18n
         self.actions = actions
         self.orders = actions.orders
         self.billing = billing
+        self.admin_ids = admin_ids
 
-    async def render(self, order: Order, sms: list[q.OrderSms] | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    async def render(self, order: Order, sms: list[OrderSms] | None = None) -> tuple[str, InlineKeyboardMarkup]:
         """The order card's text and buttons (call inside an i18n context)."""
         sms = sms if sms is not None else await self.orders.sms(order.id)
-        text = cards.order_card(order, sms, self.billing.fmt, demo=self.orders.is_demo(order))
+        text = order_card(order, sms, self.billing.fmt, demo=self.orders.is_demo(order))
         flags = self.actions.card_flags(order)
         return text, keyboards.order_card(order, **flags)
 
@@ -61,15 +70,15 @@ class Notifier:
                     logger.warning("order %d: SMS not delivered yet: %s", order.id, exc)
                     return
                 async with self.db.transaction() as conn:
-                    await q.mark_delivered(conn, item.id)
+                    await order_rows.mark_delivered(conn, item.id)
             await self.refresh_card(order, sms)
 
-    async def _send_sms(self, chat_id: int, order: Order, sms: q.OrderSms, demo: bool) -> None:
+    async def _send_sms(self, chat_id: int, order: Order, sms: OrderSms, demo: bool) -> None:
         """One SMS as its own message. Refused as too long, it is sent once more in a short form; if
         even that is refused as too long it is given up (logged), never retried as is on every poll."""
-        for sms_chars in (cards.TEXT_LIMIT, cards.SHORT_SMS_CHARS):
+        for sms_chars in (TEXT_LIMIT, SHORT_SMS_CHARS):
             try:
-                await self.bot.send_message(chat_id, cards.code_message(order, sms, demo=demo, sms_chars=sms_chars))
+                await self.bot.send_message(chat_id, code_message(order, sms, demo=demo, sms_chars=sms_chars))
                 return
             except TelegramBadRequest as exc:
                 if not _too_long(exc):
@@ -77,7 +86,7 @@ class Notifier:
                 logger.warning("order %d: SMS %d refused as too long (cut at %d)", order.id, sms.id, sms_chars)
         logger.error("order %d: SMS %d refused even short; marked delivered, not sent", order.id, sms.id)
 
-    async def refresh_card(self, order: Order, sms: list[q.OrderSms] | None = None) -> None:
+    async def refresh_card(self, order: Order, sms: list[OrderSms] | None = None) -> None:
         if order.card_message_id is None:
             return
         fresh = await self.orders.get(order.id) or order
@@ -96,12 +105,25 @@ class Notifier:
         except TelegramAPIError as exc:
             logger.info("order %d: card not updated: %s", order.id, exc)
 
-    async def tell_admins(self, admin_ids: frozenset[int], text: str) -> None:
-        for admin_id in admin_ids:
+    async def tell_admins(self, text: str) -> None:
+        for admin_id in self.admin_ids:
             try:
                 await self.bot.send_message(admin_id, text)
             except TelegramAPIError as exc:
                 logger.warning("admin %d not reachable: %s", admin_id, exc)
+
+    async def alert(self, alert: Alert) -> None:
+        with self.i18n.context():
+            text = alert_text(alert)
+        await self.tell_admins(text)
+
+    async def send_receipt(self, payment: Payment, balance: int) -> None:
+        with self.i18n.context(), self.i18n.use_locale(await self._locale(payment.user_id)):
+            text = receipt(self.billing.fmt(payment.amount), self.billing.fmt(balance))
+        try:
+            await self.bot.send_message(payment.user_id, text)
+        except TelegramAPIError as exc:
+            logger.warning("could not send user %d the receipt of %s: %s", payment.user_id, payment.charge_id, exc)
 
 
 def _too_long(exc: TelegramBadRequest) -> bool:

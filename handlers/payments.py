@@ -30,12 +30,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import Billing
-from bot.money.stars import STARS, Credit, CreditResult, Payments, Refusal, receipt
+from bot.money.stars import STARS, Credit, CreditResult, Payments, Refusal
 from bot.settings import Settings
 from handlers import keyboards
 from handlers.callbacks import MenuCb, TopupCb
 from handlers.notifier import Notifier
 from handlers.screens import show
+from handlers.texts.alerts import receipt
 from storage import payments as payments_q
 from storage.users import User
 
@@ -131,7 +132,7 @@ async def paid(
         "amount": billing.fmt(result.amount),
         "error": escape(result.error),
     }
-    await notifier.tell_admins(settings.admin_ids, _admin_text(result).format(reason=result.refusal, **values))
+    await notifier.tell_admins(_admin_text(result).format(reason=result.refusal, **values))
     await _answer(message, _user_text(result).format(**values))
 
 
@@ -235,7 +236,6 @@ async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], 
     try:
         i18n: I18n = data["i18n"]
         notifier: Notifier = data["notifier"]
-        settings: Settings = data["settings"]
         bot: Bot = data["bot"]
         result = CreditResult(Credit.UNSTORED, error=error)
         values = {
@@ -248,7 +248,7 @@ async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], 
         }
         with i18n.context(), i18n.use_locale(i18n.default_locale):
             admin_text = _admin_text(result).format(**values)
-        await notifier.tell_admins(settings.admin_ids, admin_text)
+        await notifier.tell_admins(admin_text)
         language = message.from_user.language_code if message.from_user else None
         with i18n.context(), i18n.use_locale(language or i18n.default_locale):
             user_text = _user_text(result).format(**values)

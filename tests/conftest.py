@@ -10,6 +10,7 @@ import pytest
 
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
@@ -57,4 +58,4 @@ def demo() -> DemoProvider:
 @pytest.fixture
 def services(db: Database, settings: Settings, demo: DemoProvider) -> tuple[OrderService, Tracker, Billing]:
     orders = OrderService(db, Catalog([demo]), Pricing(settings), timedelta(minutes=20))
-    return orders, Tracker(db, orders, concurrency=4), Billing(db, "USD")
+    return orders, Tracker(OrderActions(orders), concurrency=4), Billing(db, "USD")

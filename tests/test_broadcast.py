@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
+from handlers.admin import broadcast_keyboards
 from storage import broadcasts as q
 from storage.db import Database
 from tests.conftest import TOKEN, add_user
@@ -41,7 +42,7 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
 
 def service(bot: Bot, db: Database, rate: float = 2000, senders: int = 8) -> Broadcasts:
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
-    return Broadcasts(bot, db, i18n, rate, senders=senders, progress_every=0.2)
+    return Broadcasts(bot, db, i18n, broadcast_keyboards, rate, senders=senders, progress_every=0.2)
 
 
 async def seed(db: Database, ids: range, **columns: Any) -> None:

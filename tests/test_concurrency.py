@@ -11,6 +11,7 @@ import pytest
 
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.placing import Limits, OrderService
 from bot.orders.tracking import Tracker
@@ -122,7 +123,7 @@ def paused(db: Database, settings: Settings) -> tuple[PausingDemo, OrderService,
     upstream = PausingDemo()
     many = Limits(max_open=1000, per_minute=1000)  # one user places every schedule in a row
     orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=many)
-    return upstream, orders, Tracker(db, orders, concurrency=4)
+    return upstream, orders, Tracker(OrderActions(orders), concurrency=4)
 
 
 async def test_cancel_racing_a_delivered_code_refunds_or_keeps_the_code_never_both(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import Limits, OrderService
 from bot.orders.tracking import Tracker
@@ -99,7 +100,7 @@ async def _world(db: Database, settings: Settings, *upstreams: Scripted, deadlin
     limits = Limits(call_deadline=deadline, routing_deadline=deadline * 2)
     orders = OrderService(db, Catalog(list(upstreams)), Pricing(settings), timedelta(minutes=20), limits=limits)
     await add_user(db, USER, START)
-    return Tracker(db, orders, concurrency=4, pending_grace=GRACE)
+    return Tracker(OrderActions(orders), concurrency=4, pending_grace=GRACE)
 
 
 def _lossy_box() -> Scripted:
@@ -306,7 +307,7 @@ async def test_per_user_limits_on_open_orders_and_purchases_a_minute(db: Databas
     upstream = Scripted("sa")
     limits = Limits(max_open=2, per_minute=3)
     orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=limits)
-    tracker = Tracker(db, orders, concurrency=4)
+    tracker = Tracker(OrderActions(orders), concurrency=4)
     await add_user(db, USER, START)
     first, second = await _place(tracker, "a"), await _place(tracker, "b")
     third = await _place(tracker, "c")

@@ -40,6 +40,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from bot.money.audit import Audit
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing, Quote
+from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
@@ -274,7 +275,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.orders = OrderService(
             self.db, catalog, self.pricing, timedelta(minutes=20), policy=policy, limits=self.limits
         )
-        self.tracker = Tracker(self.db, self.orders, concurrency=4, pending_grace=GRACE)
+        self.tracker = Tracker(OrderActions(self.orders), concurrency=4, pending_grace=GRACE)
         self.billing = Billing(self.db, "USD")
 
     @initialize(tight=st.booleans(), write_off_limit=st.sampled_from([1, 3]))
@@ -880,7 +881,7 @@ async def _world(db: Database, settings: Settings, *sims: Sim, write_off_limit: 
     policy = RefundPolicy(db, catalog, write_off_limit=write_off_limit)
     orders = OrderService(db, catalog, pricing, timedelta(minutes=20), policy=policy)
     await add_user(db, USERS[0], 10_000)
-    return Tracker(db, orders, concurrency=4), pricing
+    return Tracker(OrderActions(orders), concurrency=4), pricing
 
 
 async def test_concurrent_confirms_failing_over_to_a_no_cancel_upstream_stay_within_the_write_off_limit(

@@ -6,13 +6,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.money.billing import Billing
+from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from providers.base import Status, UpstreamState
 from providers.demo import DemoProvider
+from storage import ledger
+from storage import orders as order_rows
 from storage.db import Database
-from storage.orders import OrderStatus
+from storage.orders import Order, OrderStatus
 from tests.conftest import add_user
 
 Services = tuple[OrderService, Tracker, Billing]
@@ -22,6 +25,27 @@ async def _place(orders: OrderService, user_id: int, key: str, confirmed: int = 
     return await orders.place(
         user_id=user_id, chat_id=user_id, request_key=key, country="US", service="whatsapp", confirmed=confirmed
     )
+
+
+async def _charged_order(db: Database, user_id: int, provider: str, status: OrderStatus = OrderStatus.PENDING) -> Order:
+    """An order ``user_id`` was charged 0.59 for, left in ``status`` with no number: its purchase never
+    finished (the process died, or the upstream's answer was lost)."""
+    async with db.transaction() as conn:
+        order = await order_rows.create(
+            conn,
+            user_id=user_id,
+            request_key=f"{user_id}:a",
+            provider=provider,
+            country="US",
+            service="whatsapp",
+            price=59,
+            chat_id=user_id,
+            expires_at=datetime.now(UTC) + timedelta(minutes=20),
+        )
+        await ledger.post(conn, user_id=user_id, amount=-59, kind="purchase", reference=f"order:{order.id}:charge")
+        if status is not OrderStatus.PENDING:
+            await order_rows.update(conn, order.id, expect=(OrderStatus.PENDING,), status=status)
+    return order
 
 
 async def test_quote_applies_markup_rounded_up(services: Services) -> None:
@@ -105,7 +129,7 @@ async def test_expiry_without_code_refunds(db: Database, settings: object) -> No
 
     slow = DemoProvider(sms_delay_seconds=3600)
     orders = OrderService(db, Catalog([slow]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
-    tracker = Tracker(db, orders, 4)
+    tracker = Tracker(OrderActions(orders), 4)
     billing = Billing(db, "USD")
     await add_user(db, 28, balance=500)
     placed = await _place(orders, 28, "28:a")
@@ -127,24 +151,9 @@ async def test_upstream_cancelled_without_code_refunds(db: Database, services: S
 
 
 async def test_pending_order_left_by_a_crash_is_refunded(db: Database, services: Services) -> None:
-    from storage import ledger
-    from storage import orders as q
-
     _orders, tracker, billing = services
     await add_user(db, 30, balance=500)
-    async with db.transaction() as conn:  # the charge committed, then the process died
-        order = await q.create(
-            conn,
-            user_id=30,
-            request_key="30:a",
-            provider="demo",
-            country="US",
-            service="whatsapp",
-            price=59,
-            chat_id=30,
-            expires_at=datetime.now(UTC) + timedelta(minutes=20),
-        )
-        await ledger.post(conn, user_id=30, amount=-59, kind="purchase", reference=f"order:{order.id}:charge")
+    await _charged_order(db, 30, "demo")  # the charge committed, then the process died
     assert await tracker.resolve_unclear() == []  # still within the grace period
     resolved = await tracker.resolve_unclear(now=datetime.now(UTC) + timedelta(minutes=3))
     assert [o.status for o in resolved] == [OrderStatus.FAILED]
@@ -167,28 +176,12 @@ async def test_lookup_never_hands_one_orders_number_to_another(db: Database, set
 
     finder = Finder(sms_delay_seconds=3600)
     orders = OrderService(db, Catalog([finder]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
-    tracker = Tracker(db, orders, 4)
+    tracker = Tracker(OrderActions(orders), 4)
     billing = Billing(db, "USD")
     await add_user(db, 31, balance=500)
     await add_user(db, 32, balance=500)
     first = await _place(orders, 31, "31:a")
-    async with db.transaction() as conn:  # user 32's purchase answer was lost: the order is unknown
-        from storage import ledger
-        from storage import orders as q
-
-        lost = await q.create(
-            conn,
-            user_id=32,
-            request_key="32:a",
-            provider="finder",
-            country="US",
-            service="whatsapp",
-            price=59,
-            chat_id=32,
-            expires_at=datetime.now(UTC) + timedelta(minutes=20),
-        )
-        await ledger.post(conn, user_id=32, amount=-59, kind="purchase", reference=f"order:{lost.id}:charge")
-        await q.update(conn, lost.id, expect=(OrderStatus.PENDING,), status=OrderStatus.UNKNOWN)
+    lost = await _charged_order(db, 32, "finder", OrderStatus.UNKNOWN)  # user 32's purchase answer was lost
     finder.found = Purchase(first.order.upstream_id, first.order.phone)  # the newest match is user 31's number
     resolved = await tracker.resolve_unclear()
     assert [(o.id, o.status) for o in resolved] == [(lost.id, OrderStatus.FAILED)]

@@ -17,6 +17,7 @@ from math import ceil
 import httpx
 
 from bot.money.pricing import Pricing
+from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Result
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
@@ -231,7 +232,7 @@ def build_world(
     return World(
         db=db,
         orders=orders,
-        tracker=Tracker(db, orders, concurrency=4),
+        tracker=Tracker(OrderActions(orders), concurrency=4),
         catalog=catalog,
         pricing=pricing,
         step=configured.price_step_minor,

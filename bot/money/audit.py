@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.money.pricing import Pricing
-from storage import audit as q
+from storage import audit as audit_queries
 from storage import ledger
 from storage.db import Database
 from storage.orders import iso
@@ -111,7 +111,9 @@ def _convert(pricing: Pricing, cost: int | None, currency: str | None) -> int | 
     return pricing.convert(cost, currency) if cost is not None and currency else None
 
 
-def books(sales: Iterable[q.Sale], purchases: Iterable[q.PurchaseCost], pricing: Pricing) -> Books:
+def books(
+    sales: Iterable[audit_queries.Sale], purchases: Iterable[audit_queries.PurchaseCost], pricing: Pricing
+) -> Books:
     """The books of one period's sales and upstream purchases (both already cut to the period)."""
     result = Books()
     # sale key -> is its cost known: ("number", order id) or ("renewal", reference)
@@ -185,18 +187,18 @@ class Audit:
         async with self.db.read() as conn:
             for user_id, cached, total in await ledger.discrepancies(conn):
                 report.issues.append(Issue("balance", user_id, expected=total, found=cached))
-            for user_id, balance in await q.negative_balances(conn):
+            for user_id, balance in await audit_queries.negative_balances(conn):
                 report.issues.append(Issue("negative", user_id, found=balance))
-            charges = await q.order_money(conn, "charge")
-            refunds = await q.order_money(conn, "refund")
-            renewals = await q.renewal_money(conn)
-            purchase_issues = await q.purchase_issues(conn)
-            orphans = await q.orphan_rows(conn)
-            renewal_orphans = await q.orphan_renewal_rows(conn)
-            sales = await q.sales(conn, since)
-            purchases = await q.purchase_costs(conn, since)
-            topups = await q.totals_by_kind(conn, q.TOPUP_KINDS, since)
-            refunded = await q.totals_by_kind(conn, ("refund",), since)
+            charges = await audit_queries.order_money(conn, "charge")
+            refunds = await audit_queries.order_money(conn, "refund")
+            renewals = await audit_queries.renewal_money(conn)
+            purchase_issues = await audit_queries.purchase_issues(conn)
+            orphans = await audit_queries.orphan_rows(conn)
+            renewal_orphans = await audit_queries.orphan_renewal_rows(conn)
+            sales = await audit_queries.sales(conn, since)
+            purchases = await audit_queries.purchase_costs(conn, since)
+            topups = await audit_queries.totals_by_kind(conn, audit_queries.TOPUP_KINDS, since)
+            refunded = await audit_queries.totals_by_kind(conn, ("refund",), since)
         for row in charges:
             if row.rows != 1 or row.total != -row.price:
                 report.issues.append(Issue("charge", row.order_id, row.price, -row.total, row.status))
@@ -217,9 +219,9 @@ class Audit:
         return report
 
 
-def _refund_issues(row: q.MoneyRow) -> list[Issue]:
+def _refund_issues(row: audit_queries.MoneyRow) -> list[Issue]:
     """A refundable order that ended without a code has one refund of its price; any other none."""
-    if q.refunded(row.status, row.refundable):
+    if audit_queries.refunded(row.status, row.refundable):
         if row.rows == 0:
             return [Issue("no_refund", row.order_id, row.price, 0, row.status)]
         if row.rows != 1 or row.total != row.price:
@@ -229,7 +231,7 @@ def _refund_issues(row: q.MoneyRow) -> list[Issue]:
     return []
 
 
-def _renewal_issues(r: q.RenewalMoney) -> list[Issue]:
+def _renewal_issues(r: audit_queries.RenewalMoney) -> list[Issue]:
     """Every renewal has one charge of its price; a ``refunded`` one also one refund of it, no other any."""
     issues = []
     if r.charge_rows != 1 or r.charged != -r.price:

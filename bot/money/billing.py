@@ -8,14 +8,19 @@ from storage.db import Database
 from storage.ledger import Entry
 
 
+def money(amount: int, currency: str) -> str:
+    """``1250, "USD"`` -> ``"12.50 USD"``: the one way an amount is written for people."""
+    return f"{format_minor(amount, currency)} {currency}"
+
+
 class Billing:
     def __init__(self, db: Database, currency: str) -> None:
         self.db = db
         self.currency = currency
 
     def fmt(self, amount: int) -> str:
-        """``1250`` -> ``"12.50 USD"``."""
-        return f"{format_minor(amount, self.currency)} {self.currency}"
+        """``1250`` -> ``"12.50 USD"`` in the bot's currency."""
+        return money(amount, self.currency)
 
     async def balance(self, user_id: int) -> int:
         async with self.db.read() as conn:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from providers.money import MONEY_BOUND
 from storage import admin_log, ledger
-from storage import promos as q
+from storage import promos as promo_rows
 from storage.db import Database
 from storage.promos import PromoCode
 
@@ -91,7 +91,7 @@ class Promos:
             raise ValueError("amount, uses or days out of range")
         expires = datetime.now(UTC) + timedelta(days=days) if days else None
         async with self.db.transaction() as conn:
-            promo = await q.create(
+            promo = await promo_rows.create(
                 conn, code=code, amount=amount, max_uses=max_uses, expires_at=expires, created_by=admin_id
             )
             if promo is not None:
@@ -103,7 +103,7 @@ class Promos:
 
     async def newest(self, limit: int = 30) -> list[PromoCode]:
         async with self.db.read() as conn:
-            return await q.newest(conn, limit)
+            return await promo_rows.newest(conn, limit)
 
     async def redeem(self, user_id: int, text: str, now: datetime | None = None) -> Redemption:
         """Credit the code's amount to ``user_id`` once. ValueError when ``text`` is not a code."""
@@ -111,14 +111,14 @@ class Promos:
         now = now or datetime.now(UTC)
         try:
             async with self.db.transaction() as conn:
-                promo = await q.get(conn, code)
+                promo = await promo_rows.get(conn, code)
                 if promo is None:
                     return Redemption(Redeemed.NOT_FOUND)
                 if promo.expired(now):
                     return Redemption(Redeemed.EXPIRED)
-                if not await q.add_use(conn, code, user_id):
+                if not await promo_rows.add_use(conn, code, user_id):
                     return Redemption(Redeemed.ALREADY_USED)
-                if not await q.count_use(conn, code):
+                if not await promo_rows.count_use(conn, code):
                     raise _UsedUp
                 entry = await ledger.post(
                     conn, user_id=user_id, amount=promo.amount, kind="promo", reference=f"promo:{code}:{user_id}"

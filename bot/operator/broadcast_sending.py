@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import InlineKeyboardMarkup
 from aiolimiter import AsyncLimiter
 
-from handlers.admin.broadcast_keyboards import url_button
-from storage import broadcasts as q
+from storage import broadcasts as broadcast_rows
 from storage import users
 from storage.broadcasts import Broadcast
 from storage.db import Database
@@ -40,6 +40,7 @@ class Runner:
         broadcast: Broadcast,
         limiter: AsyncLimiter,
         *,
+        markup: InlineKeyboardMarkup | None,
         senders: int,
         on_progress: Progress,
         progress_every: float,
@@ -50,7 +51,7 @@ class Runner:
         self.progress_every = progress_every
         self.halted = False  # stop claiming recipients: cancelled, or the bot is shutting down
         self._resume_at = 0.0
-        self._markup = url_button(broadcast.button_text, broadcast.button_url)
+        self._markup = markup  # the optional URL button under the message
 
     def halt(self) -> None:
         self.halted = True
@@ -65,9 +66,9 @@ class Runner:
             reporter.cancel()
         if not self.halted:
             async with self.db.transaction() as conn:
-                await q.set_status(conn, self.broadcast.id, "done")
+                await broadcast_rows.set_status(conn, self.broadcast.id, "done")
         async with self.db.read() as conn:
-            fresh = await q.get(conn, self.broadcast.id)
+            fresh = await broadcast_rows.get(conn, self.broadcast.id)
         if fresh is not None and fresh.status != "running":
             logger.info("broadcast %d %s", fresh.id, fresh.status)
             await self.on_progress(fresh, True)
@@ -91,7 +92,7 @@ class Runner:
             if self.halted:
                 return
             async with self.db.transaction() as conn:
-                user_id = await q.claim(conn, self.broadcast.id)
+                user_id = await broadcast_rows.claim(conn, self.broadcast.id)
             if user_id is None:
                 return
             await self._deliver(user_id)
@@ -107,7 +108,7 @@ class Runner:
                 await self._paused(exc.retry_after)
                 if self.halted:  # a 429 means it was not delivered: safe to leave for later
                     async with self.db.transaction() as conn:
-                        await q.release(conn, b.id, user_id)
+                        await broadcast_rows.release(conn, b.id, user_id)
                     return
                 continue
             except TelegramForbiddenError as exc:
@@ -134,9 +135,9 @@ class Runner:
 
     async def _finish(self, user_id: int, status: str, error: str | None = None) -> None:
         async with self.db.transaction() as conn:
-            await q.finish(conn, self.broadcast.id, user_id, status, error)
+            await broadcast_rows.finish(conn, self.broadcast.id, user_id, status, error)
 
     async def _unreachable(self, user_id: int, error: str) -> None:
         async with self.db.transaction() as conn:
-            await q.finish(conn, self.broadcast.id, user_id, "unreachable", error)
+            await broadcast_rows.finish(conn, self.broadcast.id, user_id, "unreachable", error)
             await users.set_blocked(conn, user_id)

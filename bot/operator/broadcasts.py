@@ -12,20 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiolimiter import AsyncLimiter
 
 from bot.operator.broadcast_sending import Runner
-from handlers.admin import broadcast_keyboards as kb
 from storage import admin_log, users
-from storage import broadcasts as q
-from storage.broadcasts import Broadcast
+from storage import broadcasts as broadcast_rows
+from storage.broadcasts import Broadcast, Counts
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
+
+
+class BroadcastView(Protocol):
+    """How a broadcast looks in Telegram; ``handlers/admin/broadcast_keyboards.py`` (a module) is one."""
+
+    def progress_text(self, broadcast_id: int, audience: str, counts: Counts, status: str) -> str: ...
+
+    def progress(self, broadcast_id: int) -> InlineKeyboardMarkup: ...
+
+    def url_button(self, text: str | None, url: str | None) -> InlineKeyboardMarkup | None: ...
 
 
 class Broadcasts:
@@ -34,12 +45,13 @@ class Broadcasts:
         bot: Bot,
         db: Database,
         i18n: I18n,
+        view: BroadcastView,
         rate: float,
         *,
         senders: int = 4,
         progress_every: float = 3.0,
     ) -> None:
-        self.bot, self.db, self.i18n = bot, db, i18n
+        self.bot, self.db, self.i18n, self.view = bot, db, i18n, view
         self.limiter = AsyncLimiter(2, 2 / rate)
         self.senders = senders
         self.progress_every = progress_every
@@ -47,7 +59,7 @@ class Broadcasts:
 
     async def audience_size(self, audience: str) -> int:
         async with self.db.read() as conn:
-            return await q.audience_size(conn, audience)
+            return await broadcast_rows.audience_size(conn, audience)
 
     async def start(
         self,
@@ -65,10 +77,10 @@ class Broadcasts:
         broadcast however often it is tapped. Returns ``(id, recipients, created)``.
         """
         async with self.db.transaction() as conn:
-            existing = await q.by_progress(conn, *progress)
+            existing = await broadcast_rows.by_progress(conn, *progress)
             if existing is not None:
-                return existing.id, (await q.counts(conn, existing.id)).total, False
-            broadcast_id, recipients = await q.create(
+                return existing.id, (await broadcast_rows.counts(conn, existing.id)).total, False
+            broadcast_id, recipients = await broadcast_rows.create(
                 conn,
                 admin_id=admin_id,
                 from_chat_id=from_chat_id,
@@ -78,7 +90,7 @@ class Broadcasts:
                 progress=progress,
             )
             await admin_log.record(conn, admin_id, "broadcast", f"id={broadcast_id} audience={audience} n={recipients}")
-            broadcast = await q.get(conn, broadcast_id)
+            broadcast = await broadcast_rows.get(conn, broadcast_id)
         assert broadcast is not None
         logger.info("broadcast %d started by %d: %d recipients", broadcast_id, admin_id, recipients)
         self._launch(broadcast)
@@ -87,7 +99,7 @@ class Broadcasts:
     async def cancel(self, broadcast_id: int, admin_id: int) -> bool:
         """Stop sending; the remaining recipients stay pending. False when it was not running."""
         async with self.db.transaction() as conn:
-            cancelled = await q.set_status(conn, broadcast_id, "cancelled")
+            cancelled = await broadcast_rows.set_status(conn, broadcast_id, "cancelled")
             if cancelled:
                 await admin_log.record(conn, admin_id, "broadcast_cancel", f"id={broadcast_id}")
         if run := self._runs.get(broadcast_id):
@@ -97,9 +109,9 @@ class Broadcasts:
     async def resume(self) -> list[int]:
         """At start: every broadcast still running goes on; recipients left ``sending`` become failed."""
         async with self.db.transaction() as conn:
-            pending = [b for b in await q.running(conn) if b.id not in self._runs]
+            pending = [b for b in await broadcast_rows.running(conn) if b.id not in self._runs]
             for broadcast in pending:
-                if interrupted := await q.interrupt(conn, broadcast.id):
+                if interrupted := await broadcast_rows.interrupt(conn, broadcast.id):
                     logger.warning("broadcast %d: %d recipients interrupted by a crash", broadcast.id, interrupted)
         for broadcast in pending:
             logger.info("broadcast %d resumes", broadcast.id)
@@ -130,6 +142,7 @@ class Broadcasts:
             self.db,
             broadcast,
             self.limiter,
+            markup=self.view.url_button(broadcast.button_text, broadcast.button_url),
             senders=self.senders,
             on_progress=self._progress,
             progress_every=self.progress_every,
@@ -147,12 +160,12 @@ class Broadcasts:
         """Edit the progress message (with Cancel while running); at the end, also send the report."""
         try:
             async with self.db.read() as conn:
-                counts = await q.counts(conn, broadcast.id)
+                counts = await broadcast_rows.counts(conn, broadcast.id)
                 admin = await users.get(conn, broadcast.admin_id)
             status = broadcast.status if final else "running"
             with self.i18n.context(), self.i18n.use_locale(admin.language if admin else self.i18n.default_locale):
-                text = kb.progress_text(broadcast.id, broadcast.audience, counts, status)
-                markup = None if final else kb.progress(broadcast.id)
+                text = self.view.progress_text(broadcast.id, broadcast.audience, counts, status)
+                markup = None if final else self.view.progress(broadcast.id)
             chat_id = broadcast.progress_chat_id or broadcast.admin_id
             if broadcast.progress_message_id is not None:
                 try:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.money.audit import Books, books
 from bot.money.pricing import Pricing
 from storage import audit as money_q
-from storage import stats as q
+from storage import stats as stats_queries
 from storage.db import Database
 from storage.orders import iso, parse_iso
 
@@ -35,7 +35,7 @@ class Quality:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    users: q.UserCounts
+    users: stats_queries.UserCounts
     orders: dict[str, dict[str, int]]  # period -> status -> count
     money: dict[str, Books]  # period -> revenue, cost, write-offs, margin
     by_provider: list[Quality]
@@ -43,9 +43,9 @@ class Report:
     by_country: list[Quality]
 
 
-def quality(rows: list[q.Delivery], key: Callable[[q.Delivery], str]) -> list[Quality]:
+def quality(rows: list[stats_queries.Delivery], key: Callable[[stats_queries.Delivery], str]) -> list[Quality]:
     """Share with a code and median time to code per group, most orders first."""
-    groups: dict[str, list[q.Delivery]] = {}
+    groups: dict[str, list[stats_queries.Delivery]] = {}
     for row in rows:
         groups.setdefault(key(row), []).append(row)
     result = []
@@ -70,11 +70,11 @@ class Stats:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         since = {"today": iso(midnight), "week": iso(now - timedelta(days=7)), "all": None}
         async with self.db.read() as conn:
-            users = await q.user_counts(conn, iso(now - timedelta(days=1)), iso(now - timedelta(days=7)))
-            orders = {p: await q.orders_by_status(conn, since[p]) for p in PERIODS}
+            users = await stats_queries.user_counts(conn, iso(now - timedelta(days=1)), iso(now - timedelta(days=7)))
+            orders = {p: await stats_queries.orders_by_status(conn, since[p]) for p in PERIODS}
             sales = await money_q.sales(conn)
             purchases = await money_q.purchase_costs(conn)
-            rows = await q.deliveries(conn)
+            rows = await stats_queries.deliveries(conn)
         money = {
             p: books(
                 (s for s in sales if s.created_at >= (since[p] or "")),

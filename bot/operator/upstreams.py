@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiogram.utils.i18n import gettext as _
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
+from bot.money.billing import money
 from bot.money.pricing import Pricing
+from bot.notifications import Alert, LowBalance, Notifications, UpstreamFailing
 from bot.settings import Settings
-from handlers.notifier import Notifier
 from providers.catalog import Catalog
 from providers.errors import ProviderError
 from providers.guard import BreakerState, GuardedProvider
-from providers.money import format_minor
-from storage import admin_log
-from storage import config as config_q
+from storage import admin_log, config
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
 BALANCE_TIMEOUT = 15.0
-ALERT_INTERVAL_MINUTES = 5
+ALERT_INTERVAL_MINUTES = 5  # how often balances and breakers are checked for alerts
 
 
 def enabled_key(name: str) -> str:
@@ -46,7 +40,7 @@ class UpstreamInfo:
 async def apply_saved(db: Database, catalog: Catalog) -> None:
     """Apply the operator's saved enable/disable switches (call once at startup)."""
     async with db.read() as conn:
-        saved = await config_q.with_prefix(conn, "upstream:")
+        saved = await config.with_prefix(conn, "upstream:")
     for name, provider in catalog.providers.items():
         value = saved.get(enabled_key(name))
         if value is not None and isinstance(provider, GuardedProvider):
@@ -74,7 +68,7 @@ class Upstreams:
             except (ProviderError, TimeoutError) as exc:
                 error = str(exc) or exc.__class__.__name__
             else:
-                balance = f"{format_minor(found.amount, found.currency)} {found.currency}"
+                balance = money(found.amount, found.currency)
                 converted = self.pricing.convert(found.amount, found.currency)
         return UpstreamInfo(
             name=provider.name,
@@ -95,14 +89,14 @@ class Upstreams:
         if provider is None:
             raise LookupError(name)
         async with self.db.transaction() as conn:
-            await config_q.put(conn, enabled_key(name), "1" if enabled else "0", admin_id)
+            await config.put(conn, enabled_key(name), "1" if enabled else "0", admin_id)
             await admin_log.record(conn, admin_id, "enable" if enabled else "disable", f"upstream={name}")
         provider.enabled = enabled
         logger.info("admin %d %s upstream %s", admin_id, "enabled" if enabled else "disabled", name)
 
-    async def new_alerts(self) -> list[tuple[str, str, UpstreamInfo]]:
-        """``(upstream, "low" | "open", info)`` for each bad state entered since the last check."""
-        found = []
+    async def new_alerts(self) -> list[Alert]:
+        """One alert for each bad state (low balance, breaker open) entered since the last check."""
+        found: list[Alert] = []
         for info in await self.status():
             before = self._alerted.get(info.name, set())
             now: set[str] = set()
@@ -115,44 +109,15 @@ class Upstreams:
                 if info.breaker != BreakerState.CLOSED:
                     now.add("open")
             self._alerted[info.name] = now
-            found += [(info.name, kind, info) for kind in sorted(now - before)]
+            for kind in sorted(now - before):
+                logger.warning("alerting admins: upstream %s %s", info.name, kind)
+                if kind == "low":
+                    found.append(LowBalance(info.name, info.balance, self.threshold, self.pricing.currency))
+                else:
+                    found.append(UpstreamFailing(info.name, info.last_error))
         return found
 
-    async def check(self, notifier: Notifier) -> None:
-        """The scheduled job: one message per admin per new bad state."""
-        with notifier.i18n.context():
-            for name, kind, info in await self.new_alerts():
-                if kind == "low":
-                    text = _("⚠️ Upstream {name}: balance {balance} is under {threshold}.").format(
-                        name=name, balance=info.balance, threshold=self.fmt(self.threshold)
-                    )
-                else:
-                    text = _("⚠️ Upstream {name} is failing and out of routing: {error}").format(
-                        name=name, error=html.escape(info.last_error or "?")
-                    )
-                logger.warning("alerting admins: upstream %s %s", name, kind)
-                await notifier.tell_admins(self.settings.admin_ids, text)
-
-    def fmt(self, amount: int) -> str:
-        return f"{format_minor(amount, self.pricing.currency)} {self.pricing.currency}"
-
-    def schedule(
-        self,
-        scheduler: AsyncIOScheduler,
-        notifier: Notifier,
-        wrap: Callable[[Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]] = lambda job: job,
-    ) -> None:
-        """Check balances and breakers every few minutes; ``wrap`` lets shutdown wait for a run."""
-
-        async def check() -> None:
-            await self.check(notifier)
-
-        scheduler.add_job(
-            wrap(check),
-            "interval",
-            minutes=ALERT_INTERVAL_MINUTES,
-            id="upstream_alerts",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+    async def check(self, notifications: Notifications) -> None:
+        """The scheduled job: every admin told once per new bad state."""
+        for alert in await self.new_alerts():
+            await notifications.alert(alert)

@@ -12,7 +12,7 @@ from bot.orders.placing import OrderService
 from bot.orders.renewals import Renewing
 from bot.orders.settlement import Upstream
 from providers.errors import CancelRefused, ProviderError
-from storage import orders as q
+from storage import orders as order_rows
 from storage import renewals
 from storage.orders import REFUNDED, Order, OrderStatus
 from storage.purchases import WriteOff
@@ -90,12 +90,14 @@ class OrderActions(Renewing):
     async def finish(self, order_id: int, user_id: int | None = None) -> Order | None:
         """Close an order that got its code (no refund); not while one of its renewals is unsettled."""
         async with self.db.transaction() as conn:
-            order = await q.get(conn, order_id, user_id)
+            order = await order_rows.get(conn, order_id, user_id)
             if order is None or order.status is not OrderStatus.CODE_RECEIVED:
                 return order
             if self.orders.inflight.renewing_order(order_id) or await renewals.open_of_order(conn, order_id):
                 return order
-            done = await q.update(conn, order_id, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.COMPLETED)
+            done = await order_rows.update(
+                conn, order_id, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.COMPLETED
+            )
         if done and done.upstream_id:
             try:
                 await self.catalog.get(done.provider).finish(done.upstream_id)

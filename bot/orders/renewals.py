@@ -21,7 +21,7 @@ from providers.base import Offer
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
 from storage import ledger, renewals
-from storage import orders as q
+from storage import orders as order_rows
 from storage.db import Database
 from storage.orders import Order, OrderStatus
 from storage.purchases import WriteOff
@@ -63,7 +63,7 @@ class Renewing:
         reference = f"order:{order.id}:renew:{nonce}"
         try:
             async with self.db.transaction() as conn:
-                current = await q.get(conn, order.id)
+                current = await order_rows.get(conn, order.id)
                 if current is None or not current.is_open or current.expires_at <= datetime.now(UTC):
                     return Result(Outcome.CLOSED, current)  # closed (or expiring) since the screen was shown
                 if not await renewals.add(conn, order.id, reference, days, price):
@@ -98,9 +98,9 @@ class Renewing:
             renewal = await renewals.get(conn, reference)
             sellable = renewal is not None and renewal.status in ("pending", "unknown")
             renewed = None
-            current = await q.get(conn, order.id)  # not ``order``: another renewal may have landed since
+            current = await order_rows.get(conn, order.id)  # not ``order``: another renewal may have landed since
             if sellable and current is not None:
-                renewed = await q.update(
+                renewed = await order_rows.update(
                     conn,
                     order.id,
                     expect=(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED),
@@ -146,7 +146,7 @@ class Renewing:
         renewal = await renewals.get(conn, reference)
         if renewal is None or not await renewals.move(conn, reference, "refunded", expect):
             return False
-        order = await q.get(conn, renewal.order_id)
+        order = await order_rows.get(conn, renewal.order_id)
         assert order is not None
         await ledger.post(
             conn,
@@ -163,7 +163,7 @@ class Renewing:
         now = now or datetime.now(UTC)
         async with self.db.read() as conn:
             renewal = await renewals.get(conn, reference)
-            order = await q.get(conn, renewal.order_id) if renewal else None
+            order = await order_rows.get(conn, renewal.order_id) if renewal else None
         if renewal is None or order is None or renewal.status not in ("pending", "unknown"):
             return False
         provider = self.catalog.providers.get(order.provider)
@@ -181,7 +181,7 @@ class Renewing:
             else:  # the upstream did not extend it: nothing was spent there
                 await self.refund_renewal(reference, ("pending", "unknown"))
             return True
-        if now - q.parse_iso(renewal.created_at) < LOOKUP_PATIENCE:
+        if now - order_rows.parse_iso(renewal.created_at) < LOOKUP_PATIENCE:
             return False  # the upstream cannot say now; asked again next run
         offer = await self.renewal_offer(order, renewal.days)
         async with self.db.transaction() as conn:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import aiosqlite
 
 from storage import ledger, purchases
-from storage import orders as q
+from storage import orders as order_rows
 from storage.orders import Order, OrderStatus
 from storage.purchases import Outcome, WriteOff
 
@@ -38,7 +38,7 @@ async def refund(
 ) -> Order | None:
     """Move the order to a refunded status, credit its price back, settle its purchase; None if it
     had moved on. ``fields``: more columns to set. The caller owns the transaction."""
-    order = await q.update(conn, order_id, expect=expect, status=status, error=error, **fields)
+    order = await order_rows.update(conn, order_id, expect=expect, status=status, error=error, **fields)
     if order is None:
         return None
     await ledger.post(
@@ -63,7 +63,7 @@ async def keep(
     error: str | None = None,
 ) -> Order | None:
     """Close a non-refundable order without a code: the user keeps no refund, the number is sold."""
-    order = await q.update(conn, order_id, expect=expect, status=status, error=error)
+    order = await order_rows.update(conn, order_id, expect=expect, status=status, error=error)
     if order is not None:
         await purchases.settle_order(conn, order_id, *SOLD)
     return order

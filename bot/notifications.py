@@ -1,0 +1,60 @@
+"""What the services tell people, as data: the output port ``handlers/notifier.py`` implements.
+
+Services never build a sentence. They hand an order, a payment or an :data:`Alert` to
+:class:`Notifications`; the Telegram side renders it in the reader's language (texts in
+``handlers/texts/alerts.py``) and sends it. ``bot/app.py`` injects the implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from storage.orders import Order
+from storage.payments import Payment
+
+
+@dataclass(frozen=True, slots=True)
+class LowBalance:
+    """An upstream's balance fell under the alert threshold."""
+
+    upstream: str
+    balance: str | None  # as the upstream states it, e.g. "4.00 USD"
+    threshold: int  # minor units of ``currency``
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFailing:
+    """An upstream's breaker opened: it is out of routing."""
+
+    upstream: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnclearRefund:
+    """An order whose purchase stayed unclear was refunded: the upstream may hold a number without an order."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUnusable:
+    """The database file was deleted or replaced: no order and no money until it is put back."""
+
+    problem: str
+
+
+Alert = LowBalance | UpstreamFailing | UnclearRefund | DatabaseUnusable
+
+
+class Notifications(Protocol):
+    async def deliver(self, order: Order) -> None:
+        """Send the order's new SMS and refresh its card; safe to call repeatedly."""
+
+    async def alert(self, alert: Alert) -> None:
+        """Tell every admin, once each."""
+
+    async def send_receipt(self, payment: Payment, balance: int) -> None:
+        """The user's receipt for a top-up credited after its first attempt failed."""

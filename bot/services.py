@@ -1,0 +1,121 @@
+"""Every service, built once and in one place, as the typed mapping handlers receive by name.
+
+``bot/app.py`` passes the result as ``Dispatcher(**services)``: a handler asks for ``orders`` or
+``billing`` by parameter name. The Telegram side is injected: ``notifier`` builds the
+:class:`bot.notifications.Notifications` from the order actions and billing, and ``broadcast_view``
+renders broadcasts. No service builds another: each gets what it needs from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypedDict
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.jobs import Jobs
+from bot.money.audit import Audit
+from bot.money.billing import Billing
+from bot.money.pricing import Pricing
+from bot.money.promos import Promos
+from bot.money.stars import Payments
+from bot.notifications import Notifications
+from bot.operator.accounts import AdminUsers
+from bot.operator.broadcasts import Broadcasts, BroadcastView
+from bot.operator.prices import PriceAdmin
+from bot.operator.stats import Stats
+from bot.operator.upstreams import Upstreams, apply_saved
+from bot.orders.actions import OrderActions
+from bot.orders.placing import Limits, OrderService
+from bot.orders.refunds import RefundPolicy
+from bot.orders.tracking import Tracker
+from bot.settings import Settings
+from providers.base import Provider
+from providers.catalog import Catalog
+from storage.db import Database
+
+
+class Services(TypedDict):
+    settings: Settings
+    db: Database
+    i18n: I18n
+    catalog: Catalog
+    pricing: Pricing
+    billing: Billing
+    orders: OrderService
+    actions: OrderActions
+    tracker: Tracker
+    notifier: Notifications
+    scheduler: AsyncIOScheduler
+    jobs: Jobs
+    payments: Payments
+    promos: Promos
+    audit: Audit
+    stats: Stats
+    admin_users: AdminUsers
+    upstreams: Upstreams
+    price_admin: PriceAdmin
+    broadcasts: Broadcasts
+
+
+NotifierFactory = Callable[[OrderActions, Billing], Notifications]
+
+
+async def build_services(
+    settings: Settings,
+    bot: Bot,
+    db: Database,
+    providers: list[Provider],
+    i18n: I18n,
+    *,
+    notifier: NotifierFactory,
+    broadcast_view: BroadcastView,
+) -> Services:
+    """Build every service; the operator's saved prices and upstream switches are applied on the way."""
+    catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
+    pricing = Pricing(settings)
+    price_admin = PriceAdmin(db, pricing)
+    await price_admin.load()  # the operator's saved markup (and overrides)
+    await apply_saved(db, catalog)  # the operator's upstream on/off switches
+    billing = Billing(db, settings.currency)
+    policy = RefundPolicy(
+        db,
+        catalog,
+        preference_percent=settings.refundable_preference_percent,
+        write_off_limit=settings.write_off_limit_per_day,
+    )
+    limits = Limits.for_grace(
+        settings.pending_grace_seconds, settings.max_active_orders_per_user, settings.purchases_per_minute
+    )
+    timeout = timedelta(minutes=settings.order_timeout_minutes)
+    orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
+    actions = OrderActions(orders)
+    tracker = Tracker(actions, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
+    notifications = notifier(actions, billing)
+    payments = Payments(db, settings.star_packages, settings.star_rate)
+    upstreams = Upstreams(db, catalog, pricing, settings)
+    return Services(
+        settings=settings,
+        db=db,
+        i18n=i18n,
+        catalog=catalog,
+        pricing=pricing,
+        billing=billing,
+        orders=orders,
+        actions=actions,
+        tracker=tracker,
+        notifier=notifications,
+        scheduler=AsyncIOScheduler(timezone="UTC"),
+        jobs=Jobs(tracker, notifications, payments, upstreams, settings),
+        payments=payments,
+        promos=Promos(db),
+        audit=Audit(db, pricing),
+        stats=Stats(db, pricing),
+        admin_users=AdminUsers(db),
+        upstreams=upstreams,
+        price_admin=price_admin,
+        broadcasts=Broadcasts(bot, db, i18n, broadcast_view, settings.broadcast_rate),
+    )

@@ -1,0 +1,55 @@
+"""Texts the services' events become: the admins' alerts, a late top-up's receipt, maintenance.
+
+The services hand over data (:mod:`bot.notifications`); :class:`handlers.notifier.Notifier` renders it
+here, inside an i18n context. Pure functions that return HTML.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.money.billing import money
+from bot.notifications import Alert, DatabaseUnusable, LowBalance, UnclearRefund, UpstreamFailing
+from providers.names import service_name
+
+
+def receipt(amount: str, balance: str) -> str:
+    """The user's receipt for a credited top-up."""
+    return _("✅ Topped up {amount}. Balance: <b>{balance}</b>.").format(amount=amount, balance=balance)
+
+
+def maintenance_text() -> str:
+    """What a user is told while the database cannot be used (``handlers/errors.py``)."""
+    return _("🛠 The bot is under maintenance. Nothing was charged; please try again later.")
+
+
+def alert_text(alert: Alert) -> str:
+    """The admins' message for an alert."""
+    match alert:
+        case LowBalance():
+            return _("⚠️ Upstream {name}: balance {balance} is under {threshold}.").format(
+                name=alert.upstream, balance=alert.balance, threshold=money(alert.threshold, alert.currency)
+            )
+        case UpstreamFailing():
+            return _("⚠️ Upstream {name} is failing and out of routing: {error}").format(
+                name=alert.upstream, error=escape(alert.error or "?")
+            )
+        case UnclearRefund(order=order):
+            return _(
+                "⚠️ Order #{id} ({service}, {country}) at {provider} ended unclear and was refunded to user "
+                "{user}. Check the upstream account for a number bought without an order."
+            ).format(
+                id=order.id,
+                service=escape(service_name(order.service)),
+                country=escape(order.country),
+                provider=order.provider,
+                user=order.user_id,
+            )
+        case DatabaseUnusable():
+            return _(
+                "🛑 The database is unusable: {problem}.\n"
+                "The bot takes no orders and no money and tells users it is under maintenance. Put the "
+                "database file back (from the latest backup), then restart the bot."
+            ).format(problem=escape(alert.problem))

@@ -1,30 +1,23 @@
-"""Configuration from the environment and ``.env`` (pydantic-settings)."""
+"""Configuration from the environment and ``.env`` (pydantic-settings); the checks are :mod:`bot.setting_checks`."""
 
 from __future__ import annotations
 
-import json
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AfterValidator, Field, SecretStr
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from providers.money import MONEY_BOUND, exponent, format_minor, parse_amount, to_minor
-
-#: upstreams configured by ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL``, with their documented base URLs
-UPSTREAM_DEFAULT_URLS: dict[str, str] = {
-    "smscartesim": "https://smscartesim.com/api/v1",
-    "simsmsbox": "https://api.simsmsbox.com",
-    "ismscode": "https://ismscode.com/api/v3",
-    "smscode": "https://api.smscode.gg/v1",
-    "smsx": "https://mail.smsx.site",
-}
-
-
-#: value of one unit of each currency in US dollars (override with USD_RATES)
-DEFAULT_USD_RATES = "USD=1,IDR=0.0000621,EUR=1.08,GBP=1.27,RUB=0.011,INR=0.012,CNY=0.14,XTR=0.013"
+from bot.setting_checks import (
+    DEFAULT_USD_RATES,
+    MAX_AMOUNT_CAP,
+    UPSTREAM_DEFAULT_URLS,
+    SettingChecks,
+    SmsActivateUpstream,
+    max_amount_check,
+)
+from providers.money import exponent, parse_amount, to_minor
 
 #: price of an offer with no published price when DEFAULT_PRICE is unset, in US dollars (converted to CURRENCY)
 DEFAULT_PRICE_USD = Decimal("0.50")
@@ -33,51 +26,9 @@ BALANCE_ALERT_USD = Decimal(5)
 
 #: MAX_AMOUNT when unset, in US dollars: converted to CURRENCY and rounded down to one significant digit
 MAX_AMOUNT_USD = Decimal(1_000_000)
-#: MAX_AMOUNT at most, in minor units: a balance holds a thousand of them within the database's bound
-MAX_AMOUNT_CAP = MONEY_BOUND // 1000
 
 
-def _max_amount(value: str | None, info: ValidationInfo) -> str | None:
-    """MAX_AMOUNT: blank is unset; else a positive amount in CURRENCY of at most MAX_AMOUNT_CAP minor units."""
-    currency = info.data.get("currency")
-    if value is None or not value.strip() or currency is None:  # CURRENCY itself is invalid and reported
-        return None
-    try:
-        parse_amount(value, currency, MAX_AMOUNT_CAP)
-    except ValueError:
-        cap = format_minor(MAX_AMOUNT_CAP, currency)
-        shape = "no decimals" if exponent(currency) == 0 else f"at most {exponent(currency)} decimals"
-        raise ValueError(f"must be a positive amount in {currency} up to {cap} with {shape}, got {value!r}") from None
-    return value.strip()
-
-
-class SmsActivateUpstream(BaseModel):
-    """One upstream speaking the sms-activate protocol (``SMSACTIVATE_UPSTREAMS`` entries)."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,23}$")
-    base_url: str
-    api_key: SecretStr
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return _http_url(value)
-
-
-def _http_url(value: str) -> str:
-    """An http(s) URL with a host, without its trailing slash."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        raise ValueError(f"not a URL: {value!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    return value.rstrip("/")
-
-
-class Settings(BaseSettings):
+class Settings(SettingChecks):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     bot_token: SecretStr
@@ -121,7 +72,7 @@ class Settings(BaseSettings):
     refresh_min_seconds: float = Field(5.0, ge=0, le=3600)  # Refresh asks the upstream at most this often per order
     # the largest amount an operator may type (credit, debit, promo code, price override), in CURRENCY;
     # unset: MAX_AMOUNT_USD in CURRENCY (see max_amount_minor)
-    max_amount: Annotated[str | None, AfterValidator(_max_amount), Field(validate_default=True)] = None
+    max_amount: Annotated[str | None, AfterValidator(max_amount_check), Field(validate_default=True)] = None
 
     smscartesim_api_key: SecretStr | None = None
     smscartesim_base_url: str = UPSTREAM_DEFAULT_URLS["smscartesim"]
@@ -135,169 +86,7 @@ class Settings(BaseSettings):
     smsx_base_url: str = UPSTREAM_DEFAULT_URLS["smsx"]
     smsactivate_api_key: SecretStr | None = None
     smsactivate_base_url: str | None = None
-    smsactivate_upstreams: Annotated[list[SmsActivateUpstream], NoDecode] = []
-
-    @field_validator("currency")
-    @classmethod
-    def _currency_has_rate(cls, value: str, info: ValidationInfo) -> str:
-        """Every upstream price is converted into CURRENCY: without a rate nothing would be on sale."""
-        rates = info.data.get("usd_rates")
-        if rates is not None and value not in rates:
-            raise ValueError(
-                f"USD_RATES has no rate for {value}, so no upstream price could be converted and nothing "
-                f"would be on sale: add {value}=<value of one {value} in USD> to USD_RATES"
-            )
-        return value
-
-    @field_validator("database_path")
-    @classmethod
-    def _database_file(cls, value: Path) -> Path:
-        if str(value) == ":memory:":
-            raise ValueError("must be a file: balances and orders must survive a restart")
-        if not value.name or value.name in (".", ".."):
-            raise ValueError("must be the path of a file, e.g. data/bot.sqlite3")
-        if value.is_dir():
-            raise ValueError(f"{value} is a folder: give a file in it, e.g. {value / 'bot.sqlite3'}")
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return level
-
-    @field_validator("web_port", mode="before")
-    @classmethod
-    def _blank_port(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("smsactivate_upstreams", mode="before")
-    @classmethod
-    def _upstreams_json(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        if not value.strip():
-            return []
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValueError(
-                f"not valid JSON ({exc.msg} at character {exc.pos}); expected a list such as "
-                '[{"name": "bower", "base_url": "https://…", "api_key": "…", "currency": "USD"}]'
-            ) from None
-
-    @field_validator("smsactivate_upstreams")
-    @classmethod
-    def _upstreams_priced(cls, value: list[SmsActivateUpstream], info: ValidationInfo) -> list[SmsActivateUpstream]:
-        rates = info.data.get("usd_rates") or {}
-        names = [upstream.name for upstream in value]
-        for upstream in value:
-            if upstream.currency not in rates:
-                raise ValueError(
-                    f"upstream {upstream.name!r} prices in {upstream.currency}, which has no rate in USD_RATES"
-                )
-            if names.count(upstream.name) > 1:
-                raise ValueError(f"upstream name {upstream.name!r} is used twice")
-        return value
-
-    @field_validator("admin_ids", mode="before")
-    @classmethod
-    def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return frozenset(int(part) for part in value.replace(",", " ").split())
-        return value
-
-    @field_validator("star_packages", mode="before")
-    @classmethod
-    def _split_stars(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [int(part) for part in value.replace(",", " ").split()]
-        return value
-
-    @field_validator("star_packages")
-    @classmethod
-    def _stars_range(cls, value: list[int]) -> list[int]:
-        if not value or not all(1 <= stars <= 10000 for stars in value):
-            raise ValueError("expected Star amounts from 1 to 10000, comma separated, e.g. 50,100,250")
-        return sorted(set(value))
-
-    @field_validator("usd_rates", mode="before")
-    @classmethod
-    def _rates(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        rates: dict[str, Decimal] = {}
-        for part in DEFAULT_USD_RATES.split(",") + value.replace(";", ",").split(","):
-            if not part.strip():
-                continue
-            code, _, text = part.partition("=")
-            try:
-                rate = Decimal(text.strip())
-            except InvalidOperation:
-                rate = Decimal(0)
-            if not rate.is_finite() or rate <= 0:
-                raise ValueError(f"expected CODE=rate pairs such as IDR=0.0000621, got {part.strip()!r}")
-            rates[code.strip().upper()] = rate
-        return rates
-
-    @field_validator("bot_token")
-    @classmethod
-    def _token_shape(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value().strip()
-        left, _, right = token.partition(":")
-        if not (left.isdigit() and right):
-            raise ValueError("must look like 123456789:AA... (the token @BotFather gives)")
-        return SecretStr(token)
-
-    @field_validator("upstream_balance_alert", mode="before")
-    @classmethod
-    def _alert_amount(cls, value: object, info: ValidationInfo) -> object:
-        if not isinstance(value, str) or not value.strip():
-            return None
-        currency = info.data.get("currency") or "USD"
-        try:
-            parse_amount(value.strip(), currency)
-        except ValueError:
-            raise ValueError(f"must be a positive amount in {currency}, got {value.strip()!r}") from None
-        return value.strip()
-
-    @field_validator("price_step", "default_price", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("price_step", "default_price")
-    @classmethod
-    def _amount_in_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """An amount in CURRENCY: positive, with no more decimals than CURRENCY has (0 for IDR)."""
-        currency = info.data.get("currency")
-        if currency is None:
-            return value  # CURRENCY itself is invalid and reported
-        if value is None:
-            rates = info.data.get("usd_rates")
-            if info.field_name == "default_price" and rates is not None and currency not in rates:
-                raise ValueError(
-                    f"not set and USD_RATES has no rate to derive it in {currency}: "
-                    f"set DEFAULT_PRICE (in {currency}) or add {currency}=<value in USD> to USD_RATES"
-                )
-            return None
-        value = value.strip()
-        try:
-            parse_amount(value, currency)
-        except ValueError:
-            digits = exponent(currency)
-            shape = "no decimals" if digits == 0 else f"at most {digits} decimals"
-            raise ValueError(f"must be a positive amount in {currency} with {shape}, got {value!r}") from None
-        return value
-
-    @field_validator("telegram_api_url", "smsactivate_base_url", *(f"{n}_base_url" for n in UPSTREAM_DEFAULT_URLS))
-    @classmethod
-    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or (info.field_name == "smsactivate_base_url" and not value.strip()):
-            return None  # SMSACTIVATE_BASE_URL is optional: blank is unset
-        return _http_url(value.strip())
+    smsactivate_upstreams: Annotated[list[SmsActivateUpstream], NoDecode] = Field(default_factory=list)
 
     @property
     def price_step_minor(self) -> int:

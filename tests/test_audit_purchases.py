@@ -238,6 +238,18 @@ async def _base(db: Database) -> dict[str, int]:
 Build = Callable[[aiosqlite.Connection, dict[str, int]], Awaitable[object]]
 off = Outcome.WRITTEN_OFF
 
+
+def _rental_renewal(
+    status: str, issue: str, *, charged: bool = True, refund: int | None = None
+) -> tuple[Build, list[tuple[str, str]]]:
+    """A 0.70 renewal of the base rental in ``status``, charged and refunded as :func:`_renewal` takes it;
+    the audit reports ``issue`` against the rental."""
+    return (
+        lambda c, o: _renewal(c, o["rental"], A, status, 70, charged=charged, refund=refund),
+        [(issue, "rental")],
+    )
+
+
 #: name -> (rows to add to the base, the issues expected as (kind, key of the subject's id))
 CONTRADICTIONS: dict[str, tuple[Build, list[tuple[str, str]]]] = {
     "closed order, purchase open": (
@@ -278,26 +290,11 @@ CONTRADICTIONS: dict[str, tuple[Build, list[tuple[str, str]]]] = {
         lambda c, o: _order(c, B, "expired", 100, Settle(50, outcome=off, reason=WriteOff.NO_CANCEL), refunded=False),
         [("no_refund", "new")],
     ),
-    "done renewal refunded": (
-        lambda c, o: _renewal(c, o["rental"], A, "done", 70, refund=70),
-        [("renewal_stray_refund", "rental")],
-    ),
-    "pending renewal refunded": (
-        lambda c, o: _renewal(c, o["rental"], A, "pending", 70, refund=70),
-        [("renewal_stray_refund", "rental")],
-    ),
-    "refunded renewal without its refund": (
-        lambda c, o: _renewal(c, o["rental"], A, "refunded", 70, refund=0),
-        [("renewal_no_refund", "rental")],
-    ),
-    "refunded renewal, wrong refund": (
-        lambda c, o: _renewal(c, o["rental"], A, "refunded", 70, refund=60),
-        [("renewal_bad_refund", "rental")],
-    ),
-    "renewal never charged": (
-        lambda c, o: _renewal(c, o["rental"], A, "unknown", 70, charged=False),
-        [("renewal_charge", "rental")],
-    ),
+    "done renewal refunded": _rental_renewal("done", "renewal_stray_refund", refund=70),
+    "pending renewal refunded": _rental_renewal("pending", "renewal_stray_refund", refund=70),
+    "refunded renewal without its refund": _rental_renewal("refunded", "renewal_no_refund", refund=0),
+    "refunded renewal, wrong refund": _rental_renewal("refunded", "renewal_bad_refund", refund=60),
+    "renewal never charged": _rental_renewal("unknown", "renewal_charge", charged=False),
     "renewal charge without a renewal": (
         lambda c, o: ledger.post(c, user_id=A, amount=-70, kind="renewal", reference=f"order:{o['rental']}:renew:x"),
         [("renewal_orphan", "row")],

@@ -62,15 +62,9 @@ class Broadcasts:
             return await broadcast_rows.audience_size(conn, audience)
 
     async def start(
-        self,
-        *,
-        admin_id: int,
-        from_chat_id: int,
-        message_id: int,
-        button: tuple[str, str] | None,
-        audience: str,
-        progress: tuple[int, int],
-    ) -> tuple[int, int, bool]:
+        self, *, admin_id: int, from_chat_id: int, message_id: int, button: tuple[str, str] | None,
+        audience: str, progress: tuple[int, int],
+    ) -> tuple[int, int, bool]:  # fmt: skip
         """Create the broadcast and its recipients in one transaction and start sending in the background.
 
         ``progress`` is the (chat, message) the progress is shown in; one confirmation screen starts one
@@ -81,14 +75,9 @@ class Broadcasts:
             if existing is not None:
                 return existing.id, (await broadcast_rows.counts(conn, existing.id)).total, False
             broadcast_id, recipients = await broadcast_rows.create(
-                conn,
-                admin_id=admin_id,
-                from_chat_id=from_chat_id,
-                message_id=message_id,
-                button=button,
-                audience=audience,
-                progress=progress,
-            )
+                conn, admin_id=admin_id, from_chat_id=from_chat_id, message_id=message_id, button=button,
+                audience=audience, progress=progress,
+            )  # fmt: skip
             await admin_log.record(conn, admin_id, "broadcast", f"id={broadcast_id} audience={audience} n={recipients}")
             broadcast = await broadcast_rows.get(conn, broadcast_id)
         assert broadcast is not None

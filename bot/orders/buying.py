@@ -20,7 +20,7 @@ from bot.money.pricing import Pricing, Quote
 from bot.orders import settlement
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import RefundPolicy, Terms
-from bot.orders.settlement import Inflight, Upstream
+from bot.orders.settlement import Inflight, Statuses, Upstream
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     from bot.orders.placing import Limits
 
 logger = logging.getLogger(__name__)
+
+
+def _bought_at(offer: Offer, terms: Terms) -> dict[str, object]:
+    """The columns an order takes from the offer it is being bought at."""
+    return {
+        "provider": offer.provider,
+        "product_id": offer.product_id,
+        "cost_currency": offer.currency,
+        "refundable": int(terms.refundable),
+    }
 
 
 class Buying:
@@ -115,17 +125,9 @@ class Buying:
     async def _unclear(self, order: Order, offer: Offer, terms: Terms, error: str) -> Result:
         async with self.db.transaction() as conn:
             moved = await order_rows.update(
-                conn,
-                order.id,
-                expect=(OrderStatus.PENDING,),
-                status=OrderStatus.UNKNOWN,
-                provider=offer.provider,
-                product_id=offer.product_id,
-                cost=offer.cost,
-                cost_currency=offer.currency,
-                refundable=int(terms.refundable),
-                error=error[:300],
-            )
+                conn, order.id, expect=(OrderStatus.PENDING,), status=OrderStatus.UNKNOWN, cost=offer.cost,
+                error=error[:300], **_bought_at(offer, terms),
+            )  # fmt: skip
         return Result(Outcome.UNKNOWN, moved or await self.get(order.id))
 
     async def _activate(self, order: Order, offer: Offer, purchase: Purchase, terms: Terms, quote: Quote) -> Result:
@@ -136,19 +138,10 @@ class Buying:
             active = None
             if owner is None:
                 active = await order_rows.update(
-                    conn,
-                    order.id,
-                    expect=(OrderStatus.PENDING,),
-                    status=OrderStatus.ACTIVE,
-                    provider=offer.provider,
-                    product_id=offer.product_id,
-                    upstream_id=purchase.upstream_id,
-                    phone=purchase.phone,
-                    cost=cost,
-                    cost_currency=offer.currency,
-                    expires_at=expires,
-                    refundable=int(terms.refundable),
-                )
+                    conn, order.id, expect=(OrderStatus.PENDING,), status=OrderStatus.ACTIVE, cost=cost,
+                    upstream_id=purchase.upstream_id, phone=purchase.phone, expires_at=expires,
+                    **_bought_at(offer, terms),
+                )  # fmt: skip
             if active is not None:
                 await settlement.record(
                     conn,
@@ -192,7 +185,7 @@ class Buying:
         self,
         order_id: int,
         status: OrderStatus,
-        expect: tuple[OrderStatus, ...],
+        expect: Statuses,
         error: str | None = None,
         upstream: Upstream | None = None,
     ) -> Order | None:

@@ -148,14 +148,7 @@ class Renewing:
             return False
         order = await order_rows.get(conn, renewal.order_id)
         assert order is not None
-        await ledger.post(
-            conn,
-            user_id=order.user_id,
-            amount=renewal.price,
-            kind="refund",
-            reference=f"{reference}:refund",
-            order_id=renewal.order_id,
-        )
+        await settlement.credit_back(conn, order, renewal.price, reference)
         return True
 
     async def resolve_renewal(self, reference: str, now: datetime | None = None) -> bool:

@@ -22,8 +22,19 @@ UPSTREAM_REFUNDED: Upstream = (Outcome.UPSTREAM_REFUNDED, None)
 SOLD: Upstream = (Outcome.SOLD, None)
 
 
+#: the statuses an order is expected in for a move to apply
+Statuses = tuple[OrderStatus, ...]
+
+
 def written_off(reason: WriteOff) -> Upstream:
     return (Outcome.WRITTEN_OFF, reason)
+
+
+async def credit_back(conn: aiosqlite.Connection, order: Order, amount: int, reference: str) -> None:
+    """Give the user ``amount`` back for ``order``: a ``refund`` ledger credit under ``<reference>:refund``."""
+    await ledger.post(
+        conn, user_id=order.user_id, amount=amount, kind="refund", reference=f"{reference}:refund", order_id=order.id
+    )
 
 
 async def refund(
@@ -41,26 +52,14 @@ async def refund(
     order = await order_rows.update(conn, order_id, expect=expect, status=status, error=error, **fields)
     if order is None:
         return None
-    await ledger.post(
-        conn,
-        user_id=order.user_id,
-        amount=order.price,
-        kind="refund",
-        reference=f"order:{order_id}:refund",
-        order_id=order_id,
-    )
+    await credit_back(conn, order, order.price, f"order:{order_id}")
     if upstream is not None:
         await purchases.settle_order(conn, order_id, *upstream)
     return order
 
 
 async def keep(
-    conn: aiosqlite.Connection,
-    order_id: int,
-    status: OrderStatus,
-    expect: tuple[OrderStatus, ...],
-    *,
-    error: str | None = None,
+    conn: aiosqlite.Connection, order_id: int, status: OrderStatus, expect: Statuses, *, error: str | None = None
 ) -> Order | None:
     """Close a non-refundable order without a code: the user keeps no refund, the number is sold."""
     order = await order_rows.update(conn, order_id, expect=expect, status=status, error=error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    admin,
     balance,
     buy,
     errors,
@@ -15,11 +16,6 @@ from handlers import (
     start,
     strays,
 )
-from handlers.admin import accounts as admin_user
-from handlers.admin import broadcast, stars_refunds
-from handlers.admin import commands as admin
-from handlers.admin import panel as admin_panel
-from handlers.admin import promos as admin_promos
 
 
 def build_router() -> Router:
@@ -27,15 +23,9 @@ def build_router() -> Router:
     root.include_routers(
         errors.router,
         strays.router,  # groups, channels, taps on unseen messages: before any screen
-        stars_refunds.router,
         payments.router,  # before the admin wizards, whose states take any message: a payment is never one
-        admin.router,
-        broadcast.router,
-        admin_promos.router,
-        admin_panel.router,
-        admin_user.router,
-        admin_panel.not_admin_router,
-        admin.not_admin_router,
+        admin.router,  # admins only (the filter is on the router); its forms take any message while they wait
+        admin.refusal,  # everyone else's admin commands: one refusal, before any user screen
         start.router,
         buy.router,
         orders.router,

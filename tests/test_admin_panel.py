@@ -16,7 +16,7 @@ from bot.operator.prices import PriceAdmin, parse_markup
 from bot.operator.stats import Stats
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.settings import Settings
-from handlers.admin import texts
+from handlers.admin.texts import stats as texts
 from handlers.notifier import Notifier
 from providers.base import Balance, Offer
 from providers.catalog import Catalog
@@ -124,7 +124,7 @@ async def test_stats_figures_on_seeded_orders(db: Database, settings: Settings) 
     with I18n(path=LOCALES, default_locale="en", domain="messages").context():
         text = texts.stats(report, lambda amount: f"{format_minor(amount, 'USD')} USD")
     assert "code received: 1 / 1 / 1" in text.splitlines() and "code_received" not in text  # a label, not the value
-    assert "Left out of the margin: 0.80 USD from 1 sales whose cost is not known" in text.splitlines()
+    assert "Left out of the margin: 0.80 USD from 1 sale whose cost is not known" in text.splitlines()
 
 
 async def _bought(
@@ -211,7 +211,7 @@ async def test_stats_count_write_offs_by_upstream_and_user_in_the_margin(db: Dat
     assert "Upstream cost: 0.70 USD / 1.78 USD / 2.58 USD" in lines
     assert "of which written off: 1 · 0.30 USD / 2 · 1.38 USD / 4 · 1.58 USD" in lines
     assert "Margin: 0.30 USD / -0.78 USD / -0.08 USD" in lines
-    assert "Cost unknown: 1 purchases (left out of the cost)" in lines
+    assert "Cost unknown: 1 purchase (left out of the cost)" in lines
     assert "beta: 0 · 0.00 USD / 1 · 1.08 USD / 3 · 1.28 USD" in lines
     assert "alpha: 1 · 0.30 USD / 1 · 0.30 USD / 1 · 0.30 USD" in lines
     assert lines.index("user 11: 2 · 1.28 USD") < lines.index("user 10: 1 · 0.30 USD")

@@ -16,7 +16,7 @@ from bot.money.promos import Promos
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from handlers.admin.texts import audit_text
+from handlers.admin.texts.audit import audit_text
 from providers.money import format_minor
 from storage import ledger
 from storage.db import Database

@@ -15,7 +15,7 @@ from bot.app import LOCALES
 from bot.money.audit import Audit, AuditReport, Issue, WriteOffs
 from bot.money.pricing import Pricing
 from bot.settings import Settings
-from handlers.admin.texts import audit_text
+from handlers.admin.texts.audit import audit_text
 from providers.money import format_minor
 from storage import ledger, purchases
 from storage.db import Database
@@ -202,7 +202,7 @@ async def test_audit_text_shows_write_offs(db: Database, audit: Audit) -> None:
     await _books_world(db)
     lines = _render(await audit.run(30))
     assert lines[0].startswith("✅ ok")
-    assert "Revenue: 7.40 USD from 5 orders and 1 renewals" in lines
+    assert "Revenue: 7.40 USD from 5 orders and 1 renewal" in lines
     assert "Upstream cost: 5.78 USD" in lines
     assert "Written off: 6 purchases costing 2.53 USD (1 of them with an unknown cost)" in lines
     assert "by upstream: beta 3 · 1.28 USD, alpha 3 · 1.25 USD" in lines
@@ -210,10 +210,10 @@ async def test_audit_text_shows_write_offs(db: Database, audit: Audit) -> None:
     (reasons,) = [line for line in lines if line.startswith("by reason: ")]
     assert "refunded, the upstream has no cancel 1 · 0.30 USD" in reasons
     assert "unclear renewal 1 · 0.70 USD" in reasons and "renewal_unclear" not in reasons
-    assert "Given back by the upstream: 1 purchases (no cost)" in lines
+    assert "Given back by the upstream: 1 purchase (no cost)" in lines
     assert "Cost unknown: 2 purchases (left out of the cost)" in lines
-    assert "Not settled yet: 1 purchases (left out of the cost)" in lines
-    assert "Left out of the margin: 0.80 USD from 1 sales whose cost is not known" in lines
+    assert "Not settled yet: 1 purchase (left out of the cost)" in lines
+    assert "Left out of the margin: 0.80 USD from 1 sale whose cost is not known" in lines
     assert "Margin: 0.82 USD" in lines
     assert any(line.startswith("Top-ups: 300.00 USD (admin credits 300.00 USD)") for line in lines)
 

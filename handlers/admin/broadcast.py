@@ -1,11 +1,10 @@
 """/broadcast: the message, an optional URL button, the audience, a preview, then Confirm or Cancel.
 
-The steps are FSM states; sending is the :class:`bot.broadcast.Broadcasts` service's background job.
+The steps are FSM states; sending is the :class:`bot.operator.broadcasts.Broadcasts` service's background job.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -14,19 +13,16 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.operator.broadcasts import Broadcasts
 from handlers.admin import broadcast_keyboards as kb
-from handlers.admin.commands import IsAdmin
+from handlers.admin.texts import broadcast as texts
 from handlers.callbacks import BcAudienceCb, BcCancelCb, BcConfirmCb
 from handlers.screens import show
 
 logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
-router.message.filter(IsAdmin())
-router.callback_query.filter(IsAdmin())
 
 
 class BroadcastForm(StatesGroup):
@@ -49,25 +45,20 @@ def parse_button(text: str) -> tuple[str, str] | None:
 async def begin(message: Message, state: FSMContext) -> None:
     await state.clear()
     await state.set_state(BroadcastForm.message)
-    await message.answer(
-        _(
-            "📣 Send me the message to broadcast: text with formatting, a photo with a caption, anything. "
-            "It is copied to every recipient as it is.\n/cancel to stop."
-        )
-    )
+    await message.answer(texts.ask_message())
 
 
 @router.message(StateFilter(BroadcastForm), Command("cancel"))
 async def abort(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("Broadcast cancelled."))
+    await message.answer(texts.cancelled())
 
 
 @router.message(BroadcastForm.message)
 async def got_message(message: Message, state: FSMContext) -> None:
     await state.update_data(from_chat_id=message.chat.id, message_id=message.message_id)
     await state.set_state(BroadcastForm.button)
-    await message.answer(_("Add a link button under it? Send <code>Text | https://…</code>, or /skip for none."))
+    await message.answer(texts.ask_button())
 
 
 @router.message(BroadcastForm.button, Command("skip"))
@@ -80,7 +71,7 @@ async def skip_button(message: Message, state: FSMContext) -> None:
 async def got_button(message: Message, state: FSMContext) -> None:
     button = parse_button(message.text or "")
     if button is None:
-        await message.answer(_("That is not <code>Text | https://…</code>. Send it again, or /skip."))
+        await message.answer(texts.bad_button())
         return
     await state.update_data(button=list(button))
     await _ask_audience(message, state)
@@ -88,7 +79,7 @@ async def got_button(message: Message, state: FSMContext) -> None:
 
 async def _ask_audience(message: Message, state: FSMContext) -> None:
     await state.set_state(BroadcastForm.audience)
-    await message.answer(_("Who receives it?"), reply_markup=kb.audiences())
+    await message.answer(texts.ask_audience(), reply_markup=kb.audiences())
 
 
 @router.callback_query(BcAudienceCb.filter())
@@ -96,7 +87,7 @@ async def got_audience(
     query: CallbackQuery, callback_data: BcAudienceCb, state: FSMContext, broadcasts: Broadcasts, bot: Bot
 ) -> None:
     if await state.get_state() != BroadcastForm.audience:
-        await query.answer(_("This screen is no longer current. Start again with /broadcast."), show_alert=True)
+        await query.answer(texts.stale_screen(), show_alert=True)
         return
     audience = kb.audience_key(callback_data.kind, callback_data.days)
     data = await state.get_data()
@@ -111,22 +102,16 @@ async def got_audience(
         )
     except TelegramBadRequest as exc:
         await state.clear()
-        await show(
-            query,
-            _("Telegram refused this message: {error}\nStart again with /broadcast.").format(
-                error=html.escape(exc.message)
-            ),
-        )
+        await show(query, texts.refused(exc.message))
         return
     size = await broadcasts.audience_size(audience)
-    text = _("⬆️ Preview. Audience: {name} · <b>{n}</b> recipients.").format(name=kb.audience_name(audience), n=size)
     if size == 0:
         await state.clear()
-        await bot.send_message(query.from_user.id, text + "\n" + _("Nobody to send to."))
+        await bot.send_message(query.from_user.id, texts.preview(audience, size))
         return
     await state.update_data(audience=audience)
     await state.set_state(BroadcastForm.confirm)
-    await bot.send_message(query.from_user.id, text + "\n" + _("Send it?"), reply_markup=kb.confirm())
+    await bot.send_message(query.from_user.id, texts.preview(audience, size), reply_markup=kb.confirm())
 
 
 @router.callback_query(BcConfirmCb.filter(F.action == "go"))
@@ -134,7 +119,7 @@ async def confirm(query: CallbackQuery, state: FSMContext, broadcasts: Broadcast
     data = await state.get_data()
     message = query.message
     if await state.get_state() != BroadcastForm.confirm or message is None or "audience" not in data:
-        await query.answer(_("This preview is no longer current."), show_alert=True)
+        await query.answer(texts.stale_preview(), show_alert=True)
         return
     await state.clear()
     button = data.get("button")
@@ -146,23 +131,19 @@ async def confirm(query: CallbackQuery, state: FSMContext, broadcasts: Broadcast
         audience=data["audience"],
         progress=(message.chat.id, message.message_id),
     )
-    if created:
-        await query.answer(_("Broadcast #{id} started: {n} recipients.").format(id=broadcast_id, n=recipients))
-    else:
-        await query.answer(_("Broadcast #{id} is already running.").format(id=broadcast_id))
+    await query.answer(texts.started(broadcast_id, recipients, created))
 
 
 @router.callback_query(BcConfirmCb.filter(F.action == "no"))
 async def drop(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await show(query, _("Broadcast cancelled."))
+    await show(query, texts.cancelled())
     await query.answer()
 
 
 @router.callback_query(BcCancelCb.filter())
 async def cancel_running(query: CallbackQuery, callback_data: BcCancelCb, broadcasts: Broadcasts) -> None:
-    if await broadcasts.cancel(callback_data.broadcast_id, query.from_user.id):
+    cancelled = await broadcasts.cancel(callback_data.broadcast_id, query.from_user.id)
+    if cancelled:
         logger.info("admin %d cancelled broadcast %d", query.from_user.id, callback_data.broadcast_id)
-        await query.answer(_("Cancelled. The remaining recipients will not get it."))
-    else:
-        await query.answer(_("This broadcast is no longer running."), show_alert=True)
+    await query.answer(texts.stopped(cancelled), show_alert=not cancelled)

@@ -1,13 +1,16 @@
-"""Broadcast screens as pure builders: the audience and confirm keyboards, the URL button, progress texts."""
+"""Broadcast screens as pure builders: the audience and confirm keyboards, the URL button, the progress.
+
+This module is the broadcast service's view (:class:`bot.operator.broadcasts.BroadcastView`): keep
+:func:`progress_text`, :func:`progress` and :func:`url_button` here, with these names and signatures.
+"""
 
 from __future__ import annotations
-
-from html import escape
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.admin.texts import broadcast as texts
 from handlers.callbacks import BcAudienceCb, BcCancelCb, BcConfirmCb
 from storage.broadcasts import Counts
 
@@ -20,22 +23,15 @@ def audience_key(kind: str, days: int = 0) -> str:
     return f"active:{days}" if kind == "active" else kind
 
 
-def audience_name(audience: str) -> str:
-    kind, _sep, days = audience.partition(":")
-    if kind == "active":
-        return _("Active in the last {days} days").format(days=days)
-    return {
-        "all": _("All users"),
-        "balance": _("With a balance"),
-        "buyers": _("Bought at least once"),
-    }.get(kind, audience)
+def _cancel(kb: InlineKeyboardBuilder) -> None:
+    kb.button(text=_("✖️ Cancel"), callback_data=BcConfirmCb(action="no"))
 
 
 def audiences() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for kind, days in AUDIENCE_CHOICES:
-        kb.button(text=audience_name(audience_key(kind, days)), callback_data=BcAudienceCb(kind=kind, days=days))
-    kb.button(text=_("✖️ Cancel"), callback_data=BcConfirmCb(action="no"))
+        kb.button(text=texts.audience_name(audience_key(kind, days)), callback_data=BcAudienceCb(kind=kind, days=days))
+    _cancel(kb)
     kb.adjust(1)
     return kb.as_markup()
 
@@ -43,7 +39,7 @@ def audiences() -> InlineKeyboardMarkup:
 def confirm() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Confirm and send"), callback_data=BcConfirmCb(action="go"))
-    kb.button(text=_("✖️ Cancel"), callback_data=BcConfirmCb(action="no"))
+    _cancel(kb)
     kb.adjust(2)
     return kb.as_markup()
 
@@ -63,21 +59,4 @@ def progress(broadcast_id: int) -> InlineKeyboardMarkup:
 
 def progress_text(broadcast_id: int, audience: str, counts: Counts, status: str) -> str:
     """The progress message (``status`` running) or the final report (done / cancelled)."""
-    title = {
-        "running": _("📣 <b>Broadcast #{id}</b> is being sent"),
-        "done": _("✅ <b>Broadcast #{id}</b> finished"),
-        "cancelled": _("⏹ <b>Broadcast #{id}</b> was cancelled"),
-    }.get(status, _("📣 <b>Broadcast #{id}</b>"))
-    lines = [
-        title.format(id=broadcast_id),
-        _("Audience: {name} · {total} recipients").format(name=escape(audience_name(audience)), total=counts.total),
-        _("Sent: {n}").format(n=counts.sent),
-        _("Unreachable (blocked the bot): {n}").format(n=counts.unreachable),
-        _("Failed: {n}").format(n=counts.failed),
-    ]
-    remaining = counts.pending + counts.sending
-    if status == "running":
-        lines.append(_("Remaining: {n}").format(n=remaining))
-    elif remaining:
-        lines.append(_("Not sent: {n}").format(n=remaining))
-    return "\n".join(lines)
+    return texts.progress_text(broadcast_id, audience, counts, status)

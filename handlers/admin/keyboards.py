@@ -1,14 +1,25 @@
-"""Inline keyboards of the operator's panel, as pure builders."""
+"""Inline keyboards of the operator's panel, as pure builders. Every way back to the panel's menu is the one
+:func:`menu_button`."""
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.operator.upstreams import UpstreamInfo
+from handlers.admin.texts.upstreams import toggle_button
 from handlers.callbacks import AdminCb, AdminUpstreamCb, AdminUserCb
 from storage.users import User
+
+
+def menu_button() -> InlineKeyboardButton:
+    """``⬅️ Admin menu``: back to the panel's menu, under every panel screen."""
+    return InlineKeyboardButton(text=_("⬅️ Admin menu"), callback_data=AdminCb(action="menu").pack())
+
+
+def _refresh(screen: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=_("🔄 Refresh"), callback_data=AdminCb(action=screen).pack())
 
 
 def menu() -> InlineKeyboardMarkup:
@@ -22,13 +33,9 @@ def menu() -> InlineKeyboardMarkup:
 
 
 def back(refresh: str | None = None) -> InlineKeyboardMarkup:
-    """``⬅️ Admin menu``, with a refresh button for screen ``refresh`` when given."""
-    kb = InlineKeyboardBuilder()
-    if refresh:
-        kb.button(text=_("🔄 Refresh"), callback_data=AdminCb(action=refresh))
-    kb.button(text=_("⬅️ Admin menu"), callback_data=AdminCb(action="menu"))
-    kb.adjust(1)
-    return kb.as_markup()
+    """``⬅️ Admin menu``, under a refresh button for screen ``refresh`` when given."""
+    rows = [[_refresh(refresh)]] if refresh else []
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [menu_button()]])
 
 
 def user_card(user: User) -> InlineKeyboardMarkup:
@@ -39,8 +46,8 @@ def user_card(user: User) -> InlineKeyboardMarkup:
         kb.button(text=_("✅ Unban"), callback_data=AdminUserCb(action="unban", user_id=user.id))
     else:
         kb.button(text=_("🚫 Ban"), callback_data=AdminUserCb(action="ban", user_id=user.id))
-    kb.button(text=_("⬅️ Admin menu"), callback_data=AdminCb(action="menu"))
-    kb.adjust(2, 1, 1)
+    kb.adjust(2, 1)
+    kb.row(menu_button())
     return kb.as_markup()
 
 
@@ -53,11 +60,11 @@ def cancel_adjust(user_id: int) -> InlineKeyboardMarkup:
 def upstreams(infos: list[UpstreamInfo]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for info in infos:
-        text = _("⏸ Disable {name}") if info.enabled else _("▶️ Enable {name}")
         kb.button(
-            text=text.format(name=info.name), callback_data=AdminUpstreamCb(name=info.name, enable=not info.enabled)
+            text=toggle_button(info.name, info.enabled),
+            callback_data=AdminUpstreamCb(name=info.name, enable=not info.enabled),
         )
-    kb.button(text=_("🔄 Refresh"), callback_data=AdminCb(action="upstreams"))
-    kb.button(text=_("⬅️ Admin menu"), callback_data=AdminCb(action="menu"))
     kb.adjust(1)
+    kb.row(_refresh("upstreams"))
+    kb.row(menu_button())
     return kb.as_markup()

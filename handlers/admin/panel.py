@@ -1,4 +1,4 @@
-"""The operator's panel: /admin menu, statistics, upstreams, prices. Admins only, at router level."""
+"""The operator's panel: /admin menu, statistics, upstreams, prices, and /markup and /price."""
 
 from __future__ import annotations
 
@@ -6,27 +6,23 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import Billing
 from bot.operator.prices import PriceAdmin, parse_key, parse_markup
 from bot.operator.stats import Stats
 from bot.operator.upstreams import Upstreams
 from bot.settings import Settings
-from handlers import keyboards
 from handlers.admin import keyboards as kb
-from handlers.admin import texts
-from handlers.admin.commands import IsAdmin
+from handlers.admin.texts import accounts as account_texts
+from handlers.admin.texts import panel as panel_texts
+from handlers.admin.texts import prices as price_texts
+from handlers.admin.texts import stats as stats_texts
+from handlers.admin.texts import upstreams as upstream_texts
 from handlers.callbacks import AdminCb, AdminUpstreamCb
 from handlers.screens import show
-from handlers.start import help_text
 from providers.money import parse_amount
 
 router = Router(name=__name__)
-router.message.filter(IsAdmin())
-router.callback_query.filter(IsAdmin())
-
-PANEL_COMMANDS = ("admin", "user", "markup", "price")
 
 
 def _admin_id(event: Message | CallbackQuery) -> int:
@@ -36,32 +32,32 @@ def _admin_id(event: Message | CallbackQuery) -> int:
 @router.message(Command("admin"))
 async def admin_menu(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(texts.menu(), reply_markup=kb.menu())
+    await message.answer(panel_texts.menu(), reply_markup=kb.menu())
 
 
 @router.callback_query(AdminCb.filter(F.action == "menu"))
 async def menu_button(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await show(query, texts.menu(), kb.menu())
+    await show(query, panel_texts.menu(), kb.menu())
     await query.answer()
 
 
 @router.callback_query(AdminCb.filter(F.action == "stats"))
 async def stats_screen(query: CallbackQuery, stats: Stats, billing: Billing) -> None:
     report = await stats.report()
-    await show(query, texts.stats(report, billing.fmt), kb.back(refresh="stats"))
+    await show(query, stats_texts.stats(report, billing.fmt), kb.back(refresh="stats"))
     await query.answer()
 
 
 @router.callback_query(AdminCb.filter(F.action == "users"))
 async def users_screen(query: CallbackQuery) -> None:
-    await show(query, texts.users_help(), kb.back())
+    await show(query, account_texts.users_help(), kb.back())
     await query.answer()
 
 
 async def _upstreams(query: CallbackQuery, upstreams: Upstreams) -> None:
     infos = await upstreams.status()
-    await show(query, texts.upstreams(infos), kb.upstreams(infos))
+    await show(query, upstream_texts.upstreams(infos), kb.upstreams(infos))
 
 
 @router.callback_query(AdminCb.filter(F.action == "upstreams"))
@@ -75,15 +71,15 @@ async def toggle_upstream(query: CallbackQuery, callback_data: AdminUpstreamCb, 
     try:
         await upstreams.set_enabled(_admin_id(query), callback_data.name, callback_data.enable)
     except LookupError:
-        await query.answer(_("No such upstream."), show_alert=True)
+        await query.answer(upstream_texts.no_such_upstream(), show_alert=True)
         return
-    await query.answer(_("Enabled.") if callback_data.enable else _("Disabled."))
+    await query.answer(upstream_texts.switched(callback_data.enable))
     await _upstreams(query, upstreams)
 
 
 @router.callback_query(AdminCb.filter(F.action == "prices"))
 async def prices_screen(query: CallbackQuery, price_admin: PriceAdmin, billing: Billing) -> None:
-    text = texts.prices(price_admin.pricing.markup, price_admin.overrides(), billing.fmt)
+    text = price_texts.prices(price_admin.pricing.markup, price_admin.overrides(), billing.fmt)
     await show(query, text, kb.back(refresh="prices"))
     await query.answer()
 
@@ -93,14 +89,10 @@ async def markup(message: Message, command: CommandObject, price_admin: PriceAdm
     try:
         percent = parse_markup(command.args or "")
     except ValueError:
-        await message.answer(
-            _("Markup is {markup}%. Usage: <code>/markup 35</code> (0 to 1000).").format(
-                markup=price_admin.pricing.markup
-            )
-        )
+        await message.answer(price_texts.markup_usage(price_admin.pricing.markup))
         return
     await price_admin.set_markup(_admin_id(message), percent)
-    await message.answer(_("Markup set to {markup}%. New prices apply at once.").format(markup=percent))
+    await message.answer(price_texts.markup_set(percent))
 
 
 @router.message(Command("price"))
@@ -113,28 +105,8 @@ async def price(
         parse_key(service, country)
         amount = None if value.lower() == "off" else parse_amount(value, billing.currency, settings.max_amount_minor)
     except ValueError:
-        usage = _(
-            "Usage: <code>/price &lt;service&gt; &lt;country&gt; &lt;price|off&gt;</code>, "
-            "e.g. /price whatsapp US 0.99\n"
-            "service: its code, at most 24 letters, digits, - or _; country: an ISO code such as US or IDN"
-        )
-        await message.answer(f"{usage}\n{texts.amount_rule(settings.max_amount_minor, billing.fmt)}")
+        usage = price_texts.price_usage()
+        await message.answer(panel_texts.with_amount_rule(usage, settings.max_amount_minor, billing.fmt))
         return
     service, country = await price_admin.set_price(_admin_id(message), service, country, amount)
-    if amount is None:
-        await message.answer(_("Override for {service} {country} removed.").format(service=service, country=country))
-    else:
-        await message.answer(
-            _("{service} {country} now sells at {price}.").format(
-                service=service, country=country, price=billing.fmt(amount)
-            )
-        )
-
-
-not_admin_router = Router(name=f"{__name__}.others")
-
-
-@not_admin_router.message(Command(*PANEL_COMMANDS))
-async def not_admin(message: Message) -> None:
-    """The panel does not exist for anyone else: they get the ordinary help."""
-    await message.answer(help_text(), reply_markup=keyboards.back_to_menu())
+    await message.answer(price_texts.price_set(service, country, None if amount is None else billing.fmt(amount)))

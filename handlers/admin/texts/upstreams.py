@@ -1,0 +1,53 @@
+"""The upstreams screen: each upstream's switch, breaker, balance and last error."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.operator.upstreams import UpstreamInfo
+from providers.guard import BreakerState
+
+
+def breaker(state: str) -> str:
+    """A circuit breaker's state as the operator reads it."""
+    labels: dict[str, str] = {
+        BreakerState.CLOSED: _("closed"),
+        BreakerState.OPEN: _("open"),
+        BreakerState.HALF_OPEN: _("half-open"),
+    }
+    return labels.get(state, _("other"))
+
+
+def upstreams(infos: list[UpstreamInfo]) -> str:
+    lines = [_("🔌 <b>Upstreams</b>")]
+    for info in infos:
+        state = _("enabled") if info.enabled else _("disabled")
+        title = _("<b>{name}</b> · {state} · breaker {breaker}").format(
+            name=escape(info.name), state=state, breaker=breaker(info.breaker)
+        )
+        lines.append("\n" + title)
+        if info.balance is not None:
+            lines.append(_("Balance: {balance}").format(balance=escape(info.balance)))
+        elif info.balance_error:
+            lines.append(_("Balance: not available ({error})").format(error=escape(info.balance_error)))
+        if info.last_error:
+            lines.append(_("Last error: {error}").format(error=escape(info.last_error)))
+    if not infos:
+        lines.append(_("No upstream is configured."))
+    return "\n".join(lines)
+
+
+def no_such_upstream() -> str:
+    return _("No such upstream.")
+
+
+def switched(enabled: bool) -> str:
+    return _("Enabled.") if enabled else _("Disabled.")
+
+
+def toggle_button(name: str, enabled: bool) -> str:
+    """The button that flips an upstream: it says what a tap does."""
+    text = _("⏸ Disable {name}") if enabled else _("▶️ Enable {name}")
+    return text.format(name=name)

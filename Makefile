@@ -33,9 +33,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Refresh the message template after changing user-facing strings.
+# Refresh the message template after changing user-facing strings. Keywords: gettext as ``_``, lazy_gettext
+# as ``__``, and the plural forms (singular, plural, n) of ngettext and lazy_ngettext.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -k _ -k __ -k lazy_gettext -o locales/messages.pot bot handlers
+	$(BIN)/pybabel extract --sort-by-file -k _ -k __ -k lazy_gettext -k ngettext:1,2 -k lazy_ngettext:1,2 \
+		-o locales/messages.pot bot handlers
 
 clean:
 	rm -rf $(VENV) .pytest_cache

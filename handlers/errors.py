@@ -7,9 +7,9 @@ import logging
 from aiogram import Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
-from aiogram.utils.i18n import gettext as _
 
 from handlers.texts.alerts import maintenance_text
+from handlers.texts.refusals import failed
 from storage.db import DatabaseGone
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ async def on_error(event: ErrorEvent) -> bool:
         text = maintenance_text()
     else:
         logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
-        text = _("⚠️ Something went wrong. Please try again.")
+        text = failed()
     query, checkout = event.update.callback_query, event.update.pre_checkout_query
     try:
         if query is not None:

@@ -9,7 +9,7 @@ from aiogram.enums import ContentType
 from aiogram.types import CallbackQuery, Message
 
 from handlers import keyboards
-from handlers.texts import start as texts
+from handlers.texts import refusals
 
 router = Router(name=__name__)
 
@@ -39,9 +39,9 @@ USER_CONTENT = (
 
 @router.callback_query()
 async def outdated_button(query: CallbackQuery) -> None:
-    await query.answer(texts.outdated_button(), show_alert=True)
+    await query.answer(refusals.outdated_button(), show_alert=True)
 
 
 @router.message(F.content_type.in_(USER_CONTENT))
 async def menu_hint(message: Message) -> None:
-    await message.answer(texts.unknown_input(), reply_markup=keyboards.back_to_menu())
+    await message.answer(refusals.unknown_input(), reply_markup=keyboards.back_to_menu())

@@ -16,10 +16,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
-from aiogram.utils.i18n import gettext as _
 from aiolimiter import AsyncLimiter
 from babel import Locale, UnknownLocaleError
 
+from handlers.texts import refusals
 from storage import users
 from storage.db import Database
 
@@ -126,7 +126,7 @@ async def _turn_away(event: Update, data: dict[str, Any], warn: bool) -> None:
     i18n: I18n = data["i18n"]
     sender: TgUser | None = data.get("event_from_user")
     with i18n.context(), i18n.use_locale(locale_for(i18n, sender.language_code if sender else None)):
-        text = _("⏳ Too fast. Please wait a few seconds.")
+        text = refusals.too_fast()
     try:
         if query is not None:
             await query.answer(text if warn else None)
@@ -166,7 +166,7 @@ async def _refuse_banned(event: TelegramObject, data: dict[str, Any]) -> None:
         return
     i18n: I18n = data["i18n"]
     with i18n.context(), i18n.use_locale(data["user"].language):
-        text = _("You are banned from this bot.")
+        text = refusals.banned()
     if event.callback_query is not None:
         await event.callback_query.answer(text, show_alert=True)
     elif event.message is not None:

@@ -85,11 +85,11 @@ async def renew(
     notifier: Notifier,
     user: User,
 ) -> None:
+    days, nonce = callback_data.days, callback_data.nonce
     order = await _own_order(query, orders, user, callback_data.order_id)
     if order is None:
         return
-    days = callback_data.days
-    if not callback_data.nonce:
+    if not nonce:
         price = await actions.renewal_price(order, days)
         if price is None:
             await query.answer(texts.renewal_unavailable(), show_alert=True)
@@ -97,6 +97,6 @@ async def renew(
         text = texts.renew_question(order, days, billing.fmt(price))
         await show_screen(query, text, keyboards.renew_confirm(order, days, secrets.token_urlsafe(6), price))
         return
-    result = await actions.renew(order.id, user.id, days, callback_data.nonce, callback_data.price)
+    result = await actions.renew(order.id, user.id, days, nonce, callback_data.price)
     await _show_card(query, order, orders, notifier)
     await query.answer(texts.action_notice(result, billing.fmt), show_alert=True)

@@ -21,7 +21,8 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from handlers import keyboards
-from handlers.texts.start import private_chat_only, welcome
+from handlers.texts.refusals import private_chat_only
+from handlers.texts.start import welcome
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from bot.money.stars import Credit, Payments, Refund, Refusal
 from bot.settings import Settings
 from handlers import payments as handlers
 from handlers.notifier import Notifier
+from handlers.payment_guard import PaymentGuard
 from storage import admin_log, ledger, users
 from storage import payments as q
 from storage.db import Database
@@ -334,7 +335,7 @@ async def test_guard_keeps_the_trace_of_a_payment_the_database_refused(
         raise LOCKED  # the user's record cannot be written: the payment handler never runs
 
     with caplog.at_level(logging.INFO):
-        assert await handlers.PaymentGuard()(user_middleware_fails, paid_update("lost-2"), data) is None
+        assert await PaymentGuard()(user_middleware_fails, paid_update("lost-2"), data) is None
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "lost-2" in errors[0] and str(USER) in errors[0] and "database is locked" in errors[0]
     assert TOKEN not in caplog.text
@@ -347,13 +348,13 @@ async def test_guard_keeps_the_trace_of_a_payment_the_database_refused(
         raise RuntimeError("bug")
 
     with pytest.raises(RuntimeError):
-        await handlers.PaymentGuard()(fails_after_storing, paid_update("kept"), data)
+        await PaymentGuard()(fails_after_storing, paid_update("kept"), data)
     assert len(sent.admins) == 1
 
     async def fine(event: Any, data: dict[str, Any]) -> str:
         return "ok"
 
-    assert await handlers.PaymentGuard()(fine, paid_update("x"), data) == "ok"
+    assert await PaymentGuard()(fine, paid_update("x"), data) == "ok"
 
 
 async def test_refund_debits_and_calls_telegram_once(db: Database, pay: Payments) -> None:

@@ -1,5 +1,4 @@
-"""Texts of /start and /help (the welcome, how it works, the commands) and of the hints that lead back to
-them from a stray message, an outdated button or a group chat. Pure functions, HTML."""
+"""Texts of /start and /help: the welcome, how it works, and the commands. Pure functions, HTML."""
 
 from __future__ import annotations
 
@@ -29,18 +28,3 @@ def help_text() -> str:
         "the confirmation screen says so before you pay."
     )
     return "\n".join([how, "", _("<b>Commands</b>"), *command_lines()])
-
-
-def unknown_input() -> str:
-    return _("🤔 I did not get that. Tap Menu, or send /help.")
-
-
-def outdated_button() -> str:
-    return _("This button is outdated. Send /start for a fresh menu.")
-
-
-def private_chat_only(link: str | None) -> str:
-    """The one answer in a group or a channel: the link to the private chat, if the bot's username is known."""
-    if link:
-        return _("🔒 I work in a private chat only: {link}").format(link=link)
-    return _("🔒 I work in a private chat only: open a chat with me to buy numbers.")

@@ -20,7 +20,7 @@ from providers.base import Status
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from storage.db import Database
-from storage.orders import REFUNDED, OrderStatus
+from storage.orders import REFUNDED, Order, OrderStatus
 from tests.conftest import add_user
 
 Services = tuple[OrderService, Tracker, Billing]
@@ -31,6 +31,14 @@ async def _place(orders: OrderService, user_id: int, key: str) -> Result:
     return await orders.place(
         user_id=user_id, chat_id=user_id, request_key=key, country="US", service="whatsapp", confirmed=PRICE
     )
+
+
+async def _bought(db: Database, orders: OrderService, user_id: int) -> Order:
+    """``user_id``, holding one price, buys a number: the order placed."""
+    await add_user(db, user_id, balance=PRICE)
+    order = (await _place(orders, user_id, f"{user_id}:a")).order
+    assert order is not None and order.upstream_id is not None
+    return order
 
 
 async def _ledger(db: Database, user_id: int) -> list[tuple[int, str, str, int | None]]:
@@ -163,9 +171,7 @@ async def test_code_seen_before_a_cancel_is_not_delivered_after_the_refund(
     db: Database, paused: tuple[PausingDemo, OrderService, Tracker]
 ) -> None:
     upstream, orders, tracker = paused
-    await add_user(db, 61, balance=PRICE)
-    order = (await _place(orders, 61, "61:a")).order
-    assert order is not None and order.upstream_id is not None
+    order = await _bought(db, orders, 61)
     seen = await upstream.check(order.upstream_id)  # the poll job got the code ...
     assert (await tracker.actions.cancel(order.id, 61)).outcome is Outcome.CANCELLED  # ... the cancel won the lock
     await tracker.record(order, seen)  # ... then the poll stores what it saw
@@ -178,9 +184,7 @@ async def test_cancel_reports_cancelled_when_a_poll_closed_the_order_first(
     db: Database, paused: tuple[PausingDemo, OrderService, Tracker]
 ) -> None:
     upstream, orders, tracker = paused
-    await add_user(db, 62, balance=PRICE)
-    order = (await _place(orders, 62, "62:a")).order
-    assert order is not None
+    order = await _bought(db, orders, 62)
     upstream.after_cancel = tracker.poll_all  # the poll job runs between the upstream cancel and the refund
     result = await tracker.actions.cancel(order.id, 62)
     final = await orders.get(order.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,21 @@ def ledger_state(db_path: Path) -> tuple[int, int, list[tuple[int, str, int]], d
     return balance, total, orders, refs
 
 
-async def crash_and_restart(start_bot: StartBot, point: str, delay: str, drive) -> None:
+def press(fake: FakeTelegram, label: str) -> None:
+    """Press the newest button labelled ``label`` without waiting for an answer (the bot may die first)."""
+    message_id, data = fake.find_button(USER, label)
+    fake.press(USER, data, message_id=message_id)
+
+
+async def crash_and_restart(
+    fake: FakeTelegram, start_bot: StartBot, point: str, delay: str, on_confirm: Callable[[], Awaitable[object]]
+) -> None:
+    """Start the bot set to die at ``point``, bring a topped-up user to WhatsApp's Confirm screen, run
+    ``on_confirm``, see the bot die there, and start it again."""
     bot = await start_bot(SMSBOT_CRASH_AT=point, DEMO_SMS_DELAY_SECONDS=delay, **FAST)
-    await drive()
+    await topped_up_user(fake)
+    await buy_whatsapp_us(fake)
+    await on_confirm()
     assert bot.proc is not None
     assert await asyncio.wait_for(bot.proc.wait(), 20) == -9, bot.output()[-2000:]
     assert f"crash point {point} reached" in bot.output()
@@ -66,13 +79,10 @@ async def settled(fake: FakeTelegram, db_path: Path, statuses: set[str]) -> tupl
 async def test_crash_before_the_order_is_active_refunds(
     fake: FakeTelegram, start_bot: StartBot, tmp_path: Path, point: str
 ) -> None:
-    async def drive() -> None:
-        await topped_up_user(fake)
-        await buy_whatsapp_us(fake)
-        message_id, data = fake.find_button(USER, "Confirm")
-        fake.press(USER, data, message_id=message_id)
+    async def confirm() -> None:
+        press(fake, "Confirm")
 
-    await crash_and_restart(start_bot, point, "2", drive)
+    await crash_and_restart(fake, start_bot, point, "2", confirm)
     balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"failed"})
     assert balance == 500 and len(orders) == 1
     await fake.wait_for(lambda: has_text(fake, USER, "Could not get a number, the price was refunded"))
@@ -82,12 +92,7 @@ async def test_crash_before_the_order_is_active_refunds(
 async def test_crash_after_the_number_is_issued_still_delivers_once(
     fake: FakeTelegram, start_bot: StartBot, tmp_path: Path, point: str
 ) -> None:
-    async def drive() -> None:
-        await topped_up_user(fake)
-        await buy_whatsapp_us(fake)
-        await tap(fake, USER, "Confirm")
-
-    await crash_and_restart(start_bot, point, "2", drive)
+    await crash_and_restart(fake, start_bot, point, "2", lambda: tap(fake, USER, "Confirm"))
     balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"code_received"})
     await fake.wait_for(lambda: code_messages(fake), timeout=20)
     await asyncio.sleep(1.5)  # a few more poll cycles: still exactly one code message
@@ -99,14 +104,11 @@ async def test_crash_after_the_number_is_issued_still_delivers_once(
 async def test_crash_during_cancel_refunds_exactly_once(
     fake: FakeTelegram, start_bot: StartBot, tmp_path: Path, point: str
 ) -> None:
-    async def drive() -> None:
-        await topped_up_user(fake)
-        await buy_whatsapp_us(fake)
+    async def confirm_then_cancel() -> None:
         await tap(fake, USER, "Confirm")
         await fake.wait_for(lambda: has_text(fake, USER, "Waiting for the SMS"))
-        message_id, data = fake.find_button(USER, "Cancel")
-        fake.press(USER, data, message_id=message_id)
+        press(fake, "Cancel")
 
-    await crash_and_restart(start_bot, point, "600", drive)
+    await crash_and_restart(fake, start_bot, point, "600", confirm_then_cancel)
     balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"cancelled"})
     assert balance == 500 and len(orders) == 1

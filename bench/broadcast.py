@@ -23,7 +23,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.utils.i18n import I18n
 
-from bench.common import peak_rss_mib, report
+from bench.common import report
 from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
 from handlers.admin import broadcast_keyboards
@@ -99,5 +99,4 @@ async def main() -> None:
         sent=counts.sent,
         duplicates=sum(n - 1 for n in got if n > 1),
         missed=sum(1 for n in got if n == 0),
-        peak_rss_mib=f"{peak_rss_mib():.0f}",
     )

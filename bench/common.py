@@ -1,4 +1,4 @@
-"""Helpers shared by benchmarks: peak memory and a figure line."""
+"""Helpers shared by benchmarks: a median and a figure line that ends with the peak memory."""
 
 from __future__ import annotations
 
@@ -16,4 +16,6 @@ def median(values: list[float]) -> float:
 
 
 def report(name: str, **figures: object) -> None:
+    """Print ``name: key=value, ...`` and, last, this process's peak memory so far as ``peak_rss_mib``."""
+    figures["peak_rss_mib"] = f"{peak_rss_mib():.0f}"
     print(f"{name}: " + ", ".join(f"{key}={value}" for key, value in figures.items()), flush=True)

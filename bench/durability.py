@@ -24,7 +24,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.common import peak_rss_mib, report
+from bench.common import report
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.orders.outcomes import Outcome
@@ -123,7 +123,6 @@ async def main() -> None:
         full_ms_per_purchase=f"{1000 / rate['FULL']:.2f}",
         normal_ms_per_purchase=f"{1000 / rate['NORMAL']:.2f}",
         ratio_full_to_normal=f"{rate['FULL'] / rate['NORMAL']:.2f}",
-        peak_rss_mib=f"{peak_rss_mib():.0f}",
     )
 
 

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from bench.common import peak_rss_mib, report
+from bench.common import report
 from tests.fuzz_updates import FuzzReport, fuzz_bot, run_fuzz
 
 UPDATES = int(os.environ.get("BENCH_FUZZ_UPDATES", "100000"))
@@ -38,7 +38,6 @@ async def main() -> None:
         distinct=len(run.distinct()),
         audit="ok" if not run.audit_issues else len(run.audit_issues),
         problems=len(problems),
-        peak_rss_mib=round(peak_rss_mib()),
     )
     print(run.summary(), flush=True)
     if problems:

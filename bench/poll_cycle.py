@@ -13,16 +13,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import median, peak_rss_mib, report
+from bench.common import median, report
 from bot.money.pricing import Pricing
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
-from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
+from providers.base import Offer, Purchase, Sms, Status, UpstreamState
 from providers.catalog import Catalog
 from storage.db import Database
 from storage.orders import iso
+from tests.fakes.idle_upstream import IdleUpstream
 
 ORDERS = 10_000
 LATENCY = 0.05
@@ -30,7 +31,7 @@ CONCURRENCY = 250
 CYCLES = 3
 
 
-class SlowUpstream(Provider):
+class SlowUpstream(IdleUpstream):
     name = "slow"
 
     def __init__(self) -> None:
@@ -47,12 +48,6 @@ class SlowUpstream(Provider):
         if hash((upstream_id, self.cycle)) % 100 == 0:
             return Status(UpstreamState.RECEIVED, (Sms(f"Your code is {int(upstream_id) % 900000 + 100000}"),))
         return Status(UpstreamState.WAITING)
-
-    async def cancel(self, upstream_id: str) -> None:
-        return None
-
-    async def balance(self) -> Balance:
-        return Balance(0, "USD")
 
 
 async def seed(db: Database) -> None:
@@ -93,5 +88,4 @@ async def main() -> None:
         interval_s=settings.poll_interval_seconds,
         ratio_to_interval=f"{cycle_time / settings.poll_interval_seconds:.2f}",
         sms_recorded=changed,
-        peak_rss_mib=f"{peak_rss_mib():.0f}",
     )

@@ -12,10 +12,11 @@ from bot.money.pricing import Pricing
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import OrderService
 from bot.settings import Settings
-from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
+from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from storage.db import Database
 from tests.conftest import add_user
+from tests.fakes.idle_upstream import IdleUpstream
 
 
 def pricing(settings: Settings, **changes: object) -> Pricing:
@@ -83,25 +84,17 @@ def test_bad_rates_fail_at_start(settings: Settings, value: str) -> None:
         Settings(_env_file=None, bot_token="1:x", usd_rates=value)  # type: ignore[call-arg]
 
 
-class Unpriced(Provider):
+class Unpriced(IdleUpstream):
     """An upstream that publishes no price (like iSMScode) and charges nothing we are told of."""
 
     name = "unpriced"
+    balance_currency = "IDR"
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         return [Offer(self.name, "whatsapp", "ID", None, "IDR", 10)]
 
     async def buy(self, offer: Offer) -> Purchase:
         return Purchase("u-1", "+6280000000")
-
-    async def check(self, upstream_id: str) -> Status:
-        return Status(UpstreamState.WAITING)
-
-    async def cancel(self, upstream_id: str) -> None:
-        return None
-
-    async def balance(self) -> Balance:
-        return Balance(0, "IDR")
 
 
 async def test_idr_sells_an_unpriced_offer_at_a_rupiah_price_not_1(db: Database) -> None:

@@ -12,17 +12,18 @@ from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import OrderService
 from bot.settings import Settings
-from providers.base import Balance, Offer, Provider, Purchase, Status, UpstreamState
+from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.errors import Unavailable
 from storage import ledger
 from storage.db import Database
 from tests.conftest import add_user
+from tests.fakes.idle_upstream import IdleUpstream
 
 USER = 77
 
 
-class RentalUpstream(Provider):
+class RentalUpstream(IdleUpstream):
     name = "rent"
     can_renew = True
     supports_another_code = True
@@ -37,15 +38,6 @@ class RentalUpstream(Provider):
 
     async def buy(self, offer: Offer) -> Purchase:
         return Purchase("r1", "+15550001", datetime.now(UTC) + timedelta(days=offer.rent_days or 1))
-
-    async def check(self, upstream_id: str) -> Status:
-        return Status(UpstreamState.WAITING)
-
-    async def cancel(self, upstream_id: str) -> None:
-        return None
-
-    async def balance(self) -> Balance:
-        return Balance(0, "USD")
 
     async def renew(self, upstream_id: str, days: int) -> datetime | None:
         if self.fail_renew:

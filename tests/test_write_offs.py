@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.orders.outcomes import Outcome
+from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import Terms
 from bot.settings import Settings
 from storage import purchases
@@ -56,22 +56,11 @@ async def _all_purchases(world: World) -> list[Purchase]:
     return found
 
 
-async def _buy(world: World, nonce: str, *, accept: bool = False, days: int | None = None) -> object:
+async def _buy(world: World, nonce: str, *, accept: bool = False, days: int | None = None) -> Result:
+    """The user confirms the price quoted now (a rental of ``days``), accepting non-refundable terms or not."""
     quote = await world.orders.quote(COUNTRY, SERVICE, days)
     assert quote is not None
-    result = await world.orders.place(
-        user_id=USER,
-        chat_id=USER,
-        request_key=f"{USER}:{nonce}",
-        country=COUNTRY,
-        service=SERVICE,
-        confirmed=quote.price,
-        rent_days=days,
-        accept_nonrefundable=accept,
-    )
-    if result.order is not None:
-        world.confirmed.setdefault(result.order.id, quote.price)
-    return result
+    return await world.place(USER, nonce, quote.price, days=days, accept=accept)
 
 
 async def test_buy_cancel_loop_at_a_no_cancel_upstream_frees_at_most_the_daily_limit(

@@ -119,7 +119,9 @@ class World:
     def all_buys(self) -> dict[str, int]:
         return {name: self.buys(name) for name in self.guards}
 
-    async def place(self, user_id: int, nonce: str, confirmed: int) -> Result:
+    async def place(
+        self, user_id: int, nonce: str, confirmed: int, *, days: int | None = None, accept: bool = False
+    ) -> Result:
         result = await self.orders.place(
             user_id=user_id,
             chat_id=user_id,
@@ -127,6 +129,8 @@ class World:
             country=COUNTRY,
             service=SERVICE,
             confirmed=confirmed,
+            rent_days=days,
+            accept_nonrefundable=accept,
         )
         if result.order is not None:
             self.confirmed.setdefault(result.order.id, confirmed)

@@ -55,7 +55,7 @@ from storage.db import Database
 from storage.orders import OrderStatus
 from storage.purchases import Outcome as Spent
 from storage.purchases import WriteOff
-from tests.conftest import add_user
+from tests.conftest import add_user, charged_order
 
 USERS = (201, 202, 203)
 ADMIN = 1
@@ -638,28 +638,19 @@ class MoneyMachine(RuleBasedStateMachine):
                 async with self.db.transaction() as conn:
                     policy = self.orders.policy
                     terms = policy.terms(first, await policy.exposure(conn, user) >= policy.write_off_limit)
-                    order = await q.create(
+                    order = await charged_order(
                         conn,
                         user_id=user,
+                        price=quote.price,
                         request_key=self._key(),
                         provider=first.provider,
                         country=country,
                         service=service,
-                        price=quote.price,
-                        chat_id=user,
                         expires_at=datetime.now(UTC) + (timedelta(days=days) if days else timedelta(minutes=20)),
                         rent_days=days,
                         cost=first.cost,
                         cost_currency=first.currency,
                         refundable=terms.refundable,  # the user accepted what the screen said
-                    )
-                    await ledger.post(
-                        conn,
-                        user_id=user,
-                        amount=-quote.price,
-                        kind="purchase",
-                        reference=f"order:{order.id}:charge",
-                        order_id=order.id,
                     )
             except ledger.InsufficientFunds:
                 return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from bot.runtime.logs import BriefErrors
 from storage import users
 from storage.db import Database, DatabaseGone
-from tests.botproc import BotProcess
+from tests.conftest import bot_process, free_port
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -45,6 +45,16 @@ def move_aside(database: Path, to: Path) -> None:
 # -- the Database itself -----------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def opened(path: Path | str) -> AsyncIterator[Database]:
+    """The database at ``path``, open for the block and closed after it, whatever happens there."""
+    db = await Database.open(path)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
 async def add(db: Database, user_id: int) -> None:
     async with db.transaction() as conn:
         await users.upsert(conn, user_id, None, "Test", "en")
@@ -52,8 +62,7 @@ async def add(db: Database, user_id: int) -> None:
 
 async def test_a_deleted_file_stops_every_transaction_and_read(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
-    try:
+    async with opened(path) as db:
         await add(db, 1)
         assert db.healthy and db.check()
         move_aside(path, tmp_path / "moved.sqlite3")
@@ -63,46 +72,35 @@ async def test_a_deleted_file_stops_every_transaction_and_read(tmp_path: Path) -
         with pytest.raises(DatabaseGone):
             async with db.read():
                 pass
-    finally:
-        await db.close()
     assert count(tmp_path / "moved.sqlite3", "users") == 1  # the second user landed nowhere
     assert not path.exists()
 
 
 async def test_a_file_replaced_under_it_is_noticed(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
-    try:
+    async with opened(path) as db:
         replacement = tmp_path / "restored.sqlite3"
         sqlite3.connect(replacement).close()
         replacement.rename(path)  # a restore moved over the live file
         assert not db.check() and "replaced" in (db.problem or "")
         with pytest.raises(DatabaseGone):
             await add(db, 1)
-    finally:
-        await db.close()
 
 
 async def test_a_deleted_wal_is_noticed(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
-    try:
+    async with opened(path) as db:
         path.with_name("bot.sqlite3-wal").unlink()  # the latest commits live there until a checkpoint
         assert not db.check() and "-wal" in (db.problem or "")
-    finally:
-        await db.close()
 
 
 async def test_a_transaction_running_when_the_file_goes_is_rolled_back(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
-    try:
+    async with opened(path) as db:
         with pytest.raises(DatabaseGone):
             async with db.transaction() as conn:
                 await users.upsert(conn, 1, None, "Test", "en")
                 move_aside(path, tmp_path / "moved.sqlite3")
-    finally:
-        await db.close()
     assert count(tmp_path / "moved.sqlite3", "users") == 0
 
 
@@ -121,12 +119,9 @@ async def test_an_open_that_fails_leaves_no_thread_behind(tmp_path: Path) -> Non
 
 
 async def test_a_memory_database_is_always_healthy() -> None:
-    db = await Database.open(":memory:")
-    try:
+    async with opened(":memory:") as db:
         await add(db, 1)
         assert db.check() and db.healthy
-    finally:
-        await db.close()
 
 
 def test_its_log_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
@@ -143,18 +138,6 @@ def test_its_log_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
 
 
 # -- the running bot ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def readyz(port: int) -> tuple[int, Any]:
@@ -182,13 +165,11 @@ async def tap(fake: FakeTelegram, label: str) -> str:
 async def test_the_bot_notices_its_database_deleted_and_takes_no_money(fake: FakeTelegram, tmp_path: Path) -> None:
     database, moved = tmp_path / "data" / "bot.sqlite3", tmp_path / "moved.sqlite3"
     port = free_port()
-    bot = BotProcess(
-        tmp_path / "run",
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake.url,
+    bot = bot_process(
+        fake,
+        tmp_path,
         DATABASE_PATH=str(database),
         ADMIN_IDS=str(ADMIN),
-        DEMO_PROVIDER="on",
         DEMO_SMS_DELAY_SECONDS="600",
         POLL_INTERVAL_SECONDS="0.5",
         WEB_PORT=str(port),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.runtime.logs import SecretFilter
-from tests.botproc import BotProcess
+from tests.conftest import bot_process
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -72,21 +72,9 @@ def test_a_record_that_cannot_be_formatted_is_kept_masked(captured: tuple[loggin
     assert lines and TOKEN not in lines[0] and "123456:***" in lines[0]
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
-
-
 async def test_a_connection_dropped_mid_request_logs_no_token(fake: FakeTelegram, tmp_path: Path) -> None:
     """aiohttp's error for a broken connection quotes the URL, token included: the log shows it masked."""
-    bot = BotProcess(
-        tmp_path / "run",
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake.url,
-        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-        DEMO_PROVIDER="on",
-    )
+    bot = bot_process(fake, tmp_path)
     bot.env["LOG_LEVEL"] = "DEBUG"  # every level goes through the filter
     try:
         await bot.start()

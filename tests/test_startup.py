@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,11 @@ from aiogram.exceptions import TelegramNetworkError, TelegramNotFound, TelegramU
 from aiogram.methods import GetMe
 
 from bot.runtime.startup import StartupError, wait_for_telegram
-from tests.botproc import BotProcess
+from tests.conftest import bot_process, free_port
 from tests.fakes.telegram import FakeTelegram
 from tests.test_startup_checks import assert_one_line, start_bot
 
 TOKEN = "123456:TEST-TOKEN"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_bad_web_port_is_one_line(tmp_path: Path) -> None:
@@ -105,12 +98,6 @@ async def test_a_stop_while_waiting_ends_the_wait() -> None:
     assert await asyncio.wait_for(waiting, 10) is None
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
-        yield server
-
-
 async def get(url: str) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return response.status, await response.json()
@@ -119,15 +106,7 @@ async def get(url: str) -> tuple[int, Any]:
 async def test_the_bot_waits_for_an_unreachable_telegram_then_serves(fake: FakeTelegram, tmp_path: Path) -> None:
     await fake.refuse_connections()  # Telegram down: connections refused
     port = free_port()
-    bot = BotProcess(
-        tmp_path / "run",
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake.url,
-        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-        DEMO_PROVIDER="on",
-        TELEGRAM_RETRY_MAX_SECONDS="1",
-        WEB_PORT=str(port),
-    )
+    bot = bot_process(fake, tmp_path, TELEGRAM_RETRY_MAX_SECONDS="1", WEB_PORT=str(port))
     try:
         await bot.start()
         await fake.wait_for(lambda: bot.output().count("Telegram is not reachable") >= 3, timeout=90)
@@ -155,17 +134,6 @@ async def test_the_bot_waits_for_an_unreachable_telegram_then_serves(fake: FakeT
     attempts = [line for line in log.splitlines() if "Telegram is not reachable" in line]
     assert len(attempts) >= 3 and all("attempt" in line and "next try in 1 s" in line for line in attempts[1:])
     assert "Traceback" not in log and TOKEN not in log, log[-3000:]
-
-
-def bot_process(fake: FakeTelegram, tmp_path: Path, **env: str) -> BotProcess:
-    return BotProcess(
-        tmp_path / "run",
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=fake.url,
-        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-        DEMO_PROVIDER="on",
-        **env,
-    )
 
 
 async def test_a_stop_while_telegram_is_unreachable_is_clean(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ LOOKUP_PATIENCE = timedelta(minutes=15)
 
 
 class Renewing:
-    """The renewal half of :class:`bot.order_actions.OrderActions`."""
+    """The renewal half of :class:`bot.orders.actions.OrderActions`."""
 
     orders: OrderService
     db: Database

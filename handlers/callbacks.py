@@ -44,6 +44,8 @@ class ConfirmCb(CallbackData, prefix="b"):
 
 
 class OrderCb(CallbackData, prefix="o"):
+    """A button of an order card or of /orders; the order is checked against the one who taps."""
+
     action: str  # show | refresh | cancel | done | another
     order_id: Id
 

@@ -19,7 +19,8 @@ from handlers import admin
 from handlers.admin.access import ADMIN_COMMANDS
 from handlers.admin.texts.accounts import user_card
 from handlers.admin.texts.broadcast import audience_name
-from handlers.admin.texts.upstreams import breaker
+from handlers.admin.texts.panel import label
+from handlers.admin.texts.upstreams import BREAKER_STATES
 from storage.ledger import Entry
 from storage.orders import Order, OrderStatus
 from storage.users import User
@@ -126,4 +127,4 @@ def test_the_user_card_shows_labels_and_formatted_moments(english: None) -> None
 def test_counted_and_stored_values_read_as_words(english: None) -> None:
     assert audience_name("active:1") == "Active in the last 1 day"
     assert audience_name("active:30") == "Active in the last 30 days"
-    assert breaker("half_open") == "half-open"
+    assert label(BREAKER_STATES, "half_open") == "half-open" and label(BREAKER_STATES, "new") == "other"

@@ -5,10 +5,21 @@ from __future__ import annotations
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.money.audit import AuditReport, Books, Issue
-from handlers.admin.texts.books import TOP_USERS, Fmt, count_cost, topup_kind, unknown_costs, user, write_off_reason
+from handlers.admin.texts.books import (
+    TOP_USERS,
+    TOPUP_KINDS,
+    WRITE_OFF_REASONS,
+    Fmt,
+    count_cost,
+    unknown_costs,
+    user,
+)
+from handlers.admin.texts.panel import label
 from handlers.texts.labels import order_status
 
 MESSAGE_LIMIT = 4096  # characters in one Telegram message
@@ -18,17 +29,17 @@ def usage() -> str:
     return _("Usage: <code>/audit [days]</code>, e.g. /audit 7 (default 30)")
 
 
-def renewal_status(status: str) -> str:
-    labels = {
-        "pending": _("renewal pending"),
-        "unknown": _("renewal unclear"),
-        "done": _("renewed"),
-        "refunded": _("renewal refunded"),
-    }
-    return labels.get(status, _("other"))
+#: a renewal's status, where an audit line names it
+RENEWAL_STATUSES: dict[str, LazyProxy] = {
+    "pending": __("renewal pending"),
+    "unknown": __("renewal unclear"),
+    "done": __("renewed"),
+    "refunded": __("renewal refunded"),
+}
 
 
-def _order_issues() -> dict[str, str]:
+def _issues() -> dict[str, str]:
+    """An audit line per kind of contradiction: an order's, then a renewal's."""
     return {
         "balance": _("User {id}: balance {found}, but the ledger sums to {expected}"),
         "negative": _("User {id}: negative balance {found}"),
@@ -46,11 +57,6 @@ def _order_issues() -> dict[str, str]:
             "Order #{id} ({status}): the order kept its money, but upstream purchase #{item} was refunded upstream"
         ),
         "orphan": _("Ledger row #{id} ({status}): its order does not exist"),
-    }
-
-
-def _renewal_issues() -> dict[str, str]:
-    return {
         "renewal_charge": _("Order #{id}, renewal #{item} ({status}): charged {found}, price {expected}"),
         "renewal_no_charge": _("Order #{id}, renewal #{item} ({status}): no charge row"),
         "renewal_no_refund": _("Order #{id}, renewal #{item} ({status}): no refund row"),
@@ -69,10 +75,10 @@ def _issue_line(issue: Issue, fmt: Fmt) -> str:
     if kind in ("orphan", "renewal_orphan"):
         status = issue.detail  # the row's reference
     elif kind.startswith("renewal_"):
-        status = renewal_status(issue.detail)
+        status = label(RENEWAL_STATUSES, issue.detail)
     else:
         status = order_status(issue.detail)
-    template = {**_order_issues(), **_renewal_issues()}.get(kind, _("{kind} {id}"))
+    template = _issues().get(kind, _("{kind} {id}"))
     return "• " + template.format(
         id=issue.subject,
         item=issue.item,
@@ -97,7 +103,7 @@ def _write_offs(books: Books, fmt: Fmt) -> list[str]:
     if not w.count:
         return [line]
     providers = [(escape(name), count_cost(x, fmt)) for name, x in books.providers()]
-    reasons = [(write_off_reason(reason), count_cost(x, fmt)) for reason, x in books.reasons()]
+    reasons = [(label(WRITE_OFF_REASONS, reason), count_cost(x, fmt)) for reason, x in books.reasons()]
     users = [(user(user_id), count_cost(x, fmt)) for user_id, x in books.top_users(TOP_USERS)]
     return [
         line,
@@ -144,7 +150,7 @@ def _books(report: AuditReport, fmt: Fmt) -> list[str]:
         )
     lines += unknown_costs(books, fmt)
     lines.append(_("Margin: {amount}").format(amount=fmt(books.margin)))
-    topups = [(topup_kind(kind), fmt(total)) for kind, total in sorted(report.topups.items())]
+    topups = [(label(TOPUP_KINDS, kind), fmt(total)) for kind, total in sorted(report.topups.items())]
     total = _("Top-ups: {amount}").format(amount=fmt(sum(report.topups.values())))
     lines.append(total + (f" ({_joined(topups)})" if topups else ""))
     lines.append(_("Refunds: {amount} ({n})").format(amount=fmt(report.refunds), n=report.refund_rows))

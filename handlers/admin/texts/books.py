@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.money.audit import Books, WriteOffs
 from storage.purchases import WriteOff
@@ -15,23 +17,22 @@ Fmt = Callable[[int], str]
 TOP_USERS = 5  # users listed by write-offs
 
 
-def write_off_reason(reason: str) -> str:
-    """Why the operator bore a purchase's cost, as the operator reads it."""
-    labels: dict[str, str] = {
-        WriteOff.NO_CANCEL: _("refunded, the upstream has no cancel"),
-        WriteOff.CANCEL_REFUSED: _("expired, the upstream refused the cancel"),
-        WriteOff.CANCEL_FAILED: _("refunded, the cancel did not reach the upstream"),
-        WriteOff.ORPHANED: _("bought for an order already settled"),
-        WriteOff.UNCLEAR: _("unclear purchase, never found upstream"),
-        WriteOff.RENEWAL_UNCLEAR: _("unclear renewal"),
-    }
-    return labels.get(reason, _("other"))
+#: why the operator bore a purchase's cost
+WRITE_OFF_REASONS: dict[str, LazyProxy] = {
+    WriteOff.NO_CANCEL: __("refunded, the upstream has no cancel"),
+    WriteOff.CANCEL_REFUSED: __("expired, the upstream refused the cancel"),
+    WriteOff.CANCEL_FAILED: __("refunded, the cancel did not reach the upstream"),
+    WriteOff.ORPHANED: __("bought for an order already settled"),
+    WriteOff.UNCLEAR: __("unclear purchase, never found upstream"),
+    WriteOff.RENEWAL_UNCLEAR: __("unclear renewal"),
+}
 
-
-def topup_kind(kind: str) -> str:
-    """Where a top-up came from, in the /audit summary."""
-    labels = {"topup": _("payments"), "promo": _("promo codes"), "admin_credit": _("admin credits")}
-    return labels.get(kind, _("other"))
+#: where a top-up came from, in the /audit summary
+TOPUP_KINDS: dict[str, LazyProxy] = {
+    "topup": __("payments"),
+    "promo": __("promo codes"),
+    "admin_credit": __("admin credits"),
+}
 
 
 def count_cost(w: WriteOffs, fmt: Fmt) -> str:
@@ -43,30 +44,24 @@ def user(user_id: int) -> str:
 
 
 def unknown_costs(books: Books, fmt: Fmt) -> list[str]:
-    """The honest part: what the cost and the margin leave out."""
-    lines = []
-    if books.unknown_cost:
-        lines.append(
-            ngettext(
-                "Cost unknown: {n} purchase (left out of the cost)",
-                "Cost unknown: {n} purchases (left out of the cost)",
-                books.unknown_cost,
-            ).format(n=books.unknown_cost)
-        )
-    if books.unsettled:
-        lines.append(
-            ngettext(
-                "Not settled yet: {n} purchase (left out of the cost)",
-                "Not settled yet: {n} purchases (left out of the cost)",
-                books.unsettled,
-            ).format(n=books.unsettled)
-        )
-    if books.unpriced_sales:
-        lines.append(
-            ngettext(
-                "Left out of the margin: {amount} from {n} sale whose cost is not known",
-                "Left out of the margin: {amount} from {n} sales whose cost is not known",
-                books.unpriced_sales,
-            ).format(amount=fmt(books.unpriced_revenue), n=books.unpriced_sales)
-        )
-    return lines
+    """The honest part: what the cost and the margin leave out (a line for each count above 0)."""
+    counts = books.unknown_cost, books.unsettled, books.unpriced_sales
+    texts = [
+        ngettext(
+            "Cost unknown: {n} purchase (left out of the cost)",
+            "Cost unknown: {n} purchases (left out of the cost)",
+            counts[0],
+        ),
+        ngettext(
+            "Not settled yet: {n} purchase (left out of the cost)",
+            "Not settled yet: {n} purchases (left out of the cost)",
+            counts[1],
+        ),
+        ngettext(
+            "Left out of the margin: {amount} from {n} sale whose cost is not known",
+            "Left out of the margin: {amount} from {n} sales whose cost is not known",
+            counts[2],
+        ),
+    ]
+    amount = fmt(books.unpriced_revenue)
+    return [text.format(n=n, amount=amount) for text, n in zip(texts, counts, strict=True) if n]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from handlers.texts.start import help_text
 
@@ -28,6 +29,12 @@ def amount_rule(maximum: int, fmt: Fmt) -> str:
 def with_amount_rule(usage: str, maximum: int, fmt: Fmt) -> str:
     """A usage text, then the amount rule."""
     return f"{usage}\n{amount_rule(maximum, fmt)}"
+
+
+def label(labels: dict[str, LazyProxy], value: str) -> str:
+    """A stored value's translated label from ``labels``; one it does not know reads "other", never raw."""
+    found = labels.get(value)
+    return str(found) if found is not None else _("other")
 
 
 def none() -> str:

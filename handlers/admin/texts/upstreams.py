@@ -5,19 +5,19 @@ from __future__ import annotations
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
 from bot.operator.upstreams import UpstreamInfo
+from handlers.admin.texts.panel import label
 from providers.guard import BreakerState
 
-
-def breaker(state: str) -> str:
-    """A circuit breaker's state as the operator reads it."""
-    labels: dict[str, str] = {
-        BreakerState.CLOSED: _("closed"),
-        BreakerState.OPEN: _("open"),
-        BreakerState.HALF_OPEN: _("half-open"),
-    }
-    return labels.get(state, _("other"))
+#: a circuit breaker's state as the operator reads it
+BREAKER_STATES: dict[str, LazyProxy] = {
+    BreakerState.CLOSED: __("closed"),
+    BreakerState.OPEN: __("open"),
+    BreakerState.HALF_OPEN: __("half-open"),
+}
 
 
 def upstreams(infos: list[UpstreamInfo]) -> str:
@@ -25,7 +25,7 @@ def upstreams(infos: list[UpstreamInfo]) -> str:
     for info in infos:
         state = _("enabled") if info.enabled else _("disabled")
         title = _("<b>{name}</b> · {state} · breaker {breaker}").format(
-            name=escape(info.name), state=state, breaker=breaker(info.breaker)
+            name=escape(info.name), state=state, breaker=label(BREAKER_STATES, info.breaker)
         )
         lines.append("\n" + title)
         if info.balance is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,22 +13,14 @@ from providers.base import Offer, UpstreamState
 from providers.http import make_client, request_json
 from providers.ismscode.client import ISMSCodeProvider
 from providers.ismscode.parse import raise_for
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.ismscode import FakeISMSCode
 
 KEY = "sk_live_SECRET_0123456789"
 OFFER = Offer(provider="ismscode", service="whatsapp", country="US", cost=None, currency="USD", stock=None)
 
 
-@pytest.fixture
-def fake() -> FakeISMSCode:
-    return FakeISMSCode(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeISMSCode) -> AsyncIterator[ISMSCodeProvider]:
-    p = ISMSCodeProvider(KEY, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeISMSCode, ISMSCodeProvider, KEY)
 
 
 async def test_offers_every_pair(provider: ISMSCodeProvider, fake: FakeISMSCode) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,22 +14,14 @@ from providers.base import Offer, UpstreamState
 from providers.simsmsbox import client as simsmsbox
 from providers.simsmsbox.client import SimSmsBoxProvider
 from providers.simsmsbox.parse import raise_for
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 
 KEY = "psk_live_SECRET_0123456789"
 OFFER = Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical")
 
 
-@pytest.fixture
-def fake() -> FakeSimSmsBox:
-    return FakeSimSmsBox(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeSimSmsBox) -> AsyncIterator[SimSmsBoxProvider]:
-    p = SimSmsBoxProvider(KEY, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeSimSmsBox, SimSmsBoxProvider, KEY)
 
 
 def _one_off(offers: list[Offer]) -> dict[tuple[str, str], Offer]:

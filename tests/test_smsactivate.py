@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -13,6 +12,7 @@ from providers import errors
 from providers.base import Offer, Sms, Status, UpstreamState
 from providers.smsactivate import parse
 from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.smsactivate import FakeSmsActivate
 
 KEY = "f00dKEY_0123456789abcdef"
@@ -20,16 +20,7 @@ BASE = "https://sms.example/stubs/handler_api.php"
 WA_RU = Offer("smsactivate", "whatsapp", "RU", 35, "USD", 120, product_id="wa|0")
 
 
-@pytest.fixture
-def fake() -> FakeSmsActivate:
-    return FakeSmsActivate(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeSmsActivate) -> AsyncIterator[SmsActivateProvider]:
-    p = SmsActivateProvider(KEY, BASE, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeSmsActivate, SmsActivateProvider, KEY, BASE)
 
 
 @pytest.mark.parametrize(

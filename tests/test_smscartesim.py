@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,6 +12,7 @@ from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.smscartesim.client import SmsCartesimProvider
 from providers.smscartesim.parse import raise_for
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.smscartesim import FakeSmsCartesim, dumps
 
 KEY = "sk_live_CARTE_SECRET_0123456789"
@@ -21,16 +21,7 @@ OFFER = Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, product_id="wa|us"
 LOST = Offer("smscartesim", "whatsapp", "US", None, "", None, product_id="wa|us")
 
 
-@pytest.fixture
-def fake() -> FakeSmsCartesim:
-    return FakeSmsCartesim(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeSmsCartesim) -> AsyncIterator[SmsCartesimProvider]:
-    p = SmsCartesimProvider(KEY, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeSmsCartesim, SmsCartesimProvider, KEY)
 
 
 def ok(**fields: object) -> httpx.Response:

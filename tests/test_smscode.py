@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,22 +12,14 @@ from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.smscode.client import SMSCodeProvider
 from providers.smscode.parse import raise_for
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.smscode import FakeSMSCode
 
 KEY = "smc_live_SECRET_0123456789"
 OFFER = Offer("smscode", "whatsapp", "ID", 3500, "IDR", 5, product_id="42")
 
 
-@pytest.fixture
-def fake() -> FakeSMSCode:
-    return FakeSMSCode(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeSMSCode) -> AsyncIterator[SMSCodeProvider]:
-    p = SMSCodeProvider(KEY, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeSMSCode, SMSCodeProvider, KEY)
 
 
 def _ok(data: object) -> httpx.Response:

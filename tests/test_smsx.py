@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -13,6 +12,7 @@ from providers.base import Offer, Sms, UpstreamState
 from providers.http import make_client, request_json
 from providers.smsx.client import SmsxProvider
 from providers.smsx.parse import raise_for
+from tests.adapter_fixtures import adapter_fixtures
 from tests.fakes.smsx import FakeActivation, FakeSmsx, dumps
 
 KEY = "px_live_SECRET_0123456789abcdef"
@@ -23,16 +23,7 @@ def _answer(body: object, status: int = 200) -> httpx.Response:
     return httpx.Response(status, text=dumps(body), headers={"Content-Type": "application/json"})
 
 
-@pytest.fixture
-def fake() -> FakeSmsx:
-    return FakeSmsx(api_key=KEY)
-
-
-@pytest.fixture
-async def provider(fake: FakeSmsx) -> AsyncIterator[SmsxProvider]:
-    p = SmsxProvider(KEY, transport=fake)
-    yield p
-    await p.close()
+fake, provider = adapter_fixtures(FakeSmsx, SmsxProvider, KEY)
 
 
 async def test_offers_from_countries_services_prices(provider: SmsxProvider, fake: FakeSmsx) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from providers import errors
+from providers import errors, parsing
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.money import to_minor
 from providers.normalize import country_code, service_slug
@@ -27,14 +27,7 @@ BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
     ("insufficient", errors.ProviderBalanceLow),
     ("balance", errors.ProviderBalanceLow),
 )
-BY_STATUS: dict[int, type[errors.ProviderError]] = {
-    400: errors.InvalidRequest,
-    401: errors.Unauthorized,
-    403: errors.Unauthorized,
-    402: errors.ProviderBalanceLow,
-    404: errors.OrderNotFound,
-    429: errors.RateLimited,
-}
+BY_STATUS = {**parsing.STATUS_ERRORS, 404: errors.OrderNotFound}
 STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("active", "waiting", "pending", "processing"), UpstreamState.WAITING),
     **dict.fromkeys(("received", "success"), UpstreamState.RECEIVED),

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
-from providers import errors
+from providers import errors, parsing
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
 from providers.parsing import amount, first, loads, scrub, whole
@@ -41,7 +41,7 @@ BY_WORD: dict[str, type[errors.ProviderError]] = {
     "EARLY_CANCEL_DENIED": errors.CancelRefused,
     "ERROR_SQL": errors.Unavailable,
 }
-BY_STATUS: dict[int, type[errors.ProviderError]] = {401: errors.Unauthorized, 403: errors.Unauthorized}
+BY_STATUS = parsing.status_errors(401, 403)
 
 
 def raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME) -> None:

@@ -10,7 +10,7 @@ import logging
 
 import pycountry
 
-from providers import errors
+from providers import errors, parsing
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
 from providers.parsing import currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
@@ -27,11 +27,7 @@ BY_CODE: dict[str, type[errors.ProviderError]] = {
     "ORDER_NOT_FOUND": errors.OrderNotFound,
     "RATE_LIMITED": errors.RateLimited,
 }
-BY_STATUS: dict[int, type[errors.ProviderError]] = {
-    401: errors.Unauthorized,
-    403: errors.Unauthorized,
-    429: errors.RateLimited,
-}
+BY_STATUS = parsing.status_errors(401, 403, 429)  # the document names no other status
 STATES: dict[str, UpstreamState] = {
     "WAITING": UpstreamState.WAITING,
     "OTP_RECEIVED": UpstreamState.RECEIVED,

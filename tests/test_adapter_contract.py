@@ -24,6 +24,7 @@ from providers.smsactivate.client import SmsActivateProvider
 from providers.smscartesim.client import SmsCartesimProvider
 from providers.smscode.client import SMSCodeProvider
 from providers.smsx.client import SmsxProvider
+from tests.adapter_fixtures import adapter_call
 from tests.fakes.ismscode import FakeISMSCode
 from tests.fakes.simsmsbox import FakeSimSmsBox
 from tests.fakes.smsactivate import FakeSmsActivate
@@ -35,63 +36,39 @@ from tests.fakes.upstream import FakeUpstream
 KEY = "sk_live_CONTRACT_SECRET_0123456789"
 
 
+EVERY_READ = ("offers", "check", "cancel", "balance")
+NO_CANCEL = ("offers", "check", "balance")  # cancel is a local no-op there: it sends nothing
+
+
 @dataclass(frozen=True)
 class Adapter:
     """One adapter over its fake: what it buys, which calls spend money and which only read."""
 
-    build: Callable[[FakeUpstream], HttpProvider]
-    fake: Callable[[], FakeUpstream]
-    offer: Offer
+    provider: Callable[..., HttpProvider]
+    fake: Callable[..., FakeUpstream]
     upstream_id: str
-    reads: tuple[str, ...]
+    offer: Offer
+    reads: tuple[str, ...] = EVERY_READ
     paid: tuple[str, ...] = ("buy",)
+    args: tuple[str, ...] = ()  # the adapter's arguments between the key and ``transport``
+
+    def build(self, fake: FakeUpstream) -> HttpProvider:
+        return self.provider(KEY, *self.args, transport=fake)
 
 
 ADAPTERS = {
-    "smsactivate": Adapter(
-        lambda fake: SmsActivateProvider(KEY, "https://sms.example", transport=fake),
-        lambda: FakeSmsActivate(api_key=KEY),
-        Offer("smsactivate", "whatsapp", "RU", 35, "USD", 120, product_id="wa|0"),
-        "1000001",
-        ("offers", "check", "cancel", "balance"),
-    ),
-    "simsmsbox": Adapter(
-        lambda fake: SimSmsBoxProvider(KEY, transport=fake),
-        lambda: FakeSimSmsBox(api_key=KEY),
-        Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical"),
-        "19",
-        ("offers", "check", "balance"),
-        ("buy", "renew"),
-    ),
-    "smscode": Adapter(
-        lambda fake: SMSCodeProvider(KEY, transport=fake),
-        lambda: FakeSMSCode(api_key=KEY),
-        Offer("smscode", "whatsapp", "ID", 3500, "IDR", 5, product_id="42"),
-        "ord_000001",
-        ("offers", "check", "cancel", "balance"),
-    ),
-    "smsx": Adapter(
-        lambda fake: SmsxProvider(KEY, transport=fake),
-        lambda: FakeSmsx(api_key=KEY),
-        Offer("smsx", "telegram", "IN", 35, "USD", 120, product_id="tg|22"),
-        "5000001",
-        ("offers", "check", "cancel", "balance"),
-    ),
-    "smscartesim": Adapter(
-        lambda fake: SmsCartesimProvider(KEY, transport=fake),
-        lambda: FakeSmsCartesim(api_key=KEY),
-        Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, product_id="wa|us"),
-        "1001",
-        ("offers", "check", "balance"),
-    ),
-    "ismscode": Adapter(
-        lambda fake: ISMSCodeProvider(KEY, transport=fake),
-        lambda: FakeISMSCode(api_key=KEY),
-        Offer("ismscode", "whatsapp", "US", None, "USD", None),
-        "num_000001",
-        ("offers", "check"),
-    ),
-}
+    "smsactivate": Adapter(SmsActivateProvider, FakeSmsActivate, "1000001", args=("https://sms.example",),
+                           offer=Offer("smsactivate", "whatsapp", "RU", 35, "USD", 120, "wa|0")),
+    "simsmsbox": Adapter(SimSmsBoxProvider, FakeSimSmsBox, "19", reads=NO_CANCEL, paid=("buy", "renew"),
+                         offer=Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical")),
+    "smscode": Adapter(SMSCodeProvider, FakeSMSCode, "ord_000001",
+                       offer=Offer("smscode", "whatsapp", "ID", 3500, "IDR", 5, "42")),
+    "smsx": Adapter(SmsxProvider, FakeSmsx, "5000001", offer=Offer("smsx", "telegram", "IN", 35, "USD", 120, "tg|22")),
+    "smscartesim": Adapter(SmsCartesimProvider, FakeSmsCartesim, "1001", reads=NO_CANCEL,
+                           offer=Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, "wa|us")),
+    "ismscode": Adapter(ISMSCodeProvider, FakeISMSCode, "num_000001", reads=("offers", "check"),
+                        offer=Offer("ismscode", "whatsapp", "US", None, "USD", None)),
+}  # fmt: skip
 READS = [(name, call) for name, adapter in ADAPTERS.items() for call in adapter.reads]
 PAID = [(name, call) for name, adapter in ADAPTERS.items() for call in adapter.paid]
 
@@ -104,15 +81,7 @@ class Wired:
 
     def call(self, name: str) -> Awaitable[object]:
         """One adapter call by name, with the spec's offer and upstream id."""
-        calls: dict[str, Callable[[], Awaitable[object]]] = {
-            "offers": self.provider.offers,
-            "check": lambda: self.provider.check(self.adapter.upstream_id),
-            "cancel": lambda: self.provider.cancel(self.adapter.upstream_id),
-            "balance": self.provider.balance,
-            "buy": lambda: self.provider.buy(self.adapter.offer),
-            "renew": lambda: self.provider.renew(self.adapter.upstream_id, 7),
-        }
-        return calls[name]()
+        return adapter_call(self.provider, name, self.adapter.offer, self.adapter.upstream_id)
 
 
 @pytest.fixture
@@ -121,7 +90,7 @@ async def wire() -> AsyncIterator[Callable[[str], Wired]]:
 
     def build(name: str) -> Wired:
         adapter = ADAPTERS[name]
-        fake = adapter.fake()
+        fake = adapter.fake(api_key=KEY)
         opened.append(provider := adapter.build(fake))
         return Wired(adapter, fake, provider)
 

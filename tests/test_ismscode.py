@@ -245,11 +245,3 @@ async def test_cancel_is_noop_and_balance_unsupported(provider: ISMSCodeProvider
         await provider.balance()
     assert info.value.code == "unsupported"
     assert len(fake.requests) == count  # neither call invents an endpoint
-
-
-async def _call(provider: ISMSCodeProvider, call: str) -> object:
-    if call == "offers":
-        return await provider.offers()
-    if call == "buy":
-        return await provider.buy(OFFER)
-    return await provider.check("num_000001")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from decimal import Decimal
 
 import httpx
@@ -12,7 +13,7 @@ from providers import errors
 from providers.base import Offer, Sms, Status, UpstreamState
 from providers.smsactivate import parse
 from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider
-from tests.adapter_fixtures import adapter_fixtures
+from tests.adapter_fixtures import adapter_call, adapter_fixtures
 from tests.fakes.smsactivate import FakeSmsActivate
 
 KEY = "f00dKEY_0123456789abcdef"
@@ -378,13 +379,5 @@ async def test_key_in_the_query_never_reaches_errors_or_logs(
     assert KEY not in caplog.text
 
 
-async def _call(provider: SmsActivateProvider, call: str) -> object:
-    if call == "offers":
-        return await provider.offers()
-    if call == "buy":
-        return await provider.buy(WA_RU)
-    if call == "cancel":
-        return await provider.cancel("1000001")
-    if call == "balance":
-        return await provider.balance()
-    return await provider.check("1000001")
+def _call(provider: SmsActivateProvider, call: str) -> Awaitable[object]:
+    return adapter_call(provider, call, WA_RU, "1000001")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from providers import errors
 from providers.base import Offer, UpstreamState
 from providers.smscode.client import SMSCodeProvider
 from providers.smscode.parse import raise_for
-from tests.adapter_fixtures import adapter_fixtures
+from tests.adapter_fixtures import adapter_call, adapter_fixtures
 from tests.fakes.smscode import FakeSMSCode
 
 KEY = "smc_live_SECRET_0123456789"
@@ -299,16 +300,8 @@ async def test_unreadable_success_on_buy_is_unclear(
         await provider.buy(OFFER)
 
 
-async def _call(provider: SMSCodeProvider, call: str) -> object:
-    if call == "offers":
-        return await provider.offers()
-    if call == "buy":
-        return await provider.buy(OFFER)
-    if call == "cancel":
-        return await provider.cancel("ord_000001")
-    if call == "balance":
-        return await provider.balance()
-    return await provider.check("ord_000001")
+def _call(provider: SMSCodeProvider, call: str) -> Awaitable[object]:
+    return adapter_call(provider, call, OFFER, "ord_000001")
 
 
 @pytest.mark.parametrize(("status", "expected"), [(401, errors.Unauthorized), (400, errors.UnclearResult)])

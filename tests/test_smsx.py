@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from decimal import Decimal
 
 import httpx
@@ -12,7 +13,7 @@ from providers.base import Offer, Sms, UpstreamState
 from providers.http import make_client, request_json
 from providers.smsx.client import SmsxProvider
 from providers.smsx.parse import raise_for
-from tests.adapter_fixtures import adapter_fixtures
+from tests.adapter_fixtures import adapter_call, adapter_fixtures
 from tests.fakes.smsx import FakeActivation, FakeSmsx, dumps
 
 KEY = "px_live_SECRET_0123456789abcdef"
@@ -453,16 +454,8 @@ async def test_key_echoed_in_a_raw_status_is_scrubbed(
     assert KEY not in caplog.text
 
 
-async def _call(provider: SmsxProvider, call: str) -> object:
-    if call == "offers":
-        return await provider.offers()
-    if call == "buy":
-        return await provider.buy(OFFER)
-    if call == "balance":
-        return await provider.balance()
-    if call == "cancel":
-        return await provider.cancel("5000001")
-    return await provider.check("5000001")
+def _call(provider: SmsxProvider, call: str) -> Awaitable[object]:
+    return adapter_call(provider, call, OFFER, "5000001")
 
 
 def test_a_key_echoed_past_the_cut_is_scrubbed_whole() -> None:

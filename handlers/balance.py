@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.money.billing import Billing
 from handlers import keyboards
 from handlers.callbacks import MenuCb
-from handlers.screens import show_screen
+from handlers.screens import show
 from handlers.texts.balance import balance_text
 from storage.users import User
 
@@ -24,4 +24,4 @@ HISTORY = 5
 async def balance(target: Message | CallbackQuery, billing: Billing, user: User) -> None:
     amount = await billing.balance(user.id)
     text = balance_text(amount, await billing.history(user.id, limit=HISTORY), billing.fmt)
-    await show_screen(target, text, keyboards.balance_menu())
+    await show(target, text, keyboards.balance_menu())

@@ -13,9 +13,10 @@ from bot.money.pricing import Quote
 from bot.orders.outcomes import Outcome
 from bot.orders.placing import OrderService
 from handlers import keyboards
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, ServiceCb
 from handlers.notifier import Notifier
-from handlers.screens import show, show_screen
+from handlers.screens import show
 from handlers.texts import buy as texts
 from providers.names import country_name, service_name
 from storage.users import User
@@ -30,7 +31,7 @@ async def _countries(target: CallbackQuery | Message, orders: OrderService, page
     offers = await orders.catalog.offers()
     codes = sorted({o.country for o in offers if o.stock is None or o.stock > 0}, key=country_name)
     markup = keyboards.countries(codes, page) if codes else keyboards.back_to_menu()
-    await show_screen(target, texts.choose_country(bool(codes)), markup)
+    await show(target, texts.choose_country(bool(codes)), markup)
 
 
 @router.message(Command("buy"))
@@ -54,7 +55,7 @@ async def country_services(
         markup = keyboards.services(country, quotes, callback_data.page, billing.fmt)
     else:
         markup = keyboards.countries([], 0)
-    await show_screen(query, texts.choose_service(country, bool(quotes)), markup)
+    await show(query, texts.choose_service(country, bool(quotes)), markup)
 
 
 async def _confirm(
@@ -72,14 +73,18 @@ async def _confirm(
 
 @router.callback_query(ServiceCb.filter())
 async def confirm_screen(
-    query: CallbackQuery, callback_data: ServiceCb, orders: OrderService, billing: Billing, user: User
+    query: CallbackQuery,
+    callback_data: ServiceCb,
+    orders: OrderService,
+    billing: Billing,
+    user: User,
+    callback_answer: TapAnswer,
 ) -> None:
     quote = await orders.quote(callback_data.country, callback_data.service, callback_data.days or None)
     if quote is None:
-        await query.answer(texts.sold_out(), show_alert=True)
+        callback_answer.alert(texts.sold_out())
         return
     await _confirm(query, quote, orders, billing, user)
-    await query.answer()
 
 
 @router.callback_query(ConfirmCb.filter())
@@ -90,8 +95,9 @@ async def place_order(
     billing: Billing,
     user: User,
     notifier: Notifier,
+    callback_answer: TapAnswer,
 ) -> None:
-    await query.answer(texts.placing())
+    await callback_answer.now(texts.placing())  # buying takes a moment: stop the spinner first
     result = await orders.place(
         user_id=user.id,
         chat_id=query.message.chat.id if query.message else user.id,

@@ -30,6 +30,11 @@ class TapAnswer(CallbackAnswer):
         super().__init__(answered=False)
         self._query = query
 
+    def alert(self, text: str) -> None:
+        """Show ``text`` in a box the user closes (for refusals and outcomes worth reading)."""
+        self.text = text
+        self.show_alert = True
+
     async def now(self, text: str | None = None, *, show_alert: bool | None = None) -> None:
         """Answer at once (before slow work): the button stops spinning and shows ``text``, if any.
         Once answered, a tap cannot be answered again: a second call does nothing."""

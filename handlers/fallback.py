@@ -9,6 +9,7 @@ from aiogram.enums import ContentType
 from aiogram.types import CallbackQuery, Message
 
 from handlers import keyboards
+from handlers.callback_answers import TapAnswer
 from handlers.texts import refusals
 
 router = Router(name=__name__)
@@ -38,8 +39,8 @@ USER_CONTENT = (
 
 
 @router.callback_query()
-async def outdated_button(query: CallbackQuery) -> None:
-    await query.answer(refusals.outdated_button(), show_alert=True)
+async def outdated_button(query: CallbackQuery, callback_answer: TapAnswer) -> None:
+    callback_answer.alert(refusals.outdated_button())
 
 
 @router.message(F.content_type.in_(USER_CONTENT))

@@ -14,9 +14,10 @@ from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from handlers import keyboards
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import MenuCb, OrderCb, RenewCb
 from handlers.notifier import Notifier
-from handlers.screens import show, show_screen
+from handlers.screens import show
 from handlers.texts import orders as texts
 from storage.orders import Order, OrderStatus
 from storage.users import User
@@ -28,14 +29,14 @@ router = Router(name=__name__)
 @router.callback_query(MenuCb.filter(F.action == "orders"))
 async def order_list(target: Message | CallbackQuery, orders: OrderService, user: User) -> None:
     recent = await orders.recent(user.id)
-    await show_screen(target, texts.order_list(bool(recent)), keyboards.order_list(recent))
+    await show(target, texts.order_list(bool(recent)), keyboards.order_list(recent))
 
 
-async def _own_order(query: CallbackQuery, orders: OrderService, user: User, order_id: int) -> Order | None:
+async def _own_order(answer: TapAnswer, orders: OrderService, user: User, order_id: int) -> Order | None:
     """The caller's order, or None after telling them it is not found (someone else's id is not theirs)."""
     order = await orders.get(order_id, user.id)
     if order is None:
-        await query.answer(texts.not_found(), show_alert=True)
+        answer.alert(texts.not_found())
     return order
 
 
@@ -56,8 +57,9 @@ async def order_action(
     notifier: Notifier,
     user: User,
     settings: Settings,
+    callback_answer: TapAnswer,
 ) -> None:
-    order = await _own_order(query, orders, user, callback_data.order_id)
+    order = await _own_order(callback_answer, orders, user, callback_data.order_id)
     if order is None:
         return
     notice: str | None = None
@@ -72,7 +74,8 @@ async def order_action(
     elif callback_data.action == "done":
         await actions.finish(order.id, user.id)
     await _show_card(query, order, orders, notifier)
-    await query.answer(notice, show_alert=bool(notice))
+    if notice:
+        callback_answer.alert(notice)
 
 
 @router.callback_query(RenewCb.filter())
@@ -84,19 +87,20 @@ async def renew(
     billing: Billing,
     notifier: Notifier,
     user: User,
+    callback_answer: TapAnswer,
 ) -> None:
     days, nonce = callback_data.days, callback_data.nonce
-    order = await _own_order(query, orders, user, callback_data.order_id)
+    order = await _own_order(callback_answer, orders, user, callback_data.order_id)
     if order is None:
         return
     if not nonce:
         price = await actions.renewal_price(order, days)
         if price is None:
-            await query.answer(texts.renewal_unavailable(), show_alert=True)
+            callback_answer.alert(texts.renewal_unavailable())
             return
         text = texts.renew_question(order, days, billing.fmt(price))
-        await show_screen(query, text, keyboards.renew_confirm(order, days, secrets.token_urlsafe(6), price))
+        await show(query, text, keyboards.renew_confirm(order, days, secrets.token_urlsafe(6), price))
         return
     result = await actions.renew(order.id, user.id, days, nonce, callback_data.price)
     await _show_card(query, order, orders, notifier)
-    await query.answer(texts.action_notice(result, billing.fmt), show_alert=True)
+    callback_answer.alert(texts.action_notice(result, billing.fmt))

@@ -17,9 +17,10 @@ from bot.money.billing import Billing
 from bot.money.stars import STARS, Credit, Payments
 from bot.settings import Settings
 from handlers import keyboards
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import MenuCb, TopupCb
 from handlers.notifier import Notifier
-from handlers.screens import show_screen
+from handlers.screens import show
 from handlers.texts import payments as texts
 from handlers.texts.alerts import receipt
 from storage.users import User
@@ -33,14 +34,21 @@ router = Router(name=__name__)
 @router.callback_query(MenuCb.filter(F.action == "topup"))
 async def packages(target: Message | CallbackQuery, payments: Payments, billing: Billing) -> None:
     offers = [(p.stars, billing.fmt(p.amount)) for p in payments.packages]
-    await show_screen(target, texts.packages(), keyboards.topup(offers))
+    await show(target, texts.packages(), keyboards.topup(offers))
 
 
 @router.callback_query(TopupCb.filter())
-async def invoice(query: CallbackQuery, callback_data: TopupCb, payments: Payments, billing: Billing, bot: Bot) -> None:
+async def invoice(
+    query: CallbackQuery,
+    callback_data: TopupCb,
+    payments: Payments,
+    billing: Billing,
+    bot: Bot,
+    callback_answer: TapAnswer,
+) -> None:
     package = payments.offer(callback_data.stars)
     if package is None:
-        await query.answer(texts.package_gone(), show_alert=True)
+        callback_answer.alert(texts.package_gone())
         return
     amount = billing.fmt(package.amount)
     await bot.send_invoice(
@@ -52,7 +60,6 @@ async def invoice(query: CallbackQuery, callback_data: TopupCb, payments: Paymen
         prices=[LabeledPrice(label=texts.invoice_label(amount), amount=package.stars)],
         provider_token="",
     )
-    await query.answer()
 
 
 @router.pre_checkout_query()

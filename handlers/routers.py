@@ -16,10 +16,12 @@ from handlers import (
     start,
     strays,
 )
+from handlers.callback_answers import CallbackAnswers
 
 
 def build_router() -> Router:
     root = Router(name="root")
+    root.callback_query.middleware(CallbackAnswers())  # every tap answered once, after its handler
     root.include_routers(
         errors.router,
         strays.router,  # groups, channels, taps on unseen messages: before any screen

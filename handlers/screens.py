@@ -33,10 +33,3 @@ async def show(target: CallbackQuery | Message, text: str, markup: InlineKeyboar
                 raise
     if target.from_user is not None and target.bot is not None:
         await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
-
-
-async def show_screen(target: CallbackQuery | Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """:func:`show` for a screen that is the whole answer: a tap is then answered with no text."""
-    await show(target, text, markup)
-    if isinstance(target, CallbackQuery):
-        await target.answer()

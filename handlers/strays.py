@@ -21,6 +21,7 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from handlers import keyboards
+from handlers.callback_answers import TapAnswer
 from handlers.texts.refusals import private_chat_only
 from handlers.texts.start import welcome
 
@@ -67,8 +68,8 @@ async def elsewhere(message: Message, bot: Bot) -> None:
 
 
 @router.callback_query(F.message.chat.type.in_(ELSEWHERE))
-async def tap_elsewhere(query: CallbackQuery, bot: Bot) -> None:
-    await query.answer(await private_chat_line(bot), show_alert=True)
+async def tap_elsewhere(query: CallbackQuery, bot: Bot, callback_answer: TapAnswer) -> None:
+    callback_answer.alert(await private_chat_line(bot))
 
 
 class UnseenMessage(Filter):
@@ -87,4 +88,3 @@ async def unseen_message_tap(query: CallbackQuery, bot: Bot) -> None:
         await bot.send_message(query.from_user.id, welcome(), reply_markup=keyboards.main_menu())
     except TelegramAPIError as exc:  # e.g. an inline-mode tap by someone who never opened the bot
         logger.info("menu for a tap on an unseen message not sent: %s", exc)
-    await query.answer()

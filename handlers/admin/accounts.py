@@ -12,6 +12,7 @@ from bot.money.billing import Billing
 from bot.operator.accounts import AdminUsers
 from handlers.admin import keyboards as kb
 from handlers.admin.texts import accounts as texts
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import AdminUserCb
 from handlers.screens import show
 
@@ -46,16 +47,21 @@ async def show_user(
 ) -> None:
     await state.clear()
     await show_card(query, callback_data.user_id, admin_users, billing)
-    await query.answer()
 
 
 @router.callback_query(AdminUserCb.filter(F.action.in_({"ban", "unban"})))
-async def ban(query: CallbackQuery, callback_data: AdminUserCb, admin_users: AdminUsers, billing: Billing) -> None:
+async def ban(
+    query: CallbackQuery,
+    callback_data: AdminUserCb,
+    admin_users: AdminUsers,
+    billing: Billing,
+    callback_answer: TapAnswer,
+) -> None:
     banned = callback_data.action == "ban"
     try:
         await admin_users.set_banned(query.from_user.id, callback_data.user_id, banned)
     except LookupError:
-        await query.answer(texts.no_such_user(), show_alert=True)
+        callback_answer.alert(texts.no_such_user())
         return
     await show_card(query, callback_data.user_id, admin_users, billing)
-    await query.answer(texts.banned(banned))
+    callback_answer.text = texts.banned(banned)

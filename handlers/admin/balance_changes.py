@@ -103,7 +103,6 @@ async def ask_amount(
     await state.update_data(user_id=callback_data.user_id, sign=1 if credit else -1)
     text = with_amount_rule(texts.ask_amount(credit), settings.max_amount_minor, billing.fmt)
     await show(query, text, kb.cancel_adjust(callback_data.user_id))
-    await query.answer()
 
 
 @router.message(Adjust.amount, F.text, ~F.text.startswith("/"))

@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.operator.broadcasts import Broadcasts
 from handlers.admin import broadcast_keyboards as kb
 from handlers.admin.texts import broadcast as texts
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import BcAudienceCb, BcCancelCb, BcConfirmCb
 from handlers.screens import show
 
@@ -84,15 +85,20 @@ async def _ask_audience(message: Message, state: FSMContext) -> None:
 
 @router.callback_query(BcAudienceCb.filter())
 async def got_audience(
-    query: CallbackQuery, callback_data: BcAudienceCb, state: FSMContext, broadcasts: Broadcasts, bot: Bot
+    query: CallbackQuery,
+    callback_data: BcAudienceCb,
+    state: FSMContext,
+    broadcasts: Broadcasts,
+    bot: Bot,
+    callback_answer: TapAnswer,
 ) -> None:
     if await state.get_state() != BroadcastForm.audience:
-        await query.answer(texts.stale_screen(), show_alert=True)
+        callback_answer.alert(texts.stale_screen())
         return
     audience = kb.audience_key(callback_data.kind, callback_data.days)
     data = await state.get_data()
     button = data.get("button")
-    await query.answer()
+    await callback_answer.now()  # the preview and the audience count take a moment
     try:
         await bot.copy_message(
             chat_id=query.from_user.id,
@@ -115,11 +121,11 @@ async def got_audience(
 
 
 @router.callback_query(BcConfirmCb.filter(F.action == "go"))
-async def confirm(query: CallbackQuery, state: FSMContext, broadcasts: Broadcasts) -> None:
+async def confirm(query: CallbackQuery, state: FSMContext, broadcasts: Broadcasts, callback_answer: TapAnswer) -> None:
     data = await state.get_data()
     message = query.message
     if await state.get_state() != BroadcastForm.confirm or message is None or "audience" not in data:
-        await query.answer(texts.stale_preview(), show_alert=True)
+        callback_answer.alert(texts.stale_preview())
         return
     await state.clear()
     button = data.get("button")
@@ -131,19 +137,21 @@ async def confirm(query: CallbackQuery, state: FSMContext, broadcasts: Broadcast
         audience=data["audience"],
         progress=(message.chat.id, message.message_id),
     )
-    await query.answer(texts.started(broadcast_id, recipients, created))
+    callback_answer.text = texts.started(broadcast_id, recipients, created)
 
 
 @router.callback_query(BcConfirmCb.filter(F.action == "no"))
 async def drop(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
     await show(query, texts.cancelled())
-    await query.answer()
 
 
 @router.callback_query(BcCancelCb.filter())
-async def cancel_running(query: CallbackQuery, callback_data: BcCancelCb, broadcasts: Broadcasts) -> None:
+async def cancel_running(
+    query: CallbackQuery, callback_data: BcCancelCb, broadcasts: Broadcasts, callback_answer: TapAnswer
+) -> None:
     cancelled = await broadcasts.cancel(callback_data.broadcast_id, query.from_user.id)
     if cancelled:
         logger.info("admin %d cancelled broadcast %d", query.from_user.id, callback_data.broadcast_id)
-    await query.answer(texts.stopped(cancelled), show_alert=not cancelled)
+    callback_answer.text = texts.stopped(cancelled)
+    callback_answer.show_alert = not cancelled

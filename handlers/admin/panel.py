@@ -18,6 +18,7 @@ from handlers.admin.texts import panel as panel_texts
 from handlers.admin.texts import prices as price_texts
 from handlers.admin.texts import stats as stats_texts
 from handlers.admin.texts import upstreams as upstream_texts
+from handlers.callback_answers import TapAnswer
 from handlers.callbacks import AdminCb, AdminUpstreamCb
 from handlers.screens import show
 from providers.money import parse_amount
@@ -39,20 +40,17 @@ async def admin_menu(message: Message, state: FSMContext) -> None:
 async def menu_button(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
     await show(query, panel_texts.menu(), kb.menu())
-    await query.answer()
 
 
 @router.callback_query(AdminCb.filter(F.action == "stats"))
 async def stats_screen(query: CallbackQuery, stats: Stats, billing: Billing) -> None:
     report = await stats.report()
     await show(query, stats_texts.stats(report, billing.fmt), kb.back(refresh="stats"))
-    await query.answer()
 
 
 @router.callback_query(AdminCb.filter(F.action == "users"))
 async def users_screen(query: CallbackQuery) -> None:
     await show(query, account_texts.users_help(), kb.back())
-    await query.answer()
 
 
 async def _upstreams(query: CallbackQuery, upstreams: Upstreams) -> None:
@@ -61,19 +59,21 @@ async def _upstreams(query: CallbackQuery, upstreams: Upstreams) -> None:
 
 
 @router.callback_query(AdminCb.filter(F.action == "upstreams"))
-async def upstreams_screen(query: CallbackQuery, upstreams: Upstreams) -> None:
-    await query.answer()  # balances may take a moment; stop the button's spinner first
+async def upstreams_screen(query: CallbackQuery, upstreams: Upstreams, callback_answer: TapAnswer) -> None:
+    await callback_answer.now()  # balances may take a moment; stop the button's spinner first
     await _upstreams(query, upstreams)
 
 
 @router.callback_query(AdminUpstreamCb.filter())
-async def toggle_upstream(query: CallbackQuery, callback_data: AdminUpstreamCb, upstreams: Upstreams) -> None:
+async def toggle_upstream(
+    query: CallbackQuery, callback_data: AdminUpstreamCb, upstreams: Upstreams, callback_answer: TapAnswer
+) -> None:
     try:
         await upstreams.set_enabled(_admin_id(query), callback_data.name, callback_data.enable)
     except LookupError:
-        await query.answer(upstream_texts.no_such_upstream(), show_alert=True)
+        callback_answer.alert(upstream_texts.no_such_upstream())
         return
-    await query.answer(upstream_texts.switched(callback_data.enable))
+    await callback_answer.now(upstream_texts.switched(callback_data.enable))  # before the slow balances
     await _upstreams(query, upstreams)
 
 
@@ -81,7 +81,6 @@ async def toggle_upstream(query: CallbackQuery, callback_data: AdminUpstreamCb, 
 async def prices_screen(query: CallbackQuery, price_admin: PriceAdmin, billing: Billing) -> None:
     text = price_texts.prices(price_admin.pricing.markup, price_admin.overrides(), billing.fmt)
     await show(query, text, kb.back(refresh="prices"))
-    await query.answer()
 
 
 @router.message(Command("markup"))

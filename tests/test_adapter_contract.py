@@ -52,8 +52,8 @@ class Adapter:
     paid: tuple[str, ...] = ("buy",)
     args: tuple[str, ...] = ()  # the adapter's arguments between the key and ``transport``
 
-    def build(self, fake: FakeUpstream) -> HttpProvider:
-        return self.provider(KEY, *self.args, transport=fake)
+    def build(self, fake: FakeUpstream, key: str = KEY) -> HttpProvider:
+        return self.provider(key, *self.args, transport=fake)
 
 
 ADAPTERS = {
@@ -85,13 +85,13 @@ class Wired:
 
 
 @pytest.fixture
-async def wire() -> AsyncIterator[Callable[[str], Wired]]:
+async def wire() -> AsyncIterator[Callable[..., Wired]]:
     opened: list[HttpProvider] = []
 
-    def build(name: str) -> Wired:
+    def build(name: str, key: str = KEY) -> Wired:
         adapter = ADAPTERS[name]
         fake = adapter.fake(api_key=KEY)
-        opened.append(provider := adapter.build(fake))
+        opened.append(provider := adapter.build(fake, key))
         return Wired(adapter, fake, provider)
 
     yield build
@@ -186,6 +186,12 @@ async def test_unreadable_200(wire, name: str, call: str, arm: str) -> None:
     wired = wire(name)
     getattr(wired.fake, arm)(200)
     await raised(wired.call(call), errors.UnclearResult if call in wired.adapter.paid else errors.BadResponse)
+
+
+@pytest.mark.parametrize(("name", "call"), READS + PAID)
+async def test_a_wrong_key_is_refused(wire, name: str, call: str) -> None:
+    """The fake checks the key as its upstream does: a wrong one is Unauthorized, a refusal even when paid."""
+    await raised(wire(name, key="wrong-key").call(call), errors.Unauthorized)
 
 
 @pytest.mark.parametrize("name", ADAPTERS)

@@ -38,13 +38,13 @@ async def test_offers_both_shapes(provider: SmsCartesimProvider, fake: FakeSmsCa
     assert offers["whatsapp", "GB"].stock == 0 and offers["google", "GB"].stock == 40
     assert offers["whatsapp", "GB"].product_id == "wa|uk"
     assert all(o.currency == "USD" and o.provider == "smscartesim" for o in offers.values())
-    assert fake.requests[-1].headers["authorization"] == "***" and fake.requests[-1].query == {}
+    assert fake.requests[-1].headers["authorization"] == "***" and fake.requests[-1].params == {}
 
 
 @pytest.mark.parametrize(("asked", "sent"), [("GB", "uk"), ("gb", "uk"), ("uk", "uk"), ("US", "us")])
 async def test_offers_one_country(provider: SmsCartesimProvider, fake: FakeSmsCartesim, asked: str, sent: str) -> None:
     offers = await provider.offers(asked)
-    assert fake.requests[-1].query == {"country": sent}
+    assert fake.requests[-1].params == {"country": sent}
     assert offers and {o.product_id.split("|")[1] for o in offers if o.product_id} == {sent}
 
 
@@ -95,7 +95,7 @@ async def test_buy_sends_upstream_tokens(provider: SmsCartesimProvider, fake: Fa
     purchase = await provider.buy(gb)
     order = fake.orders[purchase.upstream_id]
     assert fake.requests[-1].method == "POST" and fake.requests[-1].path == "/orders"
-    assert fake.requests[-1].body == {"service": "go", "country": "uk"}
+    assert fake.requests[-1].json == {"service": "go", "country": "uk"}
     assert (purchase.phone, purchase.cost) == (order.phone, 15)
     assert purchase.expires_at == order.expires_at and purchase.expires_at.tzinfo is not None
     assert fake.balance == Decimal("49.85")
@@ -143,7 +143,7 @@ async def test_check_none_one_several(provider: SmsCartesimProvider, fake: FakeS
     purchase = await provider.buy(OFFER)
     status = await provider.check(purchase.upstream_id)
     assert status.state is UpstreamState.WAITING and status.sms == ()
-    assert fake.requests[-1].path == "/sms" and fake.requests[-1].query == {"id": purchase.upstream_id}
+    assert fake.requests[-1].path == "/sms" and fake.requests[-1].params == {"id": purchase.upstream_id}
     fake.add_sms(purchase.upstream_id, "Your WhatsApp code: 583-920", code="583920")
     status = await provider.check(purchase.upstream_id)
     assert status.state is UpstreamState.RECEIVED and [s.code for s in status.sms] == ["583920"]
@@ -356,7 +356,7 @@ async def test_lookup_finds_the_purchase_whose_answer_was_lost(fake: FakeSmsCart
     assert found is not None
     assert (found.upstream_id, found.phone) == (order.id, order.phone)
     assert found.expires_at == order.expires_at and found.cost == 35
-    assert (fake.requests[-1].method, fake.requests[-1].path, fake.requests[-1].query) == ("GET", "/sms", {})
+    assert (fake.requests[-1].method, fake.requests[-1].path, fake.requests[-1].params) == ("GET", "/sms", {})
     await provider.close()
 
 

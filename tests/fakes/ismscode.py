@@ -16,32 +16,21 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, SoldNumber
 
-_SECRET_HEADERS = {"authorization", "api-key"}
 _SMS_PATH = re.compile(r"^/numbers/(?P<id>[^/]+)/sms$")
 
 
 @dataclass
-class FakeNumber:
-    id: str
-    phone: str
-    country: str
-    service: str
+class FakeNumber(SoldNumber):
     expires_at: datetime
     sms: list[dict[str, str]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str  # relative to the API root, e.g. "/numbers/request"
-    headers: dict[str, str]  # secrets replaced by "***"
-    json: object
-
-
 class FakeISMSCode(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.ismscode.ISMSCodeProvider`."""
+
+    secret_headers = frozenset({"authorization", "api-key"})
 
     def __init__(self, api_key: str = "test-key", root: str = "/api/v3") -> None:
         super().__init__(api_key)
@@ -79,10 +68,8 @@ class FakeISMSCode(FakeUpstream):
         return bearer == f"Bearer {self.api_key}" or request.headers.get("API-Key") == self.api_key
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path.removeprefix(self.root)
-        headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()}
-        payload = json.loads(request.content) if request.content else None
-        self.requests.append(Recorded(request.method, path, headers, payload))
+        recorded = self.record(request)
+        path, payload = recorded.path, recorded.json
         if (planned := self.planned()) is not None:
             return planned
         if not self._authorized(request):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,15 +64,6 @@ class FakeOrder:
         }
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]  # X-API-Key replaced by "***"
-    json: object
-
-
 def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -89,6 +79,8 @@ def _error(status: int, code: str, message: str) -> httpx.Response:
 
 class FakeSimSmsBox(FakeUpstream):
     """Pass as ``transport=`` to :class:`providers.simsmsbox.SimSmsBoxProvider`."""
+
+    secret_headers = frozenset({"x-api-key"})
 
     def __init__(self, api_key: str = "psk_test") -> None:
         super().__init__(api_key)
@@ -160,10 +152,8 @@ class FakeSimSmsBox(FakeUpstream):
             self.in_flight -= 1
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
-        path, params = request.url.path, dict(request.url.params)
-        headers = {k: ("***" if k.lower() == "x-api-key" else v) for k, v in request.headers.items()}
-        payload = json.loads(request.content) if request.content else None
-        self.requests.append(Recorded(request.method, path, params, headers, payload))
+        recorded = self.record(request)
+        path, params, payload = recorded.path, recorded.params, recorded.json
         if (planned := self.planned()) is not None:
             return planned
         if path == "/api/sms/record":  # authorised by the binding key alone

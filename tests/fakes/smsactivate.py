@@ -15,18 +15,14 @@ from decimal import Decimal
 
 import httpx
 
-from tests.fakes.upstream import FakeUpstream, dumps
+from tests.fakes.upstream import FakeUpstream, SoldNumber, dumps
 
 HANDLER_PATH = "/stubs/handler_api.php"
 _STATUS_WORDS = {"wait_code": "STATUS_WAIT_CODE", "wait_resend": "STATUS_WAIT_RESEND", "cancel": "STATUS_CANCEL"}
 
 
 @dataclass
-class FakeActivation:
-    id: str
-    phone: str
-    service: str
-    country: int
+class FakeActivation(SoldNumber):
     cost: Decimal
     state: str = "wait_code"  # wait_code | wait_retry | wait_resend | ok | finished | cancel
     codes: list[str] = field(default_factory=list)

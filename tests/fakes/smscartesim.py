@@ -12,23 +12,17 @@ order ``POST /orders`` gave plus ``created_at`` (the shape :meth:`SmsCartesimPro
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qsl
 
 import httpx
 
-from tests.fakes.upstream import FakeUpstream, dumps
+from tests.fakes.upstream import FakeUpstream, SoldNumber, dumps
 
 
 @dataclass
-class FakeOrder:
-    id: str
-    phone: str
-    service: str
-    country: str
+class FakeOrder(SoldNumber):
     price: Decimal
     expires_at: datetime
     status: str = "active"
@@ -39,15 +33,6 @@ class FakeOrder:
         """The order as ``POST /orders`` and the active-numbers list show it."""
         data = {"id": int(self.id), "phone": self.phone, "service": self.service, "country": self.country}
         return data | {"price": self.price, "status": self.status, "expires_at": self.expires_at.isoformat()}
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str  # relative to the API root, e.g. "/orders"
-    query: dict[str, str]
-    headers: dict[str, str]  # Authorization replaced by "***"
-    body: object  # parsed JSON or form
 
 
 class FakeSmsCartesim(FakeUpstream):
@@ -97,14 +82,8 @@ class FakeSmsCartesim(FakeUpstream):
         return httpx.Response(status, json={"status": "error", "message": message})
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path.removeprefix(self.root)
-        query = dict(request.url.params)
-        headers = {k: ("***" if k.lower() == "authorization" else v) for k, v in request.headers.items()}
-        if request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            body: object = dict(parse_qsl(request.content.decode()))
-        else:
-            body = json.loads(request.content) if request.content else None
-        self.requests.append(Recorded(request.method, path, query, headers, body))
+        recorded = self.record(request)
+        path, query, body = recorded.path, recorded.params, recorded.json
         if (planned := self.planned()) is not None:
             return planned
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

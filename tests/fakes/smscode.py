@@ -11,7 +11,6 @@ already closed answers its state unchanged; an expiry leaves the balance alone.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ import httpx
 
 from tests.fakes.upstream import FakeUpstream, dumps
 
-_SECRET_HEADERS = {"authorization"}
 _ORDER_PATH = re.compile(r"^/orders/(?P<id>[^/]+)(?P<cancel>/cancel)?$")
 
 
@@ -40,15 +38,6 @@ class FakeOrder:
     otp_code: str | None = None
     sms: str | None = None
     received_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str  # relative to the API root, e.g. "/orders"
-    params: dict[str, str]
-    headers: dict[str, str]  # secrets replaced by "***"
-    json: object
 
 
 class FakeSMSCode(FakeUpstream):
@@ -96,10 +85,8 @@ class FakeSMSCode(FakeUpstream):
         return httpx.Response(status, json={"success": False, "error": {"code": code, "message": message}})
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path.removeprefix(self.root)
-        headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()}
-        payload = json.loads(request.content) if request.content else None
-        self.requests.append(Recorded(request.method, path, dict(request.url.params), headers, payload))
+        recorded = self.record(request)
+        path, payload = recorded.path, recorded.json
         if (planned := self.planned()) is not None:
             return planned
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

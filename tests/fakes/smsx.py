@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import httpx
 
-from tests.fakes.upstream import FakeUpstream, dumps
+from tests.fakes.upstream import FakeUpstream, SoldNumber, dumps
 
 PATH = "/api/virtual-numbers.php"
 _READS = {"balance", "wallet", "countries", "services", "prices", "status"}
@@ -37,11 +37,7 @@ def _error(status: int, error: str, headers: dict[str, str] | None = None) -> ht
 
 
 @dataclass
-class FakeActivation:
-    id: str
-    phone: str
-    service: str
-    country: int
+class FakeActivation(SoldNumber):
     status: str = "waiting"  # waiting / received / cancelled
     otps: list[tuple[str, str | None]] = field(default_factory=list)  # (otp, text)
     raw: str | None = None  # when set, status answers "unknown" with this raw

@@ -1,5 +1,7 @@
 """What every fake upstream shares: its fault knobs, and JSON whose Decimal numbers go out as written.
 
+Every fake keeps the requests it received as :class:`Recorded` (:meth:`FakeUpstream.record`: path
+relative to its API root, secret headers as ``***``) and the numbers it sold as :class:`SoldNumber`'s.
 A fake is an ``httpx.MockTransport`` (pass it as ``transport=`` to its adapter, or serve it with
 :mod:`tests.fakes.serve`). The knobs plan the next answer(s) in order, ahead of the fake's own API:
 a given response (:meth:`FakeUpstream.respond_next`), a gateway's HTML page, an empty body, or a
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -27,10 +31,34 @@ def dumps(value: object) -> str:
     return _NUMBER.sub(r"\1", text)
 
 
+@dataclass
+class SoldNumber:
+    """A number a fake sold, by the fields every upstream's order starts with (the upstream's own codes)."""
+
+    id: str
+    phone: str
+    service: str
+    country: Any  # the upstream's country id (int) or code (str)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A request as the fake received it."""
+
+    method: str
+    path: str  # relative to the fake's API root, e.g. "/orders"
+    params: dict[str, str]  # the query
+    headers: dict[str, str]  # secrets replaced by "***"
+    json: object  # the body: parsed JSON, a form as a dict, or None when empty
+
+
 class FakeUpstream(httpx.MockTransport):
     """The fault knobs; subclasses answer in :meth:`_handle`, after recording the request and serving
     :meth:`planned` first."""
 
+    #: request headers :meth:`record` masks (lower case)
+    secret_headers: frozenset[str] = frozenset({"authorization"})
+    root = ""  # the API root that recorded paths are relative to
     #: what :meth:`html_next` serves: a gateway's error page
     error_page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
@@ -46,6 +74,19 @@ class FakeUpstream(httpx.MockTransport):
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """An error answer carrying ``message`` in this upstream's own format."""
         raise NotImplementedError
+
+    def record(self, request: httpx.Request) -> Recorded:
+        """Keep ``request`` in :attr:`requests` (secret headers masked, body parsed) and return it."""
+        if request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            body: object = dict(parse_qsl(request.content.decode()))
+        else:
+            body = json.loads(request.content) if request.content else None
+        headers = {k: ("***" if k.lower() in self.secret_headers else v) for k, v in request.headers.items()}
+        recorded = Recorded(
+            request.method, request.url.path.removeprefix(self.root), dict(request.url.params), headers, body
+        )
+        self.requests.append(recorded)
+        return recorded
 
     def respond_next(self, response: httpx.Response) -> None:
         """Answer the next request with ``response`` as is (no auth check)."""

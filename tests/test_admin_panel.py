@@ -154,43 +154,19 @@ async def test_stats_count_write_offs_by_upstream_and_user_in_the_margin(db: Dat
     for user in (10, 11, 12):
         await add_user(db, user)
     h, d = timedelta(hours=1), timedelta(days=1)
-    off = Outcome.WRITTEN_OFF
     sold = await _order(db, 10, "alpha", "whatsapp", "US", "completed", 100, None, None, h, (30,))
     await _bought(db, sold, 40, "USD", Outcome.SOLD)
-    await _bought(
-        db,
-        await _order(db, 10, "alpha", "whatsapp", "US", "expired", 100, None, None, h),
-        30,
-        "USD",
-        off,
-        WriteOff.NO_CANCEL,
-    )
     given_back = await _order(db, 10, "alpha", "whatsapp", "US", "cancelled", 100, None, None, h)
     await _bought(db, given_back, 500, "USD", Outcome.UPSTREAM_REFUNDED)  # costs nothing
-    await _bought(
-        db,
-        await _order(db, 11, "beta", "telegram", "GB", "cancelled", 100, None, None, 3 * d),
-        100,
-        "EUR",
-        off,
-        WriteOff.CANCEL_FAILED,
-    )
-    await _bought(
-        db,
-        await _order(db, 11, "beta", "telegram", "GB", "expired", 100, None, None, 10 * d),
-        20,
-        "USD",
-        off,
-        WriteOff.CANCEL_REFUSED,
-    )
-    await _bought(
-        db,
-        await _order(db, 12, "beta", "telegram", "GB", "failed", 100, None, None, 10 * d),
-        None,
-        None,
-        off,
-        WriteOff.UNCLEAR,
-    )
+    written_off = [  # (user, upstream, service, country, status, age, cost, currency, why)
+        (10, "alpha", "whatsapp", "US", "expired", h, 30, "USD", WriteOff.NO_CANCEL),
+        (11, "beta", "telegram", "GB", "cancelled", 3 * d, 100, "EUR", WriteOff.CANCEL_FAILED),
+        (11, "beta", "telegram", "GB", "expired", 10 * d, 20, "USD", WriteOff.CANCEL_REFUSED),
+        (12, "beta", "telegram", "GB", "failed", 10 * d, None, None, WriteOff.UNCLEAR),
+    ]
+    for user, upstream, service, country, status, age, cost, currency, why in written_off:
+        order = await _order(db, user, upstream, service, country, status, 100, None, None, age)
+        await _bought(db, order, cost, currency, Outcome.WRITTEN_OFF, why)
     kept = await _order(db, 11, "alpha", "whatsapp", "US", "expired", 150, None, None, 10 * d, refundable=False)
     await _bought(db, kept, 60, "USD", Outcome.SOLD)  # non-refundable: the price is kept
 

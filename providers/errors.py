@@ -13,7 +13,7 @@ ProviderError                       base class; ``provider`` names the upstream
 │                                   after sending, connection reset): never re-send it, look it up
 └── BadResponse                     the upstream answered something we cannot parse (HTML, empty)
 
-Adapters map upstream codes onto these in one place each (``_raise_for`` in the adapter module),
+Adapters map upstream codes onto these in one place each (``raise_for`` in the adapter's ``parse.py``),
 like aiogram's ``check_response``. Messages never contain API keys.
 """
 
@@ -35,6 +35,14 @@ class ProviderError(Exception):
         return f"{prefix}{text}{suffix}"
 
 
+class _MayRetry(ProviderError):
+    """An error that may say when to try again: ``retry_after`` seconds, when known."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class OutOfStock(ProviderError):
     """No number is available for the requested service and country."""
 
@@ -47,12 +55,8 @@ class Unauthorized(ProviderError):
     """The API key was rejected."""
 
 
-class RateLimited(ProviderError):
+class RateLimited(_MayRetry):
     """The upstream asked us to slow down."""
-
-    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class InvalidRequest(ProviderError):
@@ -63,12 +67,8 @@ class OrderNotFound(ProviderError):
     """The upstream has no order with this id (or it is not ours)."""
 
 
-class CancelRefused(ProviderError):
+class CancelRefused(_MayRetry):
     """The upstream refused to cancel the order now (e.g. too early, or a code already arrived)."""
-
-    def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class Unavailable(ProviderError):

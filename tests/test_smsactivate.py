@@ -77,10 +77,10 @@ async def test_offers_v2_price_tiers(provider: SmsActivateProvider, fake: FakeSm
 
 
 def test_prices_parse_as_decimal_never_float() -> None:
-    rows = parse.prices(parse.loads('{"6": {"wa": {"cost": 0.35, "count": "12"}}}'))
+    rows = parse.prices('{"6": {"wa": {"cost": 0.35, "count": "12"}}}')
     assert rows == [("6", "wa", Decimal("0.35"), 12)]
     assert isinstance(rows[0][2], Decimal)
-    assert parse.prices(parse.loads('["wa"]')) is None
+    assert parse.prices('["wa"]') is None
 
 
 @pytest.mark.parametrize(("currency", "expected"), [("USD", 1235), ("RUB", 1235), ("IDR", 13)])

@@ -50,8 +50,7 @@ from providers import errors
 from providers.base import Balance, Offer, Purchase, Status, UpstreamState
 from providers.http import HttpProvider
 from providers.normalize import country_code
-from providers.parsing import first, parse_time
-from providers.simsmsbox import parse
+from providers.simsmsbox import messages, parse
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class SimSmsBoxProvider(HttpProvider):
         except errors.ProviderError as exc:  # the code must still reach the user: latestCode alone
             log.warning("%s: messages unreadable for order %s, latest code only: %s", NAME, order_id, exc)
             return parse.order_status(order, None)
-        return parse.order_status(order, parse.order_messages(items, order))
+        return parse.order_status(order, messages.order_messages(items, order))
 
     async def another_code(self, upstream_id: str) -> None:
         """No-op: a rented number receives further codes for the same app by itself."""
@@ -144,7 +143,7 @@ class SimSmsBoxProvider(HttpProvider):
         path = f"/api/sms/orders/{quote(order_id, safe='')}/renew"
         data = parse.unwrap_obj(await self._json("POST", path, paid=True, json={"days": days})) or {}
         log.info("%s: renewed order %s by %s days", NAME, order_id, days)
-        return parse_time(first(data, *parse.EXPIRY_KEYS))
+        return parse.expiry(data)
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """The newest order in ``/orders/mine`` (first 20) for the offer created since ``since``."""

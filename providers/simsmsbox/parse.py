@@ -12,11 +12,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from providers import errors, parsing
+from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.money import to_minor
 from providers.normalize import country_code, service_slug
-from providers.parsing import amount, currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
+from providers.parsing import (
+    STATUS_ERRORS,
+    amount,
+    currency_of,
+    first,
+    minor,
+    parse_time,
+    raise_error,
+    scalar,
+    to_balance,
+    whole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +38,7 @@ BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
     ("insufficient", errors.ProviderBalanceLow),
     ("balance", errors.ProviderBalanceLow),
 )
-BY_STATUS = {**parsing.STATUS_ERRORS, 404: errors.OrderNotFound}
+BY_STATUS = {**STATUS_ERRORS, 404: errors.OrderNotFound}
 STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("active", "waiting", "pending", "processing"), UpstreamState.WAITING),
     **dict.fromkeys(("received", "success"), UpstreamState.RECEIVED),
@@ -37,13 +48,6 @@ STATES: dict[str, UpstreamState] = {
 }
 EXPIRY_KEYS = ("expireAt", "expiresAt", "expire_at", "expires_at")
 CREATED_KEYS = ("createdAt", "created_at", "createTime")
-#: ``/orders/messages`` items (the document shows no shape): see :mod:`providers.simsmsbox`
-MESSAGE_ORDER_KEYS = ("orderId", "order_id")
-MESSAGE_ORDER_NO_KEYS = ("displayOrderNo", "orderNo", "order_no")
-MESSAGE_PHONE_KEYS = ("phone", "number", "phoneNumber", "phone_number", "to", "receiver")
-MESSAGE_TEXT_KEYS = ("content", "text", "message", "sms", "body", "smsContent")
-MESSAGE_CODE_KEYS = ("code", "verifyCode", "verificationCode", "otp")
-MESSAGE_TIME_KEYS = ("receivedAt", "received_at", "receiveTime", "createdAt", "created_at", "time")
 
 
 def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
@@ -124,6 +128,11 @@ def order_ref(upstream_id: str) -> str:
     return upstream_id.partition("|")[0]
 
 
+def expiry(data: Mapping[str, object]) -> datetime | None:
+    """An order's ``expireAt`` (under any of :data:`EXPIRY_KEYS`), or None."""
+    return parse_time(first(data, *EXPIRY_KEYS))
+
+
 def purchase(body: object) -> Purchase | None:
     """The order in a purchase answer or ``/mine`` item; None without an order id or phone."""
     if (data := unwrap_obj(body)) is None:
@@ -133,7 +142,7 @@ def purchase(body: object) -> Purchase | None:
     if order_id is None or phone is None:
         return None
     cost = minor(first(data, "price", "amount", "cost"), currency_of(data.get("currency"), CURRENCY))
-    return Purchase(order_id, phone, parse_time(first(data, *EXPIRY_KEYS)), cost)
+    return Purchase(order_id, phone, expiry(data), cost)
 
 
 def newest_match(items: list[object], offer: Offer, since: datetime) -> Purchase | None:
@@ -171,7 +180,7 @@ class OrderView:
 
 def order_view(body: object, order_id: str) -> OrderView:
     """``GET /orders/{id}``: ``status`` word via :data:`STATES` (unknown -> WAITING), ``latestCode``,
-    ``expireAt`` and what :func:`order_messages` needs to pick this order's messages."""
+    ``expireAt`` and what ``messages.order_messages`` needs to pick this order's messages."""
     if (data := unwrap_obj(body)) is None:
         raise errors.BadResponse("order answer is not an object", provider=NAME)
     word = str(data.get("status") or "").strip().lower()
@@ -185,41 +194,9 @@ def order_view(body: object, order_id: str) -> OrderView:
         phone=scalar(first(data, "phone", "number", "phoneNumber", "phone_number")),
         state=state,
         latest_code=scalar(first(data, "latestCode", "latest_code")),
-        expires_at=parse_time(first(data, *EXPIRY_KEYS)),
+        expires_at=expiry(data),
         created_at=parse_time(first(data, *CREATED_KEYS)),
     )
-
-
-def _digits(phone: str | None) -> str:
-    return "".join(ch for ch in phone or "" if ch.isdigit())
-
-
-def _belongs(item: Mapping[str, object], order: OrderView, received: datetime | None) -> bool:
-    """A message is the order's by its order id or number when it names one, else by the phone and
-    a time not before the order was created (a rented SIM may have served someone before)."""
-    named = {scalar(first(item, *MESSAGE_ORDER_KEYS)), scalar(first(item, *MESSAGE_ORDER_NO_KEYS))} - {None}
-    if named:
-        return bool(named & ({order.order_id, order.display_no} - {None}))
-    phone = _digits(scalar(first(item, *MESSAGE_PHONE_KEYS)))
-    if not phone or phone != _digits(order.phone):
-        return False
-    return received is None or order.created_at is None or received >= order.created_at
-
-
-def order_messages(items: list[object], order: OrderView) -> list[Sms]:
-    """This order's messages in ``/orders/messages`` items, oldest first (the list is newest first)."""
-    found: list[Sms] = []
-    for item in (i for i in items if isinstance(i, dict)):
-        received = parse_time(first(item, *MESSAGE_TIME_KEYS))
-        text = first(item, *MESSAGE_TEXT_KEYS)
-        if not isinstance(text, str) or not text.strip() or not _belongs(item, order, received):
-            continue
-        sender = scalar(first(item, "from", "sender", "fromNumber", "source"))
-        found.append(Sms(text=text, code=scalar(first(item, *MESSAGE_CODE_KEYS)), sender=sender, received_at=received))
-    found.reverse()
-    if all(sms.received_at is not None for sms in found):
-        found.sort(key=lambda sms: sms.received_at or datetime.min.replace(tzinfo=UTC))
-    return found
 
 
 def order_status(order: OrderView, messages: list[Sms] | None) -> Status:

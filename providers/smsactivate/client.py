@@ -37,7 +37,6 @@ from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider, paid_outcome
 from providers.money import exponent, to_minor
 from providers.normalize import service_slug
-from providers.parsing import loads, scrub
 from providers.smsactivate import parse
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ class SmsActivateProvider(HttpProvider):
         """``value`` parsed from ``text``; a wrong shape is BadResponse (UnclearResult when paid)."""
         if value is not None:
             return value
-        snippet = scrub(text, self._key)[:60]
+        snippet = parse.snippet(text, self._key)
         log.warning("%s: unexpected reply to %s: %r", self.name, action, snippet)
         if paid:
             raise errors.UnclearResult(f"unexpected reply to {action}; outcome unknown", provider=self.name)
@@ -106,9 +105,9 @@ class SmsActivateProvider(HttpProvider):
     async def offers(self, country: str | None = None) -> list[Offer]:
         """``getPrices`` for every country, filtered here to ``country`` (ISO) when given."""
         text = await self._text("getPrices")
-        rows = self._need(parse.prices(loads(text)), "getPrices", text)
+        rows = self._need(parse.prices(text), "getPrices", text)
         if self._country_names is None and any(parse.unmapped(c) for c, _, _, _ in rows):
-            self._country_names = parse.country_names(loads(await self._text("getCountries")))
+            self._country_names = parse.country_names(await self._text("getCountries"))
         names, cur = self._country_names or {}, self.currency
         offers = [
             Offer(self.name, service_slug(s), parse.country(c, names), to_minor(p, cur), cur, n, f"{s}|{c}")

@@ -11,10 +11,10 @@ import re
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
-from providers import errors, parsing
+from providers import errors
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
-from providers.parsing import amount, first, loads, scrub, whole
+from providers.parsing import amount, first, loads, scrub, status_errors, whole
 
 #: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
 _WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
@@ -41,7 +41,7 @@ BY_WORD: dict[str, type[errors.ProviderError]] = {
     "EARLY_CANCEL_DENIED": errors.CancelRefused,
     "ERROR_SQL": errors.Unavailable,
 }
-BY_STATUS = parsing.status_errors(401, 403)
+BY_STATUS = status_errors(401, 403)
 
 
 def raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME) -> None:
@@ -92,6 +92,11 @@ def describe(code: str, detail: str) -> str:
     return f"{code}: {detail}" if detail else code
 
 
+def snippet(text: str, secret: str) -> str:
+    """The start of an unexpected reply, for messages and logs, without ``secret``."""
+    return scrub(text, secret)[:60]
+
+
 def is_json_error(text: str) -> bool:
     return isinstance(body := loads(text), dict) and str(body.get("status", "")).lower() == "error"
 
@@ -100,11 +105,12 @@ def looks_like_html(text: str) -> bool:
     return text.lstrip()[:1] == "<" or "<html" in text[:200].lower()
 
 
-def prices(body: object) -> list[tuple[str, str, Decimal, int | None]] | None:
+def prices(text: str) -> list[tuple[str, str, Decimal, int | None]] | None:
     """``getPrices`` -> ``[(country_id, service_code, cost, stock)]`` from ``{country: {service:
     {"cost": 0.35, "count": 120}}}`` (or ``price``/``stock``), or the V2 ``{service: {"0.35": 120}}``
     tiers: the cheapest price with stock is the cost, the stock is the sum over all prices."""
     rows: list[tuple[str, str, Decimal, int | None]] = []
+    body = loads(text)
     if not isinstance(body, dict):
         return None
     for country_id, services in body.items():
@@ -127,9 +133,9 @@ def _price_entry(entry: object) -> tuple[Decimal, int | None] | None:
     return min([p for p, n in tiers if n] or [p for p, _ in tiers]), sum(n for _, n in tiers)
 
 
-def country_names(body: object) -> dict[str, str]:
+def country_names(text: str) -> dict[str, str]:
     """``getCountries`` -> ``{id: English name}`` (the ``eng`` field)."""
-    entries = body.items() if isinstance(body, dict) else ()
+    entries = body.items() if isinstance(body := loads(text), dict) else ()
     return {str(e.get("id", k)): e["eng"] for k, e in entries if isinstance(e, dict) and isinstance(e.get("eng"), str)}
 
 

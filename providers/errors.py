@@ -14,7 +14,8 @@ ProviderError                       base class; ``provider`` names the upstream
 └── BadResponse                     the upstream answered something we cannot parse (HTML, empty)
 
 Adapters map upstream codes onto these in one place each (``raise_for`` in the adapter's ``parse.py``),
-like aiogram's ``check_response``. Messages never contain API keys.
+like aiogram's ``check_response``, starting from what the common HTTP statuses mean
+(:data:`STATUS_ERRORS`). Messages never contain API keys.
 """
 
 from __future__ import annotations
@@ -81,3 +82,19 @@ class UnclearResult(Unavailable):
 
 class BadResponse(ProviderError):
     """The upstream's answer could not be understood (not JSON, wrong shape, empty)."""
+
+
+#: the meaning most upstream documents give these HTTP statuses; an adapter's ``BY_STATUS`` takes it whole
+#: and adds its document's exceptions (``{**errors.STATUS_ERRORS, 404: errors.OrderNotFound}``), or picks from it
+STATUS_ERRORS: dict[int, type[ProviderError]] = {
+    400: InvalidRequest,
+    401: Unauthorized,
+    402: ProviderBalanceLow,
+    403: Unauthorized,
+    429: RateLimited,
+}
+
+
+def status_errors(*statuses: int) -> dict[int, type[ProviderError]]:
+    """The part of :data:`STATUS_ERRORS` an upstream's document lists (``errors.status_errors(401, 403)``)."""
+    return {status: STATUS_ERRORS[status] for status in statuses}

@@ -3,8 +3,8 @@
 Upstreams spell the same field several ways (``id`` / ``order_id`` / ``orderId``) and send numbers as
 JSON numbers or strings; these readers accept the common variants and return ``None`` for anything
 else, so each adapter's parser says only which keys it reads. JSON numbers are :class:`Decimal`.
-:data:`STATUS_ERRORS` is what the HTTP statuses most upstream documents list mean, and :func:`raise_error`
-the common tail of every adapter's error table (``parse.raise_for``); each ``parse.py`` keeps its own codes.
+:func:`raise_error` is the common tail of every adapter's error table (``parse.raise_for``, built on
+:data:`providers.errors.STATUS_ERRORS`); each ``parse.py`` keeps its own codes.
 """
 
 from __future__ import annotations
@@ -21,21 +21,6 @@ from providers.base import Balance
 from providers.money import to_minor
 
 log = logging.getLogger(__name__)
-
-#: the meaning most upstream documents give these HTTP statuses; an adapter's ``BY_STATUS`` takes it whole
-#: and adds its document's exceptions (``{**STATUS_ERRORS, 404: errors.OrderNotFound}``), or picks from it
-STATUS_ERRORS: dict[int, type[errors.ProviderError]] = {
-    400: errors.InvalidRequest,
-    401: errors.Unauthorized,
-    402: errors.ProviderBalanceLow,
-    403: errors.Unauthorized,
-    429: errors.RateLimited,
-}
-
-
-def status_errors(*statuses: int) -> dict[int, type[errors.ProviderError]]:
-    """The part of :data:`STATUS_ERRORS` an upstream's document lists (``status_errors(401, 403)``)."""
-    return {status: STATUS_ERRORS[status] for status in statuses}
 
 
 def first(mapping: Mapping[str, object], *keys: str) -> object:

@@ -16,18 +16,7 @@ from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.money import to_minor
 from providers.normalize import country_code, service_slug
-from providers.parsing import (
-    STATUS_ERRORS,
-    amount,
-    currency_of,
-    first,
-    minor,
-    parse_time,
-    raise_error,
-    scalar,
-    to_balance,
-    whole,
-)
+from providers.parsing import amount, currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +27,7 @@ BY_TEXT: tuple[tuple[str, type[errors.ProviderError]], ...] = (
     ("insufficient", errors.ProviderBalanceLow),
     ("balance", errors.ProviderBalanceLow),
 )
-BY_STATUS = {**STATUS_ERRORS, 404: errors.OrderNotFound}
+BY_STATUS = {**errors.STATUS_ERRORS, 404: errors.OrderNotFound}
 STATES: dict[str, UpstreamState] = {
     **dict.fromkeys(("active", "waiting", "pending", "processing"), UpstreamState.WAITING),
     **dict.fromkeys(("received", "success"), UpstreamState.RECEIVED),

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from providers import errors
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
-from providers.parsing import amount, first, loads, scrub, status_errors, whole
+from providers.parsing import amount, first, loads, scrub, whole
 
 #: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
 _WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
@@ -41,7 +41,7 @@ BY_WORD: dict[str, type[errors.ProviderError]] = {
     "EARLY_CANCEL_DENIED": errors.CancelRefused,
     "ERROR_SQL": errors.Unavailable,
 }
-BY_STATUS = status_errors(401, 403)
+BY_STATUS = errors.status_errors(401, 403)
 
 
 def raise_for(status: int, body: str, *, secret: str = "", provider: str = NAME) -> None:

@@ -16,18 +16,7 @@ from decimal import Decimal
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
-from providers.parsing import (
-    currency_of,
-    first,
-    holder,
-    minor,
-    parse_time,
-    raise_error,
-    scalar,
-    scrub,
-    status_errors,
-    to_balance,
-)
+from providers.parsing import currency_of, first, holder, minor, parse_time, raise_error, scalar, scrub, to_balance
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +30,9 @@ BY_CODE: dict[str, type[errors.ProviderError]] = {
     **dict.fromkeys(("rate_limited", "rate_limit_exceeded", "too_many_requests"), errors.RateLimited),
     "order_not_found": errors.OrderNotFound,
 }
-BY_STATUS = {**status_errors(400, 402), 422: errors.InvalidRequest}
+BY_STATUS = {**errors.status_errors(400, 402), 422: errors.InvalidRequest}
 #: statuses that decide before any message text
-FIRM = status_errors(401, 403, 429)
+FIRM = errors.status_errors(401, 403, 429)
 BALANCE_WORDS = ("insufficient", "balance")
 STOCK_WORDS = ("no number", "out of stock", "not available")
 

@@ -13,17 +13,7 @@ import pycountry
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
-from providers.parsing import (
-    currency_of,
-    first,
-    minor,
-    parse_time,
-    raise_error,
-    scalar,
-    status_errors,
-    to_balance,
-    whole,
-)
+from providers.parsing import currency_of, first, minor, parse_time, raise_error, scalar, to_balance, whole
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +27,7 @@ BY_CODE: dict[str, type[errors.ProviderError]] = {
     "ORDER_NOT_FOUND": errors.OrderNotFound,
     "RATE_LIMITED": errors.RateLimited,
 }
-BY_STATUS = status_errors(401, 403, 429)  # the document names no other status
+BY_STATUS = errors.status_errors(401, 403, 429)  # the document names no other status
 STATES: dict[str, UpstreamState] = {
     "WAITING": UpstreamState.WAITING,
     "OTP_RECEIVED": UpstreamState.RECEIVED,

@@ -15,18 +15,7 @@ from typing import NamedTuple
 from providers import errors
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import SERVICE_ALIASES, country_code, service_slug
-from providers.parsing import (
-    currency_of,
-    first,
-    holder,
-    minor,
-    raise_error,
-    scalar,
-    scrub,
-    status_errors,
-    to_balance,
-    whole,
-)
+from providers.parsing import currency_of, first, holder, minor, raise_error, scalar, scrub, to_balance, whole
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +30,7 @@ BY_WORD: dict[str, type[errors.ProviderError]] = {
     **dict.fromkeys(("NO_ACTIVATION", "WRONG_ACTIVATION_ID"), errors.OrderNotFound),
     **dict.fromkeys(("EARLY_CANCEL_DENIED", "BAD_STATUS"), errors.CancelRefused),
 }
-BY_STATUS = {**status_errors(400, 401, 402, 403), 405: errors.InvalidRequest}
+BY_STATUS = {**errors.status_errors(400, 401, 402, 403), 405: errors.InvalidRequest}
 #: an error text saying our wallet cannot pay (the document names no such error: see the client's docstring)
 LOW_FUNDS = re.compile(
     r"(?<![a-z])(?:insufficient[\W_]+(?:wallet|balance|funds|credit)|not[\W_]+enough[\W_]+(?:balance|funds|money)"

@@ -109,7 +109,13 @@ async def raised(awaitable: Awaitable[object], expected: type[errors.ProviderErr
     return info.value
 
 
-NOT_SENT = [httpx.ConnectError("refused"), httpx.ConnectTimeout("t")]
+def unchained(error: errors.ProviderError) -> None:
+    """A transport failure's error drops httpx's exception (it holds the URL, whose query may hold a
+    key): no cause, and the context it was raised in is suppressed from tracebacks."""
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+NOT_SENT = [httpx.ConnectError("refused"), httpx.ConnectTimeout("t"), httpx.PoolTimeout("t")]
 MAYBE_SENT = [
     httpx.ReadTimeout("t"),
     httpx.WriteTimeout("t"),
@@ -123,7 +129,7 @@ MAYBE_SENT = [
 async def test_transport_failure_on_a_read_is_unavailable(wire, name: str, call: str, exc: Exception) -> None:
     wired = wire(name)
     wired.fake.raise_next(exc)
-    await raised(wired.call(call), errors.Unavailable)
+    unchained(await raised(wired.call(call), errors.Unavailable))
 
 
 @pytest.mark.parametrize("exc", NOT_SENT + MAYBE_SENT, ids=lambda e: type(e).__name__)
@@ -132,8 +138,8 @@ async def test_transport_failure_on_a_paid_call(wire, name: str, call: str, exc:
     """Never sent: a plain outage. Maybe sent (a timeout or reset after sending): unclear, never re-sent."""
     wired = wire(name)
     wired.fake.raise_next(exc)
-    await raised(wired.call(call), errors.Unavailable if exc in NOT_SENT else errors.UnclearResult)
-    assert len(wired.fake.requests) == 1
+    unchained(await raised(wired.call(call), errors.Unavailable if exc in NOT_SENT else errors.UnclearResult))
+    assert len(wired.fake.requests) == 1 and not wired.fake.sold()  # not re-sent: nothing bought behind it
 
 
 @pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("1.5", 1.5), (None, None), ("soon", None)])
@@ -168,7 +174,7 @@ async def test_5xx_on_a_paid_call_is_unclear_whatever_the_body(
     else:
         wired.fake.respond_next(wired.fake.refusal(status, "no numbers available"))
     await raised(wired.call(call), errors.UnclearResult)
-    assert len(wired.fake.requests) == 1
+    assert len(wired.fake.requests) == 1 and not wired.fake.sold()  # not re-sent: nothing bought behind it
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -185,6 +191,16 @@ async def test_unreadable_200(wire, name: str, call: str, arm: str) -> None:
     """A read that cannot be understood is BadResponse; a paid one may have bought: unclear."""
     wired = wire(name)
     getattr(wired.fake, arm)(200)
+    await raised(wired.call(call), errors.UnclearResult if call in wired.adapter.paid else errors.BadResponse)
+
+
+@pytest.mark.parametrize("call", ["offers", "buy"])
+@pytest.mark.parametrize("name", ADAPTERS)
+async def test_a_200_answer_echoing_the_key_is_bad_and_key_free(wire, name: str, call: str) -> None:
+    """A 200 in the upstream's error format (for sms-activate: an unknown reply word) that echoes the
+    key: a BadResponse on a read (unclear when paid) whose message has the key scrubbed."""
+    wired = wire(name)
+    wired.fake.respond_next(wired.fake.refusal(200, f"Unexpected: {KEY}"))
     await raised(wired.call(call), errors.UnclearResult if call in wired.adapter.paid else errors.BadResponse)
 
 

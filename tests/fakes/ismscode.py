@@ -47,6 +47,9 @@ class FakeISMSCode(FakeUpstream):
         self._ids = itertools.count(1)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def sold(self) -> dict[str, FakeNumber]:
+        return self.numbers
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, json={"status": "error", "message": message}, headers=headers)
 

@@ -113,6 +113,9 @@ class FakeSimSmsBox(FakeUpstream):
         self._ids = itertools.count(19)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def sold(self) -> dict[int, FakeOrder]:
+        return self.orders
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, json={"message": message}, headers=headers)
 

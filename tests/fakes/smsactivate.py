@@ -67,6 +67,9 @@ class FakeSmsActivate(FakeUpstream):
         self._ids = itertools.count(1000001)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def sold(self) -> dict[str, FakeActivation]:
+        return self.activations
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, text=message, headers=headers)
 

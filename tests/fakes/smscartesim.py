@@ -54,6 +54,9 @@ class FakeSmsCartesim(FakeUpstream):
         self._ids = itertools.count(1001)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def sold(self) -> dict[str, FakeOrder]:
+        return self.orders
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, json={"status": "error", "message": message}, headers=headers)
 

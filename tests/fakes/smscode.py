@@ -56,6 +56,9 @@ class FakeSMSCode(FakeUpstream):
         self._ids = itertools.count(1)
 
     # -- knobs ---------------------------------------------------------------------------------
+    def sold(self) -> dict[str, FakeOrder]:
+        return self.orders
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, json={"success": False, "error": {"message": message}}, headers=headers)
 

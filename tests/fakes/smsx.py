@@ -79,6 +79,9 @@ class FakeSmsx(FakeUpstream):
     def set_raw(self, activation_id: str, raw: str) -> None:  # status: unknown, raw[:100]
         self.activations[activation_id].raw = raw
 
+    def sold(self) -> dict[str, FakeActivation]:
+        return self.activations
+
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return _error(status, message, headers)
 

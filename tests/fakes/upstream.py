@@ -6,7 +6,8 @@ A fake is an ``httpx.MockTransport`` (pass it as ``transport=`` to its adapter, 
 :mod:`tests.fakes.serve`). The knobs plan the next answer(s) in order, ahead of the fake's own API:
 a given response (:meth:`FakeUpstream.respond_next`), a gateway's HTML page, an empty body, or a
 transport error raised instead of answering. :meth:`FakeUpstream.refusal` builds an error answer in
-the upstream's own format, so that one contract test can drive every fake alike.
+the upstream's own format and :meth:`FakeUpstream.sold` shows what the fake sold, so that one
+contract test can drive and check every fake alike.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class FakeUpstream(httpx.MockTransport):
 
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         """An error answer carrying ``message`` in this upstream's own format."""
+        raise NotImplementedError
+
+    def sold(self) -> dict[Any, Any]:
+        """What this fake sold so far (its orders or activations, by id): what a paid call created."""
         raise NotImplementedError
 
     def record(self, request: httpx.Request) -> Recorded:

@@ -22,6 +22,7 @@ from handlers.admin.texts import accounts as texts
 from handlers.admin.texts.panel import with_amount_rule
 from handlers.callbacks import AdminUserCb
 from handlers.screens import show
+from handlers.texts import refusals
 from providers.money import parse_amount
 from storage.ledger import Entry, InsufficientFunds, OutOfRange
 
@@ -99,8 +100,9 @@ async def ask_amount(
     query: CallbackQuery, callback_data: AdminUserCb, state: FSMContext, billing: Billing, settings: Settings
 ) -> None:
     credit = callback_data.action == "credit"
-    await state.set_state(Adjust.amount)
+    # the data before the state: a message racing in between must not find the state without its data
     await state.update_data(user_id=callback_data.user_id, sign=1 if credit else -1)
+    await state.set_state(Adjust.amount)
     text = with_amount_rule(texts.ask_amount(credit), settings.max_amount_minor, billing.fmt)
     await show(query, text, kb.cancel_adjust(callback_data.user_id))
 
@@ -111,6 +113,10 @@ async def amount_given(
 ) -> None:
     """The amount and the reason for the user screen's Credit or Debit; the card again once it is posted."""
     data = await state.get_data()
+    if "user_id" not in data or "sign" not in data:  # a form this bot no longer knows: start over
+        await state.clear()
+        await message.answer(refusals.unknown_input())
+        return
     user_id, sign = int(data["user_id"]), int(data["sign"])
     amount_text, _sep, reason = (message.text or "").strip().partition(" ")
     try:

@@ -92,7 +92,8 @@ async def got_audience(
     bot: Bot,
     callback_answer: TapAnswer,
 ) -> None:
-    if await state.get_state() != BroadcastForm.audience:
+    offered = (callback_data.kind, callback_data.days) in kb.AUDIENCE_CHOICES
+    if await state.get_state() != BroadcastForm.audience or not offered:  # old screen, or data never sent
         callback_answer.alert(texts.stale_screen())
         return
     audience = kb.audience_key(callback_data.kind, callback_data.days)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from bench.common import median, report
 from bot.money.pricing import Pricing
-from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
@@ -25,6 +24,7 @@ from providers.normalize import SMSACTIVATE_COUNTRIES
 from storage import users
 from storage.db import Database
 from tests.fakes.idle_upstream import IdleUpstream
+from tests.order_services import order_service
 
 UPSTREAMS, COUNTRIES, SERVICES, RUNS = 6, 150, 60, 30
 BUDGET_S = 0.1
@@ -74,7 +74,7 @@ async def main() -> None:
         async with db.transaction() as conn:
             await users.upsert(conn, 1, None, "bench", "en")
             await conn.execute("UPDATE users SET balance = 1000000000 WHERE id = 1")
-        orders = OrderService(db, catalog, pricing, timedelta(minutes=20))
+        orders = order_service(db, catalog, pricing, timedelta(minutes=20))
         for i in range(RUNS):
             started = time.perf_counter()
             await orders.place(

@@ -28,12 +28,12 @@ from bench.common import report
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.orders.outcomes import Outcome
-from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from storage import users
 from storage.db import Database
+from tests.order_services import order_service
 
 PURCHASES = min(int(os.environ.get("BENCH_DURABILITY_PURCHASES", "160")), 1000)  # per mode
 BATCHES = 8  # alternating FULL and NORMAL batches, so load and disk noise hit both alike
@@ -67,7 +67,7 @@ class Shop:
     def __init__(self, db: Database, settings: Settings, mode: str) -> None:
         self.db, self.mode, self.next_user = db, mode, 1
         self.catalog = Catalog([DemoProvider(sms_delay_seconds=0)])
-        self.orders = OrderService(db, self.catalog, Pricing(settings), timedelta(minutes=20))
+        self.orders = order_service(db, self.catalog, Pricing(settings), timedelta(minutes=20))
         self.seconds = 0.0
 
     @classmethod

@@ -16,7 +16,6 @@ from pathlib import Path
 from bench.common import median, report
 from bot.money.pricing import Pricing
 from bot.orders.actions import OrderActions
-from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from providers.base import Offer, Purchase, Sms, Status, UpstreamState
@@ -24,6 +23,7 @@ from providers.catalog import Catalog
 from storage.db import Database
 from storage.orders import iso
 from tests.fakes.idle_upstream import IdleUpstream
+from tests.order_services import order_service
 
 ORDERS = 10_000
 LATENCY = 0.05
@@ -67,8 +67,8 @@ async def main() -> None:
         db = await Database.open(Path(tmp) / "bench.sqlite3")
         await seed(db)
         upstream = SlowUpstream()
-        orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
-        tracker = Tracker(OrderActions(orders), CONCURRENCY)
+        orders = order_service(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
+        tracker = Tracker(orders, OrderActions(orders), CONCURRENCY)
         times, changed = [], 0
         for cycle in range(CYCLES):
             upstream.cycle = cycle

@@ -24,6 +24,8 @@ from bot.money.billing import Billing
 from bot.notifications import DatabaseUnusable, Notifications
 from bot.operator.broadcasts import Broadcasts
 from bot.orders.actions import OrderActions
+from bot.orders.placing import OrderService
+from bot.people import People
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
 from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.watchdog import DatabaseWatchdog
@@ -81,13 +83,13 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
 
-    def notifier(actions: OrderActions, billing: Billing) -> Notifications:
-        return Notifier(bot, db, i18n, actions, billing, settings.admin_ids)
+    def notifier(orders: OrderService, actions: OrderActions, billing: Billing, people: People) -> Notifier:
+        return Notifier(bot, i18n, orders, actions, billing, people, settings.admin_ids)
 
-    services = await build_services(
+    services, notifications = await build_services(
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
-    dp = Dispatcher(**services)
+    dp = Dispatcher(**services, notifier=notifications)  # the Telegram side's own type, next to the services
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())

@@ -16,6 +16,7 @@ from bot.notifications import Notifications, UnclearRefund
 from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
+from providers.catalog import Catalog
 from storage.orders import OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ class Jobs:
         notifications: Notifications,
         payments: Payments,
         upstreams: Upstreams,
+        catalog: Catalog,
         settings: Settings,
     ) -> None:
         self.tracker = tracker
         self.notifications = notifications
         self.payments = payments
         self.upstreams = upstreams
+        self.catalog = catalog
         self.settings = settings
         self._running: set[asyncio.Task[None]] = set()
 
@@ -79,7 +82,7 @@ class Jobs:
                 await self.notifications.alert(UnclearRefund(order))
 
     async def refresh_catalog(self) -> None:
-        await self.tracker.orders.catalog.refresh_all()
+        await self.catalog.refresh_all()
 
     async def retry_credits(self) -> None:
         await self.payments.retry(self.notifications)

@@ -1,16 +1,17 @@
 """Every service, built once and in one place, as the typed mapping handlers receive by name.
 
-``bot/app.py`` passes the result as ``Dispatcher(**services)``: a handler asks for ``orders`` or
-``billing`` by parameter name. The Telegram side is injected: ``notifier`` builds the
-:class:`bot.notifications.Notifications` from the order actions and billing, and ``broadcast_view``
-renders broadcasts. No service builds another: each gets what it needs from here.
+``bot/app.py`` passes the result as ``Dispatcher(**services, notifier=notifier)``: a handler asks for
+``orders`` or ``billing`` by parameter name. The Telegram side is injected: ``notifier`` builds the
+:class:`bot.notifications.Notifications` the jobs speak through, and is handed back as built (its own
+type, not in :class:`Services`: handlers use more of it than the port), and ``broadcast_view`` renders
+broadcasts. No service builds another: each gets what it needs from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -32,6 +33,7 @@ from bot.orders.actions import OrderActions
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
 from bot.orders.tracking import Tracker
+from bot.people import People
 from bot.settings import Settings
 from providers.base import Provider
 from providers.catalog import Catalog
@@ -45,10 +47,10 @@ class Services(TypedDict):
     catalog: Catalog
     pricing: Pricing
     billing: Billing
+    people: People
     orders: OrderService
     actions: OrderActions
     tracker: Tracker
-    notifier: Notifications
     scheduler: AsyncIOScheduler
     jobs: Jobs
     payments: Payments
@@ -61,7 +63,9 @@ class Services(TypedDict):
     broadcasts: Broadcasts
 
 
-NotifierFactory = Callable[[OrderActions, Billing], Notifications]
+N = TypeVar("N", bound=Notifications)
+#: builds the Telegram side's notifier from the services it reads
+NotifierFactory = Callable[[OrderService, OrderActions, Billing, People], N]
 
 
 async def build_services(
@@ -71,16 +75,18 @@ async def build_services(
     providers: list[Provider],
     i18n: I18n,
     *,
-    notifier: NotifierFactory,
+    notifier: NotifierFactory[N],
     broadcast_view: BroadcastView,
-) -> Services:
-    """Build every service; the operator's saved prices and upstream switches are applied on the way."""
+) -> tuple[Services, N]:
+    """Every service, and the notifier as ``notifier`` built it; the operator's saved prices and upstream
+    switches are applied on the way."""
     catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
     pricing = Pricing(settings)
     price_admin = PriceAdmin(db, pricing)
     await price_admin.load()  # the operator's saved markup (and overrides)
     await apply_saved(db, catalog)  # the operator's upstream on/off switches
     billing = Billing(db, settings.currency)
+    people = People(db)
     policy = RefundPolicy(
         db,
         catalog,
@@ -93,23 +99,23 @@ async def build_services(
     timeout = timedelta(minutes=settings.order_timeout_minutes)
     orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
     actions = OrderActions(orders)
-    tracker = Tracker(actions, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
-    notifications = notifier(actions, billing)
+    tracker = Tracker(orders, actions, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
+    notifications = notifier(orders, actions, billing, people)
     payments = Payments(db, settings.star_packages, settings.star_rate)
     upstreams = Upstreams(db, catalog, pricing, settings)
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         i18n=i18n,
         catalog=catalog,
         pricing=pricing,
         billing=billing,
+        people=people,
         orders=orders,
         actions=actions,
         tracker=tracker,
-        notifier=notifications,
         scheduler=AsyncIOScheduler(timezone="UTC"),
-        jobs=Jobs(tracker, notifications, payments, upstreams, settings),
+        jobs=Jobs(tracker, notifications, payments, upstreams, catalog, settings),
         payments=payments,
         promos=Promos(db),
         audit=Audit(db, pricing),
@@ -119,3 +125,4 @@ async def build_services(
         price_admin=price_admin,
         broadcasts=Broadcasts(bot, db, i18n, broadcast_view, settings.broadcast_rate),
     )
+    return services, notifications

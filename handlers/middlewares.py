@@ -19,9 +19,8 @@ from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from aiolimiter import AsyncLimiter
 from babel import Locale, UnknownLocaleError
 
+from bot.people import People
 from handlers.texts import refusals
-from storage import users
-from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +138,11 @@ async def _turn_away(event: Update, data: dict[str, Any], warn: bool) -> None:
 class UserMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         sender: TgUser | None = data.get("event_from_user")
-        db: Database = data["db"]
+        people: People = data["people"]
         if sender is not None and not sender.is_bot:
-            async with db.transaction() as conn:
-                data["user"] = await users.upsert(
-                    conn, sender.id, sender.username, sender.first_name, sender.language_code or "en"
-                )
+            data["user"] = await people.register(
+                sender.id, sender.username, sender.first_name, sender.language_code or "en"
+            )
             if data["user"].is_banned and sender.id not in data["settings"].admin_ids and not _payment(event):
                 return await _refuse_banned(event, data)
         return await handler(event, data)

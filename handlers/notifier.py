@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
@@ -13,30 +14,27 @@ from aiogram.utils.i18n import I18n
 from bot.money.billing import Billing
 from bot.notifications import Alert
 from bot.orders.actions import OrderActions
+from bot.orders.placing import OrderService
+from bot.people import People
 from handlers import keyboards
 from handlers.texts.alerts import alert_text, receipt
 from handlers.texts.limits import SHORT_SMS_CHARS, TEXT_LIMIT
 from handlers.texts.orders import code_message, order_card
-from storage import orders as order_rows
-from storage import users
-from storage.db import Database
 from storage.orders import Order, OrderSms
 from storage.payments import Payment
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass
 class Notifier:
-    def __init__(
-        self, bot: Bot, db: Database, i18n: I18n, actions: OrderActions, billing: Billing, admin_ids: frozenset[int]
-    ) -> None:
-        self.bot = bot
-        self.db = db
-        self.i18n = i18n
-        self.actions = actions
-        self.orders = actions.orders
-        self.billing = billing
-        self.admin_ids = admin_ids
+    bot: Bot
+    i18n: I18n
+    orders: OrderService
+    actions: OrderActions  # the card's buttons
+    billing: Billing  # amounts as the user reads them
+    people: People  # the reader's language; who blocked the bot
+    admin_ids: frozenset[int]
 
     async def render(self, order: Order, sms: list[OrderSms] | None = None) -> tuple[str, InlineKeyboardMarkup]:
         """The order card's text and buttons (call inside an i18n context)."""
@@ -46,9 +44,8 @@ class Notifier:
         return text, keyboards.order_card(order, **flags)
 
     async def _locale(self, user_id: int) -> str:
-        async with self.db.read() as conn:
-            user = await users.get(conn, user_id)
-        return user.language if user else self.i18n.default_locale
+        language = await self.people.language(user_id)
+        return language if language is not None else self.i18n.default_locale
 
     async def deliver(self, order: Order) -> None:
         """Send every SMS not yet delivered, then refresh the order card. Safe to call repeatedly."""
@@ -63,14 +60,12 @@ class Notifier:
                     await self._send_sms(chat_id, order, item, demo)
                 except TelegramForbiddenError:
                     logger.info("user %d blocked the bot; SMS of order %d kept", order.user_id, order.id)
-                    async with self.db.transaction() as conn:
-                        await users.set_blocked(conn, order.user_id)
+                    await self.people.mark_blocked(order.user_id)
                     return
                 except TelegramAPIError as exc:
                     logger.warning("order %d: SMS not delivered yet: %s", order.id, exc)
                     return
-                async with self.db.transaction() as conn:
-                    await order_rows.mark_delivered(conn, item.id)
+                await self.orders.mark_delivered(item.id)
             await self.refresh_card(order, sms)
 
     async def _send_sms(self, chat_id: int, order: Order, sms: OrderSms, demo: bool) -> None:

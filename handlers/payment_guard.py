@@ -15,11 +15,10 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.types import Message, SuccessfulPayment, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
-from bot.money.stars import Credit, CreditResult
+from bot.money.stars import Credit, CreditResult, Payments
 from handlers.middlewares import Handler
 from handlers.notifier import Notifier
 from handlers.texts import payments as texts
-from storage import payments as payment_rows
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +57,9 @@ class PaymentGuard(BaseMiddleware):
 
 
 async def _stored(data: dict[str, Any], charge: str) -> bool:
+    payments: Payments = data["payments"]
     try:
-        async with data["db"].read() as conn:
-            return await payment_rows.get(conn, charge) is not None
+        return await payments.stored(charge)
     except Exception:  # the database cannot even answer: take it as not stored
         return False
 

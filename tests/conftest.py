@@ -25,6 +25,7 @@ from storage.db import Database
 from storage.orders import Order
 from tests.botproc import BotProcess
 from tests.fakes.telegram import FakeTelegram
+from tests.order_services import order_service
 
 TOKEN = "123456:TEST-TOKEN"
 
@@ -99,5 +100,5 @@ def demo() -> DemoProvider:
 
 @pytest.fixture
 def services(db: Database, settings: Settings, demo: DemoProvider) -> tuple[OrderService, Tracker, Billing]:
-    orders = OrderService(db, Catalog([demo]), Pricing(settings), timedelta(minutes=20))
-    return orders, Tracker(OrderActions(orders), concurrency=4), Billing(db, "USD")
+    orders = order_service(db, Catalog([demo]), Pricing(settings), timedelta(minutes=20))
+    return orders, Tracker(orders, OrderActions(orders), concurrency=4), Billing(db, "USD")

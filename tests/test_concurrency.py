@@ -22,6 +22,7 @@ from providers.demo import DemoProvider
 from storage.db import Database
 from storage.orders import REFUNDED, Order, OrderStatus
 from tests.conftest import add_user
+from tests.order_services import order_service
 
 Services = tuple[OrderService, Tracker, Billing]
 PRICE = 59  # US whatsapp: demo cost 45 + 30 % markup, rounded up
@@ -130,8 +131,8 @@ class PausingDemo(DemoProvider):
 def paused(db: Database, settings: Settings) -> tuple[PausingDemo, OrderService, Tracker]:
     upstream = PausingDemo()
     many = Limits(max_open=1000, per_minute=1000)  # one user places every schedule in a row
-    orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=many)
-    return upstream, orders, Tracker(OrderActions(orders), concurrency=4)
+    orders = order_service(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=many)
+    return upstream, orders, Tracker(orders, OrderActions(orders), concurrency=4)
 
 
 async def test_cancel_racing_a_delivered_code_refunds_or_keeps_the_code_never_both(

@@ -12,7 +12,7 @@ import pytest
 from bot.money.pricing import Pricing
 from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
-from bot.orders.placing import Limits, OrderService
+from bot.orders.placing import Limits
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from providers.base import Balance, Offer, Provider, Purchase, Sms, Status, UpstreamState
@@ -24,6 +24,7 @@ from storage.orders import Order, OrderStatus
 from storage.purchases import Outcome as Spent
 from storage.purchases import WriteOff
 from tests.conftest import add_user
+from tests.order_services import order_service
 
 USER, START = 400, 10_000
 GRACE = timedelta(seconds=0.2)
@@ -98,9 +99,9 @@ class Scripted(Provider):
 async def _world(db: Database, settings: Settings, *upstreams: Scripted, deadline: float = 5.0) -> Tracker:
     """The order services over ``upstreams``, and the user holding START."""
     limits = Limits(call_deadline=deadline, routing_deadline=deadline * 2)
-    orders = OrderService(db, Catalog(list(upstreams)), Pricing(settings), timedelta(minutes=20), limits=limits)
+    orders = order_service(db, Catalog(list(upstreams)), Pricing(settings), timedelta(minutes=20), limits=limits)
     await add_user(db, USER, START)
-    return Tracker(OrderActions(orders), concurrency=4, pending_grace=GRACE)
+    return Tracker(orders, OrderActions(orders), concurrency=4, pending_grace=GRACE)
 
 
 def _lossy_box() -> Scripted:
@@ -306,8 +307,8 @@ async def test_an_unclear_renewal_that_cannot_be_checked_is_refunded_and_written
 async def test_per_user_limits_on_open_orders_and_purchases_a_minute(db: Database, settings: Settings) -> None:
     upstream = Scripted("sa")
     limits = Limits(max_open=2, per_minute=3)
-    orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=limits)
-    tracker = Tracker(OrderActions(orders), concurrency=4)
+    orders = order_service(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20), limits=limits)
+    tracker = Tracker(orders, OrderActions(orders), concurrency=4)
     await add_user(db, USER, START)
     first, second = await _place(tracker, "a"), await _place(tracker, "b")
     third = await _place(tracker, "c")

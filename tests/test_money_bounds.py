@@ -16,7 +16,6 @@ from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.money.promos import Promos, parse_count
 from bot.operator.prices import PriceAdmin, parse_key, parse_markup
-from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Offer
 from providers.catalog import Catalog
@@ -25,6 +24,7 @@ from storage import ledger, users
 from storage.db import Database
 from storage.migrations import MIGRATIONS, migrate
 from tests.conftest import add_user
+from tests.order_services import order_service
 from tests.test_pricing import Unpriced
 
 BAD_AMOUNTS = ["92233720368547758", "1e308", "1e3", "-5", "0.001", "nan", "inf", "0", "+5", "1_000", "٣", "", "5 5"]
@@ -323,7 +323,7 @@ async def test_absurd_offers_are_dropped_and_logged_once_per_upstream(
 ) -> None:
     upstreams = [Absurd("first"), Absurd("second", "IDR")]
     catalog = Catalog(upstreams, ttl=3600)  # type: ignore[list-item]
-    orders = OrderService(db, catalog, Pricing(settings), timedelta(minutes=20))
+    orders = order_service(db, catalog, Pricing(settings), timedelta(minutes=20))
     caplog.set_level(logging.WARNING, logger="bot.money.pricing")
     for _ in range(3):
         for upstream in upstreams:

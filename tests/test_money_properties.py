@@ -275,7 +275,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.orders = OrderService(
             self.db, catalog, self.pricing, timedelta(minutes=20), policy=policy, limits=self.limits
         )
-        self.tracker = Tracker(OrderActions(self.orders), concurrency=4, pending_grace=GRACE)
+        self.tracker = Tracker(self.orders, OrderActions(self.orders), concurrency=4, pending_grace=GRACE)
         self.billing = Billing(self.db, "USD")
 
     @initialize(tight=st.booleans(), write_off_limit=st.sampled_from([1, 3]))
@@ -870,9 +870,9 @@ async def _world(db: Database, settings: Settings, *sims: Sim, write_off_limit: 
     catalog = Catalog(list(sims))
     pricing = Pricing(settings)
     policy = RefundPolicy(db, catalog, write_off_limit=write_off_limit)
-    orders = OrderService(db, catalog, pricing, timedelta(minutes=20), policy=policy)
+    orders = OrderService(db, catalog, pricing, timedelta(minutes=20), policy=policy, limits=Limits())
     await add_user(db, USERS[0], 10_000)
-    return Tracker(OrderActions(orders), concurrency=4), pricing
+    return Tracker(orders, OrderActions(orders), concurrency=4), pricing
 
 
 async def test_concurrent_confirms_failing_over_to_a_no_cancel_upstream_stay_within_the_write_off_limit(

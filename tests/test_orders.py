@@ -17,6 +17,7 @@ from storage import orders as order_rows
 from storage.db import Database
 from storage.orders import Order, OrderStatus
 from tests.conftest import add_user
+from tests.order_services import order_service
 
 Services = tuple[OrderService, Tracker, Billing]
 
@@ -128,8 +129,8 @@ async def test_expiry_without_code_refunds(db: Database, settings: object) -> No
     from providers.catalog import Catalog
 
     slow = DemoProvider(sms_delay_seconds=3600)
-    orders = OrderService(db, Catalog([slow]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
-    tracker = Tracker(OrderActions(orders), 4)
+    orders = order_service(db, Catalog([slow]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
+    tracker = Tracker(orders, OrderActions(orders), 4)
     billing = Billing(db, "USD")
     await add_user(db, 28, balance=500)
     placed = await _place(orders, 28, "28:a")
@@ -175,8 +176,8 @@ async def test_lookup_never_hands_one_orders_number_to_another(db: Database, set
             return self.found
 
     finder = Finder(sms_delay_seconds=3600)
-    orders = OrderService(db, Catalog([finder]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
-    tracker = Tracker(OrderActions(orders), 4)
+    orders = order_service(db, Catalog([finder]), Pricing(settings), timedelta(minutes=20))  # type: ignore[arg-type]
+    tracker = Tracker(orders, OrderActions(orders), 4)
     billing = Billing(db, "USD")
     await add_user(db, 31, balance=500)
     await add_user(db, 32, balance=500)

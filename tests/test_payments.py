@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from bot.money.billing import Billing
 from bot.money.stars import Credit, Payments, Refund, Refusal
+from bot.people import People
 from bot.settings import Settings
 from handlers import payments as handlers
 from handlers.notifier import Notifier
@@ -205,6 +206,7 @@ class Sent:
         self.db = db
         self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
         self.billing = Billing(db, "USD")
+        self.people = People(db)
         self.bot = self
         self.admins: list[str] = []
         self.users: list[tuple[int, str]] = []
@@ -329,7 +331,7 @@ async def test_guard_keeps_the_trace_of_a_payment_the_database_refused(
     db: Database, pay: Payments, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     sent = Sent(db)
-    data = {"db": db, "i18n": sent.i18n, "notifier": sent, "settings": settings, "bot": sent}
+    data = {"payments": pay, "i18n": sent.i18n, "notifier": sent, "settings": settings, "bot": sent}
 
     async def user_middleware_fails(event: Any, data: dict[str, Any]) -> Any:
         raise LOCKED  # the user's record cannot be written: the payment handler never runs

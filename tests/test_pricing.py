@@ -10,13 +10,13 @@ import pytest
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.orders.outcomes import Outcome
-from bot.orders.placing import OrderService
 from bot.settings import Settings
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from storage.db import Database
 from tests.conftest import add_user
 from tests.fakes.idle_upstream import IdleUpstream
+from tests.order_services import order_service
 
 
 def pricing(settings: Settings, **changes: object) -> Pricing:
@@ -99,7 +99,7 @@ class Unpriced(IdleUpstream):
 
 async def test_idr_sells_an_unpriced_offer_at_a_rupiah_price_not_1(db: Database) -> None:
     settings = Settings(_env_file=None, bot_token="1:x", currency="IDR")  # type: ignore[call-arg]
-    orders = OrderService(db, Catalog([Unpriced()]), Pricing(settings), timedelta(minutes=20))
+    orders = order_service(db, Catalog([Unpriced()]), Pricing(settings), timedelta(minutes=20))
     await add_user(db, 7, balance=20_000)  # 20,000 rupiah
     quote = await orders.quote("ID", "whatsapp")
     assert quote is not None and quote.price == 8052  # 0.50 USD at USD_RATES' IDR=0.0000621, rounded up

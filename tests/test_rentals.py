@@ -19,6 +19,7 @@ from storage import ledger
 from storage.db import Database
 from tests.conftest import add_user
 from tests.fakes.idle_upstream import IdleUpstream
+from tests.order_services import order_service
 
 USER = 77
 
@@ -49,7 +50,7 @@ class RentalUpstream(IdleUpstream):
 @pytest.fixture
 def world(db: Database, settings: Settings) -> tuple[OrderService, OrderActions, Billing, RentalUpstream]:
     upstream = RentalUpstream()
-    orders = OrderService(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
+    orders = order_service(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
     return orders, OrderActions(orders), Billing(db, "USD"), upstream
 
 

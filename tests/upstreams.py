@@ -36,6 +36,7 @@ from tests.fakes.ismscode import FakeISMSCode
 from tests.fakes.simsmsbox import FakeItem, FakeSimSmsBox
 from tests.fakes.smsactivate import FakeSmsActivate
 from tests.fakes.smscode import FakeSMSCode
+from tests.order_services import order_service
 
 KEY = "routing-test-key"
 SERVICE, COUNTRY = "whatsapp", "US"
@@ -232,11 +233,11 @@ def build_world(
     catalog = Catalog(list(guards.values()), ttl=60, stale_after=900)
     configured = routing_settings(settings, step)
     pricing = Pricing(configured)
-    orders = OrderService(db, catalog, pricing, timedelta(minutes=20))
+    orders = order_service(db, catalog, pricing, timedelta(minutes=20))
     return World(
         db=db,
         orders=orders,
-        tracker=Tracker(OrderActions(orders), concurrency=4),
+        tracker=Tracker(orders, OrderActions(orders), concurrency=4),
         catalog=catalog,
         pricing=pricing,
         step=configured.price_step_minor,

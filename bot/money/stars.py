@@ -90,6 +90,11 @@ class Payments(StarRefunds):
         self.packages = tuple(Package(stars, stars * rate) for stars in sorted(set(packages)))
         self._refunds = asyncio.Lock()  # one refund at a time: no two API calls race on a charge
 
+    async def stored(self, charge_id: str) -> bool:
+        """The payment of this Telegram charge id is in the database, credited or not."""
+        async with self.db.read() as conn:
+            return await payment_rows.get(conn, charge_id) is not None
+
     def package(self, payload: str) -> Package | None:
         return next((p for p in self.packages if p.payload == payload), None)
 

@@ -48,15 +48,15 @@ class OrderService(Buying):
         pricing: Pricing,
         timeout: timedelta,
         *,
-        policy: RefundPolicy | None = None,
-        limits: Limits | None = None,
+        policy: RefundPolicy,
+        limits: Limits,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.pricing = pricing
         self.timeout = timeout
-        self.policy = policy or RefundPolicy(db, catalog)
-        self.limits = limits or Limits()
+        self.policy = policy
+        self.limits = limits
         self.inflight = Inflight()
 
     async def terms(self, quote: Quote, user_id: int) -> Terms:
@@ -143,6 +143,11 @@ class OrderService(Buying):
     async def sms(self, order_id: int) -> list[OrderSms]:
         async with self.db.read() as conn:
             return await order_rows.sms_of(conn, order_id)
+
+    async def mark_delivered(self, sms_id: int) -> None:
+        """The SMS reached the user's chat (or was given up as undeliverable): not sent again."""
+        async with self.db.transaction() as conn:
+            await order_rows.mark_delivered(conn, sms_id)
 
     def is_demo(self, order: Order) -> bool:
         provider = self.catalog.providers.get(order.provider)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from bot.faults import crash_point
 from bot.orders import settlement
 from bot.orders.actions import OrderActions
+from bot.orders.placing import OrderService
 from providers.base import Status, UpstreamState
 from providers.otp import extract_code, upstream_code
 from storage import orders as order_rows
@@ -27,10 +28,12 @@ PENDING_GRACE = timedelta(minutes=2)
 
 
 class Polling:
-    def __init__(self, actions: OrderActions, concurrency: int, pending_grace: timedelta = PENDING_GRACE) -> None:
+    def __init__(
+        self, orders: OrderService, actions: OrderActions, concurrency: int, pending_grace: timedelta = PENDING_GRACE
+    ) -> None:
+        self.orders = orders
         self.actions = actions
-        self.orders = actions.orders
-        self.db = actions.db
+        self.db = orders.db
         self.concurrency = concurrency
         self.pending_grace = pending_grace
         self._failing: dict[int, str] = {}  # order id -> last error logged, to log once

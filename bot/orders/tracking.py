@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 
 class Tracker(UnclearOrders):
-    """Open orders from purchase to close; built with the :class:`bot.orders.actions.OrderActions` that closes them."""
+    """Open orders from purchase to close; built with the orders and the :class:`bot.orders.actions.OrderActions`
+    that closes them."""
 
     async def expire_due(self, now: datetime | None = None) -> list[Order]:
         """Close orders whose time ran out: completed with a code, else by their refund terms."""

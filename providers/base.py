@@ -115,6 +115,9 @@ class Provider(abc.ABC):
     can_lookup: bool = False
     #: :meth:`renew` extends a rental
     can_renew: bool = False
+    #: :meth:`active` answers for every open order in one call (the poll job then checks one by one only
+    #: the orders missing from its answer)
+    can_list_active: bool = False
 
     async def another_code(self, upstream_id: str) -> None:
         """Ask for one more SMS on the same number (sms-activate ``setStatus=3``)."""
@@ -126,6 +129,13 @@ class Provider(abc.ABC):
 
     async def renew(self, upstream_id: str, days: int) -> datetime | None:
         """Extend a rental by ``days``; the new expiry when the upstream says it."""
+        raise NotImplementedError
+
+    async def active(self) -> dict[str, Status]:
+        """Every order the upstream still holds open, by upstream id, with its SMS so far: one bulk read.
+
+        An order missing from the answer is not thereby closed: the poll job asks :meth:`check` about it.
+        """
         raise NotImplementedError
 
     async def close(self) -> None:  # noqa: B027 - optional

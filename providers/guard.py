@@ -74,6 +74,7 @@ class GuardedProvider(Provider):
         self.can_lookup = inner.can_lookup
         self.can_renew = inner.can_renew
         self.can_cancel = inner.can_cancel
+        self.can_list_active = inner.can_list_active
         self.limiter = AsyncLimiter(max(rate, 1.0), 1.0) if rate >= 1 else AsyncLimiter(1, 1 / rate)
         self.breaker = Breaker(failures, cooldown)
         self.paused_until = 0.0
@@ -143,6 +144,9 @@ class GuardedProvider(Provider):
 
     async def renew(self, upstream_id: str, days: int) -> datetime | None:
         return await self._call("renew", lambda: self.inner.renew(upstream_id, days))
+
+    async def active(self) -> dict[str, Status]:
+        return await self._call("active", self.inner.active, read=True)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -54,6 +54,7 @@ class Settings(SettingChecks):
     breaker_failures: int = Field(3, ge=1, le=100)
     breaker_cooldown_seconds: float = Field(60.0, ge=1, le=3600)
     upstream_rate_per_second: float = Field(20.0, gt=0, le=1000)
+    upstream_buy_share_percent: int = Field(25, ge=1, le=90)  # of each upstream's rate, kept for buys
     broadcast_rate: float = Field(25.0, gt=0, le=30)  # broadcast messages per second (Telegram: ~30)
     # admins are told when an upstream's balance falls under this, in CURRENCY; unset: 5 USD converted
     upstream_balance_alert: Annotated[str | None, Field(validate_default=True)] = None

@@ -1,7 +1,11 @@
 """Per-upstream protection around an adapter: rate limit, retry-after, circuit breaker, read retries.
 
-Only idempotent reads (offers, check, balance) are retried, once, after a short pause. A paid call
-(``buy``) and the state-changing ones (cancel, finish, another code, renew) are sent once.
+Only idempotent reads (offers, check, balance, lookup, active) are retried, once, after a short pause. A
+paid call (``buy``) and the state-changing ones (cancel, finish, another code, renew) are sent once.
+
+The upstream's rate budget is split in two limiters whose rates add up to it, so that reads never
+starve a purchase: reads get ``rate x (1 - buy_share)``, the calls that spend or change state
+``rate x buy_share``. Neither falls under :data:`MIN_RATE` (one call a minute) when the budget is tiny.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 READ_RETRY_PAUSE = 0.3
+#: the share of an upstream's rate budget kept for buys and other state changes, when none is given
+DEFAULT_BUY_SHARE_PERCENT = 25
+#: the least rate (calls per second) either limiter gets, however tiny the configured budget
+MIN_RATE = 1 / 60
 #: errors that say the upstream itself is unwell (business answers like OutOfStock do not)
 HEALTH_ERRORS = (Unavailable, BadResponse, Unauthorized)
 
@@ -63,10 +71,25 @@ class Breaker:
         return False
 
 
+def rate_limiter(rate: float) -> AsyncLimiter:
+    """An AsyncLimiter allowing ``rate`` calls per second (at least :data:`MIN_RATE`); under one a second
+    it allows one call per ``1 / rate`` seconds, since a limiter must admit a whole call per period."""
+    rate = max(rate, MIN_RATE)
+    return AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1 / rate)
+
+
 class GuardedProvider(Provider):
     """Wraps an adapter with the same interface; the catalog and services only see these."""
 
-    def __init__(self, inner: Provider, *, rate: float, failures: int, cooldown: float) -> None:
+    def __init__(
+        self,
+        inner: Provider,
+        *,
+        rate: float,
+        failures: int,
+        cooldown: float,
+        buy_share_percent: int = DEFAULT_BUY_SHARE_PERCENT,
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.is_demo = inner.is_demo
@@ -75,11 +98,19 @@ class GuardedProvider(Provider):
         self.can_renew = inner.can_renew
         self.can_cancel = inner.can_cancel
         self.can_list_active = inner.can_list_active
-        self.limiter = AsyncLimiter(max(rate, 1.0), 1.0) if rate >= 1 else AsyncLimiter(1, 1 / rate)
+        if not 0 < buy_share_percent < 100:
+            raise ValueError("buy_share_percent must be between 1 and 99")
+        self.read_limiter = rate_limiter(rate * (100 - buy_share_percent) / 100)
+        self.write_limiter = rate_limiter(rate * buy_share_percent / 100)
         self.breaker = Breaker(failures, cooldown)
         self.paused_until = 0.0
         self.last_error: str | None = None
         self.enabled = True
+
+    @property
+    def read_rate(self) -> float:
+        """Reads per second this upstream's budget allows (the poll job sizes its checks by it)."""
+        return self.read_limiter.max_rate / self.read_limiter.time_period
 
     @property
     def healthy(self) -> bool:
@@ -95,7 +126,7 @@ class GuardedProvider(Provider):
             raise RateLimited("paused by the upstream's retry-after", provider=self.name, retry_after=wait)
         for attempt in (1, 2):
             try:
-                async with self.limiter:
+                async with self.read_limiter if read else self.write_limiter:
                     result = await make()
             except RateLimited as exc:
                 self.paused_until = time.monotonic() + (exc.retry_after or 1.0)

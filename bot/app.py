@@ -63,6 +63,7 @@ def build_providers(settings: Settings) -> list[Provider]:
         GuardedProvider(
             p,
             rate=settings.upstream_rate_per_second,
+            buy_share_percent=settings.upstream_buy_share_percent,
             failures=settings.breaker_failures,
             cooldown=settings.breaker_cooldown_seconds,
         )

@@ -1,7 +1,10 @@
 """Asking the upstreams about open orders: new SMS recorded, the first one selling the number.
 
-Everything is read from the database on each call, so a restart resumes every open order. The base of
-:class:`bot.orders.tracking.Tracker`.
+A poll run goes upstream by upstream. Where the upstream lists every open order in one call
+(``can_list_active``) that bulk read answers for the orders it lists; the rest, and every order at an
+upstream without one, are checked one by one as :mod:`bot.orders.poll_plan` schedules them within the
+upstream's read budget. Everything is read from the database on each call, so a restart resumes every open
+order. The base of :class:`bot.orders.tracking.Tracker`.
 """
 
 from __future__ import annotations
@@ -9,22 +12,39 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bot.faults import crash_point
 from bot.orders import settlement
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
-from providers.base import Status, UpstreamState
+from bot.orders.poll_plan import Watched, plan
+from providers.base import Provider, Status, UpstreamState
+from providers.errors import ProviderError
 from providers.otp import extract_code, upstream_code
 from storage import orders as order_rows
-from storage import purchases
-from storage.orders import Order, OrderStatus
+from storage import purchases, sms_seen
+from storage.orders import Order, OrderStatus, parse_iso
 
 logger = logging.getLogger(__name__)
 
 #: an order left pending this long was interrupted by a crash between charge and upstream answer
 PENDING_GRACE = timedelta(minutes=2)
+#: the poll interval assumed when a caller does not give one (the setting's default)
+INTERVAL = 5.0
+
+
+@dataclass
+class PollRun:
+    """What one poll run did: its figures, and the orders that changed (new SMS or closed upstream)."""
+
+    orders: int  # open orders waiting for SMS
+    checks: int = 0  # per-order checks asked
+    bulk_calls: int = 0  # bulk reads of every open order at one upstream
+    deferred: int = 0  # per-order checks due but over the read budget: left for a later run
+    seconds: float = 0.0
+    changed: list[Order] = field(default_factory=list)
 
 
 class Polling:
@@ -38,6 +58,7 @@ class Polling:
         self.pending_grace = pending_grace
         self._failing: dict[int, str] = {}  # order id -> last error logged, to log once
         self._asked: dict[int, float] = {}  # order id -> loop time the upstream was last asked about it
+        self._unlisted: set[str] = set()  # upstreams whose bulk read failed (logged once until it works again)
 
     async def _open(self, *statuses: OrderStatus) -> list[Order]:
         async with self.db.read() as conn:
@@ -48,22 +69,93 @@ class Polling:
         async with self.db.read() as conn:
             return await order_rows.with_undelivered_sms(conn)
 
-    async def poll_all(self) -> list[Order]:
-        """Check every order waiting for SMS, a bounded number at a time per provider.
+    async def poll_all(self, interval: float = INTERVAL) -> list[Order]:
+        """One poll run (:meth:`poll_run`); the orders that changed, for the caller to notify."""
+        return (await self.poll_run(interval)).changed
 
-        Returns the orders that changed (new SMS or closed upstream), for the caller to notify.
-        """
+    async def poll_run(self, interval: float) -> PollRun:
+        """Ask the upstreams about every order waiting for SMS, as one run of a job every ``interval`` seconds."""
+        clock = asyncio.get_running_loop().time
+        started = clock()
         waiting = await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
         open_ids = {o.id for o in waiting}
         self._asked = {oid: at for oid, at in self._asked.items() if oid in open_ids}  # closed ones forgotten
-        limits: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.concurrency))
+        by_upstream: dict[str, list[Order]] = defaultdict(list)
+        for order in waiting:
+            by_upstream[order.provider].append(order)
+        run = PollRun(orders=len(waiting))
+        await asyncio.gather(*(self._poll_upstream(name, held, interval, run) for name, held in by_upstream.items()))
+        run.seconds = clock() - started
+        return run
+
+    async def _poll_upstream(self, name: str, orders: list[Order], interval: float, run: PollRun) -> None:
+        """One upstream's share of a run: its bulk read if it has one, then the per-order checks due."""
+        try:
+            provider: Provider | None = self.orders.catalog.get(name)
+        except ProviderError:
+            provider = None  # no longer configured: each order's check says so
+        unlisted, bulk_calls = orders, 0
+        if provider is not None and provider.can_list_active:
+            bulk_calls, asked_at = 1, asyncio.get_running_loop().time()
+            listed = await self._list_active(provider)
+            if listed is not None:
+                unlisted = [o for o in orders if o.upstream_id not in listed]
+                answered = [o for o in orders if o.upstream_id in listed]
+                run.changed += await self._record_listed(answered, listed, asked_at)
+        rate: float | None = getattr(provider, "read_rate", None)
+        budget = None if rate is None else max(int(rate * interval) - bulk_calls, 1)
+        chosen = plan(self._watched(unlisted), asyncio.get_running_loop().time(), interval, budget)
+        run.bulk_calls += bulk_calls
+        run.checks += len(chosen.ask)
+        run.deferred += chosen.deferred
+        limit = asyncio.Semaphore(self.concurrency)
+        by_id = {o.id: o for o in unlisted}
 
         async def one(order: Order) -> Order | None:
-            async with limits[order.provider]:
+            async with limit:
                 return await self.poll(order)
 
-        results = await asyncio.gather(*(one(o) for o in waiting))
-        return [o for o in results if o is not None]
+        results = await asyncio.gather(*(one(by_id[oid]) for oid in chosen.ask))
+        run.changed += [o for o in results if o is not None]
+
+    def _watched(self, orders: list[Order]) -> list[Watched]:
+        """The orders on the event loop's clock, with when each was last asked about."""
+        now, wall = asyncio.get_running_loop().time(), datetime.now(UTC)
+        return [
+            Watched(o.id, now - (wall - parse_iso(o.created_at)).total_seconds(), self._asked.get(o.id)) for o in orders
+        ]
+
+    async def _list_active(self, provider: Provider) -> dict[str, Status] | None:
+        """The upstream's bulk read; None (logged once until it works again) when it failed."""
+        try:
+            listed = await provider.active()
+        except Exception as exc:  # a provider error, or anything unexpected: its orders are checked one by one
+            if provider.name not in self._unlisted:
+                self._unlisted.add(provider.name)
+                logger.warning("%s: listing open orders failed, checking them one by one: %s", provider.name, exc)
+            return None
+        if provider.name in self._unlisted:
+            self._unlisted.discard(provider.name)
+            logger.info("%s: listing open orders works again", provider.name)
+        return listed
+
+    async def _record_listed(self, orders: list[Order], listed: dict[str, Status], asked_at: float) -> list[Order]:
+        """Record a bulk read (made at loop time ``asked_at``) for the ``orders`` it lists; their stored
+        fingerprints are read once for all, so orders with nothing new cost no transaction."""
+        with_sms = [o.id for o in orders if listed[o.upstream_id or ""].sms]
+        seen: dict[int, set[str]] = {}
+        if with_sms:
+            async with self.db.read() as conn:
+                seen = await sms_seen.fingerprints(conn, with_sms)
+        changed: list[Order] = []
+        for n, order in enumerate(orders, 1):
+            self._asked[order.id] = asked_at  # a Refresh meanwhile shows the stored state
+            result = await self.record(order, listed[order.upstream_id or ""], seen.get(order.id, set()))
+            if result is not None:
+                changed.append(result)
+            if n % 500 == 0:
+                await asyncio.sleep(0)  # thousands of orders: let updates in between
+        return changed
 
     async def fetch(self, order: Order) -> Status | None:
         """The upstream's view of the order; None (logged once per order) when it could not be asked."""
@@ -94,8 +186,12 @@ class Polling:
             logger.info("order %d: polling %s works again", order.id, order.provider)
         return await self.record(order, status)
 
-    async def record(self, order: Order, status: Status) -> Order | None:
-        """Store SMS not seen before; the first one moves the order to code_received (the number is sold)."""
+    async def record(self, order: Order, status: Status, seen: set[str] | None = None) -> Order | None:
+        """Store SMS not seen before; the first one moves the order to code_received (the number is sold).
+
+        ``seen``: the order's stored SMS fingerprints when the caller read them already. When every SMS is
+        stored (a code_received order lists its SMS on every poll) nothing is written.
+        """
         added = False
         if not status.sms:  # the common case: nothing new, no transaction
             if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
@@ -105,13 +201,17 @@ class Polling:
                     )
                 return await self.actions.close_without_code(order, OrderStatus.EXPIRED, "upstream expired")
             return None
+        prints = [(sms, order_rows.fingerprint(sms.text, _iso(sms.received_at))) for sms in status.sms]
+        if seen is None:
+            async with self.db.read() as conn:
+                seen = (await sms_seen.fingerprints(conn, [order.id])).get(order.id, set())
+        if all(fp in seen for _, fp in prints):
+            return None  # all stored already: no write transaction
         async with self.db.transaction() as conn:
             current = await order_rows.get(conn, order.id)
             if current is None or current.status not in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
                 return None  # refunded (cancel, expiry) since the upstream was asked: the code is not ours to give
-            for sms in status.sms:
-                received = sms.received_at.isoformat() if sms.received_at else None
-                fp = order_rows.fingerprint(sms.text, received)
+            for sms, fp in prints:
                 code = upstream_code(sms.code) or extract_code(sms.text)
                 added |= await order_rows.add_sms(conn, order.id, sms.text, code, sms.sender, fp)
             if added and current.status is OrderStatus.ACTIVE:
@@ -120,3 +220,8 @@ class Polling:
         if added:
             crash_point("sms_stored")
         return await self.orders.get(order.id) if added else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """An SMS's receipt time as its fingerprint has always spelled it."""
+    return moment.isoformat() if moment else None

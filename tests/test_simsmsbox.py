@@ -332,6 +332,16 @@ async def test_check_unknown_status_is_waiting_with_warning(
     assert "frozen" in caplog.text
 
 
+@pytest.mark.parametrize("answer", [{"message": "order is being processed"}, {"data": {"message": "later"}}, {}])
+async def test_check_answer_naming_no_order_is_bad(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict
+) -> None:
+    """A 200 without the order's fields is not an order "waiting": it is an answer we cannot read."""
+    fake.respond_next(httpx.Response(200, json=answer))
+    with pytest.raises(errors.BadResponse):
+        await provider.check("19")
+
+
 async def test_check_unknown_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
     with pytest.raises(errors.OrderNotFound):
         await provider.check("999")
@@ -380,6 +390,29 @@ async def test_renew_failures(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) 
         await provider.renew("19", 7)
     with pytest.raises(errors.InvalidRequest):
         await provider.renew("19", 0)
+
+
+@pytest.mark.parametrize("answer", [{"message": "renewal submitted"}, {"data": {}}, {"message": "ok?", "code": 1}])
+async def test_renew_answer_not_saying_it_renewed_is_unclear(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict
+) -> None:
+    """The money may or may not be spent: never read as renewed, never as refused."""
+    purchase = await provider.buy(OFFER)
+    fake.respond_next(httpx.Response(200, json=answer))
+    with pytest.raises(errors.UnclearResult):
+        await provider.renew(purchase.upstream_id, 7)
+    assert fake.requests[-1].path.endswith("/renew")
+
+
+@pytest.mark.parametrize(
+    "answer", [{"code": 0, "message": "renewed"}, {"success": True}, {"data": {"expireAt": "2030-01-02T03:04:05Z"}}]
+)
+async def test_renew_answers_that_say_so_are_renewals(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, answer: dict
+) -> None:
+    fake.respond_next(httpx.Response(200, json=answer))
+    expected = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC) if "data" in answer else None
+    assert await provider.renew("19", 7) == expected
 
 
 async def test_lookup_finds_newest_matching_order(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:

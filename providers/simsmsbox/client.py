@@ -34,6 +34,10 @@ Assumptions where the document shows no response shape (the test fake follows th
   ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx): ``parse.raise_for``.
 * Purchase and renew spend money: "not sold" / "not renewed" only on those refusals; any 5xx (a
   ``code`` 500-599 in a 2xx too), a timeout after sending, or an unmapped error is UnclearResult.
+  The document shows no renew answer: a 2xx is a renewal only when it says so (``code`` 0 / 200,
+  ``success`` / ``ok`` true, or the order's id or ``expireAt``); a bare ``{"message": ...}`` is
+  UnclearResult. An order answer naming no order (none of ``status``, ``latestCode``, id, ``expireAt``,
+  which the document lists) is BadResponse on check(), never "waiting".
 * No cancel endpoint is documented: ``can_cancel`` is false and cancel() a no-op; the number lapses
   at its expiry and its cost is spent (bot/refunds.py decides who bears it). Codes arrive by
   themselves during a rental.
@@ -141,9 +145,9 @@ class SimSmsBoxProvider(HttpProvider):
             raise errors.InvalidRequest("renew needs at least one day", provider=NAME)
         order_id = parse.order_ref(upstream_id)
         path = f"/api/sms/orders/{quote(order_id, safe='')}/renew"
-        data = parse.unwrap_obj(await self._json("POST", path, paid=True, json={"days": days})) or {}
+        expires_at = parse.renewed(await self._json("POST", path, paid=True, json={"days": days}))
         log.info("%s: renewed order %s by %s days", NAME, order_id, days)
-        return parse.expiry(data)
+        return expires_at
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """The newest order in ``/orders/mine`` (first 20) for the offer created since ``since``."""

@@ -37,6 +37,11 @@ STATES: dict[str, UpstreamState] = {
 }
 EXPIRY_KEYS = ("expireAt", "expiresAt", "expire_at", "expires_at")
 CREATED_KEYS = ("createdAt", "created_at", "createTime")
+ORDER_ID_KEYS = ("orderId", "id", "order_id")
+#: an order answer carries at least one of these (the document: "with latestCode, status, expireAt")
+ORDER_KEYS = ("status", "latestCode", "latest_code", *ORDER_ID_KEYS, *EXPIRY_KEYS)
+#: a 2xx answer saying it succeeded: ``code`` / ``status`` with one of these, or ``success`` / ``ok`` true
+SUCCESS_WORDS = frozenset({"0", "200", "ok", "success"})
 
 
 def raise_for(status: int, body: object, *, secret: str = "", path: str = "") -> None:
@@ -112,6 +117,27 @@ def build_offers(markets: list[tuple[str, str, list[object]]], rentals: tuple[in
     ]
 
 
+def affirmed(body: object) -> bool:
+    """A 2xx answer says it succeeded: a success marker (``code`` 0 / 200, ``success`` or ``ok`` true)
+    or the order itself (an id or expiry, bare or under ``data``). A bare ``{"message": ...}`` does not."""
+    if not isinstance(body, dict):
+        return False
+    if body.get("success") is True or body.get("ok") is True:
+        return True
+    if any((scalar(body.get(k)) or "").lower() in SUCCESS_WORDS for k in ("code", "status")):
+        return True
+    return first(unwrap_obj(body) or {}, *ORDER_ID_KEYS, *EXPIRY_KEYS) is not None
+
+
+def renewed(body: object) -> datetime | None:
+    """The new ``expireAt`` of a renew answer (None when it gives none); an answer that does not say it
+    renewed (:func:`affirmed`) is UnclearResult: the money may be spent, or not."""
+    if not affirmed(body):
+        log.warning("%s: renew answer does not say it succeeded, outcome unknown", NAME)
+        raise errors.UnclearResult("renew answer does not say it succeeded; outcome unknown", provider=NAME)
+    return expiry(unwrap_obj(body) or {})
+
+
 def order_ref(upstream_id: str) -> str:
     """The order id in an upstream id: ``"19"``, also from an older ``"19|<binding key>"`` form."""
     return upstream_id.partition("|")[0]
@@ -126,7 +152,7 @@ def purchase(body: object) -> Purchase | None:
     """The order in a purchase answer or ``/mine`` item; None without an order id or phone."""
     if (data := unwrap_obj(body)) is None:
         return None
-    order_id = scalar(first(data, "orderId", "id", "order_id"))
+    order_id = scalar(first(data, *ORDER_ID_KEYS))
     phone = scalar(first(data, "phone", "number", "phoneNumber", "phone_number"))
     if order_id is None or phone is None:
         return None
@@ -172,13 +198,15 @@ def order_view(body: object, order_id: str) -> OrderView:
     ``expireAt`` and what ``messages.order_messages`` needs to pick this order's messages."""
     if (data := unwrap_obj(body)) is None:
         raise errors.BadResponse("order answer is not an object", provider=NAME)
+    if first(data, *ORDER_KEYS) is None:  # e.g. a bare {"message": ...}: no order in it
+        raise errors.BadResponse("order answer names no order (no status, code, id or expiry)", provider=NAME)
     word = str(data.get("status") or "").strip().lower()
     state = STATES.get(word)
     if state is None:
         log.warning("%s: unknown order status %r, treated as waiting", NAME, word[:40])
         state = UpstreamState.WAITING
     return OrderView(
-        order_id=str(first(data, "orderId", "id", "order_id") or order_id),
+        order_id=str(first(data, *ORDER_ID_KEYS) or order_id),
         display_no=scalar(first(data, "displayOrderNo", "orderNo", "order_no")),
         phone=scalar(first(data, "phone", "number", "phoneNumber", "phone_number")),
         state=state,

@@ -15,6 +15,7 @@ from providers.smsactivate import parse
 from providers.smsactivate.client import EARLY_CANCEL_RETRY, SmsActivateProvider
 from tests.adapter_fixtures import adapter_call, adapter_fixtures
 from tests.fakes.smsactivate import FakeSmsActivate
+from tests.fakes.upstream import dumps
 
 KEY = "f00dKEY_0123456789abcdef"
 BASE = "https://sms.example/stubs/handler_api.php"
@@ -381,3 +382,95 @@ async def test_key_in_the_query_never_reaches_errors_or_logs(
 
 def _call(provider: SmsActivateProvider, call: str) -> Awaitable[object]:
     return adapter_call(provider, call, WA_RU, "1000001")
+
+
+# -- getActiveActivations: every open activation in one call ------------------------------------------
+async def test_active_lists_every_open_activation_as_check_reads_it(
+    provider: SmsActivateProvider, fake: FakeSmsActivate
+) -> None:
+    waiting, received, retry, resend, cancelled = [(await provider.buy(WA_RU)).upstream_id for _ in range(5)]
+    fake.deliver_code(received, "583920")
+    fake.deliver_code(retry, "111222")
+    await provider.another_code(retry)  # STATUS_WAIT_RETRY with the earlier code
+    fake.activations[resend].state = "wait_resend"
+    await provider.cancel(cancelled)
+    count = len(fake.requests)
+    listed = await provider.active()
+    assert fake.actions()[count:] == ["getActiveActivations"]  # one call for all of them
+    assert set(listed) == {waiting, received, retry, resend}  # the cancelled one is no longer listed
+    for upstream_id, status in listed.items():  # the same SMS either way: same text, same (no) time
+        assert status == await provider.check(upstream_id)
+    assert listed[received] == Status(UpstreamState.RECEIVED, (Sms("Code: 583920", "583920"),))
+    assert listed[waiting] == Status(UpstreamState.WAITING)
+    fake.deliver_code(received, "999000")  # a second code: the newest one, as getStatus says
+    assert (await provider.active())[received].sms == (Sms("Code: 999000", "999000"),)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "NO_ACTIVATIONS",
+        '{"status": "error", "error": "NO_ACTIVATIONS"}',
+        '{"status": "success", "activeActivations": []}',
+    ],
+)
+async def test_active_with_nothing_open_is_empty(
+    provider: SmsActivateProvider, fake: FakeSmsActivate, reply: str
+) -> None:
+    fake.reply_next(reply)
+    assert await provider.active() == {}
+
+
+@pytest.mark.parametrize("wrap", [None, "error"])
+async def test_active_from_the_fake_with_nothing_open(
+    provider: SmsActivateProvider, fake: FakeSmsActivate, wrap: str | None
+) -> None:
+    fake.json_errors = wrap
+    assert await provider.active() == {}
+    assert fake.requests[-1].params == {"api_key": "***", "action": "getActiveActivations"}
+
+
+async def test_active_reads_variants(provider: SmsActivateProvider, fake: FakeSmsActivate) -> None:
+    rows = {
+        "7": {"activationId": 7, "activationStatus": "4", "smsCode": "1234", "smsText": "code 1234"},
+        "8": {"activationId": "8", "activationStatus": "8", "smsCode": None},
+        "9": {"id": "9", "activationStatus": "1", "smsCode": ["11", "22"]},
+        "x": {"phoneNumber": "79000000000"},  # no id: left to getStatus
+    }
+    fake.reply_next(dumps({"status": "success", "activeActivations": rows}))
+    assert await provider.active() == {
+        "7": Status(UpstreamState.RECEIVED, (Sms("Code: 1234", "1234"),)),
+        "8": Status(UpstreamState.CANCELLED),
+        "9": Status(UpstreamState.RECEIVED, (Sms("Code: 22", "22"),)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "expected"),
+    [
+        ("<html><body>Bad gateway</body></html>", 200, errors.BadResponse),
+        ("<html><body>Bad gateway</body></html>", 502, errors.Unavailable),
+        ("", 200, errors.BadResponse),
+        ('{"status": "success", "activeActivations": [', 200, errors.BadResponse),  # cut off mid-JSON
+        ('{"status": "success"}', 200, errors.BadResponse),  # no list
+        ('{"status": "error", "error": "SOMETHING_NEW"}', 200, errors.BadResponse),
+        ("NO_ACTIVATIONS", 503, errors.Unavailable),  # the word in a server error is no empty answer
+        ("BAD_KEY", 200, errors.Unauthorized),
+        ("ERROR_SQL", 200, errors.Unavailable),
+        (f"SURPRISE:{KEY}", 200, errors.BadResponse),
+    ],
+)
+async def test_active_failures_keep_the_usual_mapping(
+    provider: SmsActivateProvider,
+    fake: FakeSmsActivate,
+    caplog: pytest.LogCaptureFixture,
+    reply: str,
+    status: int,
+    expected: type,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.reply_next(reply, status=status)
+    with pytest.raises(expected) as info:
+        await provider.active()
+    assert type(info.value) is expected
+    assert KEY not in str(info.value) and KEY not in caplog.text

@@ -15,6 +15,14 @@ No written document: this follows the de facto protocol the README describes. As
   best effort (a failure is logged and ignored: the number is bought).
 * ``getStatus`` tells only the latest code: :meth:`check` returns at most one SMS, ``"Code: <code>"``;
   ``STATUS_WAIT_RETRY:<code>`` is RECEIVED with the earlier code.
+* ``getActiveActivations`` (:meth:`active`, one call for every open activation) answers JSON
+  ``{"status": "success", "activeActivations": [{"activationId", "phoneNumber", "activationStatus",
+  "smsCode": [..] | null, "smsText": ".." | null, ...}]}`` (a map of such items is read too; an item
+  without an id is skipped, and the poll job asks getStatus about it). ``NO_ACTIVATIONS``, plain or
+  JSON-wrapped, is an empty answer. Each activation's Status is the one :meth:`check` builds: the last
+  ``smsCode`` is the latest code, as ``"Code: <code>"`` (``smsText`` is not used, so both reads store
+  the same SMS); ``activationStatus`` ``8`` (or ``STATUS_CANCEL``) is CANCELLED. Anything else
+  (HTML, an unknown word, a list missing) goes through the error table like every other read.
 * ``EARLY_CANCEL_DENIED`` is CancelRefused with ``retry_after`` = :data:`EARLY_CANCEL_RETRY`;
   ``BAD_STATUS`` is InvalidRequest. JSON-wrapped errors: ``error`` / ``message`` / ``title`` / ``msg``.
 * The paid call (``getNumber``) is a definite "not sold" only on a known refusal word (``NO_NUMBERS``,
@@ -55,6 +63,7 @@ class SmsActivateProvider(HttpProvider):
 
     name = NAME
     supports_another_code = True
+    can_list_active = True  # getActiveActivations
 
     def __init__(
         self,
@@ -79,11 +88,14 @@ class SmsActivateProvider(HttpProvider):
         """No key header: the key rides in the query of each request."""
         return {"Accept": "*/*"}
 
-    async def _text(self, action: str, paid: bool = False, **params: object) -> str:
-        """One ``GET`` of the handler; returns the reply text once it is not a known error."""
+    async def _text(self, action: str, paid: bool = False, answers: tuple[str, ...] = (), **params: object) -> str:
+        """One ``GET`` of the handler; returns the reply text once it is not a known error. A 2xx reply
+        that is one of the words ``answers`` (plain or JSON-wrapped) is an answer, not an error."""
         query = {"api_key": self._key, "action": action} | {k: str(v) for k, v in params.items() if v is not None}
         where = f"{action} on {self._path}"  # never the URL: its query holds the key
         response = await self._send("GET", self._url, paid=paid, where=where, params=query)
+        if response.status_code < 300 and any(code in answers for code, _ in parse.error_words(response.text)):
+            return parse.error_words(response.text)[0][0]
         try:
             with paid_outcome(self.name, where, paid=paid):  # an unknown reply to a paid call is unclear
                 parse.raise_for(response.status_code, response.text, secret=self._key, provider=self.name)
@@ -135,6 +147,13 @@ class SmsActivateProvider(HttpProvider):
         """``getStatus``: at most the latest code, as one ``Sms`` (see the module docstring)."""
         text = await self._text("getStatus", id=upstream_id)
         return self._need(parse.status(text), "getStatus", text)
+
+    async def active(self) -> dict[str, Status]:
+        """``getActiveActivations``: every open activation's Status in one call (see the module docstring)."""
+        text = await self._text("getActiveActivations", answers=(parse.NO_ACTIVATIONS,))
+        if text == parse.NO_ACTIVATIONS:
+            return {}
+        return self._need(parse.active(text), "getActiveActivations", text)
 
     async def _set_status(self, upstream_id: str, status: int, expected: str) -> None:
         text = await self._text("setStatus", id=upstream_id, status=status)

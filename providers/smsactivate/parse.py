@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from providers import errors
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
-from providers.parsing import amount, first, loads, scrub, whole
+from providers.parsing import amount, first, loads, scalar, scrub, whole
 
 #: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
 _WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
@@ -182,6 +182,41 @@ def status(text: str) -> Status | None:
     if state in ("STATUS_OK", "STATUS_WAIT_RETRY") and code:
         return Status(UpstreamState.RECEIVED, (Sms(text=f"Code: {code}", code=code),))
     return None
+
+
+#: the word ``getActiveActivations`` answers (plain or JSON-wrapped) when nothing is open: an empty list
+NO_ACTIVATIONS = "NO_ACTIVATIONS"
+#: ``activationStatus`` values (the ``setStatus`` number, or a ``getStatus`` word) of a cancelled activation
+CANCELLED = frozenset({"8", "STATUS_CANCEL"})
+
+
+def active(text: str) -> dict[str, Status] | None:
+    """``getActiveActivations`` -> ``{activation id: Status}``, each the Status :func:`status` gives for
+    the same activation: RECEIVED with the newest of ``smsCode`` as ``Sms("Code: <code>")``, CANCELLED
+    for a cancelled ``activationStatus``, else WAITING. ``smsText`` is not used: ``getStatus`` has only
+    the code, and both reads must store the same SMS. None when the answer has no activation list."""
+    body = loads(text)
+    rows = body.get("activeActivations") if isinstance(body, dict) else None
+    rows = list(rows.values()) if isinstance(rows, dict) else rows
+    if not isinstance(rows, list):
+        return None
+    found: dict[str, Status] = {}
+    for row in (r for r in rows if isinstance(r, dict)):
+        upstream_id = scalar(first(row, "activationId", "activation_id", "id"))
+        if upstream_id is not None:
+            found[upstream_id] = _active_status(row)
+    return found
+
+
+def _active_status(row: dict[str, object]) -> Status:
+    raw = row.get("smsCode")
+    codes = [scalar(c) for c in (raw if isinstance(raw, list) else [raw])]
+    code = next((c for c in reversed(codes) if c), None)  # the newest code is the last
+    if scalar(row.get("activationStatus")) in CANCELLED:
+        return Status(UpstreamState.CANCELLED)
+    if code is None:
+        return Status(UpstreamState.WAITING)
+    return Status(UpstreamState.RECEIVED, (Sms(text=f"Code: {code}", code=code),))
 
 
 def country(country_id: str, names: dict[str, str]) -> str:

@@ -4,7 +4,9 @@ Built from the same de facto protocol as :mod:`providers.smsactivate`: every req
 of the handler path with ``api_key`` and ``action`` in the query; replies are plain text (``200``)
 or JSON. A wrong key answers ``BAD_KEY``, an unknown action ``BAD_ACTION``. Prices go out as raw
 JSON numbers (``0.35``, not ``"0.35"``), in the ``cost``/``count`` shape or, with
-``price_shape = "v2"``, as ``{price: count}`` tiers.
+``price_shape = "v2"``, as ``{price: count}`` tiers. ``getActiveActivations`` lists the activations
+neither finished nor cancelled as JSON (``smsCode`` every code so far, oldest first; ``smsText`` a
+full text the adapter leaves aside), or answers ``NO_ACTIVATIONS`` when there are none.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from tests.fakes.upstream import FakeUpstream, SoldNumber, dumps
 
 HANDLER_PATH = "/stubs/handler_api.php"
 _STATUS_WORDS = {"wait_code": "STATUS_WAIT_CODE", "wait_resend": "STATUS_WAIT_RESEND", "cancel": "STATUS_CANCEL"}
+#: ``activationStatus`` in ``getActiveActivations``: the ``setStatus`` number of the activation's state
+_ACTIVATION_STATUS = {
+    "wait_code": "1",
+    "wait_retry": "3",
+    "wait_resend": "1",
+    "ok": "2",
+    "finished": "6",
+    "cancel": "8",
+}
 
 
 @dataclass
@@ -115,6 +126,7 @@ class FakeSmsActivate(FakeUpstream):
             "getNumberV2": self._get_number,
             "getStatus": self._get_status,
             "setStatus": self._set_status,
+            "getActiveActivations": self._get_active,
         }
         handler = handlers.get(params.get("action", ""))
         return handler(params) if handler else self._error("BAD_ACTION")
@@ -199,3 +211,25 @@ class FakeSmsActivate(FakeUpstream):
             self.prices[activation.country][activation.service][1] += 1
             return httpx.Response(200, text="ACCESS_CANCEL")
         return self._error("BAD_STATUS")
+
+    def _get_active(self, params: dict[str, str]) -> httpx.Response:
+        live = [a for a in self.activations.values() if a.state not in ("finished", "cancel")]
+        if not live:
+            return self._error("NO_ACTIVATIONS")
+        rows = [
+            {
+                "activationId": a.id,
+                "serviceCode": a.service,
+                "phoneNumber": a.phone,
+                "activationCost": a.cost,
+                "activationStatus": _ACTIVATION_STATUS[a.state],
+                "smsCode": list(a.codes) or None,
+                "smsText": f"Your {a.service} code is {a.codes[-1]}" if a.codes else None,
+                "activationTime": "2024-05-01 12:00:00",
+                "countryCode": str(a.country),
+                "canGetAnotherSms": "1",
+            }
+            for a in live
+        ]
+        body = {"status": "success", "activeActivations": rows}
+        return httpx.Response(200, text=dumps(body), headers={"Content-Type": "application/json"})

@@ -1,5 +1,6 @@
-"""Scheduled jobs: poll open orders and push codes; expire and refund; resolve unclear purchases; retry
-Stars credits; alert admins to upstream trouble. Shutdown waits for a run in progress."""
+"""Scheduled jobs: poll open orders and push codes (telling admins when polling cannot keep up); expire and
+refund; resolve unclear purchases; retry Stars credits; alert admins to upstream trouble. Shutdown waits for a
+run in progress."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.money.stars import Payments
-from bot.notifications import Notifications, UnclearRefund
+from bot.notifications import Notifications, PollOverrun, UnclearRefund
 from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
+from bot.orders.polling import PollRun
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from providers.catalog import Catalog
@@ -26,6 +28,32 @@ CREDIT_RETRY_SECONDS = 60
 
 Job = Callable[[], Awaitable[None]]
 ONCE_AT_A_TIME: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+#: a poll run's figures in the log
+RUN_FIGURES = "%d open orders, %d checks, %d bulk calls, %d checks left for later, %.1f s against an interval of %.1f s"
+
+
+class OverrunWatch:
+    """Says once that poll runs do not fit their interval (slower than it, or leaving due checks for later
+    runs), and once that they fit again; then it is armed for the next time."""
+
+    def __init__(self) -> None:
+        self.overrunning = False
+
+    def observe(self, run: PollRun, seconds: float, interval: float) -> PollOverrun | None:
+        """The alert to send for this run, if it is the first of a series that did not fit."""
+        fits = seconds <= interval and not run.deferred
+        figures = (run.orders, run.checks, run.bulk_calls, run.deferred, seconds, interval)
+        if fits:
+            if self.overrunning:
+                self.overrunning = False
+                logger.info("poll runs fit again: " + RUN_FIGURES, *figures)
+            return None
+        if self.overrunning:
+            return None
+        self.overrunning = True
+        logger.warning("poll run cannot keep up: " + RUN_FIGURES, *figures)
+        return PollOverrun(*figures)
 
 
 class Jobs:
@@ -45,6 +73,7 @@ class Jobs:
         self.catalog = catalog
         self.settings = settings
         self._running: set[asyncio.Task[None]] = set()
+        self.overruns = OverrunWatch()
 
     def tracked(self, job: Job) -> Job:
         """Wrap a job so shutdown can wait for a run in progress before the database closes."""
@@ -67,11 +96,19 @@ class Jobs:
             await asyncio.wait(set(self._running), timeout=grace)
 
     async def poll(self) -> None:
-        """One cycle over every open order; each change reaches the user's chat."""
-        for order in await self.tracker.poll_all():
+        """One cycle over every open order; each change reaches the user's chat. A run that does not fit the
+        interval is logged and told to the admins, once until runs fit again."""
+        interval = self.settings.poll_interval_seconds
+        clock = asyncio.get_running_loop().time
+        started = clock()
+        run = await self.tracker.poll_run(interval)
+        for order in run.changed:
             await self.notifications.deliver(order)
         for order in await self.tracker.undelivered():
             await self.notifications.deliver(order)
+        overrun = self.overruns.observe(run, clock() - started, interval)
+        if overrun is not None:
+            await self.notifications.alert(overrun)
 
     async def expire(self) -> None:
         for order in await self.tracker.expire_due():

@@ -46,7 +46,20 @@ class DatabaseUnusable:
     problem: str
 
 
-Alert = LowBalance | UpstreamFailing | UnclearRefund | DatabaseUnusable
+@dataclass(frozen=True, slots=True)
+class PollOverrun:
+    """A poll run did not fit its interval (it took longer, or left due checks over the read budget for
+    later runs): codes reach users late. Told once until runs fit again."""
+
+    orders: int  # open orders waiting for SMS
+    checks: int  # per-order status checks made
+    bulk_calls: int  # bulk reads of every open order at an upstream
+    deferred: int  # per-order checks due but left for later runs
+    seconds: float  # how long the run took
+    interval: float  # the poll interval it had to fit in
+
+
+Alert = LowBalance | UpstreamFailing | UnclearRefund | DatabaseUnusable | PollOverrun
 
 
 class Notifications(Protocol):

@@ -11,7 +11,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import money
-from bot.notifications import Alert, DatabaseUnusable, LowBalance, UnclearRefund, UpstreamFailing
+from bot.notifications import Alert, DatabaseUnusable, LowBalance, PollOverrun, UnclearRefund, UpstreamFailing
 from providers.names import service_name
 
 
@@ -53,3 +53,18 @@ def alert_text(alert: Alert) -> str:
                 "The bot takes no orders and no money and tells users it is under maintenance. Put the "
                 "database file back (from the latest backup), then restart the bot."
             ).format(problem=escape(alert.problem))
+        case PollOverrun():
+            return _(
+                "⚠️ The poll job cannot keep up with the open orders: codes may reach users late.\n"
+                "Open orders: {orders}\n"
+                "Run: {seconds} s, interval {interval} s\n"
+                "Status checks: {checks}, bulk reads: {bulk}\n"
+                "Checks left for later runs: {deferred}"
+            ).format(
+                orders=alert.orders,
+                seconds=f"{alert.seconds:.1f}",
+                interval=f"{alert.interval:g}",
+                checks=alert.checks,
+                bulk=alert.bulk_calls,
+                deferred=alert.deferred,
+            )

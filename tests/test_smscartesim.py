@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -416,16 +417,17 @@ async def test_lookup_never_takes_an_item_it_cannot_place(
     assert await provider.lookup(LOST, datetime(2029, 1, 1, tzinfo=UTC)) is None
 
 
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        (ok(message="no list here"), errors.BadResponse),
-        (ok(data={"count": 3}), errors.BadResponse),
-        (httpx.Response(200, json=[{"id": 1}]), errors.BadResponse),
-        (httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}), errors.Unauthorized),
-        (httpx.Response(503, text="<html>down</html>"), errors.Unavailable),
-    ],
-)
+#: answers to ``GET /sms`` without an id that hold no list of active numbers, and what they raise
+NO_LIST = [
+    (ok(message="no list here"), errors.BadResponse),
+    (ok(data={"count": 3}), errors.BadResponse),
+    (httpx.Response(200, json=[{"id": 1}]), errors.BadResponse),
+    (httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}), errors.Unauthorized),
+    (httpx.Response(503, text="<html>down</html>"), errors.Unavailable),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), NO_LIST)
 async def test_lookup_raises_when_the_upstream_cannot_answer(
     provider: SmsCartesimProvider, fake: FakeSmsCartesim, answer: httpx.Response, expected: type
 ) -> None:
@@ -438,3 +440,75 @@ async def test_lookup_needs_the_product_id(provider: SmsCartesimProvider, fake: 
     with pytest.raises(errors.InvalidRequest):
         await provider.lookup(Offer("smscartesim", "whatsapp", "US", None, "", None), datetime.now(UTC))
     assert fake.requests == []
+
+
+# -- active(): the same list, with each number's SMS -----------------------------------------------------
+async def test_active_reads_every_listed_number_as_check_does(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim
+) -> None:
+    waiting, received, ended = [(await provider.buy(OFFER)).upstream_id for _ in range(3)]
+    fake.add_sms(received, "Your WhatsApp code: 583-920", code="583920")
+    fake.add_sms(received, "Your WhatsApp code: 111222", sender="+14155550000")
+    fake.orders[ended].status = "completed"  # no longer active: not listed, left to check()
+    count = len(fake.requests)
+    listed = await provider.active()
+    assert provider.can_list_active
+    assert [(r.method, r.path, r.params) for r in fake.requests[count:]] == [("GET", "/sms", {})]
+    assert set(listed) == {waiting, received}
+    for upstream_id, status in listed.items():  # the same SMS either way: same text, same received_at
+        assert status == await provider.check(upstream_id)
+    assert listed[waiting].state is UpstreamState.WAITING and listed[waiting].sms == ()
+    assert [s.code for s in listed[received].sms] == ["583920", None]
+    assert all(s.received_at is not None for s in listed[received].sms)
+
+
+@pytest.mark.parametrize("answer", [ok(data=[]), ok(data={"numbers": []}), ok(active=[])])
+async def test_active_with_nothing_open_is_empty(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim, answer: httpx.Response
+) -> None:
+    assert await provider.active() == {}  # the fake with nothing sold
+    fake.respond_next(answer)
+    assert await provider.active() == {}
+
+
+async def test_active_leaves_out_numbers_whose_sms_it_cannot_tell(
+    provider: SmsCartesimProvider, fake: FakeSmsCartesim
+) -> None:
+    sms = [{"text": "G-123456 is your code", "from": "Google", "created_at": "2026-03-21T20:15:00Z"}]
+    items = [
+        {"id": 1, "status": "received", "sms": sms},
+        {"order_id": "2", "state": "active", "messages": []},
+        {"id": 3, "status": "received"},  # no SMS list: its code may be there, unknown here
+        {"phone": "+1447", "messages": []},  # no id
+    ]
+    fake.respond_next(ok(data=items))
+    listed = await provider.active()
+    assert set(listed) == {"1", "2"}
+    assert listed["1"].state is UpstreamState.RECEIVED and listed["1"].sms[0].text == "G-123456 is your code"
+    assert listed["1"].sms[0].received_at == datetime(2026, 3, 21, 20, 15, tzinfo=UTC)
+    assert listed["2"].state is UpstreamState.WAITING
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        *NO_LIST,
+        (httpx.Response(200, text="<html>maintenance</html>"), errors.BadResponse),
+        (httpx.Response(200, text='{"status": "success", "data": ['), errors.BadResponse),  # cut off
+        (httpx.Response(200, json={"status": "error", "message": f"key {KEY} suspended"}), errors.BadResponse),
+        (httpx.Response(429, json={"status": "error", "message": "slow"}), errors.RateLimited),
+    ],
+)
+async def test_active_failures_keep_the_usual_mapping(
+    provider: SmsCartesimProvider,
+    fake: FakeSmsCartesim,
+    caplog: pytest.LogCaptureFixture,
+    answer: httpx.Response,
+    expected: type,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.respond_next(answer)
+    with pytest.raises(expected) as info:
+        await provider.active()
+    assert type(info.value) is expected
+    assert KEY not in str(info.value) and KEY not in caplog.text

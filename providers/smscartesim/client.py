@@ -33,6 +33,11 @@ and are deliberately unused here). It shows one answer only, the balance
   optional ``expires_at``, ``price`` and a status word. An item without service, country or purchase
   time is never taken, nor one whose status word says cancelled or expired; of the rest bought at or
   after ``since``, the earliest is the lost purchase (the bot refuses a number another order holds).
+* :meth:`active` reads the same list ("Get SMS messages for your numbers"): an item that carries its
+  SMS under ``messages`` / ``sms`` (a list, empty while none came) is read exactly as ``GET /sms?id=``
+  is for it (its status word, the same SMS fields), so both reads store the same SMS. An item with no
+  such list, or no id, is left out (its SMS are unknown), as is every number the list does not show:
+  the poll job asks ``GET /sms?id=`` about those.
 * There is no cancel endpoint: ``cancel`` is a no-op and the number lapses at its expiry.
 * Errors are ``{"status": "error", "message": ..., "code"?: ...}`` with an HTTP status, see
   ``parse.raise_for``: a known string code first; then 401/403 Unauthorized, 429 RateLimited, 5xx
@@ -54,7 +59,7 @@ from providers import errors
 from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
 from providers.normalize import country_code
-from providers.smscartesim import parse
+from providers.smscartesim import active_numbers, parse
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,8 @@ class SmsCartesimProvider(HttpProvider):
 
     name = NAME
     can_cancel = False  # no cancel endpoint: a number once bought is paid for
-    can_lookup = True  # GET /sms without an id lists the active numbers
+    can_lookup = True  # GET /sms without an id lists the active numbers ...
+    can_list_active = True  # ... with their SMS (see the module docstring)
 
     default_url = "https://smscartesim.com/api/v1"
     raise_for = staticmethod(parse.raise_for)
@@ -101,10 +107,14 @@ class SmsCartesimProvider(HttpProvider):
         (see the module docstring for the list's assumed shape); None when there is none."""
         if not (offer.product_id or "").partition("|")[2]:
             raise errors.InvalidRequest("offer has no smscartesim product_id", provider=NAME, code="no_product_id")
-        found = parse.match_active(parse.parse_active(await self._json("GET", "/sms")), offer, since)
+        found = active_numbers.match_active(active_numbers.parse_active(await self._json("GET", "/sms")), offer, since)
         if found is not None:
             log.info("%s: lookup found order %s (%s)", NAME, found.upstream_id, offer.product_id)
         return found
+
+    async def active(self) -> dict[str, Status]:
+        """``GET /sms`` without an id: the Status of every active number whose SMS the list shows."""
+        return active_numbers.statuses(active_numbers.parse_active(await self._json("GET", "/sms")))
 
     async def cancel(self, upstream_id: str) -> None:
         """No-op: the document names no cancel endpoint; the number lapses at its expiry."""

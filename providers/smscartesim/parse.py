@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from providers import errors
@@ -179,57 +178,6 @@ def parse_status(body: dict) -> Status:
     if state is None or (state is UpstreamState.WAITING and sms):
         state = UpstreamState.RECEIVED if sms else UpstreamState.WAITING
     return Status(state=state, sms=sms)
-
-
-#: keys under which ``GET /sms`` (no id) may hold the list of active numbers
-ACTIVE_LIST_KEYS = ("data", "numbers", "orders", "active", "items")
-CREATED_KEYS = ("created_at", "createdAt", "purchased_at", "bought_at", "date")
-
-
-def parse_active(body: dict) -> list[dict]:
-    """The active numbers from ``GET /sms`` without an id: a list under one of
-    :data:`ACTIVE_LIST_KEYS`, at the top level or inside a ``data`` object."""
-    for place in (body, body.get("data")):
-        if not isinstance(place, dict):
-            continue
-        raw = next((place[k] for k in ACTIVE_LIST_KEYS if isinstance(place.get(k), list)), None)
-        if raw is not None:
-            return [item for item in raw if isinstance(item, dict)]
-    raise errors.BadResponse("active numbers answer holds no list", provider=NAME)
-
-
-def match_active(items: list[dict], offer: Offer, since: datetime) -> Purchase | None:
-    """The number bought for ``offer`` at or after ``since``: the earliest such one (the lost answer
-    came first; later ones are likelier other orders'). An item lacking a service, a country or a
-    purchase time, or with an ended status word, is never taken: a wrong number is worse than none."""
-    service, _, country = (offer.product_id or "").partition("|")
-    since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    found: tuple[datetime, Purchase] | None = None
-    for item in items:
-        svc = _lower(first(item, "service", "service_code", "code"))
-        token = _lower(first(item, "country", "country_code", "country_id"))
-        created = parse_time(first(item, *CREATED_KEYS))
-        word = _lower(first(item, "order_status", "state", "status"))
-        if svc is None or token is None or created is None or created < since:
-            continue
-        if STATES.get(word or "") in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
-            continue
-        if svc != service.strip().lower() and service_slug(svc) != offer.service:
-            continue
-        if token != country.strip().lower() and country_code(token) != offer.country:
-            continue
-        try:
-            bought = parse_purchase(item)
-        except errors.UnclearResult:  # no id or phone: not a number we could hand over
-            continue
-        if found is None or created < found[0]:
-            found = (created, bought)
-    return found[1] if found else None
-
-
-def _lower(value: object) -> str | None:
-    found = scalar(value)
-    return found.lower() if found else None
 
 
 def balance(body: dict[str, object]) -> Balance:

@@ -5,7 +5,8 @@ errors ``{"status": "error", "message", "code"?}`` with 401 / 402 / 404 / 422 st
 list of items (or, with ``services_shape = "map"``, ``{country: {service: item}}``), orders under
 ``order``, SMS under ``messages`` with an ``order_status`` word. Prices are sent as JSON numbers.
 ``GET /sms`` without an id lists the numbers not yet expired or cancelled under ``data``, each as the
-order ``POST /orders`` gave plus ``created_at`` (the shape :meth:`SmsCartesimProvider.lookup` assumes).
+order ``POST /orders`` gave plus ``created_at`` and its ``messages`` as ``GET /sms?id=`` shows them (the
+shape :meth:`SmsCartesimProvider.lookup` and :meth:`SmsCartesimProvider.active` assume).
 ``/messages`` and ``/otp/*`` are not served (the adapter never calls them).
 """
 
@@ -135,7 +136,7 @@ class FakeSmsCartesim(FakeUpstream):
         if order_id is None:  # the document: without an id, the list of active numbers
             now = datetime.now(UTC)
             active = [
-                o.view() | {"created_at": o.created_at.isoformat()}
+                o.view() | {"created_at": o.created_at.isoformat(), "messages": o.messages}
                 for o in self.orders.values()
                 if o.status in ("active", "received") and o.expires_at > now
             ]

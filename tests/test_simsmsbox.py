@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from providers import errors
-from providers.base import Offer, UpstreamState
+from providers.base import Offer, Status, UpstreamState
 from providers.simsmsbox import client as simsmsbox
+from providers.simsmsbox import mine
 from providers.simsmsbox.client import SimSmsBoxProvider
 from providers.simsmsbox.parse import raise_for
 from tests.adapter_fixtures import adapter_fixtures
@@ -583,3 +584,141 @@ async def test_wrong_shapes(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) ->
     fake.respond_next(httpx.Response(200, json=["not", "an", "order"]))
     with pytest.raises(errors.BadResponse):
         await provider.check("19")
+
+
+# -- active(): my orders, page by page, each read as check() reads it ---------------------------------
+def _paths(fake: FakeSimSmsBox, since: int) -> list[tuple[str, dict[str, str]]]:
+    return [(r.path, r.params) for r in fake.requests[since:]]
+
+
+async def test_active_reads_every_order_as_check_does(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    waiting, once, twice = [(await provider.buy(OFFER)).upstream_id for _ in range(3)]
+    fake.deliver_code(int(once), "123456", text="Your Instagram code is 123456.")
+    fake.deliver_code(int(twice), "111111", text="first: 111111")
+    fake.deliver_code(int(twice), "222222", text="second: 222222")
+    count = len(fake.requests)
+    listed = await provider.active()
+    assert provider.can_list_active
+    assert _paths(fake, count) == [  # one page of orders, one read of the messages for all of them
+        ("/api/sms/orders/mine", {"page": "1", "pageSize": "100"}),
+        ("/api/sms/orders/messages", {"page": "1", "pageSize": "20"}),
+    ]
+    assert set(listed) == {waiting, once, twice}
+    for upstream_id, status in listed.items():  # the same SMS either way: same text, same received_at
+        assert status == await provider.check(upstream_id)
+    assert listed[waiting].state is UpstreamState.WAITING and listed[waiting].sms == ()
+    assert [s.text for s in listed[twice].sms] == ["first: 111111", "second: 222222"]
+    assert listed[once].expires_at == fake.orders[int(once)].expire_at
+
+
+async def test_active_with_nothing_open(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    assert await provider.active() == {}
+    assert _paths(fake, 0) == [("/api/sms/orders/mine", {"page": "1", "pageSize": "100"})]  # no messages read
+    fake.respond_next(httpx.Response(200, json={"code": 0, "data": {"items": [], "total": 0}}))
+    assert await provider.active() == {}
+    purchase = await provider.buy(OFFER)
+    count = len(fake.requests)
+    assert await provider.active() == {purchase.upstream_id: await provider.check(purchase.upstream_id)}
+    assert [p for p, _ in _paths(fake, count)] == ["/api/sms/orders/mine", f"/api/sms/orders/{purchase.upstream_id}"]
+
+
+async def test_active_walks_every_page(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mine, "PAGE_SIZE", 2)
+    bought = {(await provider.buy(OFFER)).upstream_id for _ in range(5)}
+    count = len(fake.requests)
+    assert set(await provider.active()) == bought
+    pages = [(p["page"], p["pageSize"]) for path, p in _paths(fake, count) if path.endswith("/mine")]
+    assert pages == [("1", "2"), ("2", "2"), ("3", "2")]  # stops at the total: no empty fourth page
+
+
+def _mine_page(ids: range, total: int | None = None) -> httpx.Response:
+    items = [{"orderId": n, "phone": f"+1555{n}", "status": "active", "latestCode": None} for n in ids]
+    data: dict[str, object] = {"list": items} if total is None else {"list": items, "totalCount": total}
+    return httpx.Response(200, json={"code": 0, "data": data})
+
+
+async def test_active_pages_without_a_total(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    """No total: a page shorter than the first ends the listing; a server capping the page size still
+    pages right; one ignoring ``page`` (the same orders again) ends it too."""
+    for answer in (_mine_page(range(1, 51)), _mine_page(range(51, 101)), _mine_page(range(101, 121))):
+        fake.respond_next(answer)
+    assert set(await provider.active()) == {str(n) for n in range(1, 121)}
+    assert len(fake.requests) == 3
+    fake.respond_next(_mine_page(range(1, 101)))
+    fake.respond_next(_mine_page(range(1, 101)))
+    assert len(await provider.active()) == 100 and len(fake.requests) == 5
+
+
+async def test_active_stops_at_the_page_cap(
+    provider: SimSmsBoxProvider,
+    fake: FakeSimSmsBox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(mine, "MAX_PAGES", 2)
+    for start in (1, 101, 201):
+        fake.respond_next(_mine_page(range(start, start + 100), total=1000))
+    assert len(await provider.active()) == 200  # the rest are left to per-order checks
+    assert len(fake.requests) == 2 and "past 2 pages" in caplog.text
+
+
+async def test_active_leaves_out_orders_it_cannot_read_whole(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:
+    items = [
+        {"orderId": 1, "status": "active", "latestCode": None},
+        {"id": "2", "status": "expired", "latestCode": None, "expireAt": "2030-01-02T03:04:05Z"},
+        {"orderId": 3, "status": "received"},  # no latestCode key: a summary that may hide a code
+        {"orderId": 4, "latestCode": "1234"},  # no status
+        {"status": "active", "latestCode": None},  # no id
+        "junk",
+    ]
+    fake.respond_next(httpx.Response(200, json={"data": {"items": items, "total": 6}}))
+    listed = await provider.active()
+    assert set(listed) == {"1", "2"}
+    assert listed["2"] == Status(UpstreamState.EXPIRED, (), datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+
+
+async def test_active_messages_unreadable_falls_back_as_check_does(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox
+) -> None:
+    purchase = await provider.buy(OFFER)
+    fake.deliver_code(int(purchase.upstream_id), "778899")
+    fake.messages_answer = httpx.Response(502, text="<html>bad gateway</html>")
+    listed = await provider.active()
+    assert listed == {purchase.upstream_id: await provider.check(purchase.upstream_id)}
+    assert [(s.text, s.code) for s in listed[purchase.upstream_id].sms] == [("Code: 778899", "778899")]
+    fake.messages_answer = httpx.Response(429, json={"code": "TOO_MANY_REQUESTS"}, headers={"Retry-After": "9"})
+    with pytest.raises(errors.RateLimited):  # the guard must pause, not be kept unaware
+        await provider.active()
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(200, text="<html>maintenance</html>"), errors.BadResponse),
+        (httpx.Response(200, text='{"code": 0, "data": {"items": ['), errors.BadResponse),  # cut off
+        (httpx.Response(200, json={"message": f"key {KEY} is throttled"}), errors.BadResponse),  # no list
+        (httpx.Response(502, text="<html>bad gateway</html>"), errors.Unavailable),
+        (httpx.Response(500, json={"code": "INTERNAL", "message": f"oops {KEY}"}), errors.Unavailable),
+        (httpx.Response(401, json={"code": "UNAUTHORIZED", "message": "invalid api key"}), errors.Unauthorized),
+    ],
+)
+@pytest.mark.parametrize("on_page", [1, 2])
+async def test_active_failures_keep_the_usual_mapping(
+    provider: SimSmsBoxProvider,
+    fake: FakeSimSmsBox,
+    caplog: pytest.LogCaptureFixture,
+    answer: httpx.Response,
+    expected: type,
+    on_page: int,
+) -> None:
+    """A failing page fails the whole read (never a partial list passed off as complete)."""
+    caplog.set_level(logging.DEBUG)
+    if on_page == 2:
+        fake.respond_next(_mine_page(range(1, 101), total=150))
+    fake.respond_next(answer)
+    with pytest.raises(expected) as info:
+        await provider.active()
+    assert type(info.value) is expected
+    assert KEY not in str(info.value) and KEY not in caplog.text

@@ -29,6 +29,14 @@ Assumptions where the document shows no response shape (the test fake follows th
   (the messages call failed, other orders' messages pushed it off the first page, or the list lags),
   the Sms is ``Code: <latestCode>`` as before; the real text, once read, then arrives as one more
   Sms with the same code. A 429 on the messages call is raised (the guard must pause), not hidden.
+* active() walks ``GET /api/sms/orders/mine?page=&pageSize=100`` (the document: "My orders"; the
+  page size beyond its example of 20 is assumed accepted, and a smaller cap still pages right) until a
+  page is empty or brings no new order, the answer's ``total`` (``total`` / ``totalCount`` / ``count``,
+  at the top or under ``data``) is reached, or, with no total, a page is shorter than the first; 100
+  pages at most. Its items are assumed to be the order objects ``GET /orders/{id}`` gives; an item
+  showing no ``status`` or no ``latestCode`` key (null while no code came) is left out, as it may be a
+  summary hiding a code: the poll job checks those, and every order not listed, one by one. Each
+  listed order's Status is built as check() builds it, from one read of the messages list for all.
 * Errors ``{"code", "message"}`` / ``{"error"}``, also in a 2xx with ``success: false``, ``error`` or
   ``code`` 400-599: ``no available platform`` -> OutOfStock, ``insufficient`` / ``balance`` ->
   ProviderBalanceLow (any case), else by status (400, 401/403, 402, 404, 429, 5xx): ``parse.raise_for``.
@@ -51,10 +59,10 @@ from datetime import datetime
 from urllib.parse import quote
 
 from providers import errors
-from providers.base import Balance, Offer, Purchase, Status, UpstreamState
+from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider
 from providers.normalize import country_code
-from providers.simsmsbox import messages, parse
+from providers.simsmsbox import messages, mine, parse
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ NAME = parse.NAME
 RENTALS: tuple[int | None, ...] = (None, 7, 30)
 MARKET = "/api/sms/shop/market"
 MESSAGES = "/api/sms/orders/messages"
+MINE = "/api/sms/orders/mine"
 MESSAGES_PAGE = 20  # the document's example page size
 
 
@@ -73,6 +82,7 @@ class SimSmsBoxProvider(HttpProvider):
     supports_another_code = True
     can_lookup = True
     can_renew = True
+    can_list_active = True  # GET /api/sms/orders/mine, page by page
 
     default_url = "https://api.simsmsbox.com"
     key_header = "X-API-Key"
@@ -125,16 +135,25 @@ class SimSmsBoxProvider(HttpProvider):
         """The order (state, ``latestCode``, ``expireAt``) and its messages' texts; see the docstring."""
         order_id = parse.order_ref(upstream_id)
         order = parse.order_view(await self._json("GET", f"/api/sms/orders/{quote(order_id, safe='')}"), order_id)
-        if order.latest_code is None and order.state not in (UpstreamState.RECEIVED, UpstreamState.FINISHED):
-            return parse.order_status(order, [])  # nothing arrived yet: no second call
+        return messages.status(order, await self._messages() if messages.arrived(order) else [])
+
+    async def active(self) -> dict[str, Status]:
+        """Every order ``/orders/mine`` shows, page by page, each read as :meth:`check` reads it; the
+        messages list is read once for all of them (see the module docstring)."""
+        found = await mine.walk(lambda n: self._json("GET", MINE, params={"page": n, "pageSize": mine.PAGE_SIZE}))
+        items = await self._messages() if any(messages.arrived(o) for o in found.values()) else []
+        return {order_id: messages.status(order, items) for order_id, order in found.items()}
+
+    async def _messages(self) -> list[object] | None:
+        """The first page of every order's messages; None when unreadable, so that each code still
+        reaches its user as ``latestCode`` alone. A 429 is raised: the guard must pause, not be kept unaware."""
         try:
-            items = await self._list(MESSAGES, params={"page": 1, "pageSize": MESSAGES_PAGE})
+            return await self._list(MESSAGES, params={"page": 1, "pageSize": MESSAGES_PAGE})
         except errors.RateLimited:
             raise
-        except errors.ProviderError as exc:  # the code must still reach the user: latestCode alone
-            log.warning("%s: messages unreadable for order %s, latest code only: %s", NAME, order_id, exc)
-            return parse.order_status(order, None)
-        return parse.order_status(order, messages.order_messages(items, order))
+        except errors.ProviderError as exc:
+            log.warning("%s: messages unreadable, latest codes only: %s", NAME, exc)
+            return None
 
     async def another_code(self, upstream_id: str) -> None:
         """No-op: a rented number receives further codes for the same app by itself."""
@@ -151,7 +170,7 @@ class SimSmsBoxProvider(HttpProvider):
 
     async def lookup(self, offer: Offer, since: datetime) -> Purchase | None:
         """The newest order in ``/orders/mine`` (first 20) for the offer created since ``since``."""
-        items = await self._list("/api/sms/orders/mine", params={"page": 1, "pageSize": 20})
+        items = await self._list(MINE, params={"page": 1, "pageSize": 20})
         return parse.newest_match(items, offer, since)
 
     async def cancel(self, upstream_id: str) -> None:

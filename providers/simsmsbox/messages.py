@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from providers.base import Sms
+from providers.base import Sms, Status, UpstreamState
 from providers.parsing import first, parse_time, scalar
-from providers.simsmsbox.parse import OrderView
+from providers.simsmsbox.parse import OrderView, order_status
 
 MESSAGE_ORDER_KEYS = ("orderId", "order_id")
 MESSAGE_ORDER_NO_KEYS = ("displayOrderNo", "orderNo", "order_no")
@@ -51,3 +51,17 @@ def order_messages(items: list[object], order: OrderView) -> list[Sms]:
     if all(sms.received_at is not None for sms in found):
         found.sort(key=lambda sms: sms.received_at or datetime.min.replace(tzinfo=UTC))
     return found
+
+
+def arrived(order: OrderView) -> bool:
+    """Something came for the order (a ``latestCode``, or a received / finished status): its messages
+    are worth reading. Before that its Status needs no second call."""
+    return order.latest_code is not None or order.state in (UpstreamState.RECEIVED, UpstreamState.FINISHED)
+
+
+def status(order: OrderView, items: list[object] | None) -> Status:
+    """The order's Status from the messages list ``items`` (None: it could not be read; unused until
+    something :func:`arrived`), the same whether one order or every order was read."""
+    if not arrived(order):
+        return order_status(order, [])
+    return order_status(order, None if items is None else order_messages(items, order))

@@ -38,5 +38,6 @@ def adapter_call(provider: Any, name: str, offer: Offer, upstream_id: str) -> Aw
         "balance": provider.balance,
         "buy": lambda: provider.buy(offer),
         "renew": lambda: provider.renew(upstream_id, 7),
+        "active": provider.active,
     }
     return calls[name]()

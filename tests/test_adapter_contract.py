@@ -38,6 +38,7 @@ KEY = "sk_live_CONTRACT_SECRET_0123456789"
 
 EVERY_READ = ("offers", "check", "cancel", "balance")
 NO_CANCEL = ("offers", "check", "balance")  # cancel is a local no-op there: it sends nothing
+LISTS = ("active",)  # the bulk status read, where the upstream has one (``can_list_active``)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,14 @@ class Adapter:
 
 ADAPTERS = {
     "smsactivate": Adapter(SmsActivateProvider, FakeSmsActivate, "1000001", args=("https://sms.example",),
+                           reads=EVERY_READ + LISTS,
                            offer=Offer("smsactivate", "whatsapp", "RU", 35, "USD", 120, "wa|0")),
-    "simsmsbox": Adapter(SimSmsBoxProvider, FakeSimSmsBox, "19", reads=NO_CANCEL, paid=("buy", "renew"),
+    "simsmsbox": Adapter(SimSmsBoxProvider, FakeSimSmsBox, "19", reads=NO_CANCEL + LISTS, paid=("buy", "renew"),
                          offer=Offer("simsmsbox", "instagram", "US", 35, "USD", 5, "instagram|physical")),
     "smscode": Adapter(SMSCodeProvider, FakeSMSCode, "ord_000001",
                        offer=Offer("smscode", "whatsapp", "ID", 3500, "IDR", 5, "42")),
     "smsx": Adapter(SmsxProvider, FakeSmsx, "5000001", offer=Offer("smsx", "telegram", "IN", 35, "USD", 120, "tg|22")),
-    "smscartesim": Adapter(SmsCartesimProvider, FakeSmsCartesim, "1001", reads=NO_CANCEL,
+    "smscartesim": Adapter(SmsCartesimProvider, FakeSmsCartesim, "1001", reads=NO_CANCEL + LISTS,
                            offer=Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, "wa|us")),
     "ismscode": Adapter(ISMSCodeProvider, FakeISMSCode, "num_000001", reads=("offers", "check"),
                         offer=Offer("ismscode", "whatsapp", "US", None, "USD", None)),
@@ -122,6 +124,16 @@ MAYBE_SENT = [
     httpx.ReadError("reset"),
     httpx.RemoteProtocolError("closed"),
 ]
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+async def test_every_adapter_that_lists_is_held_to_the_contract(wire, name: str) -> None:
+    """An adapter with a bulk status read has it among its reads here, and one without says so."""
+    wired = wire(name)
+    assert wired.provider.can_list_active == ("active" in wired.adapter.reads)
+    if not wired.provider.can_list_active:
+        with pytest.raises(NotImplementedError):
+            await wired.provider.active()
 
 
 @pytest.mark.parametrize("exc", NOT_SENT + MAYBE_SENT, ids=lambda e: type(e).__name__)
@@ -224,12 +236,13 @@ async def test_key_never_in_errors_or_logs(wire, name: str, caplog: pytest.LogCa
         lambda: wired.fake.respond_next(wired.fake.refusal(429, f"slow down, {KEY}")),
     ]
     seen: list[errors.ProviderError] = []
+    calls = (*wired.adapter.paid, wired.adapter.reads[0], *(c for c in LISTS if c in wired.adapter.reads))
     for arm in arms:
-        for call in (*wired.adapter.paid, wired.adapter.reads[0]):
+        for call in calls:
             arm()
             with pytest.raises(errors.ProviderError) as info:
                 await wired.call(call)
             seen.append(info.value)
-    assert len(seen) == len(arms) * (len(wired.adapter.paid) + 1)
+    assert len(seen) == len(arms) * len(calls) >= len(arms) * (len(wired.adapter.paid) + 1)
     assert all(KEY not in str(exc) and KEY not in repr(exc) and KEY not in str(exc.code) for exc in seen)
     assert KEY not in caplog.text

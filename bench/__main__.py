@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import broadcast, catalog, durability, fuzz, poll_cycle
+from bench import broadcast, catalog, code_latency, durability, fuzz, loop_lag
 
 
 def main() -> None:
-    asyncio.run(poll_cycle.main())
+    asyncio.run(code_latency.main())
+    asyncio.run(loop_lag.main())
     asyncio.run(catalog.main())
     asyncio.run(durability.main())
     asyncio.run(broadcast.main())

@@ -36,6 +36,7 @@ class Lister(Provider):
 
     name = "lister"
     can_list_active = True
+    read_rate: float | None = None  # reads per second the guard would allow; None: no budget
 
     def __init__(self) -> None:
         self.statuses: dict[str, Status] = {}  # upstream id -> what the upstream says
@@ -69,7 +70,7 @@ class Lister(Provider):
         return Balance(0, "USD")
 
 
-async def _world(db: Database, upstream: Lister, n: int) -> list[Order]:
+async def waiting_orders(db: Database, upstream: Lister, n: int) -> list[Order]:
     """``n`` orders waiting for SMS at ``upstream``, oldest first."""
     await add_user(db, USER, balance=n * PRICE)
     orders: list[Order] = []
@@ -128,7 +129,7 @@ async def test_100_open_orders_at_5_per_second_get_every_code_in_the_first_cycle
 ) -> None:
     """The issue's scenario: 100 open orders at an upstream allowing 5 requests/s, a 5 s interval, ten SMS."""
     guarded = GuardedProvider(upstream, rate=5, failures=100, cooldown=1)
-    orders = await _world(db, upstream, 100)
+    orders = await waiting_orders(db, upstream, 100)
     tracker = _tracker(db, settings, guarded)
     with_sms = orders[::10]
     for order in with_sms:
@@ -146,7 +147,7 @@ async def test_100_open_orders_at_5_per_second_get_every_code_in_the_first_cycle
 async def test_orders_missing_from_the_list_are_checked_one_by_one(
     db: Database, settings: Settings, upstream: Lister
 ) -> None:
-    orders = await _world(db, upstream, 20)
+    orders = await waiting_orders(db, upstream, 20)
     tracker = _tracker(db, settings, upstream)
     gone, quiet = orders[3], orders[7]
     upstream.unlisted = {gone.upstream_id or "", quiet.upstream_id or ""}
@@ -161,7 +162,7 @@ async def test_missing_orders_are_checked_within_the_read_budget_left_after_the_
     db: Database, settings: Settings, upstream: Lister
 ) -> None:
     guarded = GuardedProvider(upstream, rate=1, failures=100, cooldown=1)  # reads: 0.75/s, 3 calls in 5 s
-    orders = await _world(db, upstream, 10)
+    orders = await waiting_orders(db, upstream, 10)
     tracker = _tracker(db, settings, guarded)
     upstream.unlisted = {o.upstream_id or "" for o in orders}
     run = await tracker.poll_run(INTERVAL)
@@ -172,7 +173,7 @@ async def test_missing_orders_are_checked_within_the_read_budget_left_after_the_
 async def test_a_failing_list_falls_back_to_per_order_checks_and_is_logged_once(
     db: Database, settings: Settings, upstream: Lister, caplog: pytest.LogCaptureFixture
 ) -> None:
-    orders = await _world(db, upstream, 5)
+    orders = await waiting_orders(db, upstream, 5)
     tracker = _tracker(db, settings, upstream)
     upstream.listing_fails = True
     upstream.sms_arrives(orders[2].upstream_id or "", "424242")
@@ -194,7 +195,7 @@ async def test_a_failing_list_falls_back_to_per_order_checks_and_is_logged_once(
 async def test_a_quiet_cycle_opens_no_write_transaction(
     db: Database, settings: Settings, upstream: Lister, transactions: list[int]
 ) -> None:
-    orders = await _world(db, upstream, 30)
+    orders = await waiting_orders(db, upstream, 30)
     tracker = _tracker(db, settings, upstream)
     for order in orders[:10]:
         upstream.sms_arrives(order.upstream_id or "", "111222")
@@ -210,7 +211,7 @@ async def test_a_quiet_cycle_opens_no_write_transaction(
 async def test_a_per_order_check_repeating_stored_sms_opens_no_write_transaction(
     db: Database, settings: Settings, upstream: Lister, transactions: list[int]
 ) -> None:
-    orders = await _world(db, upstream, 3)
+    orders = await waiting_orders(db, upstream, 3)
     tracker = _tracker(db, settings, upstream)
     upstream.listing_fails = True
     upstream.sms_arrives(orders[0].upstream_id or "", "333444")
@@ -228,7 +229,7 @@ async def test_a_per_order_check_repeating_stored_sms_opens_no_write_transaction
 async def test_a_listed_sms_of_an_order_refunded_meanwhile_is_not_stored(
     db: Database, settings: Settings, upstream: Lister
 ) -> None:
-    orders = await _world(db, upstream, 2)
+    orders = await waiting_orders(db, upstream, 2)
     tracker = _tracker(db, settings, upstream)
     assert (await tracker.actions.close_without_code(orders[0], OrderStatus.EXPIRED, "test")) is not None
     upstream.sms_arrives(orders[0].upstream_id or "", "999000")

@@ -97,3 +97,8 @@ def test_orders_not_due_do_not_count_against_the_budget() -> None:
 def test_a_budget_of_nothing_defers_every_due_order() -> None:
     chosen = plan([_order(1, 10, None), _order(2, 20, None)], NOW, INTERVAL, 0)
     assert chosen.ask == [] and chosen.deferred == 2
+
+
+def test_fresh_orders_of_the_same_moment_go_later_id_first() -> None:
+    same = [_order(1, age=30, since_asked=INTERVAL), _order(2, age=30, since_asked=INTERVAL)]
+    assert plan(same, NOW, INTERVAL, 1).ask == [2]

@@ -53,10 +53,10 @@ def due(order: Watched, now: float, interval: float) -> bool:
     return now - order.asked + interval * (1 - JITTER) > gap(now - order.created, interval)
 
 
-def _priority(order: Watched, now: float) -> tuple[int, float]:
+def _priority(order: Watched, now: float) -> tuple[int, float, int]:
     if now - order.created < FRESH:
-        return (0, -order.created)  # fresh: the youngest first
-    return (1, -math.inf if order.asked is None else order.asked)  # then the longest unasked
+        return (0, -order.created, -order.order_id)  # fresh: the youngest first (of the same moment, the later id)
+    return (1, -math.inf if order.asked is None else order.asked, order.order_id)  # then the longest unasked
 
 
 def plan(orders: Iterable[Watched], now: float, interval: float, budget: int | None) -> Plan:

@@ -8,6 +8,7 @@ from aiogram import Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
 
+from handlers.callback_answers import TapAnswer
 from handlers.texts.alerts import maintenance_text
 from handlers.texts.refusals import failed
 from storage.db import DatabaseGone
@@ -18,7 +19,7 @@ router = Router(name=__name__)
 
 
 @router.error()
-async def on_error(event: ErrorEvent) -> bool:
+async def on_error(event: ErrorEvent, callback_answer: TapAnswer | None = None) -> bool:
     if isinstance(event.exception, TelegramForbiddenError):  # the user blocked the bot meanwhile: nobody to tell
         logger.info("update %s: the user blocked the bot: %s", event.update.update_id, event.exception.message)
         return True
@@ -28,10 +29,10 @@ async def on_error(event: ErrorEvent) -> bool:
     else:
         logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
         text = failed()
-    query, checkout = event.update.callback_query, event.update.pre_checkout_query
+    checkout = event.update.pre_checkout_query
     try:
-        if query is not None:
-            await query.answer(text, show_alert=True)
+        if callback_answer is not None:  # a tap: sent once the error handlers are done (handlers.callback_answers)
+            callback_answer.alert(text)
         elif checkout is not None:  # refused at once: no Stars are taken for a payment we cannot store
             await checkout.answer(ok=False, error_message=text[:255])
         elif event.update.message is not None:

@@ -21,7 +21,7 @@ from handlers.callback_answers import CallbackAnswers
 
 def build_router() -> Router:
     root = Router(name="root")
-    root.callback_query.middleware(CallbackAnswers())  # every tap answered once, after its handler
+    CallbackAnswers().setup(root)  # every tap answered once: after its handler, or after the error handlers
     root.include_routers(
         errors.router,
         strays.router,  # groups, channels, taps on unseen messages: before any screen

@@ -17,6 +17,7 @@ within 10 s.
 
 from __future__ import annotations
 
+import math
 import os
 
 from bench.arrivals import Outcome, Scenario, percentile, run
@@ -29,11 +30,12 @@ BUYER = Scenario("smsactivate", orders=100, sms=10, window=20.0, rate=5.0, max_a
 
 
 def seconds(value: float) -> str:
-    return f"{value:.2f}"
+    """Two decimals; ``-`` for no value (no SMS of that kind), ``inf`` when a code was never sent."""
+    return "-" if math.isnan(value) else f"{value:.2f}"
 
 
 def ratio(value: float, limit: float) -> str:
-    return f"{value / limit:.2f}"
+    return seconds(value / limit)
 
 
 def report_latency(outcome: Outcome, label: str) -> None:

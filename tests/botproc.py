@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class BotProcess:
     """The bot's own entry point in a subprocess, configured only through its environment."""
 
+    module = "bot"  # what ``python -m`` runs (a benchmark runs its bare bot the same way)
+
     def __init__(self, workdir: Path, **env: str) -> None:
         self.workdir = workdir
         self.env = {
@@ -29,7 +31,7 @@ class BotProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=self.workdir, env=self.env, stdout=out, stderr=out
+            sys.executable, "-m", self.module, cwd=self.workdir, env=self.env, stdout=out, stderr=out
         )
         out.close()
 

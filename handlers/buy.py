@@ -59,11 +59,16 @@ async def country_services(
 
 
 async def _confirm(
-    query: CallbackQuery, quote: Quote, orders: OrderService, billing: Billing, user: User, note: str | None = None
+    query: CallbackQuery,
+    quote: Quote,
+    orders: OrderService,
+    billing: Billing,
+    user_id: int,
+    balance: int,
+    note: str | None = None,
 ) -> None:
-    """The confirmation screen: price, balance, refund terms; Confirm only when the balance covers it."""
-    balance = await billing.balance(user.id)
-    terms = await orders.terms(quote, user.id)
+    """The confirmation screen: price, ``balance``, refund terms; Confirm only when the balance covers it."""
+    terms = await orders.terms(quote, user_id)
     demo = any(orders.catalog.get(o.provider).is_demo for o in quote.offers[:1])
     terms_line = texts.terms_line(terms, orders.policy.write_off_limit)
     text = texts.confirmation(quote, balance, billing.fmt, demo=demo, terms=terms_line, note=note)
@@ -84,7 +89,7 @@ async def confirm_screen(
     if quote is None:
         callback_answer.alert(texts.sold_out())
         return
-    await _confirm(query, quote, orders, billing, user)
+    await _confirm(query, quote, orders, billing, user.id, user.balance)  # the balance read with this update
 
 
 @router.callback_query(ConfirmCb.filter())
@@ -111,7 +116,7 @@ async def place_order(
     )
     note = texts.changed_note(result, callback_data.price, billing.fmt)
     if note is not None and result.quote is not None:
-        await _confirm(query, result.quote, orders, billing, user, note)
+        await _confirm(query, result.quote, orders, billing, user.id, await billing.balance(user.id), note)
     elif result.order is None or result.outcome in NOT_PLACED:
         await show(query, texts.not_placed(result), keyboards.back_to_menu())
     else:

@@ -27,6 +27,7 @@ from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.people import People
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
+from bot.runtime.response_types import keep_response_types
 from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.watchdog import DatabaseWatchdog
 from bot.services import build_services
@@ -83,6 +84,7 @@ def build_bot(settings: Settings) -> Bot:
 async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers: list[Provider]) -> Dispatcher:
     """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+    keep_response_types()  # aiogram's Response[T] classes, alive from now on: not rebuilt per Bot API call
 
     def notifier(orders: OrderService, actions: OrderActions, billing: Billing, people: People) -> Notifier:
         return Notifier(bot, i18n, orders, actions, billing, people, settings.admin_ids)

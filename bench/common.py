@@ -63,9 +63,10 @@ def assert_clean(name: str, output: str) -> None:
 
 
 async def start_polling(proc: BotProcess, fake: FakeTelegram) -> None:
-    """Start ``proc`` and return once it polls ``fake`` for updates (within a minute)."""
+    """Start ``proc`` and return once it polls ``fake`` for updates (within two minutes: importing aiogram
+    alone takes seconds of CPU, and a loaded machine stretches that)."""
     await proc.start()
-    await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
+    await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=120)
 
 
 class WatchedTelegram(FakeTelegram):

@@ -13,7 +13,8 @@ RSS (``VmRSS`` of ``/proc/<pid>/status``) is sampled every second for ``BENCH_ME
 (default 600) after a warm-up (a tenth of that, at most 60 s, traffic and polling already running:
 the first poll cycle and the caches settle). Figures: RSS at the start of the window, its peak and
 its end in MiB, the growth (end − start), and the ratio of the peak to the goal: under 250 MiB and
-flat (no growth). ``updates_delivered``, ``replies`` and ``upstream_requests`` show that the bot answered and polled.
+flat (no growth). ``answered`` (messages sent / updates handed to the bot) and ``upstream_requests``
+show that the bot answered and polled.
 """
 
 from __future__ import annotations
@@ -104,6 +105,16 @@ async def sample(pid: int, seconds: float) -> list[float]:
     return samples
 
 
+def rss_figures(samples: list[float]) -> dict[str, str]:
+    """Start, peak and end of the window in MiB, the growth, and the peak's ratio to the goal."""
+    start, peak, end = samples[0], max(samples), samples[-1]
+    figures = {"start_mib": start, "peak_mib": peak, "end_mib": end}
+    return {key: f"{value:.0f}" for key, value in figures.items()} | {
+        "growth_mib": f"{end - start:+.1f} (goal: flat)",
+        "ratio_peak_to_goal": f"{peak / GOAL_MIB:.2f} (goal < 1.0 of {GOAL_MIB} MiB)",
+    }
+
+
 async def drained(fake: FakeTelegram) -> None:
     """Updates not handed to the bot yet dropped, and every one handed to it answered (one message each):
     stopping the bot now cuts nothing short."""
@@ -144,21 +155,14 @@ async def main(users: int = USERS, orders: int = ORDERS, seconds: float = SECOND
         output = proc.output()
     assert_clean("bot", output)
     actions = Counter(request.action for request in upstream_fake.requests)
-    start, peak, end = samples[0], max(samples), samples[-1]
     report(
         "memory",
         users=users,
         open_orders=orders,
-        warmup_s=f"{warmup:.0f}",
-        window_s=f"{seconds:.0f}",
-        updates_delivered=updates,
-        replies=replies,
+        window_s=f"{seconds:.0f} (after {warmup:.0f} s of warm-up)",
+        answered=f"{replies}/{updates}",  # messages sent / updates handed to the bot
         upstream_requests=" ".join(f"{action}:{count}" for action, count in sorted(actions.items())),
-        start_mib=f"{start:.0f}",
-        peak_mib=f"{peak:.0f}",
-        end_mib=f"{end:.0f}",
-        growth_mib=f"{end - start:+.1f} (goal: flat)",
-        ratio_peak_to_goal=f"{peak / GOAL_MIB:.2f} (goal < 1.0 of {GOAL_MIB} MiB)",
+        **rss_figures(samples),
     )
 
 

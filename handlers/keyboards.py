@@ -1,4 +1,5 @@
-"""Inline keyboards as pure builder functions: data in, markup out."""
+"""Inline keyboards as pure builder functions: data in, markup out. The markup is built directly, not through
+``InlineKeyboardBuilder``, which deep-copies every button (see tests/test_keyboards.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.money.pricing import Quote
 from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb, TopupCb
@@ -45,39 +45,50 @@ def balance_menu() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_button(_("⭐ Top up"), MenuCb(action="topup"))], [menu_button()]])
 
 
+def in_rows(buttons: list[InlineKeyboardButton], *sizes: int) -> list[list[InlineKeyboardButton]]:
+    """``buttons`` in rows of ``sizes`` in turn, the last size for the rest (as ``InlineKeyboardBuilder.adjust``,
+    without its deep copy of every button)."""
+    rows, start = [], 0
+    while start < len(buttons):
+        size = sizes[min(len(rows), len(sizes) - 1)]
+        rows.append(buttons[start : start + size])
+        start += size
+    return rows
+
+
 def topup(packages: list[tuple[int, str]]) -> InlineKeyboardMarkup:
     """One button per Stars package, labelled with what it credits: ``[(stars, "1.00 USD"), ...]``."""
-    kb = InlineKeyboardBuilder()
-    for stars, credited in packages:
-        kb.button(
-            text=_("⭐ {stars} → {amount}").format(stars=stars, amount=credited), callback_data=TopupCb(stars=stars)
-        )
-    kb.add(menu_button())
-    kb.adjust(1)
-    return kb.as_markup()
+    buttons = [
+        _button(_("⭐ {stars} → {amount}").format(stars=stars, amount=credited), TopupCb(stars=stars))
+        for stars, credited in packages
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=in_rows([*buttons, menu_button()], 1))
 
 
-def _pager(kb: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int], CallbackData]) -> None:
+def _pager(page: int, pages: int, make: Callable[[int], CallbackData]) -> list[list[InlineKeyboardButton]]:
+    """The row under a paged list (◀️, page of pages, ▶️); none when everything fits on one page."""
     nav = []
     if page > 0:
-        nav.append(("◀️", make(page - 1)))
+        nav.append(_button("◀️", make(page - 1)))
     if pages > 1:
-        nav.append((f"{page + 1}/{pages}", make(page)))
+        nav.append(_button(f"{page + 1}/{pages}", make(page)))
     if page + 1 < pages:
-        nav.append(("▶️", make(page + 1)))
-    kb.row(*(_button(text, data) for text, data in nav))
+        nav.append(_button("▶️", make(page + 1)))
+    return [nav] if nav else []
+
+
+def _page(count: int, page: int) -> tuple[int, int]:
+    """The page shown (``page`` brought into range) and the number of pages of ``count`` items."""
+    pages = max((count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    return min(max(page, 0), pages - 1), pages
 
 
 def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
-    pages = max((len(codes) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(page, 0), pages - 1)
-    kb = InlineKeyboardBuilder()
-    for code in codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
-        kb.button(text=f"{flag(code)} {country_name(code)}", callback_data=CountryCb(country=code))
-    kb.adjust(2)
-    _pager(kb, page, pages, lambda p: CountriesCb(page=p))
-    kb.row(menu_button())
-    return kb.as_markup()
+    page, pages = _page(len(codes), page)
+    shown = codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    buttons = [_button(f"{flag(code)} {country_name(code)}", CountryCb(country=code)) for code in shown]
+    nav = _pager(page, pages, lambda p: CountriesCb(page=p))
+    return InlineKeyboardMarkup(inline_keyboard=[*in_rows(buttons, 2), *nav, [menu_button()]])
 
 
 def _service_label(quote: Quote, fmt: Callable[[int], str]) -> str:
@@ -92,79 +103,63 @@ def _service_label(quote: Quote, fmt: Callable[[int], str]) -> str:
 
 
 def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], str]) -> InlineKeyboardMarkup:
-    pages = max((len(quotes) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(page, 0), pages - 1)
-    kb = InlineKeyboardBuilder()
-    for quote in quotes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
-        kb.button(
-            text=_service_label(quote, fmt),
-            callback_data=ServiceCb(country=country, service=quote.service, days=quote.rent_days or 0),
-        )
-    kb.adjust(1)
-    _pager(kb, page, pages, lambda p: CountryCb(country=country, page=p))
-    kb.row(_button(_("⬅️ Countries"), CountriesCb(page=0)))
-    return kb.as_markup()
+    page, pages = _page(len(quotes), page)
+    rows = [
+        [_button(_service_label(q, fmt), ServiceCb(country=country, service=q.service, days=q.rent_days or 0))]
+        for q in quotes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    ]
+    nav = _pager(page, pages, lambda p: CountryCb(country=country, page=p))
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, *nav, [_button(_("⬅️ Countries"), CountriesCb(page=0))]])
 
 
 def confirm(quote: Quote, nonce: str, can_pay: bool, refundable: bool = True) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    rows = []
     if can_pay:
-        kb.button(
-            text=_("✅ Confirm") if refundable else _("✅ Confirm, not refundable"),
-            callback_data=ConfirmCb(
-                country=quote.country,
-                service=quote.service,
-                price=quote.price,
-                nonce=nonce,
-                days=quote.rent_days or 0,
-                nr=not refundable,
-            ),
+        data = ConfirmCb(
+            country=quote.country,
+            service=quote.service,
+            price=quote.price,
+            nonce=nonce,
+            days=quote.rent_days or 0,
+            nr=not refundable,
         )
-    kb.button(text=_("⬅️ Back"), callback_data=CountryCb(country=quote.country))
-    kb.adjust(1)
-    return kb.as_markup()
+        rows.append([_button(_("✅ Confirm") if refundable else _("✅ Confirm, not refundable"), data)])
+    rows.append([_button(_("⬅️ Back"), CountryCb(country=quote.country))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+#: an order whose card offers 🔄 Refresh: one that may still change
+REFRESHABLE = (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
 
 def order_card(
     order: Order, *, another_code: bool = False, renew: bool = False, cancel: bool = True
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    if order.status in (
-        OrderStatus.ACTIVE,
-        OrderStatus.CODE_RECEIVED,
-        OrderStatus.PENDING,
-        OrderStatus.UNKNOWN,
-    ):
-        kb.button(text=_("🔄 Refresh"), callback_data=OrderCb(action="refresh", order_id=order.id))
+    def tap(action: str) -> OrderCb:
+        return OrderCb(action=action, order_id=order.id)
+
+    buttons = []
+    if order.status in REFRESHABLE:
+        buttons.append(_button(_("🔄 Refresh"), tap("refresh")))
     if cancel and order.status is OrderStatus.ACTIVE:
-        kb.button(text=_("❌ Cancel"), callback_data=OrderCb(action="cancel", order_id=order.id))
+        buttons.append(_button(_("❌ Cancel"), tap("cancel")))
     if order.status is OrderStatus.CODE_RECEIVED:
         if another_code:
-            kb.button(text=_("📨 Another code"), callback_data=OrderCb(action="another", order_id=order.id))
-        kb.button(text=_("✔️ Done"), callback_data=OrderCb(action="done", order_id=order.id))
+            buttons.append(_button(_("📨 Another code"), tap("another")))
+        buttons.append(_button(_("✔️ Done"), tap("done")))
     if renew and order.status in (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED):
         for days in RENEW_DAYS:
             renew_label = ngettext("🔁 Renew +{days} day", "🔁 Renew +{days} days", days).format(days=days)
-            kb.button(text=renew_label, callback_data=RenewCb(order_id=order.id, days=days))
-    kb.add(menu_button())
-    kb.adjust(2, 1)
-    return kb.as_markup()
+            buttons.append(_button(renew_label, RenewCb(order_id=order.id, days=days)))
+    return InlineKeyboardMarkup(inline_keyboard=in_rows([*buttons, menu_button()], 2, 1))
 
 
 def order_list(orders: list[Order]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for order in orders:
-        kb.button(text=order_button(order), callback_data=OrderCb(action="show", order_id=order.id))
-    kb.add(menu_button())
-    kb.adjust(1)
-    return kb.as_markup()
+    rows = [[_button(order_button(order), OrderCb(action="show", order_id=order.id))] for order in orders]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [menu_button()]])
 
 
 def renew_confirm(order: Order, days: int, nonce: str, price: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(
-        text=_("✅ Confirm renewal"), callback_data=RenewCb(order_id=order.id, days=days, nonce=nonce, price=price)
-    )
-    kb.button(text=_("⬅️ Back"), callback_data=OrderCb(action="show", order_id=order.id))
-    kb.adjust(1)
-    return kb.as_markup()
+    confirm_renewal = _button(_("✅ Confirm renewal"), RenewCb(order_id=order.id, days=days, nonce=nonce, price=price))
+    back = _button(_("⬅️ Back"), OrderCb(action="show", order_id=order.id))
+    return InlineKeyboardMarkup(inline_keyboard=[[confirm_renewal], [back]])

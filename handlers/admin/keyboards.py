@@ -3,33 +3,39 @@
 
 from __future__ import annotations
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.operator.upstreams import UpstreamInfo
 from handlers.admin.texts.upstreams import toggle_button
 from handlers.callbacks import AdminCb, AdminUpstreamCb, AdminUserCb
+from handlers.keyboards import in_rows
 from storage.users import User
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
 def menu_button() -> InlineKeyboardButton:
     """``⬅️ Admin menu``: back to the panel's menu, under every panel screen."""
-    return InlineKeyboardButton(text=_("⬅️ Admin menu"), callback_data=AdminCb(action="menu").pack())
+    return _button(_("⬅️ Admin menu"), AdminCb(action="menu"))
 
 
 def _refresh(screen: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_("🔄 Refresh"), callback_data=AdminCb(action=screen).pack())
+    return _button(_("🔄 Refresh"), AdminCb(action=screen))
 
 
 def menu() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("📊 Stats"), callback_data=AdminCb(action="stats"))
-    kb.button(text=_("👥 Users"), callback_data=AdminCb(action="users"))
-    kb.button(text=_("🔌 Upstreams"), callback_data=AdminCb(action="upstreams"))
-    kb.button(text=_("🏷 Prices"), callback_data=AdminCb(action="prices"))
-    kb.adjust(2)
-    return kb.as_markup()
+    screens = [
+        (_("📊 Stats"), "stats"),
+        (_("👥 Users"), "users"),
+        (_("🔌 Upstreams"), "upstreams"),
+        (_("🏷 Prices"), "prices"),
+    ]
+    buttons = [_button(text, AdminCb(action=action)) for text, action in screens]
+    return InlineKeyboardMarkup(inline_keyboard=in_rows(buttons, 2))
 
 
 def back(refresh: str | None = None) -> InlineKeyboardMarkup:
@@ -39,32 +45,21 @@ def back(refresh: str | None = None) -> InlineKeyboardMarkup:
 
 
 def user_card(user: User) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("➕ Credit"), callback_data=AdminUserCb(action="credit", user_id=user.id))
-    kb.button(text=_("➖ Debit"), callback_data=AdminUserCb(action="debit", user_id=user.id))
-    if user.is_banned:
-        kb.button(text=_("✅ Unban"), callback_data=AdminUserCb(action="unban", user_id=user.id))
-    else:
-        kb.button(text=_("🚫 Ban"), callback_data=AdminUserCb(action="ban", user_id=user.id))
-    kb.adjust(2, 1)
-    kb.row(menu_button())
-    return kb.as_markup()
+    def tap(text: str, action: str) -> InlineKeyboardButton:
+        return _button(text, AdminUserCb(action=action, user_id=user.id))
+
+    ban = tap(_("✅ Unban"), "unban") if user.is_banned else tap(_("🚫 Ban"), "ban")
+    money = [tap(_("➕ Credit"), "credit"), tap(_("➖ Debit"), "debit")]
+    return InlineKeyboardMarkup(inline_keyboard=[money, [ban], [menu_button()]])
 
 
 def cancel_adjust(user_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("✖️ Cancel"), callback_data=AdminUserCb(action="show", user_id=user_id))
-    return kb.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel"), AdminUserCb(action="show", user_id=user_id))]])
 
 
 def upstreams(infos: list[UpstreamInfo]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for info in infos:
-        kb.button(
-            text=toggle_button(info.name, info.enabled),
-            callback_data=AdminUpstreamCb(name=info.name, enable=not info.enabled),
-        )
-    kb.adjust(1)
-    kb.row(_refresh("upstreams"))
-    kb.row(menu_button())
-    return kb.as_markup()
+    rows = [
+        [_button(toggle_button(info.name, info.enabled), AdminUpstreamCb(name=info.name, enable=not info.enabled))]
+        for info in infos
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [_refresh("upstreams")], [menu_button()]])

@@ -12,9 +12,9 @@ flood control) meets a new chat every few updates.
 RSS (``VmRSS`` of ``/proc/<pid>/status``) is sampled every second for ``BENCH_MEMORY_SECONDS``
 (default 600) after a warm-up (a tenth of that, at most 60 s, traffic and polling already running:
 the first poll cycle and the caches settle). Figures: RSS at the start of the window, its peak and
-its end in MiB, the growth (end − start), and the ratio of the peak to the goal: under 250 MiB and
-flat (no growth). ``answered`` (messages sent / updates handed to the bot) and ``upstream_requests``
-show that the bot answered and polled.
+its end in MiB, eleven samples across the window (``trend_mib``), the growth (end − start), and the
+ratio of the peak to the goal: under 250 MiB and flat (no growth). ``answered`` (messages sent /
+updates handed to the bot) and ``upstream_requests`` show that the bot answered and polled.
 """
 
 from __future__ import annotations
@@ -106,10 +106,13 @@ async def sample(pid: int, seconds: float) -> list[float]:
 
 
 def rss_figures(samples: list[float]) -> dict[str, str]:
-    """Start, peak and end of the window in MiB, the growth, and the peak's ratio to the goal."""
+    """Start, peak and end of the window in MiB, eleven samples across it (a trend: flat or climbing), the
+    growth, and the peak's ratio to the goal."""
     start, peak, end = samples[0], max(samples), samples[-1]
     figures = {"start_mib": start, "peak_mib": peak, "end_mib": end}
+    trend = [samples[len(samples) * tenth // 10] for tenth in range(10)] + [end]
     return {key: f"{value:.0f}" for key, value in figures.items()} | {
+        "trend_mib": " ".join(f"{value:.0f}" for value in trend),
         "growth_mib": f"{end - start:+.1f} (goal: flat)",
         "ratio_peak_to_goal": f"{peak / GOAL_MIB:.2f} (goal < 1.0 of {GOAL_MIB} MiB)",
     }

@@ -43,5 +43,6 @@ async def test_memory_samples_the_polling_bot_while_it_answers(capsys: pytest.Ca
     assert 0 < float(found["start_mib"]) <= float(found["peak_mib"]) and float(found["end_mib"]) <= float(
         found["peak_mib"]
     )
+    assert re.fullmatch(r"(\d+ ){10}\d+", found["trend_mib"])
     assert re.fullmatch(r"[-+]\d+\.\d \(goal: flat\)", found["growth_mib"])
     assert re.fullmatch(r"[\d.]+ \(goal < 1\.0 of 250 MiB\)", found["ratio_peak_to_goal"])

@@ -64,7 +64,9 @@ class Outcome:
     scenario: Scenario
     codes: list[Code]
     lag: list[float] = field(default_factory=list)  # the bot loop's lateness samples, seconds
+    worst_lag_at: float = math.nan  # seconds after the bot's first getUpdates that the worst one ended
     tracebacks: int = 0  # in the bot's output
+    overran: bool = False  # the bot logged a poll run that could not keep up with its interval
 
     def latencies(self, fresh: bool | None = None) -> list[float]:
         """Every code's latency, or only fresh (True) or older (False) orders'."""
@@ -147,5 +149,8 @@ async def run(scenario: Scenario) -> Outcome:
                 end = loop.time()
             finally:
                 await bot.stop()
+        samples = read_lag(bot.lag_file, ready, end)
+        worst = max(samples, key=lambda sample: sample[1], default=(math.nan, math.nan))[0] - ready
+        lag = [late for _, late in samples]
         output = bot.output()
-        return Outcome(scenario, codes, read_lag(bot.lag_file, ready, end), output.count("Traceback"))
+        return Outcome(scenario, codes, lag, worst, output.count("Traceback"), "poll run cannot keep up" in output)

@@ -36,15 +36,15 @@ async def sample(out: Path) -> None:
             file.writelines(lines)
 
 
-def read_lag(path: Path, start: float, end: float) -> list[float]:
-    """The samples (seconds late) taken between the monotonic times ``start`` and ``end``."""
+def read_lag(path: Path, start: float, end: float) -> list[tuple[float, float]]:
+    """The samples taken between the monotonic times ``start`` and ``end``: (when, seconds late)."""
     if not path.exists():
         return []
     found = []
     for line in path.read_text().splitlines():
         at, _, late = line.partition(" ")
         if late and start <= float(at) <= end:
-            found.append(float(late))
+            found.append((float(at), float(late)))
     return found
 
 

@@ -14,6 +14,9 @@ elsewhere on the machine hits both alike.
 Figures, as median (min–max) over the rounds: updates per second (updates answered / wall time of the
 round) and CPU milliseconds per update (user + system time of the bot's process, from
 ``/proc/<pid>/stat``), then the ratios shop/bare beside the goal: throughput ≥ 1.0×, CPU ≤ 1.0×.
+``*_core_share`` is the share of a core each bot used while its rounds ran: near 1.0 at saturation
+on an idle machine. Well under it, other load on the machine held the bot back; updates per second
+then tell more about the machine than about the bot, and CPU per update is the figure to trust.
 ``driver_cpu`` is this process's share of a core while it drove the rounds (the fakes and the users):
 near 1.0 it, not the bot, would be the bottleneck.
 """
@@ -116,6 +119,7 @@ class Contender:
     steps: Callable[[int], list[Step]]
     rates: list[float]
     cpu_ms: list[float]
+    shares: list[float]  # of one core, used by the bot while a round ran
     unanswered: int = 0
 
     async def round(self, users: range, measured: bool = True) -> None:
@@ -128,6 +132,7 @@ class Contender:
         if measured and updates:
             self.rates.append(updates / elapsed)
             self.cpu_ms.append(cpu * 1000 / updates)
+            self.shares.append(cpu / elapsed)
 
 
 class BareBotProcess(BotProcess):
@@ -145,8 +150,8 @@ async def contenders(folder: Path, bare_fake: WatchedTelegram, shop_fake: Watche
         **common,
     )
     return [
-        Contender("bare", bare, bare_fake, bare_steps, [], []),
-        Contender("shop", shop, shop_fake, shop_steps, [], []),
+        Contender("bare", bare, bare_fake, bare_steps, [], [], []),
+        Contender("shop", shop, shop_fake, shop_steps, [], [], []),
     ]
 
 
@@ -183,6 +188,8 @@ async def main(users: int = USERS, rounds: int = ROUNDS) -> None:
         shop_cpu_ms_per_update=spread(shop.cpu_ms, 2),
         ratio_throughput=f"{throughput:.2f} (goal ≥ 1.0)",
         ratio_cpu_per_update=f"{cpu:.2f} (goal ≤ 1.0)",
+        bare_core_share=spread(bare.shares, 2),
+        shop_core_share=spread(shop.shares, 2),
         unanswered=bare.unanswered + shop.unanswered,
         driver_cpu=f"{driver_cpu:.2f}",
     )

@@ -26,8 +26,9 @@ async def test_throughput_prints_both_bots_and_the_ratios(capsys: pytest.Capture
 
     found = figures(capsys.readouterr().out, "throughput")
     assert found["unanswered"] == "0"  # every step of every user was answered by both bots
-    for key in ("bare_updates_per_s", "shop_updates_per_s", "bare_cpu_ms_per_update", "shop_cpu_ms_per_update"):
-        assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", found[key]), (key, found[key])
+    for key in ("updates_per_s", "cpu_ms_per_update", "core_share"):
+        for bot in ("bare", "shop"):
+            assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", found[f"{bot}_{key}"]), (bot, key, found)
     assert re.fullmatch(r"[\d.]+ \(goal ≥ 1\.0\)", found["ratio_throughput"])
     assert re.fullmatch(r"[\d.]+ \(goal ≤ 1\.0\)", found["ratio_cpu_per_update"])
 

@@ -74,6 +74,7 @@ async def test_due_orders_read_only_due_active_ones_through_an_index(db: Databas
     async with db.read() as conn:
         steps = await plan(conn, lambda: order_rows.due_orders(conn, iso(NOW)))
         due = await order_rows.due_orders(conn, iso(NOW))
-    assert any("USING INDEX" in step for step in steps) and not any(step.startswith("SCAN") for step in steps)
+    assert any("USING INDEX orders_due (expires_at<?)" in step for step in steps), steps
+    assert not any(step.startswith("SCAN") for step in steps), steps
     assert [o.status for o in due] == [OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED]
     assert all(o.expires_at <= NOW for o in due)

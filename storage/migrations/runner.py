@@ -13,11 +13,12 @@ from storage.migrations.v1_v2_shop import MIGRATION_1, MIGRATION_2
 from storage.migrations.v3_v4_operator import MIGRATION_3, MIGRATION_4
 from storage.migrations.v5_purchases import MIGRATION_5
 from storage.migrations.v6_money_bounds import MIGRATION_6
+from storage.migrations.v7_due_orders import MIGRATION_7
 
 logger = logging.getLogger(__name__)
 
 #: every migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version ``n - 1`` to ``n``
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6]
+MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7]
 
 
 async def version(conn: aiosqlite.Connection) -> int:

@@ -72,7 +72,7 @@ def test_a_cycle_a_little_late_does_not_undo_the_back_off() -> None:
     assert len(times) == 10
 
 
-def test_over_budget_fresh_orders_go_first_youngest_first_then_the_longest_unasked() -> None:
+def test_over_budget_the_most_overdue_for_their_own_gap_go_first() -> None:
     orders = [
         _order(1, age=3600, since_asked=56),
         _order(2, age=60, since_asked=INTERVAL),
@@ -81,16 +81,17 @@ def test_over_budget_fresh_orders_go_first_youngest_first_then_the_longest_unask
         _order(5, age=1800, since_asked=58),
         _order(6, age=200, since_asked=INTERVAL),
     ]
-    assert plan(orders, NOW, INTERVAL, None).ask == [4, 2, 6, 3, 5, 1]
+    # 3: never asked; 5: 58 s against a 40 s gap; 4, 2, 6: fresh, one interval (youngest first); 1: 56 of 59.5 s
+    assert plan(orders, NOW, INTERVAL, None).ask == [3, 5, 4, 2, 6, 1]
     limited = plan(orders, NOW, INTERVAL, 4)
-    assert limited.ask == [4, 2, 6, 3]
+    assert limited.ask == [3, 5, 4, 2]
     assert limited.deferred == 2
 
 
 def test_orders_not_due_do_not_count_against_the_budget() -> None:
     orders = [_order(1, age=3600, since_asked=1), _order(2, age=3600, since_asked=59), _order(3, age=20, since_asked=1)]
     chosen = plan(orders, NOW, INTERVAL, 2)
-    assert chosen.ask == [3, 2]
+    assert chosen.ask == [2, 3]  # 59 s of a 59.5 s gap is more overdue than 1 s of a 5 s one
     assert chosen.deferred == 0
 
 
@@ -102,3 +103,25 @@ def test_a_budget_of_nothing_defers_every_due_order() -> None:
 def test_fresh_orders_of_the_same_moment_go_later_id_first() -> None:
     same = [_order(1, age=30, since_asked=INTERVAL), _order(2, age=30, since_asked=INTERVAL)]
     assert plan(same, NOW, INTERVAL, 1).ask == [2]
+
+
+def test_an_over_full_cycle_rotates_through_fresh_orders_and_starves_none() -> None:
+    """300 fresh and 100 older orders, 75 checks a cycle (four times over): once every order was asked, a fresh
+    order waits about four cycles, not for ever behind the youngest 75; older ones are asked again too."""
+    created = {n: NOW - 10 - n / 2 for n in range(300)} | {n: NOW - 1200 - n for n in range(300, 400)}
+    asked: dict[int, float | None] = dict.fromkeys(created)
+    times: dict[int, list[float]] = {n: [] for n in created}
+    for cycle in range(80):
+        now = NOW + cycle * INTERVAL
+        for n in plan([Watched(n, created[n], asked[n]) for n in created], now, INTERVAL, 75).ask:
+            asked[n] = now
+            times[n].append(now)
+    warm = NOW + 60  # after every order was asked once
+    waits = [  # at each cycle while an order is fresh: seconds since it was last asked
+        now - max(t for t in times[n] if t <= now)
+        for n in range(300)
+        for now in (NOW + c * INTERVAL for c in range(80))
+        if now > warm and now - created[n] < FRESH
+    ]
+    assert waits and max(waits) <= 4 * INTERVAL
+    assert all(len(times[n]) >= 2 for n in created)

@@ -3,8 +3,11 @@
 Most codes arrive in an order's first minutes, so an order younger than :data:`FRESH` is asked every cycle.
 Older ones back off: the gap between two asks doubles with age (two intervals from ``FRESH`` on, four from
 twice that, ...) up to :data:`MAX_GAP`, so every order is still asked at least once a minute. When more
-orders are due than the budget allows, fresh ones go first (youngest first), then those asked longest ago;
-the rest wait for a later cycle.
+orders are due than the budget allows, the most overdue go first: the time since an order was last asked,
+over the gap it wants (an interval for a fresh one). An order never asked comes before all (the youngest
+first). So an over-full cycle rotates through the fresh orders instead of asking the youngest again and
+again, and older orders still get a share in proportion to how often they want to be asked: nobody starves.
+The rest wait for a later cycle.
 
 Pure: every time is in seconds on one clock (the event loop's), so the rule is tested without one.
 """
@@ -53,16 +56,19 @@ def due(order: Watched, now: float, interval: float) -> bool:
     return now - order.asked + interval * (1 - JITTER) > gap(now - order.created, interval)
 
 
-def _priority(order: Watched, now: float) -> tuple[int, float, int]:
-    if now - order.created < FRESH:
-        return (0, -order.created, -order.order_id)  # fresh: the youngest first (of the same moment, the later id)
-    return (1, -math.inf if order.asked is None else order.asked, order.order_id)  # then the longest unasked
+def _priority(order: Watched, now: float, interval: float) -> tuple[float, float, int]:
+    """Sort key: the most overdue for its own gap first; of equals, the youngest (then the later id)."""
+    if order.asked is None:
+        overdue = math.inf
+    else:
+        overdue = (now - order.asked) / max(gap(now - order.created, interval), interval)
+    return (-overdue, -order.created, -order.order_id)
 
 
 def plan(orders: Iterable[Watched], now: float, interval: float, budget: int | None) -> Plan:
     """The orders to ask this cycle: every due one, or the ``budget`` most likely to have news
     (``budget`` None: no limit)."""
-    wanted = sorted((o for o in orders if due(o, now, interval)), key=lambda o: _priority(o, now))
+    wanted = sorted((o for o in orders if due(o, now, interval)), key=lambda o: _priority(o, now, interval))
     if budget is not None and len(wanted) > budget:
         return Plan([o.order_id for o in wanted[: max(budget, 0)]], len(wanted) - max(budget, 0))
     return Plan([o.order_id for o in wanted], 0)

@@ -28,8 +28,7 @@ NOT_PLACED = (Outcome.INSUFFICIENT, Outcome.TOO_MANY_OPEN, Outcome.TOO_FAST, Out
 
 
 async def _countries(target: CallbackQuery | Message, orders: OrderService, page: int) -> None:
-    offers = await orders.catalog.offers()
-    codes = sorted({o.country for o in offers if o.stock is None or o.stock > 0}, key=country_name)
+    codes = sorted(await orders.catalog.countries(), key=country_name)
     markup = keyboards.countries(codes, page) if codes else keyboards.back_to_menu()
     await show(target, texts.choose_country(bool(codes)), markup)
 

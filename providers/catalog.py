@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from providers.base import Offer, Provider
 from providers.errors import ProviderError, Unavailable
@@ -20,9 +20,29 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Entry:
+    """One upstream's offers as last fetched, indexed when fetched so that a tap looks them up."""
+
     offers: list[Offer]
     fetched_at: float
     failed_at: float | None = None
+    by_country: dict[str, list[Offer]] = field(init=False)
+    by_pair: dict[tuple[str, str], list[Offer]] = field(init=False)  # (country, service)
+    in_stock: frozenset[str] = field(init=False)  # countries with an offer in stock
+
+    def __post_init__(self) -> None:
+        self.by_country, self.by_pair = {}, {}
+        for offer in self.offers:
+            self.by_country.setdefault(offer.country, []).append(offer)
+            self.by_pair.setdefault((offer.country, offer.service), []).append(offer)
+        self.in_stock = frozenset(o.country for o in self.offers if o.stock is None or o.stock > 0)
+
+    def select(self, country: str | None, service: str | None) -> list[Offer]:
+        """The offers of ``country`` and ``service`` (either None: any), in the upstream's order."""
+        if country is None:
+            return self.offers if service is None else [o for o in self.offers if o.service == service]
+        if service is None:
+            return self.by_country.get(country, [])
+        return self.by_pair.get((country, service), [])
 
 
 class Catalog:
@@ -70,31 +90,36 @@ class Catalog:
         if task is None or task.done():
             self._refreshing[name] = asyncio.create_task(self.refresh(name))
 
-    async def _provider_offers(self, name: str) -> list[Offer]:
+    async def _served(self, name: str) -> _Entry | None:
+        """The upstream's cached offers as a read may serve them: fetched first if never cached, a refresh
+        started behind the reader once older than the TTL, None while unhealthy or stale for too long."""
         provider = self.providers[name]
         if not getattr(provider, "healthy", True):
-            return []
+            return None
         entry = self._cache.get(name)
         if entry is None:
             await self.refresh(name)
             entry = self._cache.get(name)
             if entry is None:
-                return []
+                return None
         age = time.monotonic() - entry.fetched_at
         if age >= self.ttl:
             self._refresh_behind(name)
         if entry.failed_at is not None and age >= self.stale_after:
-            return []
-        return entry.offers
+            return None
+        return entry
+
+    async def _entries(self) -> list[_Entry]:
+        entries = await asyncio.gather(*(self._served(name) for name in self.providers))
+        return [entry for entry in entries if entry is not None]
 
     async def offers(self, country: str | None = None, service: str | None = None) -> list[Offer]:
-        results = await asyncio.gather(*(self._provider_offers(name) for name in self.providers))
-        return [
-            offer
-            for offers in results
-            for offer in offers
-            if (country is None or offer.country == country) and (service is None or offer.service == service)
-        ]
+        """Every upstream's offers of ``country`` and ``service`` (either None: any), looked up in the index."""
+        return [offer for entry in await self._entries() for offer in entry.select(country, service)]
+
+    async def countries(self) -> set[str]:
+        """The countries with an offer in stock at any upstream."""
+        return set().union(*(entry.in_stock for entry in await self._entries()))
 
     async def close(self) -> None:
         for task in self._refreshing.values():

@@ -34,6 +34,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from handlers.admin import broadcast_keyboards
 from handlers.commands import bot_commands
+from handlers.fsm_storage import BoundedMemoryStorage
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.notifier import Notifier
 from handlers.payment_guard import PaymentGuard
@@ -92,7 +93,8 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     services, notifications = await build_services(
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
-    dp = Dispatcher(**services, notifier=notifications)  # the Telegram side's own type, next to the services
+    # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
+    dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications)
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())

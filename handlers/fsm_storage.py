@@ -1,0 +1,68 @@
+"""aiogram's memory FSM storage, bounded: a chat holds a record only while it has a state or data.
+
+aiogram's :class:`MemoryStorage` keeps its records in a ``defaultdict``: the FSM middleware asks every
+update's chat for its state, and that alone creates a record that is kept for ever, one per chat that
+ever wrote. Here a read creates nothing, a record whose state is cleared and whose data is empty is
+dropped, and at most ``max_records`` are kept, the least recently used dropped first (a form left
+half-filled that long ago is forgotten, as a restart would).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from copy import copy
+from typing import Any
+
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import StateType, StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage, MemoryStorageRecord
+
+
+class BoundedMemoryStorage(MemoryStorage):
+    def __init__(self, max_records: int = 10_000) -> None:
+        super().__init__()
+        self.storage: OrderedDict[StorageKey, MemoryStorageRecord] = OrderedDict()  # type: ignore[assignment]
+        self.max_records = max_records
+
+    def _used(self, key: StorageKey) -> MemoryStorageRecord | None:
+        """The chat's record, now the most recently used; None when it has none (and none is made)."""
+        record = self.storage.get(key)
+        if record is not None:
+            self.storage.move_to_end(key)
+        return record
+
+    def _store(self, key: StorageKey, record: MemoryStorageRecord) -> None:
+        """Keep ``record`` if it holds anything, within the bound; else forget the chat."""
+        if record.state is None and not record.data:
+            self.storage.pop(key, None)
+            return
+        self.storage[key] = record
+        self.storage.move_to_end(key)
+        while len(self.storage) > self.max_records:
+            self.storage.popitem(last=False)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        record = self.storage.get(key) or MemoryStorageRecord()
+        record.state = state.state if isinstance(state, State) else state
+        self._store(key, record)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        record = self._used(key)
+        return record.state if record is not None else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(f"Data must be a dict or dict-like object, got {type(data).__name__}")
+        record = self.storage.get(key) or MemoryStorageRecord()
+        record.data = data.copy()
+        self._store(key, record)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        record = self._used(key)
+        return record.data.copy() if record is not None else {}
+
+    async def get_value(self, storage_key: StorageKey, dict_key: str, default: Any | None = None) -> Any | None:
+        record = self._used(storage_key)
+        return copy((record.data if record is not None else {}).get(dict_key, default))

@@ -31,17 +31,16 @@ async def plan(conn: aiosqlite.Connection, query: Callable[[], Awaitable[Any]]) 
 
 async def seed(db: Database) -> None:
     """Every status, one order each due and not yet due, among older closed ones."""
-    rows = [(f"old{i}", "completed", iso(NOW - timedelta(days=1))) for i in range(50)]
-    for status in OrderStatus:
-        rows += [(f"{status}-due", status, iso(NOW - timedelta(seconds=1)))]
-        rows += [(f"{status}-later", status, iso(NOW + timedelta(minutes=5)))]
+    closed = [("completed", NOW - timedelta(days=1))] * 50
+    kinds = [(status, NOW + ahead) for status in OrderStatus for ahead in (-timedelta(seconds=1), timedelta(minutes=5))]
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO users (id) VALUES (1)")
-        await conn.executemany(
-            "INSERT INTO orders (user_id, request_key, status, provider, country, service, price, expires_at)"
-            " VALUES (1, ?, ?, 'up', 'US', 'whatsapp', 10, ?)",
-            rows,
-        )
+        for number, (status, expires) in enumerate(closed + kinds):
+            await conn.execute(
+                "INSERT INTO orders (user_id, request_key, status, provider, country, service, price, expires_at)"
+                " VALUES (1, ?, ?, 'up', 'US', 'whatsapp', 10, ?)",
+                (f"k{number}", status, iso(expires)),
+            )
 
 
 def test_the_open_condition_is_the_index_condition() -> None:

@@ -33,6 +33,7 @@ No written document: this follows the de facto protocol the README describes. As
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import TypeVar
@@ -45,7 +46,7 @@ from providers.base import Balance, Offer, Purchase, Status
 from providers.http import HttpProvider, paid_outcome
 from providers.money import exponent, to_minor
 from providers.normalize import service_slug
-from providers.smsactivate import parse
+from providers.smsactivate import large_json, parse
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,9 +92,18 @@ class SmsActivateProvider(HttpProvider):
     async def _text(self, action: str, paid: bool = False, answers: tuple[str, ...] = (), **params: object) -> str:
         """One ``GET`` of the handler; returns the reply text once it is not a known error. A 2xx reply
         that is one of the words ``answers`` (plain or JSON-wrapped) is an answer, not an error."""
+        return self._read(await self._get(action, paid, params), action, paid, answers)
+
+    async def _get(self, action: str, paid: bool, params: dict[str, object]) -> httpx.Response:
         query = {"api_key": self._key, "action": action} | {k: str(v) for k, v in params.items() if v is not None}
-        where = f"{action} on {self._path}"  # never the URL: its query holds the key
-        response = await self._send("GET", self._url, paid=paid, where=where, params=query)
+        return await self._send("GET", self._url, paid=paid, where=self._where(action), params=query)
+
+    def _where(self, action: str) -> str:
+        return f"{action} on {self._path}"  # never the URL: its query holds the key
+
+    def _read(self, response: httpx.Response, action: str, paid: bool, answers: tuple[str, ...]) -> str:
+        """The reply's text once :meth:`_text` finds it is not an error."""
+        where = self._where(action)
         if response.status_code < 300 and any(code in answers for code, _ in parse.error_words(response.text)):
             return parse.error_words(response.text)[0][0]
         try:
@@ -149,11 +159,20 @@ class SmsActivateProvider(HttpProvider):
         return self._need(parse.status(text), "getStatus", text)
 
     async def active(self) -> dict[str, Status]:
-        """``getActiveActivations``: every open activation's Status in one call (see the module docstring)."""
-        text = await self._text("getActiveActivations", answers=(parse.NO_ACTIVATIONS,))
-        if text == parse.NO_ACTIVATIONS:
-            return {}
-        return self._need(parse.active(text), "getActiveActivations", text)
+        """``getActiveActivations``: every open activation's Status in one call (see the module docstring).
+        A large answer (thousands of activations) is read in a worker thread, member by member
+        (:mod:`providers.smsactivate.large_json`): the event loop goes on meanwhile."""
+        response = await self._get("getActiveActivations", False, {})
+        if len(response.content) < large_json.LARGE:
+            return self._active(response)
+        return await asyncio.to_thread(self._active, response)
+
+    def _active(self, response: httpx.Response) -> dict[str, Status]:
+        with large_json.decoding_once():  # its error words and its list: one decode
+            text = self._read(response, "getActiveActivations", False, (parse.NO_ACTIVATIONS,))
+            if text == parse.NO_ACTIVATIONS:
+                return {}
+            return self._need(parse.active(text), "getActiveActivations", text)
 
     async def _set_status(self, upstream_id: str, status: int, expected: str) -> None:
         text = await self._text("setStatus", id=upstream_id, status=status)

@@ -15,6 +15,7 @@ from providers import errors
 from providers.base import Sms, Status, UpstreamState
 from providers.normalize import country_code
 from providers.parsing import amount, first, loads, scalar, scrub, whole
+from providers.smsactivate.large_json import decoded
 
 #: a protocol word such as ``NO_NUMBERS`` or ``BANNED:2024-05-01 10:00:00``
 _WORD = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*)(?::(?P<detail>.*))?$", re.DOTALL)
@@ -76,7 +77,7 @@ def error_words(text: str) -> list[tuple[str, str]]:
     plain = word(text)
     if plain is not None:
         return [plain]
-    body = loads(text)
+    body = decoded(text)
     if not isinstance(body, dict):
         return []
     found = [word(body[k]) for k in _ERROR_KEYS if isinstance(body.get(k), str)]
@@ -98,7 +99,7 @@ def snippet(text: str, secret: str) -> str:
 
 
 def is_json_error(text: str) -> bool:
-    return isinstance(body := loads(text), dict) and str(body.get("status", "")).lower() == "error"
+    return isinstance(body := decoded(text), dict) and str(body.get("status", "")).lower() == "error"
 
 
 def looks_like_html(text: str) -> bool:
@@ -195,7 +196,7 @@ def active(text: str) -> dict[str, Status] | None:
     the same activation: RECEIVED with the newest of ``smsCode`` as ``Sms("Code: <code>")``, CANCELLED
     for a cancelled ``activationStatus``, else WAITING. ``smsText`` is not used: ``getStatus`` has only
     the code, and both reads must store the same SMS. None when the answer has no activation list."""
-    body = loads(text)
+    body = decoded(text)
     rows = body.get("activeActivations") if isinstance(body, dict) else None
     rows = list(rows.values()) if isinstance(rows, dict) else rows
     if not isinstance(rows, list):

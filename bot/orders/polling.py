@@ -20,12 +20,14 @@ from bot.orders import settlement
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.orders.poll_plan import Watched, plan
+from bot.orders.sms_news import CLOSED_UPSTREAM, news, prints_of
 from providers.base import Provider, Status, UpstreamState
 from providers.errors import ProviderError
 from providers.otp import extract_code, upstream_code
 from storage import orders as order_rows
-from storage import purchases, sms_seen
+from storage import purchases, sms_seen, waiting_orders
 from storage.orders import Order, OrderStatus, parse_iso
+from storage.waiting_orders import Waiting
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(minutes=2)
 #: the poll interval assumed when a caller does not give one (the setting's default)
 INTERVAL = 5.0
+#: orders of a bulk answer gone through between two turns of the event loop
+YIELD_EVERY = 1000
 
 
 @dataclass
@@ -74,21 +78,23 @@ class Polling:
         return (await self.poll_run(interval)).changed
 
     async def poll_run(self, interval: float) -> PollRun:
-        """Ask the upstreams about every order waiting for SMS, as one run of a job every ``interval`` seconds."""
+        """Ask the upstreams about every order waiting for SMS, as one run of a job every ``interval`` seconds;
+        each order read as a few columns (:mod:`storage.waiting_orders`), whole only when the run acts on it."""
         clock = asyncio.get_running_loop().time
         started = clock()
-        waiting = await self._open(OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED)
-        open_ids = {o.id for o in waiting}
+        async with self.db.read() as conn:
+            waiting = await waiting_orders.waiting(conn)
+        open_ids = {w.id for w in waiting}
         self._asked = {oid: at for oid, at in self._asked.items() if oid in open_ids}  # closed ones forgotten
-        by_upstream: dict[str, list[Order]] = defaultdict(list)
-        for order in waiting:
-            by_upstream[order.provider].append(order)
+        by_upstream: dict[str, list[Waiting]] = defaultdict(list)
+        for row in waiting:
+            by_upstream[row.provider].append(row)
         run = PollRun(orders=len(waiting))
         await asyncio.gather(*(self._poll_upstream(name, held, interval, run) for name, held in by_upstream.items()))
         run.seconds = clock() - started
         return run
 
-    async def _poll_upstream(self, name: str, orders: list[Order], interval: float, run: PollRun) -> None:
+    async def _poll_upstream(self, name: str, orders: list[Waiting], interval: float, run: PollRun) -> None:
         """One upstream's share of a run: its bulk read if it has one, then the per-order checks due."""
         try:
             provider: Provider | None = self.orders.catalog.get(name)
@@ -99,9 +105,7 @@ class Polling:
             bulk_calls, asked_at = 1, asyncio.get_running_loop().time()
             listed = await self._list_active(provider)
             if listed is not None:
-                unlisted = [o for o in orders if o.upstream_id not in listed]
-                answered = [o for o in orders if o.upstream_id in listed]
-                run.changed += await self._record_listed(answered, listed, asked_at)
+                unlisted = await self._record_listed(orders, listed, asked_at, run)
         rate: float | None = getattr(provider, "read_rate", None)
         budget = None if rate is None else max(int(rate * interval) - bulk_calls, 1)
         chosen = plan(self._watched(unlisted), asyncio.get_running_loop().time(), interval, budget)
@@ -109,16 +113,23 @@ class Polling:
         run.checks += len(chosen.ask)
         run.deferred += chosen.deferred
         limit = asyncio.Semaphore(self.concurrency)
-        by_id = {o.id: o for o in unlisted}
+        whole = await self._whole(chosen.ask)
 
         async def one(order: Order) -> Order | None:
             async with limit:
                 return await self.poll(order)
 
-        results = await asyncio.gather(*(one(by_id[oid]) for oid in chosen.ask))
+        results = await asyncio.gather(*(one(whole[oid]) for oid in chosen.ask if oid in whole))
         run.changed += [o for o in results if o is not None]
 
-    def _watched(self, orders: list[Order]) -> list[Watched]:
+    async def _whole(self, order_ids: list[int]) -> dict[int, Order]:
+        """The orders a run acts on, read whole (no read at all for none)."""
+        if not order_ids:
+            return {}
+        async with self.db.read() as conn:
+            return await waiting_orders.by_id(conn, order_ids)
+
+    def _watched(self, orders: list[Waiting]) -> list[Watched]:
         """The orders on the event loop's clock, with when each was last asked about."""
         now, wall = asyncio.get_running_loop().time(), datetime.now(UTC)
         return [
@@ -139,23 +150,40 @@ class Polling:
             logger.info("%s: listing open orders works again", provider.name)
         return listed
 
-    async def _record_listed(self, orders: list[Order], listed: dict[str, Status], asked_at: float) -> list[Order]:
-        """Record a bulk read (made at loop time ``asked_at``) for the ``orders`` it lists; their stored
-        fingerprints are read once for all, so orders with nothing new cost no transaction."""
-        with_sms = [o.id for o in orders if listed[o.upstream_id or ""].sms]
+    async def _record_listed(
+        self, orders: list[Waiting], listed: dict[str, Status], asked_at: float, run: PollRun
+    ) -> list[Waiting]:
+        """Record a bulk read (made at loop time ``asked_at``) for the orders it lists; the orders it leaves out.
+
+        Only orders with news (an SMS not stored yet, or closed upstream) are read whole and recorded, their
+        stored fingerprints read once for all: a quiet run costs no read per order and no transaction. The
+        event loop is let in every :data:`YIELD_EVERY` orders."""
+        unlisted: list[Waiting] = []
+        with_sms: list[Waiting] = []  # listed with SMS: news only if one is not stored yet
+        acting: list[Waiting] = []
+        for n, order in enumerate(orders, 1):
+            status = None if order.upstream_id is None else listed.get(order.upstream_id)
+            if status is None:
+                unlisted.append(order)
+                continue
+            self._asked[order.id] = asked_at  # a Refresh meanwhile shows the stored state
+            if status.sms:
+                with_sms.append(order)
+            elif status.state in CLOSED_UPSTREAM:
+                acting.append(order)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
         seen: dict[int, set[str]] = {}
         if with_sms:
             async with self.db.read() as conn:
-                seen = await sms_seen.fingerprints(conn, with_sms)
-        changed: list[Order] = []
-        for n, order in enumerate(orders, 1):
-            self._asked[order.id] = asked_at  # a Refresh meanwhile shows the stored state
-            result = await self.record(order, listed[order.upstream_id or ""], seen.get(order.id, set()))
-            if result is not None:
-                changed.append(result)
-            if n % 500 == 0:
-                await asyncio.sleep(0)  # thousands of orders: let updates in between
-        return changed
+                seen = await sms_seen.fingerprints(conn, [o.id for o in with_sms])
+        acting += [o for o in with_sms if news(listed[o.upstream_id or ""], seen.get(o.id, set()))]
+        acting.sort(key=lambda o: o.id)
+        whole = await self._whole([o.id for o in acting])
+        for row in (o for o in acting if o.id in whole):  # (an id with no order any more is left out)
+            result = await self.record(whole[row.id], listed[row.upstream_id or ""], seen.get(row.id, set()))
+            run.changed += [result] if result is not None else []
+        return unlisted
 
     async def fetch(self, order: Order) -> Status | None:
         """The upstream's view of the order; None (logged once per order) when it could not be asked."""
@@ -194,14 +222,14 @@ class Polling:
         """
         added = False
         if not status.sms:  # the common case: nothing new, no transaction
-            if status.state in (UpstreamState.CANCELLED, UpstreamState.EXPIRED):
+            if status.state in CLOSED_UPSTREAM:
                 if status.state is UpstreamState.CANCELLED:  # the upstream withdrew the number: it refunds
                     return await self.actions.close_without_code(
                         order, OrderStatus.CANCELLED, "upstream cancelled", withdrawn=True
                     )
                 return await self.actions.close_without_code(order, OrderStatus.EXPIRED, "upstream expired")
             return None
-        prints = [(sms, order_rows.fingerprint(sms.text, _iso(sms.received_at))) for sms in status.sms]
+        prints = prints_of(status)
         if seen is None:
             async with self.db.read() as conn:
                 seen = (await sms_seen.fingerprints(conn, [order.id])).get(order.id, set())
@@ -220,8 +248,3 @@ class Polling:
         if added:
             crash_point("sms_stored")
         return await self.orders.get(order.id) if added else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """An SMS's receipt time as its fingerprint has always spelled it."""
-    return moment.isoformat() if moment else None

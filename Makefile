@@ -26,8 +26,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# Every benchmark, or those named: make bench BENCH="throughput memory" (see bench/__main__.py).
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 lint: install
 	$(BIN)/ruff check .

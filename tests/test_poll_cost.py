@@ -1,19 +1,27 @@
-"""What a poll run costs the database, counted in SQL statements, never timed: at an upstream that lists every
-open order, a quiet run reads the same two statements whether 3 or 60 orders are open, reads an order whole
-(``SELECT *``) only when it has news, and gives the event loop turns while it goes through the list.
-Issue 11: building 10,000 order objects each run stalled the loop."""
+"""What a poll run costs the event loop, counted (statements, turns, threads), never timed: at an upstream that
+lists every open order, a quiet run reads the same two statements whether 3 or 60 orders are open, reads an
+order whole (``SELECT *``) only when it has news, and gives the loop turns while it goes through the list;
+thousands of per-order checks are planned in a worker thread. Issue 11: building 10,000 order objects each
+run stalled the loop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from bot.orders import polling
+from bot.orders import poll_schedule, polling
+from bot.orders.poll_plan import Plan
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from providers.base import Status, UpstreamState
 from storage.db import Database
+from storage.timestamps import iso
+from storage.waiting_orders import Waiting
 from tests.test_bulk_polling import INTERVAL, Lister, _tracker, waiting_orders
 
 
@@ -85,3 +93,22 @@ async def test_a_large_list_lets_the_event_loop_in(
     monkeypatch.setattr(polling.asyncio, "sleep", counted)
     await tracker.poll_run(INTERVAL)
     assert len(turns) == 5
+
+
+async def test_thousands_of_orders_are_planned_in_a_thread_as_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    rows = [Waiting(i, "up", f"u{i}", iso(now - timedelta(seconds=(i * 37) % 1200))) for i in range(1, 1201)]
+    asked = {i: asyncio.get_running_loop().time() - (i % 90) for i in range(1, 1201, 3)}
+    threads: list[int] = []
+    real = poll_schedule.plan
+
+    def traced(*args: Any) -> Plan:
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(poll_schedule, "plan", traced)
+    off_loop = await poll_schedule.planned(rows, asked, INTERVAL, 100)
+    monkeypatch.setattr(poll_schedule, "IN_THREAD", len(rows) + 1)
+    on_loop = await poll_schedule.planned(rows, asked, INTERVAL, 100)
+    assert off_loop == on_loop and len(on_loop.ask) == 100
+    assert threads[0] != threading.get_ident() and threads[1] == threading.get_ident()

@@ -13,20 +13,20 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.faults import crash_point
 from bot.orders import settlement
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
-from bot.orders.poll_plan import Watched, plan
+from bot.orders.poll_schedule import planned
 from bot.orders.sms_news import CLOSED_UPSTREAM, news, prints_of
 from providers.base import Provider, Status, UpstreamState
 from providers.errors import ProviderError
 from providers.otp import extract_code, upstream_code
 from storage import orders as order_rows
 from storage import purchases, sms_seen, waiting_orders
-from storage.orders import Order, OrderStatus, parse_iso
+from storage.orders import Order, OrderStatus
 from storage.waiting_orders import Waiting
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Polling:
                 unlisted = await self._record_listed(orders, listed, asked_at, run)
         rate: float | None = getattr(provider, "read_rate", None)
         budget = None if rate is None else max(int(rate * interval) - bulk_calls, 1)
-        chosen = plan(self._watched(unlisted), asyncio.get_running_loop().time(), interval, budget)
+        chosen = await planned(unlisted, dict(self._asked), interval, budget)  # a copy: Refresh may ask meanwhile
         run.bulk_calls += bulk_calls
         run.checks += len(chosen.ask)
         run.deferred += chosen.deferred
@@ -128,13 +128,6 @@ class Polling:
             return {}
         async with self.db.read() as conn:
             return await waiting_orders.by_id(conn, order_ids)
-
-    def _watched(self, orders: list[Waiting]) -> list[Watched]:
-        """The orders on the event loop's clock, with when each was last asked about."""
-        now, wall = asyncio.get_running_loop().time(), datetime.now(UTC)
-        return [
-            Watched(o.id, now - (wall - parse_iso(o.created_at)).total_seconds(), self._asked.get(o.id)) for o in orders
-        ]
 
     async def _list_active(self, provider: Provider) -> dict[str, Status] | None:
         """The upstream's bulk read; None (logged once until it works again) when it failed."""

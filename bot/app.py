@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import signal
 from datetime import timedelta
@@ -114,6 +115,8 @@ async def on_startup(
         await bot.set_my_commands(commands)
     except TelegramAPIError as exc:  # the menu is a nicety: Telegram failing now must not stop the start
         logger.warning("bot commands not set: %s", exc)
+    gc.collect()  # start-up's objects (aiogram, its models, the handlers) live as long as the process: frozen,
+    gc.freeze()  # no later full collection walks them (0.2-0.4 s of event loop each, with 10,000 open orders)
     jobs.schedule(scheduler)
     scheduler.start()
     await broadcasts.resume()  # broadcasts a restart interrupted go on where they stopped

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Message
 
 from handlers import keyboards
 from handlers.callback_answers import TapAnswer
+from handlers.filters import on_loop
 from handlers.texts import refusals
 
 router = Router(name=__name__)
@@ -43,6 +44,6 @@ async def outdated_button(query: CallbackQuery, callback_answer: TapAnswer) -> N
     callback_answer.alert(refusals.outdated_button())
 
 
-@router.message(F.content_type.in_(USER_CONTENT))
+@router.message(on_loop(F.content_type.in_(USER_CONTENT)))
 async def menu_hint(message: Message) -> None:
     await message.answer(refusals.unknown_input(), reply_markup=keyboards.back_to_menu())

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from handlers import keyboards
 from handlers.callback_answers import TapAnswer
 from handlers.callbacks import MenuCb, TopupCb
+from handlers.filters import on_loop
 from handlers.notifier import Notifier
 from handlers.screens import show
 from handlers.texts import payments as texts
@@ -75,7 +76,7 @@ async def pre_checkout(query: PreCheckoutQuery, payments: Payments, user: User) 
     await query.answer(ok=False, error_message=texts.refusal(refusal))
 
 
-@router.message(F.successful_payment)
+@router.message(on_loop(F.successful_payment))
 async def paid(
     message: Message, payments: Payments, billing: Billing, notifier: Notifier, settings: Settings, user: User
 ) -> None:

@@ -22,6 +22,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from handlers import keyboards
 from handlers.callback_answers import TapAnswer
+from handlers.filters import on_loop
 from handlers.texts.refusals import private_chat_only
 from handlers.texts.start import welcome
 
@@ -60,14 +61,14 @@ async def _addressed(message: Message, bot: Bot) -> bool:
     return bool(username) and f"@{username}" in text.lower()  # a mention
 
 
-@router.message(F.chat.type.in_(ELSEWHERE))
-@router.channel_post(F.chat.type.in_(ELSEWHERE))
+@router.message(on_loop(F.chat.type.in_(ELSEWHERE)))
+@router.channel_post(on_loop(F.chat.type.in_(ELSEWHERE)))
 async def elsewhere(message: Message, bot: Bot) -> None:
     if await _addressed(message, bot):
         await message.answer(await private_chat_line(bot))
 
 
-@router.callback_query(F.message.chat.type.in_(ELSEWHERE))
+@router.callback_query(on_loop(F.message.chat.type.in_(ELSEWHERE)))
 async def tap_elsewhere(query: CallbackQuery, bot: Bot, callback_answer: TapAnswer) -> None:
     callback_answer.alert(await private_chat_line(bot))
 

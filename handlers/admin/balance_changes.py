@@ -8,7 +8,7 @@ import logging
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -21,6 +21,7 @@ from handlers.admin.accounts import show_card
 from handlers.admin.texts import accounts as texts
 from handlers.admin.texts.panel import with_amount_rule
 from handlers.callbacks import AdminUserCb
+from handlers.filters import on_loop
 from handlers.screens import show
 from handlers.texts import refusals
 from providers.money import parse_amount
@@ -107,7 +108,7 @@ async def ask_amount(
     await show(query, text, kb.cancel_adjust(callback_data.user_id))
 
 
-@router.message(Adjust.amount, F.text, ~F.text.startswith("/"))
+@router.message(StateFilter(Adjust.amount), on_loop(F.text), on_loop(~F.text.startswith("/")))
 async def amount_given(
     message: Message, state: FSMContext, billing: Billing, settings: Settings, admin_users: AdminUsers, bot: Bot
 ) -> None:

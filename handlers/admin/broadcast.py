@@ -55,20 +55,20 @@ async def abort(message: Message, state: FSMContext) -> None:
     await message.answer(texts.cancelled())
 
 
-@router.message(BroadcastForm.message)
+@router.message(StateFilter(BroadcastForm.message))
 async def got_message(message: Message, state: FSMContext) -> None:
     await state.update_data(from_chat_id=message.chat.id, message_id=message.message_id)
     await state.set_state(BroadcastForm.button)
     await message.answer(texts.ask_button())
 
 
-@router.message(BroadcastForm.button, Command("skip"))
+@router.message(StateFilter(BroadcastForm.button), Command("skip"))
 async def skip_button(message: Message, state: FSMContext) -> None:
     await state.update_data(button=None)
     await _ask_audience(message, state)
 
 
-@router.message(BroadcastForm.button)
+@router.message(StateFilter(BroadcastForm.button))
 async def got_button(message: Message, state: FSMContext) -> None:
     button = parse_button(message.text or "")
     if button is None:

@@ -45,9 +45,13 @@ async def upsert(
 
 async def seen(conn: aiosqlite.Connection, user_id: int, since: str) -> tuple[User, bool] | None:
     """The user, and whether their last-seen time is at or after ``since`` (ISO); None for someone never seen."""
-    async with conn.execute("SELECT *, last_seen_at >= ? AS recent FROM users WHERE id = ?", (since, user_id)) as cur:
-        row = await cur.fetchone()
-    return (_user(row), bool(row["recent"])) if row else None
+    return await fetch_one(
+        conn, "SELECT *, last_seen_at >= ? AS recent FROM users WHERE id = ?", (since, user_id), _user_and_recent
+    )
+
+
+def _user_and_recent(row: aiosqlite.Row) -> tuple[User, bool]:
+    return _user(row), bool(row["recent"])
 
 
 async def get(conn: aiosqlite.Connection, user_id: int) -> User | None:

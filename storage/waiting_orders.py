@@ -1,13 +1,14 @@
 """The poll job's reads of open orders: every order waiting for SMS as the few columns a poll run needs, and the
 full :class:`storage.orders.Order` only of the few a run acts on (a new SMS, an order closed upstream, a
 per-order check). With 10,000 open orders, building every one as an ``Order`` took ~250 ms of the event
-loop each run; as :class:`Waiting` tuples a few. The caller owns the connection.
+loop each run; as :class:`Waiting` tuples, built in aiosqlite's thread as they are fetched, next to none.
+The caller owns the connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import aiosqlite
 
@@ -32,7 +33,12 @@ async def waiting(conn: aiosqlite.Connection) -> list[Waiting]:
         f" WHERE {OPEN_SQL} AND status IN ('active', 'code_received') ORDER BY id"
     )
     async with conn.execute(sql) as cur:
-        return [Waiting(*row) for row in await cur.fetchall()]
+        cur.row_factory = _waiting  # type: ignore[assignment]  # rows built in aiosqlite's thread, not on the loop
+        return cast(list[Waiting], list(await cur.fetchall()))
+
+
+def _waiting(_cursor: object, row: tuple[int, str, str | None, str]) -> Waiting:
+    return Waiting(*row)
 
 
 async def by_id(conn: aiosqlite.Connection, order_ids: Sequence[int]) -> dict[int, Order]:

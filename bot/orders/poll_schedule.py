@@ -20,7 +20,8 @@ async def planned(orders: Sequence[Waiting], asked: Mapping[int, float], interva
     now, wall = asyncio.get_running_loop().time(), datetime.now(UTC)
     if len(orders) < IN_THREAD:
         return plan(watched(orders, asked, now, wall), now, interval, budget)
-    return await asyncio.to_thread(lambda: plan(watched(orders, asked, now, wall), now, interval, budget))
+    copy = dict(asked)  # a Refresh may ask about an order meanwhile
+    return await asyncio.to_thread(lambda: plan(watched(orders, copy, now, wall), now, interval, budget))
 
 
 def watched(orders: Sequence[Waiting], asked: Mapping[int, float], now: float, wall: datetime) -> list[Watched]:

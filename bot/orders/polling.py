@@ -85,7 +85,8 @@ class Polling:
         async with self.db.read() as conn:
             waiting = await waiting_orders.waiting(conn)
         open_ids = {w.id for w in waiting}
-        self._asked = {oid: at for oid, at in self._asked.items() if oid in open_ids}  # closed ones forgotten
+        for closed in [oid for oid in self._asked if oid not in open_ids]:  # forgotten (cheaper than a new dict)
+            del self._asked[closed]
         by_upstream: dict[str, list[Waiting]] = defaultdict(list)
         for row in waiting:
             by_upstream[row.provider].append(row)
@@ -108,7 +109,7 @@ class Polling:
                 unlisted = await self._record_listed(orders, listed, asked_at, run)
         rate: float | None = getattr(provider, "read_rate", None)
         budget = None if rate is None else max(int(rate * interval) - bulk_calls, 1)
-        chosen = await planned(unlisted, dict(self._asked), interval, budget)  # a copy: Refresh may ask meanwhile
+        chosen = await planned(unlisted, self._asked, interval, budget)
         run.bulk_calls += bulk_calls
         run.checks += len(chosen.ask)
         run.deferred += chosen.deferred

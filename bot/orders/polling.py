@@ -156,6 +156,8 @@ class Polling:
         with_sms: list[Waiting] = []  # listed with SMS: news only if one is not stored yet
         acting: list[Waiting] = []
         for n, order in enumerate(orders, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             status = None if order.upstream_id is None else listed.get(order.upstream_id)
             if status is None:
                 unlisted.append(order)
@@ -165,8 +167,6 @@ class Polling:
                 with_sms.append(order)
             elif status.state in CLOSED_UPSTREAM:
                 acting.append(order)
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
         seen: dict[int, set[str]] = {}
         if with_sms:
             async with self.db.read() as conn:

@@ -77,3 +77,19 @@ async def test_due_orders_read_only_due_active_ones_through_an_index(db: Databas
     assert not any(step.startswith("SCAN") for step in steps), steps
     assert [o.status for o in due] == [OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED]
     assert all(o.expires_at <= NOW for o in due)
+
+
+async def test_undelivered_sms_are_found_through_their_index_not_a_scan_of_every_sms(db: Database) -> None:
+    await seed(db)
+    async with db.transaction() as conn:
+        ids = [row[0] for row in await conn.execute_fetchall("SELECT id FROM orders ORDER BY id LIMIT 3")]
+        for n, order_id in enumerate(ids):  # the first two delivered long ago, the third waiting
+            await conn.execute(
+                "INSERT INTO order_sms (order_id, text, fingerprint, delivered) VALUES (?, 'code 1', ?, ?)",
+                (order_id, f"f{n}", int(n < 2)),
+            )
+    async with db.read() as conn:
+        steps = await plan(conn, lambda: order_rows.with_undelivered_sms(conn))
+        found = await order_rows.with_undelivered_sms(conn)
+    assert any("order_sms USING INDEX order_sms_undelivered" in step for step in steps), steps
+    assert [o.id for o in found] == ids[2:]

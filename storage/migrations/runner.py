@@ -14,11 +14,21 @@ from storage.migrations.v3_v4_operator import MIGRATION_3, MIGRATION_4
 from storage.migrations.v5_purchases import MIGRATION_5
 from storage.migrations.v6_money_bounds import MIGRATION_6
 from storage.migrations.v7_due_orders import MIGRATION_7
+from storage.migrations.v8_undelivered_sms import MIGRATION_8
 
 logger = logging.getLogger(__name__)
 
 #: every migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version ``n - 1`` to ``n``
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7]
+MIGRATIONS: list[str] = [
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+    MIGRATION_6,
+    MIGRATION_7,
+    MIGRATION_8,
+]
 
 
 async def version(conn: aiosqlite.Connection) -> int:

@@ -402,8 +402,20 @@ async def test_active_lists_every_open_activation_as_check_reads_it(
         assert status == await provider.check(upstream_id)
     assert listed[received] == Status(UpstreamState.RECEIVED, (Sms("Code: 583920", "583920"),))
     assert listed[waiting] == Status(UpstreamState.WAITING)
-    fake.deliver_code(received, "999000")  # a second code: the newest one, as getStatus says
-    assert (await provider.active())[received].sms == (Sms("Code: 999000", "999000"),)
+    fake.deliver_code(received, "999000")  # a second code: each as getStatus gave it when it was the newest
+    assert (await provider.active())[received].sms == (Sms("Code: 583920", "583920"), Sms("Code: 999000", "999000"))
+    assert (await provider.check(received)).sms[0] in (await provider.active())[received].sms
+
+
+async def test_active_keeps_every_code_whichever_end_of_the_list_is_the_newest(
+    provider: SmsActivateProvider, fake: FakeSmsActivate
+) -> None:
+    """The protocol does not say which end of ``smsCode`` is the newest: with either order, a second code
+    is a new SMS (the listed order is not checked one by one, so a code dropped here would never arrive)."""
+    for codes in (["111", "222"], ["222", "111"]):
+        row = {"activationId": "5", "activationStatus": "4", "smsCode": codes}
+        fake.reply_next(dumps({"status": "success", "activeActivations": [row]}))
+        assert {sms.code for sms in (await provider.active())["5"].sms} == {"111", "222"}
 
 
 @pytest.mark.parametrize(
@@ -441,7 +453,7 @@ async def test_active_reads_variants(provider: SmsActivateProvider, fake: FakeSm
     assert await provider.active() == {
         "7": Status(UpstreamState.RECEIVED, (Sms("Code: 1234", "1234"),)),
         "8": Status(UpstreamState.CANCELLED),
-        "9": Status(UpstreamState.RECEIVED, (Sms("Code: 22", "22"),)),
+        "9": Status(UpstreamState.RECEIVED, (Sms("Code: 11", "11"), Sms("Code: 22", "22"))),
     }
 
 

@@ -193,7 +193,7 @@ CANCELLED = frozenset({"8", "STATUS_CANCEL"})
 
 def active(text: str) -> dict[str, Status] | None:
     """``getActiveActivations`` -> ``{activation id: Status}``, each the Status :func:`status` gives for
-    the same activation: RECEIVED with the newest of ``smsCode`` as ``Sms("Code: <code>")``, CANCELLED
+    the same activation: RECEIVED with each code of ``smsCode`` as ``Sms("Code: <code>")``, CANCELLED
     for a cancelled ``activationStatus``, else WAITING. ``smsText`` is not used: ``getStatus`` has only
     the code, and both reads must store the same SMS. None when the answer has no activation list."""
     body = decoded(text)
@@ -211,13 +211,14 @@ def active(text: str) -> dict[str, Status] | None:
 
 def _active_status(row: dict[str, object]) -> Status:
     raw = row.get("smsCode")
-    codes = [scalar(c) for c in (raw if isinstance(raw, list) else [raw])]
-    code = next((c for c in reversed(codes) if c), None)  # the newest code is the last
+    # every code listed, each as getStatus gives it: which end of the list is the newest is not documented,
+    # and a code left out here would never be asked about one by one (the order is listed)
+    codes = list(dict.fromkeys(c for c in (scalar(c) for c in (raw if isinstance(raw, list) else [raw])) if c))
     if scalar(row.get("activationStatus")) in CANCELLED:
         return Status(UpstreamState.CANCELLED)
-    if code is None:
+    if not codes:
         return Status(UpstreamState.WAITING)
-    return Status(UpstreamState.RECEIVED, (Sms(text=f"Code: {code}", code=code),))
+    return Status(UpstreamState.RECEIVED, tuple(Sms(text=f"Code: {code}", code=code) for code in codes))
 
 
 def country(country_id: str, names: dict[str, str]) -> str:

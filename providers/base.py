@@ -118,6 +118,8 @@ class Provider(abc.ABC):
     #: :meth:`active` answers for every open order in one call (the poll job then checks one by one only
     #: the orders missing from its answer)
     can_list_active: bool = False
+    #: requests :meth:`active` may send (pages), taken from the read budget before it runs
+    active_cost: int = 1
 
     async def another_code(self, upstream_id: str) -> None:
         """Ask for one more SMS on the same number (sms-activate ``setStatus=3``)."""

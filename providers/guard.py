@@ -98,6 +98,7 @@ class GuardedProvider(Provider):
         self.can_renew = inner.can_renew
         self.can_cancel = inner.can_cancel
         self.can_list_active = inner.can_list_active
+        self.active_cost = inner.active_cost
         if not 0 < buy_share_percent < 100:
             raise ValueError("buy_share_percent must be between 1 and 99")
         self.read_limiter = rate_limiter(rate * (100 - buy_share_percent) / 100)
@@ -177,7 +178,24 @@ class GuardedProvider(Provider):
         return await self._call("renew", lambda: self.inner.renew(upstream_id, days))
 
     async def active(self) -> dict[str, Status]:
-        return await self._call("active", self.inner.active, read=True)
+        """The bulk read, outside the breaker: it is an optimisation the poll job falls back from, so its
+        failure (a clone that lacks the action, an answer shaped unlike the document's) must not refuse
+        buys and per-order checks at an upstream that answers those. Its requests (``active_cost``) come
+        out of the read budget; a 429 still pauses the upstream."""
+        if not self.enabled:
+            raise Unavailable("disabled by the operator", provider=self.name)
+        if self.breaker.state is BreakerState.OPEN:
+            raise Unavailable("circuit open after repeated failures", provider=self.name)
+        if self.paused_until > time.monotonic():
+            raise RateLimited("paused by the upstream's retry-after", provider=self.name)
+        for _ in range(self.inner.active_cost - 1):
+            await self.read_limiter.acquire()
+        try:
+            async with self.read_limiter:
+                return await self.inner.active()
+        except RateLimited as exc:
+            self.paused_until = time.monotonic() + (exc.retry_after or 1.0)
+            raise
 
     async def close(self) -> None:
         await self.inner.close()

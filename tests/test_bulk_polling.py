@@ -13,6 +13,7 @@ import aiosqlite
 import pytest
 
 from bot.money.pricing import Pricing
+from bot.orders import polling
 from bot.orders.actions import OrderActions
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
@@ -171,12 +172,17 @@ async def test_missing_orders_are_checked_within_the_read_budget_left_after_the_
 
 
 async def test_a_failing_list_falls_back_to_per_order_checks_and_is_logged_once(
-    db: Database, settings: Settings, upstream: Lister, caplog: pytest.LogCaptureFixture
+    db: Database,
+    settings: Settings,
+    upstream: Lister,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     orders = await waiting_orders(db, upstream, 5)
     tracker = _tracker(db, settings, upstream)
     upstream.listing_fails = True
     upstream.sms_arrives(orders[2].upstream_id or "", "424242")
+    monkeypatch.setattr(polling, "BULK_RETRY", 0.0)  # tried again at once: the log is still once
     with caplog.at_level(logging.INFO, logger="bot.orders.polling"):
         first = await tracker.poll_run(INTERVAL)
         second = await tracker.poll_run(INTERVAL)
@@ -190,6 +196,22 @@ async def test_a_failing_list_falls_back_to_per_order_checks_and_is_logged_once(
     again = [r for r in caplog.records if "listing open orders works again" in r.getMessage()]
     assert len(failed) == 1 and failed[0].levelno == logging.WARNING
     assert len(again) == 1
+
+
+async def test_a_failed_list_is_not_asked_again_for_a_while(
+    db: Database, settings: Settings, upstream: Lister, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk read that fails (a clone without the action) is not sent on every run: the orders are checked
+    one by one meanwhile, and the failure never counts against the upstream's breaker (providers.guard)."""
+    await waiting_orders(db, upstream, 3)
+    tracker = _tracker(db, settings, upstream)
+    upstream.listing_fails = True
+    monkeypatch.setattr(polling, "BULK_RETRY", 600.0)
+    first = await tracker.poll_run(INTERVAL)
+    upstream.calls.clear()
+    second = await tracker.poll_run(INTERVAL)
+    assert first.bulk_calls == 1 and second.bulk_calls == 0
+    assert "active" not in upstream.calls and second.checks == 3
 
 
 async def test_a_quiet_cycle_opens_no_write_transaction(

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(minutes=2)
 #: the poll interval assumed when a caller does not give one (the setting's default)
 INTERVAL = 5.0
+#: seconds a failed bulk read is not tried again (the upstream's orders are checked one by one meanwhile)
+BULK_RETRY = 60.0
 #: orders of a bulk answer gone through between two turns of the event loop
 YIELD_EVERY = 1000
 
@@ -62,7 +64,7 @@ class Polling:
         self.pending_grace = pending_grace
         self._failing: dict[int, str] = {}  # order id -> last error logged, to log once
         self._asked: dict[int, float] = {}  # order id -> loop time the upstream was last asked about it
-        self._unlisted: set[str] = set()  # upstreams whose bulk read failed (logged once until it works again)
+        self._unlisted: dict[str, float] = {}  # upstream whose bulk read failed -> loop time to try it again
 
     async def _open(self, *statuses: OrderStatus) -> list[Order]:
         async with self.db.read() as conn:
@@ -101,9 +103,9 @@ class Polling:
             provider: Provider | None = self.orders.catalog.get(name)
         except ProviderError:
             provider = None  # no longer configured: each order's check says so
-        unlisted, bulk_calls = orders, 0
-        if provider is not None and provider.can_list_active:
-            bulk_calls, asked_at = 1, asyncio.get_running_loop().time()
+        unlisted, bulk_calls, now = orders, 0, asyncio.get_running_loop().time()
+        if provider is not None and provider.can_list_active and self._unlisted.get(name, now) <= now:
+            bulk_calls, asked_at = provider.active_cost, now
             listed = await self._list_active(provider)
             if listed is not None:
                 unlisted = await self._record_listed(orders, listed, asked_at, run)
@@ -131,16 +133,16 @@ class Polling:
             return await waiting_orders.by_id(conn, order_ids)
 
     async def _list_active(self, provider: Provider) -> dict[str, Status] | None:
-        """The upstream's bulk read; None (logged once until it works again) when it failed."""
+        """The upstream's bulk read; None when it failed: then not tried again for :data:`BULK_RETRY` seconds
+        (its orders checked one by one meanwhile), logged once until it works again."""
         try:
             listed = await provider.active()
         except Exception as exc:  # a provider error, or anything unexpected: its orders are checked one by one
             if provider.name not in self._unlisted:
-                self._unlisted.add(provider.name)
                 logger.warning("%s: listing open orders failed, checking them one by one: %s", provider.name, exc)
+            self._unlisted[provider.name] = asyncio.get_running_loop().time() + BULK_RETRY
             return None
-        if provider.name in self._unlisted:
-            self._unlisted.discard(provider.name)
+        if self._unlisted.pop(provider.name, None) is not None:
             logger.info("%s: listing open orders works again", provider.name)
         return listed
 

@@ -658,10 +658,20 @@ async def test_active_stops_at_the_page_cap(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(mine, "MAX_PAGES", 2)
+    monkeypatch.setattr(mine, "_told", [])
     for start in (1, 101, 201):
         fake.respond_next(_mine_page(range(start, start + 100), total=1000))
     assert len(await provider.active()) == 200  # the rest are left to per-order checks
     assert len(fake.requests) == 2 and "past 2 pages" in caplog.text
+    caplog.clear()
+    for start in (1, 101):
+        fake.respond_next(_mine_page(range(start, start + 100), total=1000))
+    assert len(await provider.active()) == 200
+    assert "past 2 pages" not in caplog.text  # told once, not on every poll run
+
+
+def test_a_bulk_read_is_charged_for_every_request_it_may_send() -> None:
+    assert SimSmsBoxProvider.active_cost == mine.MAX_PAGES + 1  # the pages and the messages read
 
 
 async def test_active_leaves_out_orders_it_cannot_read_whole(provider: SimSmsBoxProvider, fake: FakeSimSmsBox) -> None:

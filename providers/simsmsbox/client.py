@@ -137,6 +137,9 @@ class SimSmsBoxProvider(HttpProvider):
         order = parse.order_view(await self._json("GET", f"/api/sms/orders/{quote(order_id, safe='')}"), order_id)
         return messages.status(order, await self._messages() if messages.arrived(order) else [])
 
+    #: the pages of ``/mine`` and the messages read
+    active_cost = mine.MAX_PAGES + 1
+
     async def active(self) -> dict[str, Status]:
         """Every order ``/orders/mine`` shows, page by page, each read as :meth:`check` reads it; the
         messages list is read once for all of them (see the module docstring)."""

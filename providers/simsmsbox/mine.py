@@ -13,9 +13,11 @@ from providers.simsmsbox.parse import NAME, ORDER_ID_KEYS, OrderView, order_view
 
 log = logging.getLogger(__name__)
 
-#: orders asked for per page, and the most pages one read walks (the rest is left to per-order checks)
+#: orders asked for per page, and the most pages one read walks (the rest is left to per-order checks).
+#: ``/mine`` lists an account's whole history (open orders assumed first, the newest); every page is a
+#: request out of the read budget on every poll run, so a read stops after a few.
 PAGE_SIZE = 100
-MAX_PAGES = 100
+MAX_PAGES = 3
 #: an item is read as a whole order only when it shows these, as ``GET /orders/{id}`` does
 SHOWN_KEYS = (("status",), ("latestCode", "latest_code"))
 TOTAL_KEYS = ("total", "totalCount", "total_count", "count")
@@ -61,5 +63,10 @@ async def walk(fetch: Callable[[int], Awaitable[object]]) -> dict[str, OrderView
         found |= orders(items)
         if not new or (read >= total if total is not None else len(items) < first_size):
             return found
-    log.warning("%s: my orders run past %d pages (%d read); the rest go to per-order checks", NAME, MAX_PAGES, read)
+    if not _told:  # once per process: this holds on every run while the history is that long
+        _told.append(True)
+        log.warning("%s: my orders run past %d pages (%d read); the rest go to per-order checks", NAME, MAX_PAGES, read)
     return found
+
+
+_told: list[bool] = []

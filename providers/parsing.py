@@ -137,3 +137,19 @@ def raise_error(
     if kind is None:
         raise errors.BadResponse(f"unknown error answer ({text[:200]})", provider=provider, code=code)
     raise kind(text[:300], provider=provider, code=code)
+
+
+#: (logger, word) pairs already warned about: an upstream's unknown word is said once, not on every poll run
+_WARNED: set[tuple[str, str]] = set()
+WARNED_LIMIT = 1000
+
+
+def warn_once(logger: logging.Logger, word: str, message: str, *args: object) -> None:
+    """``logger.warning(message, *args)`` the first time ``word`` is seen by ``logger``: a bulk read meets
+    the same unknown status in every item, every few seconds (at most :data:`WARNED_LIMIT` words kept)."""
+    key = (logger.name, word)
+    if key in _WARNED:
+        return
+    if len(_WARNED) < WARNED_LIMIT:
+        _WARNED.add(key)
+    logger.warning(message, *args)

@@ -732,3 +732,15 @@ async def test_active_failures_keep_the_usual_mapping(
         await provider.active()
     assert type(info.value) is expected
     assert KEY not in str(info.value) and KEY not in caplog.text
+
+
+async def test_an_unknown_status_in_a_bulk_read_is_warned_about_once(
+    provider: SimSmsBoxProvider, fake: FakeSimSmsBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every item of every run's list carries the status: an unknown word is said once, not per item per run."""
+    items = [{"orderId": n, "status": "frobnicated", "latestCode": None} for n in range(1, 6)]
+    for _ in range(2):
+        fake.respond_next(httpx.Response(200, json={"code": 0, "data": {"list": items, "totalCount": 5}}))
+        listed = await provider.active()
+        assert {s.state for s in listed.values()} == {UpstreamState.WAITING}
+    assert caplog.text.count("unknown order status 'frobnicated'") == 1

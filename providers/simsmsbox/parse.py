@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from providers import errors
+from providers import errors, parsing
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.money import to_minor
 from providers.normalize import country_code, service_slug
@@ -203,7 +203,7 @@ def order_view(body: object, order_id: str) -> OrderView:
     word = str(data.get("status") or "").strip().lower()
     state = STATES.get(word)
     if state is None:
-        log.warning("%s: unknown order status %r, treated as waiting", NAME, word[:40])
+        parsing.warn_once(log, word, "%s: unknown order status %r, treated as waiting", NAME, word[:40])
         state = UpstreamState.WAITING
     return OrderView(
         order_id=str(first(data, *ORDER_ID_KEYS) or order_id),

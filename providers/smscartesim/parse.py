@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from decimal import Decimal
 
-from providers import errors
+from providers import errors, parsing
 from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
 from providers.parsing import currency_of, first, holder, minor, parse_time, raise_error, scalar, scrub, to_balance
@@ -174,7 +174,7 @@ def parse_status(body: dict) -> Status:
     word = next((w.strip().lower() for w in words if isinstance(w, str) and w.strip().lower() not in ENVELOPE), None)
     state = STATES.get(word or "")
     if word and state is None:
-        log.warning("%s: unknown order status %r", NAME, word[:40])
+        parsing.warn_once(log, word, "%s: unknown order status %r", NAME, word[:40])
     if state is None or (state is UpstreamState.WAITING and sms):
         state = UpstreamState.RECEIVED if sms else UpstreamState.WAITING
     return Status(state=state, sms=sms)

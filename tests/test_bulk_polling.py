@@ -198,22 +198,6 @@ async def test_a_failing_list_falls_back_to_per_order_checks_and_is_logged_once(
     assert len(again) == 1
 
 
-async def test_a_failed_list_is_not_asked_again_for_a_while(
-    db: Database, settings: Settings, upstream: Lister, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A bulk read that fails (a clone without the action) is not sent on every run: the orders are checked
-    one by one meanwhile, and the failure never counts against the upstream's breaker (providers.guard)."""
-    await waiting_orders(db, upstream, 3)
-    tracker = _tracker(db, settings, upstream)
-    upstream.listing_fails = True
-    monkeypatch.setattr(polling, "BULK_RETRY", 600.0)
-    first = await tracker.poll_run(INTERVAL)
-    upstream.calls.clear()
-    second = await tracker.poll_run(INTERVAL)
-    assert first.bulk_calls == 1 and second.bulk_calls == 0
-    assert "active" not in upstream.calls and second.checks == 3
-
-
 async def test_a_quiet_cycle_opens_no_write_transaction(
     db: Database, settings: Settings, upstream: Lister, transactions: list[int]
 ) -> None:

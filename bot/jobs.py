@@ -33,22 +33,30 @@ ONCE_AT_A_TIME: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire
 RUN_FIGURES = "%d open orders, %d checks, %d bulk calls, %d checks left for later, %.1f s against an interval of %.1f s"
 
 
+#: poll runs in a row that must fit before an overrun is told again
+REARM_AFTER = 12
+
+
 class OverrunWatch:
     """Says once that poll runs do not fit their interval (slower than it, or leaving due checks for later
-    runs), and once that they fit again; then it is armed for the next time."""
+    runs), and once that they fit again: after :data:`REARM_AFTER` runs in a row that fit, so runs hovering
+    at the edge do not alert the admins on every flip. Then it is armed for the next time."""
 
     def __init__(self) -> None:
         self.overrunning = False
+        self.fitting = 0  # runs in a row that fit
 
     def observe(self, run: PollRun, seconds: float, interval: float) -> PollOverrun | None:
         """The alert to send for this run, if it is the first of a series that did not fit."""
         fits = seconds <= interval and not run.deferred
         figures = (run.orders, run.checks, run.bulk_calls, run.deferred, seconds, interval)
         if fits:
-            if self.overrunning:
+            self.fitting += 1
+            if self.overrunning and self.fitting >= REARM_AFTER:
                 self.overrunning = False
                 logger.info("poll runs fit again: " + RUN_FIGURES, *figures)
             return None
+        self.fitting = 0
         if self.overrunning:
             return None
         self.overrunning = True

@@ -467,6 +467,7 @@ async def test_active_reads_variants(provider: SmsActivateProvider, fake: FakeSm
         ('{"status": "success"}', 200, errors.BadResponse),  # no list
         ('{"status": "error", "error": "SOMETHING_NEW"}', 200, errors.BadResponse),
         ("NO_ACTIVATIONS", 503, errors.Unavailable),  # the word in a server error is no empty answer
+        ('{"error": "BAD_KEY", "message": "NO_ACTIVATIONS"}', 200, errors.Unauthorized),  # the error wins
         ("BAD_KEY", 200, errors.Unauthorized),
         ("ERROR_SQL", 200, errors.Unavailable),
         (f"SURPRISE:{KEY}", 200, errors.BadResponse),

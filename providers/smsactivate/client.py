@@ -104,8 +104,9 @@ class SmsActivateProvider(HttpProvider):
     def _read(self, response: httpx.Response, action: str, paid: bool, answers: tuple[str, ...]) -> str:
         """The reply's text once :meth:`_text` finds it is not an error."""
         where = self._where(action)
-        if response.status_code < 300 and any(code in answers for code, _ in parse.error_words(response.text)):
-            return parse.error_words(response.text)[0][0]
+        words = [code for code, _ in parse.error_words(response.text)] if response.status_code < 300 else []
+        if words and all(code in answers for code in words):  # an error word beside an answer is the error
+            return words[0]
         try:
             with paid_outcome(self.name, where, paid=paid):  # an unknown reply to a paid call is unclear
                 parse.raise_for(response.status_code, response.text, secret=self._key, provider=self.name)

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 PENDING_GRACE = timedelta(minutes=2)
 #: the poll interval assumed when a caller does not give one (the setting's default)
 INTERVAL = 5.0
+#: the share of an interval's reads a run plans: the rest is headroom for Refresh taps and catalog reads, and
+#: keeps a run inside its interval (one that overruns makes the scheduler skip the next: half the checks)
+POLL_SHARE = 0.8
 #: seconds a failed bulk read is not tried again (the upstream's orders are checked one by one meanwhile)
 BULK_RETRY = 60.0
 #: orders of a bulk answer gone through between two turns of the event loop
@@ -110,7 +113,7 @@ class Polling:
             if listed is not None:
                 unlisted = await self._record_listed(orders, listed, asked_at, run)
         rate: float | None = getattr(provider, "read_rate", None)
-        budget = None if rate is None else max(int(rate * interval) - bulk_calls, 1)
+        budget = None if rate is None else max(int(rate * interval * POLL_SHARE) - bulk_calls, 1)
         chosen = await planned(unlisted, self._asked, interval, budget)
         run.bulk_calls += bulk_calls
         run.checks += len(chosen.ask)

@@ -72,7 +72,7 @@ def test_a_cycle_a_little_late_does_not_undo_the_back_off() -> None:
     assert len(times) == 10
 
 
-def test_over_budget_the_most_overdue_for_their_own_gap_go_first() -> None:
+def test_over_budget_the_most_overdue_go_first_fresh_by_the_interval_older_by_the_minute() -> None:
     orders = [
         _order(1, age=3600, since_asked=56),
         _order(2, age=60, since_asked=INTERVAL),
@@ -81,17 +81,17 @@ def test_over_budget_the_most_overdue_for_their_own_gap_go_first() -> None:
         _order(5, age=1800, since_asked=58),
         _order(6, age=200, since_asked=INTERVAL),
     ]
-    # 3: never asked; 5: 58 s against a 40 s gap; 4, 2, 6: fresh, one interval (youngest first); 1: 56 of 59.5 s
-    assert plan(orders, NOW, INTERVAL, None).ask == [3, 5, 4, 2, 6, 1]
+    # 3: never asked; 4, 2, 6: fresh, one interval since asked (youngest first); 5 and 1: 58 and 56 s of a minute
+    assert plan(orders, NOW, INTERVAL, None).ask == [3, 4, 2, 6, 5, 1]
     limited = plan(orders, NOW, INTERVAL, 4)
-    assert limited.ask == [3, 5, 4, 2]
+    assert limited.ask == [3, 4, 2, 6]
     assert limited.deferred == 2
 
 
 def test_orders_not_due_do_not_count_against_the_budget() -> None:
     orders = [_order(1, age=3600, since_asked=1), _order(2, age=3600, since_asked=59), _order(3, age=20, since_asked=1)]
     chosen = plan(orders, NOW, INTERVAL, 2)
-    assert chosen.ask == [2, 3]  # 59 s of a 59.5 s gap is more overdue than 1 s of a 5 s one
+    assert chosen.ask == [2, 3]  # 59 s of a minute is more overdue than 1 s of an interval
     assert chosen.deferred == 0
 
 

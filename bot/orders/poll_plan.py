@@ -4,9 +4,10 @@ Most codes arrive in an order's first minutes, so an order younger than :data:`F
 Older ones back off: the gap between two asks doubles with age (two intervals from ``FRESH`` on, four from
 twice that, ...) up to :data:`MAX_GAP`, so every order is still asked at least once a minute. When more
 orders are due than the budget allows, the most overdue go first: the time since an order was last asked,
-over the gap it wants (an interval for a fresh one). An order never asked comes before all (the youngest
-first). So an over-full cycle rotates through the fresh orders instead of asking the youngest again and
-again, and older orders still get a share in proportion to how often they want to be asked: nobody starves.
+over an interval for a fresh order and over a minute for an older one. An order never asked comes before
+all (the youngest first). So an over-full cycle rotates through the fresh orders instead of asking the
+youngest again and again, most of the budget goes where codes are likely, and older orders still get a
+share (about a twelfth of a fresh one's at the default interval): nobody starves.
 The rest wait for a later cycle.
 
 Pure: every time is in seconds on one clock (the event loop's), so the rule is tested without one.
@@ -60,8 +61,8 @@ def _priority(order: Watched, now: float, interval: float) -> tuple[float, float
     """Sort key: the most overdue for its own gap first; of equals, the youngest (then the later id)."""
     if order.asked is None:
         overdue = math.inf
-    else:
-        overdue = (now - order.asked) / max(gap(now - order.created, interval), interval)
+    else:  # measured against an interval if fresh, else a minute: an over-full budget goes to the likely
+        overdue = (now - order.asked) / (interval if now - order.created < FRESH else max(MAX_GAP, interval))
     return (-overdue, -order.created, -order.order_id)
 
 

@@ -117,7 +117,8 @@ class GuardedProvider(Provider):
     def healthy(self) -> bool:
         return self.enabled and self.breaker.state is not BreakerState.OPEN
 
-    async def _call(self, what: str, make: Callable[[], Awaitable[T]], *, read: bool = False) -> T:
+    def _admit(self) -> None:
+        """Refuse a call the operator, the breaker or the upstream's retry-after holds back."""
         if not self.enabled:
             raise Unavailable("disabled by the operator", provider=self.name)
         if self.breaker.state is BreakerState.OPEN:
@@ -125,12 +126,18 @@ class GuardedProvider(Provider):
         wait = self.paused_until - time.monotonic()
         if wait > 0:
             raise RateLimited("paused by the upstream's retry-after", provider=self.name, retry_after=wait)
+
+    def _pause(self, exc: RateLimited) -> None:
+        self.paused_until = time.monotonic() + (exc.retry_after or 1.0)
+
+    async def _call(self, what: str, make: Callable[[], Awaitable[T]], *, read: bool = False) -> T:
+        self._admit()
         for attempt in (1, 2):
             try:
                 async with self.read_limiter if read else self.write_limiter:
                     result = await make()
             except RateLimited as exc:
-                self.paused_until = time.monotonic() + (exc.retry_after or 1.0)
+                self._pause(exc)
                 self.last_error = str(exc)
                 raise
             except HEALTH_ERRORS as exc:
@@ -182,19 +189,14 @@ class GuardedProvider(Provider):
         failure (a clone that lacks the action, an answer shaped unlike the document's) must not refuse
         buys and per-order checks at an upstream that answers those. Its requests (``active_cost``) come
         out of the read budget; a 429 still pauses the upstream."""
-        if not self.enabled:
-            raise Unavailable("disabled by the operator", provider=self.name)
-        if self.breaker.state is BreakerState.OPEN:
-            raise Unavailable("circuit open after repeated failures", provider=self.name)
-        if self.paused_until > time.monotonic():
-            raise RateLimited("paused by the upstream's retry-after", provider=self.name)
-        for _ in range(self.inner.active_cost - 1):
+        self._admit()
+        for _ in range(self.active_cost - 1):
             await self.read_limiter.acquire()
         try:
             async with self.read_limiter:
                 return await self.inner.active()
         except RateLimited as exc:
-            self.paused_until = time.monotonic() + (exc.retry_after or 1.0)
+            self._pause(exc)
             raise
 
     async def close(self) -> None:

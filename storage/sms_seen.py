@@ -20,7 +20,6 @@ async def fingerprints(conn: aiosqlite.Connection, order_ids: Sequence[int]) -> 
         chunk = order_ids[start : start + CHUNK]
         marks = ", ".join("?" for _ in chunk)
         sql = f"SELECT order_id, fingerprint FROM order_sms WHERE order_id IN ({marks})"
-        async with conn.execute(sql, tuple(chunk)) as cur:
-            for order_id, fp in await cur.fetchall():
-                seen.setdefault(order_id, set()).add(fp)
+        for order_id, fp in await conn.execute_fetchall(sql, tuple(chunk)):
+            seen.setdefault(order_id, set()).add(fp)
     return seen

@@ -14,6 +14,7 @@ import aiosqlite
 
 from storage.orders import OPEN_SQL, Order
 from storage.orders import _order as order_record
+from storage.rows import fetch_all
 from storage.sms_seen import CHUNK
 
 
@@ -47,8 +48,5 @@ async def by_id(conn: aiosqlite.Connection, order_ids: Sequence[int]) -> dict[in
     for start in range(0, len(order_ids), CHUNK):
         chunk = order_ids[start : start + CHUNK]
         sql = f"SELECT * FROM orders WHERE id IN ({', '.join('?' for _ in chunk)})"
-        async with conn.execute(sql, tuple(chunk)) as cur:
-            for row in await cur.fetchall():
-                order = order_record(row)
-                found[order.id] = order
+        found |= {order.id: order for order in await fetch_all(conn, sql, chunk, order_record)}
     return found

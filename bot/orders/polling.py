@@ -52,7 +52,6 @@ class PollRun:
     checks: int = 0  # per-order checks asked
     bulk_calls: int = 0  # bulk reads of every open order at one upstream
     deferred: int = 0  # per-order checks due but over the read budget: left for a later run
-    seconds: float = 0.0
     changed: list[Order] = field(default_factory=list)
 
 
@@ -85,8 +84,6 @@ class Polling:
     async def poll_run(self, interval: float) -> PollRun:
         """Ask the upstreams about every order waiting for SMS, as one run of a job every ``interval`` seconds;
         each order read as a few columns (:mod:`storage.waiting_orders`), whole only when the run acts on it."""
-        clock = asyncio.get_running_loop().time
-        started = clock()
         async with self.db.read() as conn:
             waiting = await waiting_orders.waiting(conn)
         open_ids = {w.id for w in waiting}
@@ -97,7 +94,6 @@ class Polling:
             by_upstream[row.provider].append(row)
         run = PollRun(orders=len(waiting))
         await asyncio.gather(*(self._poll_upstream(name, held, interval, run) for name, held in by_upstream.items()))
-        run.seconds = clock() - started
         return run
 
     async def _poll_upstream(self, name: str, orders: list[Waiting], interval: float, run: PollRun) -> None:

@@ -19,9 +19,10 @@ No written document: this follows the de facto protocol the README describes. As
   ``{"status": "success", "activeActivations": [{"activationId", "phoneNumber", "activationStatus",
   "smsCode": [..] | null, "smsText": ".." | null, ...}]}`` (a map of such items is read too; an item
   without an id is skipped, and the poll job asks getStatus about it). ``NO_ACTIVATIONS``, plain or
-  JSON-wrapped, is an empty answer. Each activation's Status is the one :meth:`check` builds: the last
-  ``smsCode`` is the latest code, as ``"Code: <code>"`` (``smsText`` is not used, so both reads store
-  the same SMS); ``activationStatus`` ``8`` (or ``STATUS_CANCEL``) is CANCELLED. Anything else
+  JSON-wrapped, is an empty answer. Each activation's SMS are those :meth:`check` has built: every code
+  of ``smsCode``, each as ``"Code: <code>"`` (which end is the newest is not documented; ``smsText`` is
+  not used, so both reads store the same SMS); ``activationStatus`` ``8`` (or ``STATUS_CANCEL``) is
+  CANCELLED. Anything else
   (HTML, an unknown word, a list missing) goes through the error table like every other read.
 * ``EARLY_CANCEL_DENIED`` is CancelRefused with ``retry_after`` = :data:`EARLY_CANCEL_RETRY`;
   ``BAD_STATUS`` is InvalidRequest. JSON-wrapped errors: ``error`` / ``message`` / ``title`` / ``msg``.

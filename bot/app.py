@@ -15,7 +15,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import User
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,8 +32,8 @@ from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.watchdog import DatabaseWatchdog
 from bot.services import build_services
 from bot.settings import Settings
+from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
-from handlers.commands import bot_commands
 from handlers.fsm_storage import BoundedMemoryStorage
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.notifier import Notifier
@@ -109,12 +108,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
 async def on_startup(
     bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n, broadcasts: Broadcasts
 ) -> None:
-    with i18n.context():
-        commands = bot_commands()
-    try:
-        await bot.set_my_commands(commands)
-    except TelegramAPIError as exc:  # the menu is a nicety: Telegram failing now must not stop the start
-        logger.warning("bot commands not set: %s", exc)
+    await bot_profile.publish(bot, i18n)  # commands and descriptions, in every language
     gc.collect()  # start-up's objects (aiogram, its models, the handlers) live as long as the process: frozen,
     gc.freeze()  # no later full collection walks them (0.2-0.4 s of event loop each, with 10,000 open orders)
     jobs.schedule(scheduler)

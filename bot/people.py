@@ -1,10 +1,11 @@
 """The people who use the bot, as the update path and the notifier need them: registering the sender
-of each update, the language their messages are written in, and the flag that they blocked the bot."""
+of each update, the language they read (their app's, or the one they picked), and the flag that they blocked the bot."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.languages import LANGUAGES
 from storage import users
 from storage.db import Database
 from storage.timestamps import stored_now
@@ -33,11 +34,18 @@ class People:
         async with self.db.transaction() as conn:
             return await users.upsert(conn, user_id, username, first_name, language)
 
-    async def language(self, user_id: int) -> str | None:
-        """The language the user last wrote in; None for someone never seen."""
+    async def get(self, user_id: int) -> User | None:
+        """The stored user (their language among the rest); None for someone never seen."""
         async with self.db.read() as conn:
-            user = await users.get(conn, user_id)
-        return user.language if user else None
+            return await users.get(conn, user_id)
+
+    async def choose_language(self, user_id: int, language: str) -> User | None:
+        """Store the language the user picked (one of :data:`bot.languages.LANGUAGES`); it wins over
+        their app's language from now on. None for someone never seen."""
+        if language not in LANGUAGES:
+            raise ValueError(f"not a shipped language: {language!r}")
+        async with self.db.transaction() as conn:
+            return await users.choose_language(conn, user_id, language)
 
     async def mark_blocked(self, user_id: int) -> None:
         """The user blocked the bot: Telegram refuses to write to them until they come back."""

@@ -18,7 +18,7 @@ from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, Servic
 from handlers.notifier import Notifier
 from handlers.screens import show
 from handlers.texts import buy as texts
-from providers.names import country_name, service_name
+from handlers.texts import labels
 from storage.users import User
 
 router = Router(name=__name__)
@@ -28,7 +28,7 @@ NOT_PLACED = (Outcome.INSUFFICIENT, Outcome.TOO_MANY_OPEN, Outcome.TOO_FAST, Out
 
 
 async def _countries(target: CallbackQuery | Message, orders: OrderService, page: int) -> None:
-    codes = sorted(await orders.catalog.countries(), key=country_name)
+    codes = labels.by_country_name(await orders.catalog.countries())
     markup = keyboards.countries(codes, page) if codes else keyboards.back_to_menu()
     await show(target, texts.choose_country(bool(codes)), markup)
 
@@ -49,7 +49,7 @@ async def country_services(
     query: CallbackQuery, callback_data: CountryCb, orders: OrderService, billing: Billing
 ) -> None:
     country = callback_data.country
-    quotes = sorted(await orders.quotes(country), key=lambda q: service_name(q.service).lower())
+    quotes = sorted(await orders.quotes(country), key=lambda q: labels.service(q.service).lower())
     if quotes:
         markup = keyboards.services(country, quotes, callback_data.page, billing.fmt)
     else:

@@ -16,7 +16,11 @@ Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # buy | balance | topup | orders | help | home
+    action: str  # buy | balance | topup | orders | help | home | language
+
+
+class LanguageCb(CallbackData, prefix="lg"):
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]  # one of bot.languages.LANGUAGES
 
 
 class CountriesCb(CallbackData, prefix="cl"):

@@ -23,6 +23,7 @@ USER_COMMANDS = (
     UserCommand("topup", __("Top up with Telegram Stars")),
     UserCommand("orders", __("My orders")),
     UserCommand("promo", __("Redeem a promo code")),
+    UserCommand("language", __("Change the language")),
     UserCommand("help", __("How it works")),
 )
 

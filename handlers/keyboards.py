@@ -10,10 +10,22 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
+from bot.languages import LANGUAGES, native_name
 from bot.money.pricing import Quote
-from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb, TopupCb
+from handlers.callbacks import (
+    ConfirmCb,
+    CountriesCb,
+    CountryCb,
+    LanguageCb,
+    MenuCb,
+    OrderCb,
+    RenewCb,
+    ServiceCb,
+    TopupCb,
+)
+from handlers.texts import labels
 from handlers.texts.orders import order_button
-from providers.names import country_name, flag, service_name
+from providers.names import flag
 from storage.orders import Order, OrderStatus
 
 PAGE_SIZE = 10
@@ -34,7 +46,16 @@ def main_menu() -> InlineKeyboardMarkup:
     balance = _button(_("💰 Balance"), MenuCb(action="balance"))
     orders = _button(_("🧾 My orders"), MenuCb(action="orders"))
     help_ = _button(_("❓ Help"), MenuCb(action="help"))
-    return InlineKeyboardMarkup(inline_keyboard=[[buy], [balance, orders], [help_]])
+    language = _button(_("🌐 Language"), MenuCb(action="language"))
+    return InlineKeyboardMarkup(inline_keyboard=[[buy], [balance, orders], [help_, language]])
+
+
+def languages(current: str) -> InlineKeyboardMarkup:
+    """Every shipped language by its own name, two a row, the current one ticked; then back to the menu."""
+    buttons = [
+        _button(("✓ " if code == current else "") + native_name(code), LanguageCb(language=code)) for code in LANGUAGES
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*in_rows(buttons, 2), [menu_button()]])
 
 
 def back_to_menu() -> InlineKeyboardMarkup:
@@ -86,14 +107,14 @@ def _page(count: int, page: int) -> tuple[int, int]:
 def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
     page, pages = _page(len(codes), page)
     shown = codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    buttons = [_button(f"{flag(code)} {country_name(code)}", CountryCb(country=code)) for code in shown]
+    buttons = [_button(f"{flag(code)} {labels.country(code)}", CountryCb(country=code)) for code in shown]
     nav = _pager(page, pages, lambda p: CountriesCb(page=p))
     return InlineKeyboardMarkup(inline_keyboard=[*in_rows(buttons, 2), *nav, [menu_button()]])
 
 
 def _service_label(quote: Quote, fmt: Callable[[int], str]) -> str:
     """A service's button: its name, the rental length, the price and how many numbers are left."""
-    label = service_name(quote.service)
+    label = labels.service(quote.service)
     if quote.rent_days:
         label += " · " + ngettext("{days} day", "{days} days", quote.rent_days).format(days=quote.rent_days)
     label += f" · {fmt(quote.price)}"

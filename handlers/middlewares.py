@@ -17,10 +17,11 @@ from aiogram.types import Chat, TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from aiolimiter import AsyncLimiter
-from babel import Locale, UnknownLocaleError
 
+from bot import languages
 from bot.people import People
 from handlers.texts import refusals
+from storage.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +31,18 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 def locale_for(i18n: I18n, language_code: str | None) -> str:
     """The translation for a Telegram ``language_code`` (``pt-br``, ``en``, empty, odd): else the default."""
-    try:
-        locale = Locale.parse(language_code or "", sep="-")
-    except (ValueError, TypeError, UnknownLocaleError):
-        return i18n.default_locale
-    for candidate in (str(locale), locale.language):
-        if candidate in i18n.available_locales:
-            return candidate
-    return i18n.default_locale
+    return languages.match(language_code, i18n.available_locales, i18n.default_locale)
 
 
 class LocaleMiddleware(SimpleI18nMiddleware):
-    """aiogram's SimpleI18nMiddleware, except that an empty or unparsable language_code means English
-    instead of an exception that leaves the user unanswered."""
+    """aiogram's SimpleI18nMiddleware, reading the language the sender picked with /language (on the
+    ``user`` that :class:`UserMiddleware` registered), else their app's; an empty or unparsable
+    language_code means English instead of an exception that leaves the user unanswered."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("user")
+        if user is not None:
+            return languages.of_user(user, self.i18n.available_locales, self.i18n.default_locale)
         sender: TgUser | None = data.get("event_from_user")
         return locale_for(self.i18n, sender.language_code if sender else None)
 
@@ -163,7 +161,7 @@ async def _refuse_banned(event: TelegramObject, data: dict[str, Any]) -> None:
     if not isinstance(event, Update):
         return
     i18n: I18n = data["i18n"]
-    with i18n.context(), i18n.use_locale(data["user"].language):
+    with i18n.context(), i18n.use_locale(languages.of_user(data["user"], i18n.available_locales)):
         text = refusals.banned()
     if event.callback_query is not None:
         await event.callback_query.answer(text, show_alert=True)

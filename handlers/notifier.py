@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot
@@ -11,6 +12,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
+from bot import languages
 from bot.money.billing import Billing
 from bot.notifications import Alert
 from bot.orders.actions import OrderActions
@@ -44,8 +46,8 @@ class Notifier:
         return text, keyboards.order_card(order, **flags)
 
     async def _locale(self, user_id: int) -> str:
-        language = await self.people.language(user_id)
-        return language if language is not None else self.i18n.default_locale
+        user = await self.people.get(user_id)
+        return languages.of_user(user, self.i18n.available_locales, self.i18n.default_locale)
 
     async def deliver(self, order: Order) -> None:
         """Send every SMS not yet delivered, then refresh the order card. Safe to call repeatedly."""
@@ -100,17 +102,26 @@ class Notifier:
         except TelegramAPIError as exc:
             logger.info("order %d: card not updated: %s", order.id, exc)
 
-    async def tell_admins(self, text: str) -> None:
+    async def tell_admins(self, render: Callable[[], str]) -> None:
+        """Send every admin the text ``render`` makes, in that admin's language."""
         for admin_id in self.admin_ids:
+            with self.i18n.context(), self.i18n.use_locale(await self._admin_locale(admin_id)):
+                text = render()
             try:
                 await self.bot.send_message(admin_id, text)
             except TelegramAPIError as exc:
                 logger.warning("admin %d not reachable: %s", admin_id, exc)
 
+    async def _admin_locale(self, admin_id: int) -> str:
+        """An admin's language; the default when the database cannot say (an alert that it is unusable)."""
+        try:
+            return await self._locale(admin_id)
+        except Exception as exc:
+            logger.info("admin %d: language unknown, alerting in the default: %s", admin_id, exc)
+            return self.i18n.default_locale
+
     async def alert(self, alert: Alert) -> None:
-        with self.i18n.context():
-            text = alert_text(alert)
-        await self.tell_admins(text)
+        await self.tell_admins(lambda: alert_text(alert))
 
     async def send_receipt(self, payment: Payment, balance: int) -> None:
         with self.i18n.context(), self.i18n.use_locale(await self._locale(payment.user_id)):

@@ -16,7 +16,7 @@ from aiogram.types import Message, SuccessfulPayment, TelegramObject, Update
 from aiogram.utils.i18n import I18n
 
 from bot.money.stars import Credit, CreditResult, Payments
-from handlers.middlewares import Handler
+from handlers.middlewares import Handler, locale_for
 from handlers.notifier import Notifier
 from handlers.texts import payments as texts
 
@@ -72,11 +72,9 @@ async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], 
         bot: Bot = data["bot"]
         result = CreditResult(Credit.UNSTORED, error=error)
         named = texts.facts(sp, user_id, error)
-        with i18n.context(), i18n.use_locale(i18n.default_locale):
-            admin_text = texts.failure_for_admins(result, named)
-        await notifier.tell_admins(admin_text)
+        await notifier.tell_admins(lambda: texts.failure_for_admins(result, named))
         language = message.from_user.language_code if message.from_user else None
-        with i18n.context(), i18n.use_locale(language or i18n.default_locale):
+        with i18n.context(), i18n.use_locale(locale_for(i18n, language)):  # the database is not asked: it failed
             user_text = texts.failure_for_user(result, named)
         await bot.send_message(message.chat.id, user_text)
     except Exception:

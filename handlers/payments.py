@@ -96,9 +96,12 @@ async def paid(
     if result.outcome is Credit.CREDITED:
         await _answer(message, receipt(billing.fmt(result.amount), billing.fmt(result.balance)))
         return
-    named = texts.facts(sp, user.id, result.error, billing.fmt(result.amount))
-    await notifier.tell_admins(texts.failure_for_admins(result, named))
-    await _answer(message, texts.failure_for_user(result, named))
+
+    def facts() -> dict[str, object]:  # in the language of the text: the amount is written in it
+        return texts.facts(sp, user.id, result.error, billing.fmt(result.amount))
+
+    await notifier.tell_admins(lambda: texts.failure_for_admins(result, facts()))
+    await _answer(message, texts.failure_for_user(result, facts()))
 
 
 async def _answer(message: Message, text: str) -> None:

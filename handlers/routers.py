@@ -10,6 +10,7 @@ from handlers import (
     buy,
     errors,
     fallback,
+    language,
     orders,
     payments,
     promos,
@@ -29,6 +30,7 @@ def build_router() -> Router:
         admin.router,  # admins only (the filter is on the router); its forms take any message while they wait
         admin.refusal,  # everyone else's admin commands: one refusal, before any user screen
         start.router,
+        language.router,
         buy.router,
         orders.router,
         balance.router,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_CEILING, Decimal, Inexact, InvalidOperation, Rounded, localcontext
+from functools import cache
+
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
 
 #: digits after the point, per ISO 4217 currency (IDR is quoted in whole rupiah by upstreams)
 EXPONENTS: dict[str, int] = {"IDR": 0, "JPY": 0, "KRW": 0, "VND": 0, "XTR": 0}
@@ -50,6 +54,26 @@ def format_minor(amount: int, currency: str) -> str:
     sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10**exp)
     return f"{sign}{whole}.{frac:0{exp}d}"
+
+
+def format_localized(amount: int, currency: str, locale: str) -> str:
+    """``1370, "USD"`` as the locale writes money, from CLDR through Babel: ``"1,37 $"`` in ``ru``,
+    ``"US$ 1,37"`` in ``pt``. Always the currency's own number of decimals (XTR none), exactly: the minor
+    units become a Decimal, never a float."""
+    exp = exponent(currency)
+    pattern = _currency_pattern(locale)
+    pattern.frac_prec = (exp, exp)
+    return pattern.apply(Decimal(amount).scaleb(-exp), pattern_locale(locale), currency=currency, currency_digits=False)
+
+
+def _currency_pattern(locale: str) -> NumberPattern:
+    """A fresh copy of the locale's standard currency pattern (``apply`` reads ``frac_prec`` off it)."""
+    return parse_pattern(pattern_locale(locale).currency_formats["standard"].pattern)
+
+
+@cache
+def pattern_locale(locale: str) -> Locale:
+    return Locale.parse(locale)
 
 
 def parse_amount(text: str, currency: str, maximum: int | None = None) -> int:

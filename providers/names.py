@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+from functools import cache
+
 import pycountry
+from babel import Locale, UnknownLocaleError
 
 SERVICE_NAMES: dict[str, str] = {
     "whatsapp": "WhatsApp",
@@ -42,12 +46,33 @@ def service_name(slug: str) -> str:
     return SERVICE_NAMES.get(slug, slug.replace("_", " ").title())
 
 
-def country_name(code: str) -> str:
-    """English short name of an ISO 3166-1 alpha-2 code (``"US"`` -> ``"United States"``)."""
-    country = pycountry.countries.get(alpha_2=code.upper())
+def country_name(code: str, locale: str = "en") -> str:
+    """The name of an ISO 3166-1 alpha-2 code in ``locale``: CLDR's (through Babel) for a translation
+    (``"DE", "ru"`` -> ``"Германия"``), ISO's short English name for English (``"US"`` -> ``"United
+    States"``, as the bot always wrote it); the English name where CLDR has none, the code for an
+    unknown one."""
+    upper = code.upper()
+    if locale != "en" and (name := _territories(locale).get(upper)):
+        return name
+    country = pycountry.countries.get(alpha_2=upper)
     if country is None:
         return code
     return getattr(country, "common_name", None) or country.name
+
+
+def sort_key(name: str) -> str:
+    """How names are ordered in a list: by letters without accents or case (``"Île"`` beside ``"Irak"``);
+    Babel has no collation, and this puts every script's names in a sensible order."""
+    stripped = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    return stripped.casefold()
+
+
+@cache
+def _territories(locale: str) -> dict[str, str]:
+    try:
+        return dict(Locale.parse(locale).territories)
+    except (ValueError, UnknownLocaleError):
+        return {}
 
 
 def flag(code: str) -> str:

@@ -15,10 +15,11 @@ class User:
     id: int
     username: str | None
     first_name: str
-    language: str
+    language: str  # Telegram's language_code, as the client last reported it
     balance: int
     is_banned: bool
     is_blocked: bool
+    language_choice: str | None = None  # the user's own pick (/language); wins over ``language``
 
 
 _user = Record(User, is_banned=bool, is_blocked=bool)
@@ -56,6 +57,13 @@ def _user_and_recent(row: aiosqlite.Row) -> tuple[User, bool]:
 
 async def get(conn: aiosqlite.Connection, user_id: int) -> User | None:
     return await fetch_one(conn, "SELECT * FROM users WHERE id = ?", (user_id,), _user)
+
+
+async def choose_language(conn: aiosqlite.Connection, user_id: int, language: str) -> User | None:
+    """Store the user's own language pick; None for someone never seen."""
+    return await fetch_one(
+        conn, "UPDATE users SET language_choice = ? WHERE id = ? RETURNING *", (language, user_id), _user
+    )
 
 
 async def set_blocked(conn: aiosqlite.Connection, user_id: int, blocked: bool = True) -> None:

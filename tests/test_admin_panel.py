@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -295,8 +296,9 @@ class _Admins:
         self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
         self.sent: list[str] = []
 
-    async def tell_admins(self, text: str) -> None:
-        self.sent.append(text)
+    async def tell_admins(self, render: Callable[[], str]) -> None:
+        with self.i18n.context():
+            self.sent.append(render())
 
 
 async def test_alerts_fire_once_per_transition(db: Database, settings: Settings) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,8 +212,9 @@ class Sent:
         self.admins: list[str] = []
         self.users: list[tuple[int, str]] = []
 
-    async def tell_admins(self, text: str) -> None:  # one admin in the settings
-        self.admins.append(text)
+    async def tell_admins(self, render: Callable[[], str]) -> None:  # one admin in the settings
+        with self.i18n.context():
+            self.admins.append(render())
 
     async def send_message(self, chat_id: int, text: str) -> None:
         self.users.append((chat_id, text))

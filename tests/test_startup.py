@@ -155,4 +155,4 @@ async def test_telegram_failing_right_after_getme_does_not_stop_the_start(fake: 
         await fake.wait_for(lambda: any("Welcome" in m.get("text", "") for m in fake.messages_to(4242)), timeout=30)
     finally:
         await bot.stop()
-    assert "bot commands not set" in bot.output() and "Traceback" not in bot.output(), bot.output()[-3000:]
+    assert "bot profile for language default not set" in bot.output() and "Traceback" not in bot.output(), bot.output()[-3000:]

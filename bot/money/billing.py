@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from providers.money import format_minor
+from bot import languages
+from providers.money import format_localized, format_minor
 from storage import admin_log, ledger, users
 from storage.db import Database
 from storage.ledger import Entry
 
 
-def money(amount: int, currency: str) -> str:
-    """``1250, "USD"`` -> ``"12.50 USD"``: the one way an amount is written for people."""
-    return f"{format_minor(amount, currency)} {currency}"
+def money(amount: int, currency: str, locale: str | None = None) -> str:
+    """The one way an amount is written for people, in ``locale`` (by default the language of the screen
+    being rendered, :func:`bot.languages.current`): ``1250, "USD"`` reads ``"12.50 USD"`` in English (as
+    it always did) and as CLDR writes money elsewhere, ``"12,50 $"`` in Russian."""
+    locale = locale or languages.current()
+    if locale == languages.DEFAULT:
+        return f"{format_minor(amount, currency)} {currency}"
+    return format_localized(amount, currency, locale)
 
 
 class Billing:

@@ -20,6 +20,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiolimiter import AsyncLimiter
 
+from bot import languages
 from bot.operator.broadcast_sending import Runner
 from storage import admin_log, users
 from storage import broadcasts as broadcast_rows
@@ -152,7 +153,8 @@ class Broadcasts:
                 counts = await broadcast_rows.counts(conn, broadcast.id)
                 admin = await users.get(conn, broadcast.admin_id)
             status = broadcast.status if final else "running"
-            with self.i18n.context(), self.i18n.use_locale(admin.language if admin else self.i18n.default_locale):
+            locale = languages.of_user(admin, self.i18n.available_locales, self.i18n.default_locale)
+            with self.i18n.context(), self.i18n.use_locale(locale):
                 text = self.view.progress_text(broadcast.id, broadcast.audience, counts, status)
                 markup = None if final else self.view.progress(broadcast.id)
             chat_id = broadcast.progress_chat_id or broadcast.admin_id

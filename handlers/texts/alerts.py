@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import money
 from bot.notifications import Alert, DatabaseUnusable, LowBalance, PollOverrun, UnclearRefund, UpstreamFailing
-from providers.names import service_name
+from handlers.texts import labels
 
 
 def receipt(amount: str, balance: str) -> str:
@@ -42,7 +42,7 @@ def alert_text(alert: Alert) -> str:
                 "{user}. Check the upstream account for a number bought without an order."
             ).format(
                 id=order.id,
-                service=escape(service_name(order.service)),
+                service=escape(labels.service(order.service)),
                 country=escape(order.country),
                 provider=order.provider,
                 user=order.user_id,

@@ -4,6 +4,7 @@ why an order was not placed. Pure functions, HTML."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
@@ -11,7 +12,8 @@ from aiogram.utils.i18n import ngettext
 from bot.money.pricing import Quote
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import Terms
-from providers.names import country_name, flag, service_name
+from handlers.texts import labels
+from providers.names import flag
 
 
 def choose_country(any_on_sale: bool) -> str:
@@ -22,8 +24,10 @@ def choose_country(any_on_sale: bool) -> str:
 
 def choose_service(country: str, any_on_sale: bool) -> str:
     if any_on_sale:
-        return _("{flag} <b>{country}</b>: choose a service").format(flag=flag(country), country=country_name(country))
-    return _("Nothing is on sale in {country} right now.").format(country=country_name(country))
+        return _("{flag} <b>{country}</b>: choose a service").format(
+            flag=flag(country), country=escape(labels.country(country))
+        )
+    return _("Nothing is on sale in {country} right now.").format(country=escape(labels.country(country)))
 
 
 def sold_out() -> str:
@@ -36,7 +40,9 @@ def placing() -> str:
 
 def _title(quote: Quote) -> str:
     title = _("<b>{service}</b> · {flag} {country}").format(
-        service=service_name(quote.service), flag=flag(quote.country), country=country_name(quote.country)
+        service=escape(labels.service(quote.service)),
+        flag=flag(quote.country),
+        country=escape(labels.country(quote.country)),
     )
     if quote.rent_days:
         days = quote.rent_days

@@ -1,10 +1,15 @@
 """Translated labels for stored values, shared by the user's and the operator's screens: order statuses,
-ledger kinds, the demo mark. A raw value never reaches a screen; an unknown one shows as "other"."""
+ledger kinds, the demo mark, country names (CLDR's, in the reader's language). A raw value never reaches a
+screen; an unknown one shows as "other"."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.utils.i18n import gettext as _
 
+from bot import languages
+from providers.names import country_name, service_name, sort_key
 from storage.orders import OrderStatus
 
 
@@ -42,3 +47,26 @@ def ledger_kind(kind: str) -> str:
 def demo() -> str:
     """The mark on every screen of a simulated order."""
     return _("DEMO")
+
+
+def service(slug: str) -> str:
+    """A service's name: the brand as it is written everywhere (WhatsApp), "any other" in the reader's
+    language."""
+    if slug == "other":
+        return _("Any other service")
+    return service_name(slug)
+
+
+def country(code: str) -> str:
+    """The country's name in the language of the screen (``"DE"`` reads ``"Германия"`` in Russian)."""
+    return country_name(code, languages.current())
+
+
+def by_country_name(codes: list[str]) -> list[str]:
+    """Country codes in the order of their names in the language of the screen."""
+    return _sorted(languages.current(), tuple(codes))
+
+
+@lru_cache(maxsize=64)
+def _sorted(locale: str, codes: tuple[str, ...]) -> list[str]:
+    return sorted(codes, key=lambda code: sort_key(country_name(code, locale)))

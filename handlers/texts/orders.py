@@ -13,7 +13,7 @@ from aiogram.utils.i18n import ngettext
 from bot.orders.outcomes import Outcome, Result
 from handlers.texts import labels
 from handlers.texts.limits import TEXT_LIMIT, cut, visible_length
-from providers.names import country_name, flag, service_name
+from providers.names import flag
 from providers.otp import upstream_code
 from storage.orders import Order, OrderSms, OrderStatus
 
@@ -24,7 +24,7 @@ PHONE_CHARS, SERVICE_CHARS = 32, 64
 
 
 def _service(order: Order) -> str:
-    return escape(cut(service_name(order.service), SERVICE_CHARS))
+    return escape(cut(labels.service(order.service), SERVICE_CHARS))
 
 
 def _phone(order: Order) -> str:
@@ -70,7 +70,7 @@ def order_card(
     order: Order, sms: list[OrderSms], fmt: Callable[[int], str], *, demo: bool, now: datetime | None = None
 ) -> str:
     title = _("<b>Order #{id}</b> · {service} · {flag} {country}").format(
-        id=order.id, service=_service(order), flag=flag(order.country), country=escape(country_name(order.country))
+        id=order.id, service=_service(order), flag=flag(order.country), country=escape(labels.country(order.country))
     )
     lines = [f"🧪 <b>{labels.demo()}</b> {title}" if demo else title]
     if order.phone:
@@ -107,7 +107,7 @@ def order_list(has_orders: bool) -> str:
 
 def order_button(order: Order) -> str:
     """An order's line in /orders; it starts with "#" and its id."""
-    return f"#{order.id} {flag(order.country)} {service_name(order.service)} · {labels.order_status(order.status)}"
+    return f"#{order.id} {flag(order.country)} {labels.service(order.service)} · {labels.order_status(order.status)}"
 
 
 def renew_question(order: Order, days: int, price: str) -> str:

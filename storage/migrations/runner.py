@@ -15,6 +15,7 @@ from storage.migrations.v5_purchases import MIGRATION_5
 from storage.migrations.v6_money_bounds import MIGRATION_6
 from storage.migrations.v7_due_orders import MIGRATION_7
 from storage.migrations.v8_undelivered_sms import MIGRATION_8
+from storage.migrations.v9_language_choice import MIGRATION_9
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ MIGRATIONS: list[str] = [
     MIGRATION_6,
     MIGRATION_7,
     MIGRATION_8,
+    MIGRATION_9,
 ]
 
 

@@ -15,6 +15,7 @@ import asyncio
 import copy
 import inspect
 import itertools
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Self, TypeVar
@@ -27,6 +28,9 @@ from tests.fakes.telegram_objects import ApiError, Call, bad_request
 __all__ = ["Call", "FakeTelegram"]
 
 T = TypeVar("T")
+#: setMyCommands: 1-32 lower-case letters, digits and underscores
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+_LANGUAGE = re.compile(r"[a-z]{2}")
 _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 
 
@@ -55,6 +59,8 @@ class FakeTelegram:
         self.pre_checkout_answers: dict[str, dict[str, Any]] = {}  # query id -> {"ok", "error_message"}
         self.refunded: set[str] = set()  # telegram_payment_charge_id
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "scope type:chat_id:user_id|language" -> commands
+        self.descriptions: dict[str, str] = {}  # language code ("" for the default) -> setMyDescription
+        self.short_descriptions: dict[str, str] = {}  # language code ("" for the default) -> setMyShortDescription
         self._bot = tg.bot_user(bot_id, bot_username)
         self._users: dict[int, dict[str, Any]] = {}
         self._chats: dict[int, dict[int, dict[str, Any]]] = {}  # chat id -> message id -> Message
@@ -89,6 +95,10 @@ class FakeTelegram:
             "setmycommands": self._set_my_commands,
             "getmycommands": lambda p: self.commands.get(self._commands_key(p), []),
             "deletemycommands": self._delete_my_commands,
+            "setmydescription": lambda p: self._set_profile_text(p, "description", 512, self.descriptions),
+            "setmyshortdescription": lambda p: self._set_profile_text(
+                p, "short_description", 120, self.short_descriptions
+            ),
             "sendphoto": self._send_photo,
             **tg.message_methods(self),
         }
@@ -374,7 +384,25 @@ class FakeTelegram:
         return True
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
-        self.commands[self._commands_key(params)] = params.get("commands", [])
+        commands = params.get("commands", [])
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad_request("commands are invalid")
+        for command in commands:
+            if not _COMMAND.fullmatch(str(command.get("command", ""))):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[self._commands_key(params)] = commands
+        return True
+
+    @staticmethod
+    def _set_profile_text(params: dict[str, Any], field: str, limit: int, store: dict[str, str]) -> bool:
+        """setMyDescription / setMyShortDescription: plain text up to ``limit`` characters, per language."""
+        language = _language_code(params)
+        text = str(params.get(field, ""))
+        if tg.utf16_len(text) > limit:
+            raise bad_request(f"{field.upper()}_INVALID")
+        store[language] = text
         return True
 
     def _delete_my_commands(self, params: dict[str, Any]) -> bool:
@@ -534,4 +562,12 @@ class FakeTelegram:
     def _commands_key(params: dict[str, Any]) -> str:
         scope = params.get("scope") or {"type": "default"}
         scope_key = f"{scope.get('type')}:{scope.get('chat_id', '')}:{scope.get('user_id', '')}"
-        return f"{scope_key}|{params.get('language_code', '')}"
+        return f"{scope_key}|{_language_code(params)}"
+
+
+def _language_code(params: dict[str, Any]) -> str:
+    """The ``language_code`` of a profile method: empty, or two-letter ISO 639-1, else refused as Telegram does."""
+    code = str(params.get("language_code") or "")
+    if code and not _LANGUAGE.fullmatch(code):
+        raise bad_request("language code is invalid")
+    return code

@@ -9,9 +9,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.operator.accounts import UserCard
 from handlers.admin.texts.panel import Fmt, none
+from handlers.texts import labels
 from handlers.texts.balance import moment
 from handlers.texts.labels import ledger_kind, order_status
-from providers.names import service_name
 
 
 def users_help() -> str:
@@ -46,7 +46,7 @@ def user_card(card: UserCard, fmt: Fmt) -> str:
         lines.append(none())
     lines.append("\n" + _("<b>Last orders</b>"))
     for o in card.orders:
-        service = escape(service_name(o.service))
+        service = escape(labels.service(o.service))
         lines.append(f"#{o.id} {service} {o.country} · {order_status(o.status)} · {fmt(o.price)}")
     if not card.orders:
         lines.append(none())

@@ -8,12 +8,12 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from handlers.admin.texts.panel import Fmt, none
-from providers.names import service_name
+from handlers.texts import labels
 
 
 def prices(markup: Decimal, overrides: list[tuple[str, str, int]], fmt: Fmt) -> str:
     lines = [_("🏷 <b>Prices</b>"), _("Markup: {markup}%").format(markup=markup), "", _("<b>Overrides</b>")]
-    lines += [f"{escape(service_name(s))} ({escape(s)}) · {escape(c)}: {fmt(p)}" for s, c, p in overrides]
+    lines += [f"{escape(labels.service(s))} ({escape(s)}) · {escape(c)}: {fmt(p)}" for s, c, p in overrides]
     if not overrides:
         lines.append(none())
     lines += [

@@ -11,8 +11,8 @@ from bot.money.audit import Books, WriteOffs
 from bot.operator.stats import PERIODS, Quality, Report
 from handlers.admin.texts.books import TOP_USERS, Fmt, count_cost, unknown_costs, user
 from handlers.admin.texts.panel import none
+from handlers.texts import labels
 from handlers.texts.labels import order_status
-from providers.names import service_name
 from storage.orders import OrderStatus
 
 TOP = 10  # rows per breakdown
@@ -80,7 +80,7 @@ def stats(report: Report, fmt: Fmt) -> str:
     lines += unknown_costs(money[-1], fmt)
     lines += _write_offs(report.money, fmt)
     lines += _quality(_("By upstream"), report.by_provider, str)
-    lines += _quality(_("By service"), report.by_service, service_name)
+    lines += _quality(_("By service"), report.by_service, labels.service)
     lines += _quality(_("By country"), report.by_country, str)
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ install: $(STAMP) i18n
 # Compile every translation catalog (locales/<lang>/LC_MESSAGES/messages.po -> .mo).
 i18n: $(STAMP)
 	@for po in $$(find locales -name '*.po' 2>/dev/null); do \
-		$(BIN)/pybabel compile --use-fuzzy -i $$po -o $${po%.po}.mo >/dev/null || exit 1; \
+		$(BIN)/pybabel compile --statistics -i $$po -o $${po%.po}.mo >/dev/null || exit 1; \
 	done
 
 run: install
@@ -34,11 +34,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Refresh the message template after changing user-facing strings. Keywords: gettext as ``_``, lazy_gettext
-# as ``__``, and the plural forms (singular, plural, n) of ngettext and lazy_ngettext.
+# After changing user-facing strings: refresh the template, merge it into every catalog (a changed message
+# turns fuzzy there until translated: tests refuse fuzzy and empty ones), and fill the English catalog from
+# the source. Keywords: gettext as ``_``, lazy_gettext as ``__``, and the plural forms (singular, plural, n)
+# of ngettext and lazy_ngettext.
 messages: $(STAMP)
-	$(BIN)/pybabel extract --sort-by-file -k _ -k __ -k lazy_gettext -k ngettext:1,2 -k lazy_ngettext:1,2 \
-		-o locales/messages.pot bot handlers
+	$(BIN)/pybabel extract --sort-by-file --add-location=file -k _ -k __ -k lazy_gettext -k ngettext:1,2 \
+		-k lazy_ngettext:1,2 -o locales/messages.pot bot handlers
+	$(BIN)/pybabel update --ignore-obsolete --ignore-pot-creation-date --width 120 -i locales/messages.pot -d locales -D messages
+	$(BIN)/python locales/source_catalog.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,6 +10,8 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n.lazy_proxy import LazyProxy
 
+from handlers.texts import labels
+
 
 class UserCommand(NamedTuple):
     command: str  # without the slash
@@ -35,4 +37,4 @@ def bot_commands() -> list[BotCommand]:
 
 def command_lines() -> list[str]:
     """One HTML line per command, ``/buy — Buy a number``, for /help: call inside an i18n context."""
-    return [f"/{c.command} — {escape(str(c.description))}" for c in USER_COMMANDS]
+    return [labels.line(f"/{c.command} — {escape(str(c.description))}") for c in USER_COMMANDS]

@@ -120,7 +120,7 @@ def _service_label(quote: Quote, fmt: Callable[[int], str]) -> str:
     label += f" · {fmt(quote.price)}"
     if quote.stock is not None:
         label += " · " + ngettext("{n} left", "{n} left", quote.stock).format(n=quote.stock)
-    return label
+    return labels.line(label)
 
 
 def services(country: str, quotes: list[Quote], page: int, fmt: Callable[[int], str]) -> InlineKeyboardMarkup:

@@ -8,7 +8,9 @@ from aiogram.utils.i18n import I18n
 from bot import languages
 from bot.app import LOCALES
 from bot.money.billing import money
+from bot.notifications import UpstreamFailing
 from bot.people import People
+from handlers.notifier import Notifier
 from handlers.texts import labels
 from providers.money import format_localized
 from providers.names import country_name, sort_key
@@ -117,3 +119,27 @@ def test_country_lists_sort_by_the_localized_name() -> None:
     with i18n.context(), i18n.use_locale("en"):
         assert labels.by_country_name(codes) == ["AT", "EG", "DE", "IS", "US"]
     assert sort_key("Île") == sort_key("ile")
+
+
+class _Bot:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str) -> None:
+        self.sent.append((chat_id, text))
+
+
+async def test_each_admin_is_alerted_in_their_own_language(db: Database) -> None:
+    people, bot = People(db), _Bot()
+    await people.register(1, None, "Ann", "fa")  # Persian app
+    await people.register(2, None, "Bob", "en")
+    await people.choose_language(2, "ru")  # picked Russian
+    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+    notifier = Notifier(bot, i18n, None, None, None, people, frozenset({1, 2, 3}))  # type: ignore[arg-type]
+    await notifier.alert(UpstreamFailing("smsactivate", "HTTP 502"))
+    sent = dict(bot.sent)
+    source = "⚠️ Upstream {name} is failing and out of routing: {error}"
+    for admin, locale in ((1, "fa"), (2, "ru"), (3, "en")):  # 3 never wrote to the bot: the default
+        expected = i18n.gettext(source, locale=locale).format(name="smsactivate", error="HTTP 502")
+        assert sent[admin] == expected
+    assert sent[1] != sent[3] and sent[2] != sent[3]

@@ -4,6 +4,8 @@ screen; an unknown one shows as "other"."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import lru_cache
 
 from aiogram.utils.i18n import gettext as _
@@ -70,3 +72,23 @@ def by_country_name(codes: list[str]) -> list[str]:
 @lru_cache(maxsize=64)
 def _sorted(locale: str, codes: tuple[str, ...]) -> list[str]:
     return sorted(codes, key=lambda code: sort_key(country_name(code, locale)))
+
+
+#: the right-to-left mark: a line that starts with it is laid out right to left
+RLM = "\u200f"
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def line(text: str) -> str:
+    """A line put together in code (a button, /help's command list), safe on a right-to-left screen: in
+    Persian or Arabic, a line whose first letter is Latin (a brand, a /command) would be laid out left to
+    right, its words out of order; it gets a right-to-left mark first. Elsewhere unchanged."""
+    if languages.current() not in languages.RIGHT_TO_LEFT:
+        return text
+    for ch in _TAG.sub("", text):
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return text
+        if kind == "L":
+            return RLM + text
+    return text

@@ -106,8 +106,9 @@ def order_list(has_orders: bool) -> str:
 
 
 def order_button(order: Order) -> str:
-    """An order's line in /orders; it starts with "#" and its id."""
-    return f"#{order.id} {flag(order.country)} {labels.service(order.service)} · {labels.order_status(order.status)}"
+    """An order's line in /orders: "#" and its id, the service, the status."""
+    status = labels.order_status(order.status)
+    return labels.line(f"#{order.id} {flag(order.country)} {labels.service(order.service)} · {status}")
 
 
 def renew_question(order: Order, days: int, price: str) -> str:

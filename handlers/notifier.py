@@ -102,6 +102,18 @@ class Notifier:
         except TelegramAPIError as exc:
             logger.info("order %d: card not updated: %s", order.id, exc)
 
+    async def tell_user(self, user_id: int, render: Callable[[], str]) -> bool:
+        """Send a user the text ``render`` makes, in that user's language (an admin's action told to them);
+        best effort: False when Telegram refused it."""
+        with self.i18n.context(), self.i18n.use_locale(await self._locale(user_id)):
+            text = render()
+        try:
+            await self.bot.send_message(user_id, text)
+        except TelegramAPIError as exc:
+            logger.info("could not tell user %d: %s", user_id, exc)
+            return False
+        return True
+
     async def tell_admins(self, render: Callable[[], str]) -> None:
         """Send every admin the text ``render`` makes, in that admin's language."""
         for admin_id in self.admin_ids:

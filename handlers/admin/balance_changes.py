@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -22,6 +21,7 @@ from handlers.admin.texts import accounts as texts
 from handlers.admin.texts.panel import with_amount_rule
 from handlers.callbacks import AdminUserCb
 from handlers.filters import on_loop
+from handlers.notifier import Notifier
 from handlers.screens import show
 from handlers.texts import refusals
 from providers.money import parse_amount
@@ -45,7 +45,7 @@ def parse_user_id(text: str) -> int:
 
 
 async def change_balance(
-    message: Message, billing: Billing, bot: Bot, user_id: int, amount: int, reason: str
+    message: Message, billing: Billing, notifier: Notifier, user_id: int, amount: int, reason: str
 ) -> Entry | None:
     """Post ``amount`` (negative: a debit) to ``user_id``'s balance as the admin who sent ``message``, confirm it
     to the admin and tell the user. None when nothing changed (the admin was told why)."""
@@ -71,17 +71,18 @@ async def change_balance(
         await message.answer(texts.already_done())
         return None
     logger.info("admin %d adjusted user %d by %d", admin_id, user_id, amount)
-    credit, shown, balance = amount > 0, billing.fmt(abs(amount)), billing.fmt(entry.balance_after)
+    after = entry.balance_after
+    credit, shown, balance = amount > 0, billing.fmt(abs(amount)), billing.fmt(after)
     await message.answer(texts.changed(credit, user_id, shown, balance))
-    try:
-        await bot.send_message(user_id, texts.told(credit, shown, balance))
-    except TelegramAPIError as exc:  # the money moved; the notice is best effort
-        logger.info("could not tell user %d about a balance change: %s", user_id, exc)
+    # in the user's language, amounts as it writes them; the money moved, the notice is best effort
+    await notifier.tell_user(user_id, lambda: texts.told(credit, billing.fmt(abs(amount)), billing.fmt(after)))
     return entry
 
 
 @router.message(Command("credit", "debit"))
-async def command(message: Message, command: CommandObject, billing: Billing, settings: Settings, bot: Bot) -> None:
+async def command(
+    message: Message, command: CommandObject, billing: Billing, settings: Settings, notifier: Notifier
+) -> None:
     """``/credit <telegram_id> <amount> [reason]``, and ``/debit`` alike."""
     credit = command.command == "credit"
     parts = (command.args or "").split(maxsplit=2)
@@ -93,7 +94,7 @@ async def command(message: Message, command: CommandObject, billing: Billing, se
         await message.answer(with_amount_rule(usage, settings.max_amount_minor, billing.fmt))
         return
     reason = parts[2] if len(parts) > 2 else texts.default_reason(credit)
-    await change_balance(message, billing, bot, user_id, amount if credit else -amount, reason)
+    await change_balance(message, billing, notifier, user_id, amount if credit else -amount, reason)
 
 
 @router.callback_query(AdminUserCb.filter(F.action.in_({"credit", "debit"})))
@@ -110,7 +111,12 @@ async def ask_amount(
 
 @router.message(StateFilter(Adjust.amount), on_loop(F.text), on_loop(~F.text.startswith("/")))
 async def amount_given(
-    message: Message, state: FSMContext, billing: Billing, settings: Settings, admin_users: AdminUsers, bot: Bot
+    message: Message,
+    state: FSMContext,
+    billing: Billing,
+    settings: Settings,
+    admin_users: AdminUsers,
+    notifier: Notifier,
 ) -> None:
     """The amount and the reason for the user screen's Credit or Debit; the card again once it is posted."""
     data = await state.get_data()
@@ -127,5 +133,5 @@ async def amount_given(
         return
     await state.clear()
     reason = reason.strip() or texts.default_reason(sign > 0)
-    if await change_balance(message, billing, bot, user_id, sign * amount, reason) is not None:
+    if await change_balance(message, billing, notifier, user_id, sign * amount, reason) is not None:
         await show_card(message, user_id, admin_users, billing)

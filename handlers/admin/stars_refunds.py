@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.money.billing import Billing
 from bot.money.stars import Payments, Refund
 from handlers.admin.texts import stars_refunds as texts
+from handlers.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ MAX_CHARGE_ID = 256  # Telegram's charge ids are short; a longer one is garbage
 
 @router.message(Command("refund_stars"))
 async def refund_stars(
-    message: Message, command: CommandObject, payments: Payments, billing: Billing, bot: Bot
+    message: Message, command: CommandObject, payments: Payments, billing: Billing, bot: Bot, notifier: Notifier
 ) -> None:
     charge = (command.args or "").strip()
     if not charge or " " in charge or len(charge) > MAX_CHARGE_ID:
@@ -34,7 +34,4 @@ async def refund_stars(
     p = result.payment
     if result.outcome is not Refund.REFUNDED or p is None:
         return
-    try:
-        await bot.send_message(p.user_id, texts.told(p.stars, billing.fmt(p.amount), result.debited))
-    except TelegramAPIError as exc:
-        logger.warning("could not tell user %d about the refund: %s", p.user_id, exc)
+    await notifier.tell_user(p.user_id, lambda: texts.told(p.stars, billing.fmt(p.amount), result.debited))

@@ -23,7 +23,9 @@ def movement(entry: Entry, fmt: Callable[[int], str]) -> str:
     """One ledger row: when, how much (signed), what, and for which order."""
     sign = "+" if entry.amount > 0 else "−"
     order = f" #{entry.order_id}" if entry.order_id else ""
-    return f"{moment(entry.created_at)} {sign}{fmt(abs(entry.amount))} {labels.ledger_kind(entry.kind)}{order}"
+    return labels.line(
+        f"{moment(entry.created_at)} {sign}{fmt(abs(entry.amount))} {labels.ledger_kind(entry.kind)}{order}"
+    )
 
 
 def balance_text(balance: int, entries: list[Entry], fmt: Callable[[int], str]) -> str:

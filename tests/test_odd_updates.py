@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
 
+from bot.app import LOCALES
+from handlers.texts.start import welcome
+from tests.fakes import telegram_objects as tg
 from tests.inprocess import LiveBot, live_bot
 
 USER, OTHER = 4242, 5151
@@ -119,7 +123,18 @@ async def test_a_tap_on_a_message_gone_from_the_chat_sends_the_screen_anew(live:
     assert "How it works" in texts(live, USER)[-1] and len(texts(live, USER)) == 2
 
 
-@pytest.mark.parametrize("language_code", ["", None, "zz-zz", "pt-br"])
-async def test_a_user_with_an_empty_or_odd_language_gets_english(live: LiveBot, language_code: str | None) -> None:
+@pytest.mark.parametrize("language_code", ["", None, "zz-zz", "de-DE"])
+async def test_a_user_with_an_empty_odd_or_unshipped_language_gets_english(
+    live: LiveBot, language_code: str | None
+) -> None:
     await live.say(OTHER, "/start", language_code=language_code)
     assert len(texts(live, OTHER)) == 1 and "Welcome" in texts(live, OTHER)[0]
+
+
+async def test_a_regional_code_reads_its_language(live: LiveBot) -> None:
+    await live.say(OTHER, "/start", language_code="pt-br")  # as Telegram sends a Brazilian's
+    (text,) = texts(live, OTHER)
+    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+    with i18n.context(), i18n.use_locale("pt"):
+        portuguese = welcome()
+    assert "Welcome" not in portuguese and tg.render(portuguese, "HTML") == text

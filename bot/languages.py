@@ -4,7 +4,7 @@ one, else the language of their Telegram app (``pt-BR`` reads Portuguese), else 
 from __future__ import annotations
 
 from collections.abc import Collection
-from functools import cache
+from functools import cache, lru_cache
 
 from aiogram.utils.i18n.context import get_i18n
 from babel import Locale, UnknownLocaleError
@@ -20,7 +20,12 @@ RIGHT_TO_LEFT = frozenset({"fa", "ar"})
 
 def match(language_code: str | None, available: Collection[str], default: str = DEFAULT) -> str:
     """The translation for a language tag (``pt-br``, ``uk-UA``, ``en``, empty, odd): its exact locale or
-    its language if ``available`` has it, else ``default``."""
+    its language if ``available`` has it, else ``default``. Asked on every update: remembered per tag."""
+    return _match(language_code, tuple(available), default)
+
+
+@lru_cache(maxsize=1024)
+def _match(language_code: str | None, available: tuple[str, ...], default: str) -> str:
     try:
         locale = Locale.parse(language_code or "", sep="-")
     except (ValueError, TypeError, UnknownLocaleError):

@@ -107,7 +107,7 @@ def _page(count: int, page: int) -> tuple[int, int]:
 def countries(codes: list[str], page: int) -> InlineKeyboardMarkup:
     page, pages = _page(len(codes), page)
     shown = codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    buttons = [_button(f"{flag(code)} {labels.country(code)}", CountryCb(country=code)) for code in shown]
+    buttons = [_button(labels.line(f"{flag(code)} {labels.country(code)}"), CountryCb(country=code)) for code in shown]
     nav = _pager(page, pages, lambda p: CountriesCb(page=p))
     return InlineKeyboardMarkup(inline_keyboard=[*in_rows(buttons, 2), *nav, [menu_button()]])
 

@@ -59,20 +59,28 @@ def format_minor(amount: int, currency: str) -> str:
 def format_localized(amount: int, currency: str, locale: str) -> str:
     """``1370, "USD"`` as the locale writes money, from CLDR through Babel: ``"1,37 $"`` in ``ru``,
     ``"US$ 1,37"`` in ``pt``. Always the currency's own number of decimals (XTR none), exactly: the minor
-    units become a Decimal, never a float."""
+    units become a Decimal, never a float. A currency written in letters is kept apart from the digits
+    (``"XTR 500"``, ``"Rp 15.000"``), as CLDR's currency spacing asks and Babel does not do."""
     exp = exponent(currency)
-    pattern = _currency_pattern(locale)
-    pattern.frac_prec = (exp, exp)
-    return pattern.apply(Decimal(amount).scaleb(-exp), pattern_locale(locale), currency=currency, currency_digits=False)
+    pattern = _currency_pattern(locale, exp)
+    text = pattern.apply(Decimal(amount).scaleb(-exp), _locale(locale), currency=currency, currency_digits=False)
+    return _LETTER_DIGIT.sub("\xa0", text)
 
 
-def _currency_pattern(locale: str) -> NumberPattern:
-    """A fresh copy of the locale's standard currency pattern (``apply`` reads ``frac_prec`` off it)."""
-    return parse_pattern(pattern_locale(locale).currency_formats["standard"].pattern)
+#: the point between a currency's letters and the amount's digits, either way round
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
 @cache
-def pattern_locale(locale: str) -> Locale:
+def _currency_pattern(locale: str, exp: int) -> NumberPattern:
+    """The locale's standard currency pattern with ``exp`` decimals (``apply`` reads, never changes it)."""
+    pattern = parse_pattern(_locale(locale).currency_formats["standard"].pattern)
+    pattern.frac_prec = (exp, exp)
+    return pattern
+
+
+@cache
+def _locale(locale: str) -> Locale:
     return Locale.parse(locale)
 
 

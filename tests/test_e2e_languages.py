@@ -73,9 +73,9 @@ def kept_words(language: str) -> frozenset[str]:
 
 
 def screens(fake: FakeTelegram, user_id: int) -> list[str]:
-    """Every text the user was shown: messages and their buttons."""
+    """Every text the user was shown, screens an edit replaced included: messages and their buttons."""
     out = []
-    for message in fake.messages_to(user_id):
+    for message in fake.shown_to(user_id):
         out.append(message.get("text", ""))
         for row in message.get("reply_markup", {}).get("inline_keyboard", []):
             out += [button["text"] for button in row]

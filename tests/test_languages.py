@@ -85,7 +85,8 @@ def test_money_as_each_language_writes_it() -> None:
     assert money(441, "USD", "pt") == "US$\xa04,41"
     assert money(123456, "USD", "tr") == "$1.234,56"
     assert money(1250, "XTR", "ru") == "1\xa0250\xa0XTR"  # Stars have no decimals
-    assert money(15000, "IDR", "id") == "Rp15.000"
+    assert money(15000, "IDR", "id") == "Rp\xa015.000"  # letters kept apart from digits (CLDR spacing)
+    assert money(500, "XTR", "tr") == "XTR\xa0500"
     assert money(-50, "USD", "es") == "-0,50\xa0US$"
     assert format_localized(10**15, "USD", "ar").replace("\u200f", "").startswith("10,000,000,000,000.00")
 
@@ -118,7 +119,13 @@ def test_country_lists_sort_by_the_localized_name() -> None:
     assert (names[0] == "Австрия" and names[-1] == "Исландия") or names == sorted(names, key=sort_key)
     with i18n.context(), i18n.use_locale("en"):
         assert labels.by_country_name(codes) == ["AT", "EG", "DE", "IS", "US"]
-    assert sort_key("Île") == sort_key("ile")
+    with i18n.context(), i18n.use_locale("uk"):  # Естонія, Єгипет, Індія, Йорданія, Україна
+        assert labels.by_country_name(["UA", "EG", "EE", "IN", "JO"]) == ["EE", "EG", "IN", "JO", "UA"]
+    with i18n.context(), i18n.use_locale("fa"):  # بحرین، پاکستان، تایلند، چین، کانادا، گرجستان، هند
+        assert labels.by_country_name(["IN", "GE", "CA", "CN", "TH", "PK", "BH"]) == [
+            "BH", "PK", "TH", "CN", "CA", "GE", "IN"
+        ]  # fmt: skip
+    assert sort_key("Île") < sort_key("Irak") < sort_key("Italie")
 
 
 class _Bot:

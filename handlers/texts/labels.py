@@ -71,6 +71,8 @@ def by_country_name(codes: list[str]) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _sorted(locale: str, codes: tuple[str, ...]) -> list[str]:
+    if locale == languages.DEFAULT:  # as English lists always were: by the plain name
+        return sorted(codes, key=country_name)
     return sorted(codes, key=lambda code: sort_key(country_name(code, locale)))
 
 

@@ -64,6 +64,7 @@ class FakeTelegram:
         self._bot = tg.bot_user(bot_id, bot_username)
         self._users: dict[int, dict[str, Any]] = {}
         self._chats: dict[int, dict[int, dict[str, Any]]] = {}  # chat id -> message id -> Message
+        self._shown: dict[int, list[dict[str, Any]]] = {}  # chat id -> every message as sent or edited, in order
         self._sources: dict[tuple[int, int], str] = {}  # text/caption as sent, to detect "not modified"
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._update_ids = itertools.count(100_000_001)
@@ -289,6 +290,11 @@ class FakeTelegram:
         chat = self._chats.get(user_id, {})
         return [copy.deepcopy(m) for _, m in sorted(chat.items()) if m.get("from", {}).get("id") == self.bot_id]
 
+    def shown_to(self, user_id: int) -> list[dict[str, Any]]:
+        """Every screen the bot put in that chat: each message as sent, then as each edit left it (a screen
+        that an edit replaced is still here), in order."""
+        return copy.deepcopy(self._shown.get(user_id, []))
+
     def find_button(self, user_id: int, text_contains: str) -> tuple[int, str]:
         """(message id, callback data) of the newest bot button whose text contains ``text_contains``."""
         seen: list[str] = []
@@ -471,6 +477,7 @@ class FakeTelegram:
         new["edit_date"] = new["date"] + 1
         self._chats[chat_id][message_id] = new  # type: ignore[index]
         self._sources[(chat_id, message_id)] = source  # type: ignore[index]
+        self._shown.setdefault(chat_id, []).append(copy.deepcopy(new))
         return copy.deepcopy(new)
 
     def _delete_message(self, params: dict[str, Any]) -> bool:
@@ -556,6 +563,7 @@ class FakeTelegram:
             content["reply_markup"] = markup
         msg = self._store(chat_id, self._bot, content)
         self._sources[(chat_id, msg["message_id"])] = source
+        self._shown.setdefault(chat_id, []).append(copy.deepcopy(msg))
         return copy.deepcopy(msg)
 
     @staticmethod

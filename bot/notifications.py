@@ -19,9 +19,9 @@ class LowBalance:
     """An upstream's balance fell under the alert threshold."""
 
     upstream: str
-    balance: str | None  # as the upstream states it, e.g. "4.00 USD"
+    balance: int | None  # minor units of ``currency`` (converted from the upstream's); None when unknown now
     threshold: int  # minor units of ``currency``
-    currency: str
+    currency: str  # the bot's
 
 
 @dataclass(frozen=True, slots=True)

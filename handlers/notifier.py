@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 
 from bot import languages
 from bot.money.billing import Billing
-from bot.notifications import Alert
+from bot.notifications import Alert, DatabaseUnusable
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.people import People
@@ -114,10 +114,12 @@ class Notifier:
             return False
         return True
 
-    async def tell_admins(self, render: Callable[[], str]) -> None:
-        """Send every admin the text ``render`` makes, in that admin's language."""
+    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> None:
+        """Send every admin the text ``render`` makes, in that admin's language; in the default when
+        ``database`` is False (the alert is that the database failed: it is not asked, not waited for)."""
         for admin_id in self.admin_ids:
-            with self.i18n.context(), self.i18n.use_locale(await self._admin_locale(admin_id)):
+            locale = await self._admin_locale(admin_id) if database else self.i18n.default_locale
+            with self.i18n.context(), self.i18n.use_locale(locale):
                 text = render()
             try:
                 await self.bot.send_message(admin_id, text)
@@ -133,7 +135,7 @@ class Notifier:
             return self.i18n.default_locale
 
     async def alert(self, alert: Alert) -> None:
-        await self.tell_admins(lambda: alert_text(alert))
+        await self.tell_admins(lambda: alert_text(alert), database=not isinstance(alert, DatabaseUnusable))
 
     async def send_receipt(self, payment: Payment, balance: int) -> None:
         with self.i18n.context(), self.i18n.use_locale(await self._locale(payment.user_id)):

@@ -72,10 +72,10 @@ async def _alert(message: Message, sp: SuccessfulPayment, data: dict[str, Any], 
         bot: Bot = data["bot"]
         result = CreditResult(Credit.UNSTORED, error=error)
         named = texts.facts(sp, user_id, error)
-        await notifier.tell_admins(lambda: texts.failure_for_admins(result, named))
         language = message.from_user.language_code if message.from_user else None
         with i18n.context(), i18n.use_locale(locale_for(i18n, language)):  # the database is not asked: it failed
             user_text = texts.failure_for_user(result, named)
-        await bot.send_message(message.chat.id, user_text)
+        await bot.send_message(message.chat.id, user_text)  # the payer first
+        await notifier.tell_admins(lambda: texts.failure_for_admins(result, named), database=False)
     except Exception:
         logger.warning("stars payment %s: could not alert the admins or the user", sp.telegram_payment_charge_id)

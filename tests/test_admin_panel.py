@@ -296,7 +296,7 @@ class _Admins:
         self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
         self.sent: list[str] = []
 
-    async def tell_admins(self, render: Callable[[], str]) -> None:
+    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> None:
         with self.i18n.context():
             self.sent.append(render())
 

@@ -112,7 +112,7 @@ class Upstreams:
             for kind in sorted(now - before):
                 logger.warning("alerting admins: upstream %s %s", info.name, kind)
                 if kind == "low":
-                    found.append(LowBalance(info.name, info.balance, self.threshold, self.pricing.currency))
+                    found.append(LowBalance(info.name, info.balance_minor, self.threshold, self.pricing.currency))
                 else:
                     found.append(UpstreamFailing(info.name, info.last_error))
         return found

@@ -30,7 +30,9 @@ def alert_text(alert: Alert) -> str:
     match alert:
         case LowBalance():
             return _("⚠️ Upstream {name}: balance {balance} is under {threshold}.").format(
-                name=alert.upstream, balance=alert.balance, threshold=money(alert.threshold, alert.currency)
+                name=alert.upstream,
+                balance="?" if alert.balance is None else money(alert.balance, alert.currency),
+                threshold=money(alert.threshold, alert.currency),
             )
         case UpstreamFailing():
             return _("⚠️ Upstream {name} is failing and out of routing: {error}").format(
@@ -43,7 +45,7 @@ def alert_text(alert: Alert) -> str:
             ).format(
                 id=order.id,
                 service=escape(labels.service(order.service)),
-                country=escape(order.country),
+                country=escape(labels.country(order.country)),
                 provider=order.provider,
                 user=order.user_id,
             )

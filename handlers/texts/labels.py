@@ -55,7 +55,7 @@ def service(slug: str) -> str:
     """A service's name: the brand as it is written everywhere (WhatsApp), "any other" in the reader's
     language."""
     if slug == "other":
-        return _("Any other service")
+        return _("Any other")
     return service_name(slug)
 
 

@@ -41,13 +41,14 @@ def user_card(card: UserCard, fmt: Fmt) -> str:
     for e in card.entries:
         sign = "+" if e.amount > 0 else "−"
         reason = f" · {escape(e.reason)}" if e.reason else ""
-        lines.append(f"{moment(e.created_at)} {sign}{fmt(abs(e.amount))} {ledger_kind(e.kind)}{reason}")
+        lines.append(labels.line(f"{moment(e.created_at)} {sign}{fmt(abs(e.amount))} {ledger_kind(e.kind)}{reason}"))
     if not card.entries:
         lines.append(none())
     lines.append("\n" + _("<b>Last orders</b>"))
     for o in card.orders:
         service = escape(labels.service(o.service))
-        lines.append(f"#{o.id} {service} {o.country} · {order_status(o.status)} · {fmt(o.price)}")
+        country = escape(labels.country(o.country))
+        lines.append(labels.line(f"#{o.id} {service} {country} · {order_status(o.status)} · {fmt(o.price)}"))
     if not card.orders:
         lines.append(none())
     return "\n".join(lines)

@@ -81,7 +81,7 @@ def stats(report: Report, fmt: Fmt) -> str:
     lines += _write_offs(report.money, fmt)
     lines += _quality(_("By upstream"), report.by_provider, str)
     lines += _quality(_("By service"), report.by_service, labels.service)
-    lines += _quality(_("By country"), report.by_country, str)
+    lines += _quality(_("By country"), report.by_country, labels.country)
     return "\n".join(lines)
 
 

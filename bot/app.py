@@ -106,9 +106,16 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
 
 
 async def on_startup(
-    bot: Bot, scheduler: AsyncIOScheduler, jobs: Jobs, catalog: Catalog, i18n: I18n, broadcasts: Broadcasts
+    bot: Bot,
+    dispatcher: Dispatcher,
+    scheduler: AsyncIOScheduler,
+    jobs: Jobs,
+    catalog: Catalog,
+    i18n: I18n,
+    broadcasts: Broadcasts,
 ) -> None:
-    await bot_profile.publish(bot, i18n)  # commands and descriptions, in every language
+    await bot_profile.publish_default(bot, i18n)  # the menu and descriptions; every language's in the background
+    dispatcher["profile_task"] = asyncio.create_task(bot_profile.publish_languages(bot, i18n))
     gc.collect()  # start-up's objects (aiogram, its models, the handlers) live as long as the process: frozen,
     gc.freeze()  # no later full collection walks them (0.2-0.4 s of event loop each, with 10,000 open orders)
     jobs.schedule(scheduler)
@@ -117,7 +124,11 @@ async def on_startup(
     logger.info("bot started with providers: %s", ", ".join(catalog.providers) or "none")
 
 
-async def on_shutdown(scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts: Broadcasts, jobs: Jobs) -> None:
+async def on_shutdown(
+    dispatcher: Dispatcher, scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts: Broadcasts, jobs: Jobs
+) -> None:
+    if (profile := dispatcher.workflow_data.pop("profile_task", None)) is not None:
+        profile.cancel()  # a stop before every language's profile is set: the next start sets them
     await broadcasts.stop()
     if scheduler.running:
         scheduler.pause()  # no new runs; a run in progress finishes (shutdown would cancel it mid-way)

@@ -47,7 +47,10 @@ def of_user(user: User | None, available: Collection[str], default: str = DEFAUL
 
 @cache
 def native_name(language: str) -> str:
-    """The language's name in itself, capitalised (``ru`` -> ``Русский``), from CLDR."""
+    """The language's name in itself, capitalised (``ru`` -> ``Русский``), from CLDR; Indonesian as its
+    speakers name it in a language list (CLDR's "Indonesia" reads as the country)."""
+    if language == "id":
+        return "Bahasa Indonesia"
     name = Locale.parse(language).get_display_name(language) or language
     return name[:1].upper() + name[1:]
 

@@ -155,7 +155,8 @@ async def test_language_picked_with_the_command_wins_at_once(fake: FakeTelegram,
     await fake.wait_for(lambda: fake.messages_to(user), timeout=30)
     await tap(fake, user, "Русский")
     russian_welcome = t("ru", "👋 <b>Welcome!</b>\n")  # the first line is enough to find it
-    assert "Welcome!" not in e2e.last_text(fake, user)
+    chosen = t("ru", "✅ The bot now speaks {language}.").format(language="Русский")
+    assert e2e.last_text(fake, user).startswith(chosen) and "Welcome!" not in e2e.last_text(fake, user)
     assert t("ru", "📱 Buy a number") in str(fake.messages_to(user)[-1].get("reply_markup"))
     del russian_welcome
     fake.send_message(user, "/help", language_code="en")  # the app still says English: the pick wins
@@ -167,8 +168,10 @@ async def test_language_picked_with_the_command_wins_at_once(fake: FakeTelegram,
 
 
 async def test_the_profile_is_set_in_every_language(fake: FakeTelegram, start_bot: StartBot) -> None:
-    await start_bot()
-    await fake.wait_for(lambda: len(fake.short_descriptions) == len(LANGUAGES) + 1)
+    fake.inject_error("setMyDescription", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
+    await start_bot()  # polling starts without waiting for the languages' profiles
+    await fake.wait_for(lambda: len(fake.short_descriptions) == len(LANGUAGES) + 1, timeout=60)
+    assert len(fake.calls_of("setMyDescription")) == len(LANGUAGES) + 2  # the 429 waited for, then once more
     for language in LANGUAGES:
         menu = fake.commands[f"default::|{language}"]
         assert {c["command"] for c in menu} >= {"buy", "balance", "orders", "language", "help"}

@@ -53,6 +53,7 @@ def test_every_language_is_named_in_itself() -> None:
     names = {code: languages.native_name(code) for code in languages.LANGUAGES}
     assert names["ru"] == "Русский" and names["uk"] == "Українська" and names["tr"] == "Türkçe"
     assert names["fa"] == "فارسی" and names["ar"] == "العربية" and names["en"] == "English"
+    assert names["id"] == "Bahasa Indonesia" and names["pt"] == "Português"
     assert len(set(names.values())) == len(names)
 
 

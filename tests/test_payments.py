@@ -212,7 +212,9 @@ class Sent:
         self.admins: list[str] = []
         self.users: list[tuple[int, str]] = []
 
-    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> None:  # one admin in the settings
+    async def tell_admins(
+        self, render: Callable[[], str], *, database: bool = True
+    ) -> None:  # one admin in the settings
         with self.i18n.context():
             self.admins.append(render())
 

@@ -202,12 +202,17 @@ class SettingChecks(BaseSettings):
             raise ValueError(f"must be a positive amount in {currency}, got {value.strip()!r}") from None
         return value.strip()
 
-    @field_validator("price_step", "default_price", mode="before", check_fields=False)
+    @field_validator("terms_file", mode="before", check_fields=False)
+    @classmethod
+    def _blank_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("price_step", "default_price", "outbound_sms_price", mode="before", check_fields=False)
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("price_step", "default_price", check_fields=False)
+    @field_validator("price_step", "default_price", "outbound_sms_price", check_fields=False)
     @classmethod
     def _amount_in_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
         """An amount in CURRENCY: positive, with no more decimals than CURRENCY has (0 for IDR)."""

@@ -71,6 +71,11 @@ class Settings(SettingChecks):
     user_updates_per_second: float = Field(3.0, gt=0, le=1000)  # per user; past it (and the burst) updates are dropped
     user_updates_burst: int = Field(10, ge=1, le=10000)
     refresh_min_seconds: float = Field(5.0, ge=0, le=3600)  # Refresh asks the upstream at most this often per order
+    referral_percent: int = Field(5, ge=0, le=50)  # of an invited user's settled purchase, to the inviter; 0: off
+    terms_text: str = ""  # what /terms shows; empty: TERMS_FILE, else the built-in terms (refund rules)
+    terms_file: Path | None = None
+    # the price of one SMS sent from a rented number (in CURRENCY); unset: sending is off
+    outbound_sms_price: Annotated[str | None, Field(validate_default=True)] = None
     # the largest amount an operator may type (credit, debit, promo code, price override), in CURRENCY;
     # unset: MAX_AMOUNT_USD in CURRENCY (see max_amount_minor)
     max_amount: Annotated[str | None, AfterValidator(max_amount_check), Field(validate_default=True)] = None
@@ -109,6 +114,13 @@ class Settings(SettingChecks):
         major = DEFAULT_PRICE_USD / rate
         minor = int(major.scaleb(exponent(self.currency)).to_integral_value(rounding=ROUND_CEILING))
         return max(-(-minor // step) * step, step)
+
+    @property
+    def outbound_sms_price_minor(self) -> int | None:
+        """OUTBOUND_SMS_PRICE in minor units of CURRENCY; None (sending from rented numbers is off) when unset."""
+        if self.outbound_sms_price is None:
+            return None
+        return to_minor(self.outbound_sms_price, self.currency)
 
     @property
     def upstream_balance_alert_minor(self) -> int:

@@ -11,12 +11,14 @@ from pydantic import Field
 Id = Annotated[int, Field(ge=0, lt=2**63)]
 #: a small count or page number
 Small = Annotated[int, Field(ge=0, le=100_000)]
+#: how many numbers one confirmation places
+Quantity = Annotated[int, Field(ge=1, le=5)]
 #: a catalog key (ISO country code or upstream name slug): never markup, never long
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # buy | balance | topup | orders | help | home | language
+    action: str  # buy | balance | topup | orders | help | home | language | popular | referral | paysupport | terms
 
 
 class LanguageCb(CallbackData, prefix="lg"):
@@ -45,6 +47,45 @@ class ConfirmCb(CallbackData, prefix="b"):
     nonce: str  # one per confirmation screen: taps beyond the first place nothing
     days: Small = 0
     nr: bool = False  # the screen said the number is not refundable, and the user confirmed that
+    qty: Quantity = 1  # how many numbers this confirmation places, each an order of its own
+
+
+class QuantityCb(CallbackData, prefix="q"):
+    """Pick how many numbers the confirmation screen places: the screen again, with that quantity."""
+
+    country: Key
+    service: Key
+    qty: Quantity
+    days: Small = 0
+
+
+class FavouriteCb(CallbackData, prefix="fv"):
+    """The ☆ of a confirmation screen: save (``on``) or drop the (service, country) pair."""
+
+    country: Key
+    service: Key
+    on: bool
+    days: Small = 0
+
+
+class ServiceCountriesCb(CallbackData, prefix="sv"):
+    """Service first: the countries where a service is sold, cheapest first."""
+
+    service: Key
+    page: Small = 0
+
+
+class OrdersPageCb(CallbackData, prefix="ol"):
+    """A page of /orders: the whole history, or open orders only."""
+
+    page: Small = 0
+    open: bool = False
+
+
+class SmsReplyCb(CallbackData, prefix="sr"):
+    """Reply by SMS from a rented number that can send: asks for the text."""
+
+    order_id: Id
 
 
 class OrderCb(CallbackData, prefix="o"):

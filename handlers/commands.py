@@ -25,6 +25,9 @@ USER_COMMANDS = (
     UserCommand("topup", __("Top up with Telegram Stars")),
     UserCommand("orders", __("My orders")),
     UserCommand("promo", __("Redeem a promo code")),
+    UserCommand("referral", __("Invite friends, earn a bonus")),
+    UserCommand("paysupport", __("Help with a payment")),
+    UserCommand("terms", __("Terms and refunds")),
     UserCommand("language", __("Change the language")),
     UserCommand("help", __("How it works")),
 )

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.callbacks import ConfirmCb, CountriesCb, CountryCb, MenuCb, OrderCb, RenewCb, ServiceCb
+from handlers.callbacks import (
+    ConfirmCb,
+    CountriesCb,
+    CountryCb,
+    FavouriteCb,
+    MenuCb,
+    OrderCb,
+    OrdersPageCb,
+    QuantityCb,
+    RenewCb,
+    ServiceCb,
+    ServiceCountriesCb,
+    SmsReplyCb,
+)
 from providers.normalize import country_code, service_slug
 
 LONG_SERVICE = service_slug("A very long upstream service name that nobody mapped yet, with extras")
@@ -17,7 +30,15 @@ def test_worst_case_callbacks_fit_64_bytes() -> None:
         CountriesCb(page=999).pack(),
         CountryCb(country=LONG_COUNTRY, page=99).pack(),
         ServiceCb(country=LONG_COUNTRY, service=LONG_SERVICE, days=30).pack(),
-        ConfirmCb(country="US", service=LONG_SERVICE, price=99_999_999, nonce="AbCdEfGh", days=30, nr=True).pack(),
+        ConfirmCb(
+            country="US", service=LONG_SERVICE, price=99_999_999, nonce="AbCdEfGh", days=30, nr=True, qty=5
+        ).pack(),
+        QuantityCb(country=LONG_COUNTRY, service=LONG_SERVICE, qty=5, days=30).pack(),
+        FavouriteCb(country=LONG_COUNTRY, service=LONG_SERVICE, on=True, days=30).pack(),
+        ServiceCountriesCb(service=LONG_SERVICE, page=999).pack(),
+        OrdersPageCb(page=99_999, open=True).pack(),
+        SmsReplyCb(order_id=2**40).pack(),
+        MenuCb(action="paysupport").pack(),
         OrderCb(action="another", order_id=2**40).pack(),
         RenewCb(order_id=2**40, days=30, nonce="AbCdEfGh").pack(),
     ]

@@ -16,6 +16,7 @@ from storage.migrations.v6_money_bounds import MIGRATION_6
 from storage.migrations.v7_due_orders import MIGRATION_7
 from storage.migrations.v8_undelivered_sms import MIGRATION_8
 from storage.migrations.v9_language_choice import MIGRATION_9
+from storage.migrations.v10_shop_features import MIGRATION_10
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ MIGRATIONS: list[str] = [
     MIGRATION_7,
     MIGRATION_8,
     MIGRATION_9,
+    MIGRATION_10,
 ]
 
 

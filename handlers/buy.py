@@ -57,8 +57,8 @@ async def country_services(
     await show(query, texts.choose_service(country, bool(quotes)), markup)
 
 
-async def _confirm(
-    query: CallbackQuery,
+async def show_confirmation(
+    target: CallbackQuery | Message,
     quote: Quote,
     orders: OrderService,
     billing: Billing,
@@ -66,13 +66,14 @@ async def _confirm(
     balance: int,
     note: str | None = None,
 ) -> None:
-    """The confirmation screen: price, ``balance``, refund terms; Confirm only when the balance covers it."""
+    """The confirmation screen: price, ``balance``, refund terms; Confirm only when the balance covers it.
+    Edits the tapped message, or answers a message (a deep link, a search) with a new one."""
     terms = await orders.terms(quote, user_id)
     demo = any(orders.catalog.get(o.provider).is_demo for o in quote.offers[:1])
     terms_line = texts.terms_line(terms, orders.policy.write_off_limit)
     text = texts.confirmation(quote, balance, billing.fmt, demo=demo, terms=terms_line, note=note)
     markup = keyboards.confirm(quote, secrets.token_urlsafe(6), balance >= quote.price, terms.refundable)
-    await show(query, text, markup)
+    await show(target, text, markup)
 
 
 @router.callback_query(ServiceCb.filter())
@@ -88,7 +89,7 @@ async def confirm_screen(
     if quote is None:
         callback_answer.alert(texts.sold_out())
         return
-    await _confirm(query, quote, orders, billing, user.id, user.balance)  # the balance read with this update
+    await show_confirmation(query, quote, orders, billing, user.id, user.balance)  # the balance read with this update
 
 
 @router.callback_query(ConfirmCb.filter())
@@ -115,7 +116,7 @@ async def place_order(
     )
     note = texts.changed_note(result, callback_data.price, billing.fmt)
     if note is not None and result.quote is not None:
-        await _confirm(query, result.quote, orders, billing, user.id, await billing.balance(user.id), note)
+        await show_confirmation(query, result.quote, orders, billing, user.id, await billing.balance(user.id), note)
     elif result.order is None or result.outcome in NOT_PLACED:
         await show(query, texts.not_placed(result), keyboards.back_to_menu())
     else:

@@ -69,6 +69,13 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class SentSms:
+    """An SMS the upstream accepted to send from one of our numbers."""
+
+    upstream_id: str | None = None  # the upstream's id of the message, when its answer gives one
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     """Our account's balance at the upstream."""
 
@@ -120,6 +127,8 @@ class Provider(abc.ABC):
     can_list_active: bool = False
     #: requests :meth:`active` may send (pages), taken from the read budget before it runs
     active_cost: int = 1
+    #: :meth:`send_sms` sends an SMS from a number we hold (paid: a refusal is an error, the rest unclear)
+    can_send_sms: bool = False
 
     async def another_code(self, upstream_id: str) -> None:
         """Ask for one more SMS on the same number (sms-activate ``setStatus=3``)."""
@@ -138,6 +147,11 @@ class Provider(abc.ABC):
 
         An order missing from the answer is not thereby closed: the poll job asks :meth:`check` about it.
         """
+        raise NotImplementedError
+
+    async def send_sms(self, phone: str, to: str, text: str) -> SentSms:
+        """Send ``text`` by SMS from our number ``phone`` to ``to`` (international, with ``+``). Spends
+        money: a documented refusal raises its error, any other failure :class:`~providers.errors.UnclearResult`."""
         raise NotImplementedError
 
     async def close(self) -> None:  # noqa: B027 - optional

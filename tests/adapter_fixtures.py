@@ -39,5 +39,6 @@ def adapter_call(provider: Any, name: str, offer: Offer, upstream_id: str) -> Aw
         "buy": lambda: provider.buy(offer),
         "renew": lambda: provider.renew(upstream_id, 7),
         "active": provider.active,
+        "send_sms": lambda: provider.send_sms("+12025551001", "+12025550100", "Hello"),
     }
     return calls[name]()

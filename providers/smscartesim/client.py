@@ -1,8 +1,9 @@
 """Adapter for smscartesim (REST, ``/api/v1``), per ``../shared/providers/000_320b1b12571c995f.txt``.
 
 The document names ``GET /user/balance``, ``GET /services``, ``POST /orders`` and ``GET /sms``
-(plus ``POST /messages``, ``POST /otp/send`` and ``POST /otp/verify``, which send outbound SMS/OTP
-and are deliberately unused here). It shows one answer only, the balance
+and ``POST /messages`` (an SMS from one of our numbers, for a user's reply from a rented number);
+``POST /otp/send`` and ``POST /otp/verify`` send a code to any handset and are deliberately unused
+(spam and SMS-pumping fraud at the operator's cost). It shows one answer only, the balance
 ``{"status": "success", "balance": 50.00, "currency": "USD"}``. Assumptions where it is silent:
 
 * Every answer is ``{"status": "success" | "error", ...}``; amounts are USD unless a ``currency``
@@ -13,6 +14,9 @@ and are deliberately unused here). It shows one answer only, the balance
   or price}}``. Countries go through ``normalize.country_code`` (``'uk'`` -> GB; a numeric id is read
   as an sms-activate id). We send ``country`` as the lower-case ISO code, ``'uk'`` for GB (the
   document's own example), and drop any other country from the answer.
+* A services item may carry a rental length (``rent_days`` / ``days``, whole days; the document
+  shows none): its offer is then a rental of that length (``Offer.rent_days``, ``price`` for the whole
+  period) bought by the same ``POST /orders``. Without one, an item is a one-off activation.
 * ``Offer.product_id`` is ``"<service code>|<country token>"``: ``buy`` sends back exactly the
   upstream's own tokens, as a JSON body ``{"service", "country"}`` (the document does not say JSON
   or form).
@@ -38,6 +42,11 @@ and are deliberately unused here). It shows one answer only, the balance
   is for it (its status word, the same SMS fields), so both reads store the same SMS. An item with no
   such list, or no id, is left out (its SMS are unknown), as is every number the list does not show:
   the poll job asks ``GET /sms?id=`` about those.
+* ``POST /messages`` is sent as JSON ``{"from_sender": <our number>, "to_number": <+international>,
+  "message", "type": "sms"}``. It spends money: sent on a success envelope or an answer naming the
+  message (``id`` / ``message_id`` / ``messageId``, maybe under ``data``); refused on an error mapped
+  as below (401/403, 402, 429, 400/422, 404 = the sender is not one of our numbers, codes
+  ``invalid_number`` / ``invalid_recipient`` / ``invalid_sender``); anything else UnclearResult.
 * There is no cancel endpoint: ``cancel`` is a no-op and the number lapses at its expiry.
 * Errors are ``{"status": "error", "message": ..., "code"?: ...}`` with an HTTP status, see
   ``parse.raise_for``: a known string code first; then 401/403 Unauthorized, 429 RateLimited, 5xx
@@ -56,7 +65,7 @@ import logging
 from datetime import datetime
 
 from providers import errors
-from providers.base import Balance, Offer, Purchase, Status
+from providers.base import Balance, Offer, Purchase, SentSms, Status
 from providers.http import HttpProvider
 from providers.normalize import country_code
 from providers.smscartesim import active_numbers, parse
@@ -77,6 +86,7 @@ class SmsCartesimProvider(HttpProvider):
     can_cancel = False  # no cancel endpoint: a number once bought is paid for
     can_lookup = True  # GET /sms without an id lists the active numbers ...
     can_list_active = True  # ... with their SMS (see the module docstring)
+    can_send_sms = True  # POST /messages from one of our numbers
 
     default_url = "https://smscartesim.com/api/v1"
     raise_for = staticmethod(parse.raise_for)
@@ -119,6 +129,13 @@ class SmsCartesimProvider(HttpProvider):
     async def cancel(self, upstream_id: str) -> None:
         """No-op: the document names no cancel endpoint; the number lapses at its expiry."""
         log.info("%s: no cancel endpoint; order %s lapses at expiry", NAME, upstream_id)
+
+    async def send_sms(self, phone: str, to: str, text: str) -> SentSms:
+        """``POST /messages`` from our number ``phone`` (paid: only a mapped refusal is "not sent")."""
+        payload = {"from_sender": phone, "to_number": to, "message": text, "type": "sms"}
+        sent = parse.parse_sent(await self._json("POST", "/messages", paid=True, json=payload))
+        log.info("%s: SMS sent (message %s)", NAME, sent.upstream_id)
+        return sent
 
     async def balance(self) -> Balance:
         """``GET /user/balance``."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from providers import errors, parsing
-from providers.base import Balance, Offer, Purchase, Sms, Status, UpstreamState
+from providers.base import Balance, Offer, Purchase, SentSms, Sms, Status, UpstreamState
 from providers.normalize import country_code, service_slug
 from providers.parsing import currency_of, first, holder, minor, parse_time, raise_error, scalar, scrub, to_balance
 
@@ -26,6 +26,7 @@ BY_CODE: dict[str, type[errors.ProviderError]] = {
     **dict.fromkeys(("insufficient_balance", "insufficient_funds", "low_balance"), errors.ProviderBalanceLow),
     **dict.fromkeys(("no_numbers", "no_numbers_available", "out_of_stock"), errors.OutOfStock),
     **dict.fromkeys(("invalid_service", "invalid_country", "validation_error"), errors.InvalidRequest),
+    **dict.fromkeys(("invalid_number", "invalid_recipient", "invalid_sender"), errors.InvalidRequest),
     **dict.fromkeys(("rate_limited", "rate_limit_exceeded", "too_many_requests"), errors.RateLimited),
     "order_not_found": errors.OrderNotFound,
 }
@@ -51,10 +52,10 @@ def raise_for(status: int, body: object, *, secret: str = "", path: str = "") ->
     lowered = message.lower()
     if error is None and any(word in lowered for word in BALANCE_WORDS):
         error = errors.ProviderBalanceLow
-    if error is None and path != "/sms" and any(word in lowered for word in STOCK_WORDS):
+    if error is None and path not in ("/sms", "/messages") and any(word in lowered for word in STOCK_WORDS):
         error = errors.OutOfStock
-    if error is None and status == 404 and path in ("/orders", "/sms"):
-        error = errors.OutOfStock if path == "/orders" else errors.OrderNotFound
+    if error is None and status == 404 and path in ("/orders", "/sms", "/messages"):
+        error = {"/orders": errors.OutOfStock, "/sms": errors.OrderNotFound}.get(path, errors.InvalidRequest)
     error = error or BY_STATUS.get(status)
     raise_error(error, status, message, secret=secret, provider=NAME, code=code or None)
 
@@ -130,6 +131,7 @@ def parse_offers(body: dict, *, country_token: str | None, only: str | None) -> 
                 currency=currency,
                 stock=_stock(first(item, "stock", "count", "available", "quantity")),
                 product_id=f"{code}|{token}",
+                rent_days=parsing.whole(first(item, "rent_days", "days")) or None,
             )
         )
     return offers
@@ -178,6 +180,17 @@ def parse_status(body: dict) -> Status:
     if state is None or (state is UpstreamState.WAITING and sms):
         state = UpstreamState.RECEIVED if sms else UpstreamState.WAITING
     return Status(state=state, sms=sms)
+
+
+def parse_sent(body: dict) -> SentSms:
+    """``POST /messages`` accepted: a success envelope, or an answer naming the message (``id`` /
+    ``message_id`` / ``messageId``, at the top level or under ``data`` / ``message``); anything else
+    may or may not have been sent: UnclearResult."""
+    data = next((body[k] for k in ("data", "message") if isinstance(body.get(k), dict)), body)
+    upstream_id = scalar(first(data, "id", "message_id", "messageId"))
+    if upstream_id is None and body.get("status") != "success":
+        raise errors.UnclearResult("message answer is neither a success nor a message", provider=NAME)
+    return SentSms(upstream_id=upstream_id)
 
 
 def balance(body: dict[str, object]) -> Balance:

@@ -7,12 +7,18 @@ list of items (or, with ``services_shape = "map"``, ``{country: {service: item}}
 ``GET /sms`` without an id lists the numbers not yet expired or cancelled under ``data``, each as the
 order ``POST /orders`` gave plus ``created_at`` and its ``messages`` as ``GET /sms?id=`` shows them (the
 shape :meth:`SmsCartesimProvider.lookup` and :meth:`SmsCartesimProvider.active` assume).
-``/messages`` and ``/otp/*`` are not served (the adapter never calls them).
+``POST /messages`` sends from a number the fake sold and still holds (``from_sender``, else 404),
+to a ``to_number`` of 7-15 digits after an optional ``+`` (else 422 ``invalid_number``), at
+:attr:`FakeSmsCartesim.sms_price` (402 when the balance is short); it answers
+``{"status": "success", "data": {"id", "status": "queued"}}`` and keeps the message in
+:attr:`FakeSmsCartesim.messages`. A services item in :attr:`FakeSmsCartesim.rentals` carries
+``rent_days``. ``/otp/*`` is not served (the adapter never calls it).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -51,12 +57,16 @@ class FakeSmsCartesim(FakeUpstream):
             ("go", "uk"): ["Google", Decimal("0.15"), 40],
         }
         self.services_shape = "list"  # or "map"
+        self.rentals: dict[tuple[str, str], int] = {}  # (service, country token) -> rent_days on its item
+        self.sms_price = Decimal("0.05")
+        self.messages: list[dict[str, object]] = []  # what POST /messages sent
         self.orders: dict[str, FakeOrder] = {}
         self._ids = itertools.count(1001)
 
     # -- knobs ---------------------------------------------------------------------------------
-    def sold(self) -> dict[str, FakeOrder]:
-        return self.orders
+    def sold(self) -> dict[str, object]:
+        """The numbers sold and the messages sent: what a paid call created."""
+        return {**self.orders, **{str(m["id"]): m for m in self.messages}}
 
     def refusal(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(status, json={"status": "error", "message": message}, headers=headers)
@@ -101,6 +111,8 @@ class FakeSmsCartesim(FakeUpstream):
             return self._order(body if isinstance(body, dict) else {})
         if route == ("GET", "/sms"):
             return self._sms(query.get("id"))
+        if route == ("POST", "/messages"):
+            return self._message(body if isinstance(body, dict) else {})
         return self._error(404, "Not found.")
 
     def _services(self, country: str | None) -> httpx.Response:
@@ -111,6 +123,9 @@ class FakeSmsCartesim(FakeUpstream):
                 by_country.setdefault(token, {})[service] = {"name": name, "price": price, "stock": stock}
             return self._ok(services=by_country)
         items = [{"service": s, "name": n, "country": c, "price": p, "stock": k} for s, c, n, p, k in rows]
+        for item in items:
+            if days := self.rentals.get((str(item["service"]), str(item["country"]))):
+                item["rent_days"] = days
         return self._ok(services=items)
 
     def _order(self, payload: dict[str, object]) -> httpx.Response:
@@ -127,7 +142,8 @@ class FakeSmsCartesim(FakeUpstream):
         self.balance -= entry[1]
         entry[2] -= 1
         n = next(self._ids)
-        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=20)
+        days = self.rentals.get((str(service), str(country)))
+        expires = datetime.now(UTC).replace(microsecond=0) + (timedelta(days=days) if days else timedelta(minutes=20))
         order = FakeOrder(str(n), f"+1202555{n:04d}", str(service), str(country), entry[1], expires)
         self.orders[order.id] = order
         return self._ok(message="Number purchased successfully.", order=order.view())
@@ -145,3 +161,24 @@ class FakeSmsCartesim(FakeUpstream):
         if order is None:
             return self._error(404, "Order not found.")
         return self._ok(id=order.id, phone=order.phone, order_status=order.status, messages=order.messages)
+
+    def _message(self, payload: dict[str, object]) -> httpx.Response:
+        sender, to, text = payload.get("from_sender"), payload.get("to_number"), payload.get("message")
+        if not sender or not to or not text:
+            return self._error(422, "The from sender, to number and message fields are required.")
+        now = datetime.now(UTC)
+        if not any(
+            o.phone == sender and o.status in ("active", "received") and o.expires_at > now
+            for o in self.orders.values()
+        ):
+            return self._error(404, "The sender is not one of your numbers.")
+        if not re.fullmatch(r"\+?\d{7,15}", str(to)):
+            return httpx.Response(
+                422, json={"status": "error", "message": "Invalid phone number.", "code": "invalid_number"}
+            )
+        if self.balance < self.sms_price:
+            return self._error(402, "Insufficient balance.")
+        self.balance -= self.sms_price
+        message_id = f"msg_{len(self.messages) + 1}"
+        self.messages.append({"id": message_id, "from": sender, "to": to, "text": text, "type": payload.get("type")})
+        return self._ok(data={"id": message_id, "status": "queued"})

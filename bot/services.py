@@ -30,6 +30,7 @@ from bot.operator.prices import PriceAdmin
 from bot.operator.stats import Stats
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.orders.actions import OrderActions
+from bot.orders.favourites import Favourites
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
 from bot.orders.tracking import Tracker
@@ -50,6 +51,7 @@ class Services(TypedDict):
     people: People
     orders: OrderService
     actions: OrderActions
+    favourites: Favourites
     tracker: Tracker
     scheduler: AsyncIOScheduler
     jobs: Jobs
@@ -113,6 +115,7 @@ async def build_services(
         people=people,
         orders=orders,
         actions=actions,
+        favourites=Favourites(db, orders),
         tracker=tracker,
         scheduler=AsyncIOScheduler(timezone="UTC"),
         jobs=Jobs(tracker, notifications, payments, upstreams, catalog, settings),

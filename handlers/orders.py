@@ -15,7 +15,7 @@ from bot.orders.tracking import Tracker
 from bot.settings import Settings
 from handlers import keyboards
 from handlers.callback_answers import TapAnswer
-from handlers.callbacks import MenuCb, OrderCb, RenewCb
+from handlers.callbacks import MenuCb, OrderCb, OrdersPageCb, RenewCb
 from handlers.notifier import Notifier
 from handlers.screens import show
 from handlers.texts import orders as texts
@@ -27,9 +27,15 @@ router = Router(name=__name__)
 
 @router.message(Command("orders"))
 @router.callback_query(MenuCb.filter(F.action == "orders"))
-async def order_list(target: Message | CallbackQuery, orders: OrderService, user: User) -> None:
-    recent = await orders.recent(user.id)
-    await show(target, texts.order_list(bool(recent)), keyboards.order_list(recent))
+@router.callback_query(OrdersPageCb.filter())
+async def order_list(
+    target: Message | CallbackQuery, orders: OrderService, user: User, callback_data: object = None
+) -> None:
+    """/orders: the whole history a page at a time, the newest first, or the open orders only."""
+    wanted = callback_data if isinstance(callback_data, OrdersPageCb) else OrdersPageCb()
+    page = await orders.history(user.id, wanted.page, open_only=wanted.open)
+    text = texts.order_list(bool(page.orders), page.page, page.pages, open_only=page.open_only)
+    await show(target, text, keyboards.order_list(page.orders, page.page, page.pages, page.open_only))
 
 
 async def _own_order(answer: TapAnswer, orders: OrderService, user: User, order_id: int) -> Order | None:

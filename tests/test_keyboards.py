@@ -19,6 +19,7 @@ from aiogram.utils.i18n import I18n
 from bot.app import LOCALES
 from bot.money.pricing import Quote
 from bot.operator.upstreams import UpstreamInfo
+from bot.orders.favourites import Favourite
 from handlers import keyboards
 from handlers.admin import keyboards as admin
 from storage.orders import Order, OrderStatus
@@ -38,6 +39,11 @@ QUOTES = [
     Quote("telegram", "US", 95, None, ()),
     Quote("google", "US", 3000, 1, (), rent_days=30),
     *(Quote(f"svc{i}", "US", 10 * i + 1, i, ()) for i in range(20)),
+]
+FAVOURITES = [
+    Favourite("whatsapp", "US", QUOTES[0]),
+    Favourite("google", "US", QUOTES[2]),
+    Favourite("telegram", "ID", None),  # no longer on sale
 ]
 INFOS = [
     UpstreamInfo("smsactivate", True, "closed", None, "1.00 USD", 100, None),
@@ -76,6 +82,21 @@ def _cases() -> dict[str, Callable[[], InlineKeyboardMarkup]]:
         cases[f"order_card_{status}_{another}_{renew}_{cancel}"] = lambda s=status, a=another, r=renew, c=cancel: (
             keyboards.order_card(_order(s), another_code=a, renew=r, cancel=c)
         )
+    for status in OrderStatus:
+        cases[f"order_card_{status}_can_reply"] = lambda s=status: keyboards.order_card(_order(s), can_reply=True)
+    for quote, qty, favourite in product(QUOTES[:3], (2, 5), (False, True)):
+        key = f"confirm_{quote.service}_qty{qty}_{favourite}"
+        cases[key] = lambda q=quote, n=qty, f=favourite: keyboards.confirm(q, "n0nce", True, qty=n, favourite=f)
+    cases["confirm_qty3_not_refundable"] = lambda: keyboards.confirm(QUOTES[0], "n0nce", True, False, qty=3)
+    history = [_order(s, 10 + i) for i, s in enumerate(OrderStatus)]
+    for page, pages, open_only in ((0, 3, False), (1, 3, False), (2, 3, True), (0, 1, True)):
+        cases[f"order_list_{page}_{pages}_{open_only}"] = lambda p=page, n=pages, o=open_only: keyboards.order_list(
+            history, p, n, o
+        )
+    cases["order_list_open_empty"] = lambda: keyboards.order_list([], 0, 1, True)
+    for count in (0, 1, 7, len(CODES)):
+        cases[f"buy_entry_{count}"] = lambda c=count: keyboards.buy_entry(FAVOURITES, CODES[:c], str)
+    cases["buy_entry_no_favourites"] = lambda: keyboards.buy_entry([], CODES[:12], str)
     return cases
 
 

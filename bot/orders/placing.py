@@ -7,6 +7,7 @@ upstreams, with its failover and unclear answers, is :mod:`bot.orders.buying`.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +18,27 @@ from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import RefundPolicy, Terms
 from bot.orders.settlement import Inflight
 from providers.catalog import Catalog
-from storage import ledger, order_limits
+from storage import ledger, order_history, order_limits
 from storage import orders as order_rows
 from storage.db import Database
 from storage.orders import Order, OrderSms
 
 logger = logging.getLogger(__name__)
+
+#: the message that becomes the i-th order's card, when several are placed at once (None: none)
+CardMessage = Callable[[int], Awaitable[int | None]]
+#: orders on one page of /orders
+HISTORY_PAGE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A page of a user's orders: ``orders`` is page ``page`` (from 0) of ``pages``."""
+
+    orders: list[Order]
+    page: int
+    pages: int
+    open_only: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +152,62 @@ class OrderService(Buying):
         with self.inflight.buying(order.id, first.provider):
             return await self._buy(order, quote, confirmed, accept_nonrefundable, over_limit)
 
+    async def place_several(
+        self,
+        *,
+        qty: int,
+        user_id: int,
+        chat_id: int,
+        request_key: str,
+        country: str,
+        service: str,
+        confirmed: int,
+        card_message: CardMessage,
+        rent_days: int | None = None,
+        accept_nonrefundable: bool = False,
+    ) -> AsyncIterator[Result]:
+        """Several numbers from one confirmation: ``qty`` ordinary orders placed one after another, each
+        charged, bought, refunded and carded on its own (:meth:`place`, request key ``<request_key>:<i>``, so a
+        second tap of the same Confirm places none twice), within the same per-user limits. Yields each
+        result as it comes; stops after the first that is not a plain success (a refusal, a failure, an
+        unclear purchase, or a duplicate: the other tap places the rest). ``card_message(i)`` gives the
+        message that becomes the i-th order's card."""
+        for i in range(qty):
+            result = await self.place(
+                user_id=user_id,
+                chat_id=chat_id,
+                request_key=f"{request_key}:{i}",
+                country=country,
+                service=service,
+                confirmed=confirmed,
+                rent_days=rent_days,
+                card_message_id=await card_message(i),
+                accept_nonrefundable=accept_nonrefundable,
+            )
+            yield result
+            if result.outcome is not Outcome.PLACED:
+                return
+
+    async def quotes_of(self, country: str, service: str) -> list[Quote]:
+        """Every quote of one service in one country: the one-off number and each rental length."""
+        found = self.pricing.quotes(await self.catalog.offers(country=country, service=service))
+        return [self.policy.prefer_refundable(qt, self.pricing.price) for qt in found]
+
     async def recent(self, user_id: int, limit: int = 10) -> list[Order]:
         async with self.db.read() as conn:
             return await order_rows.for_user(conn, user_id, limit)
+
+    async def history(self, user_id: int, page: int, *, open_only: bool = False) -> History:
+        """One page of the user's orders, the newest first (open ones only, with ``open_only``); a page
+        past the end is the last one."""
+        async with self.db.read() as conn:
+            total = await order_history.count(conn, user_id, open_only=open_only)
+            pages = max((total + HISTORY_PAGE - 1) // HISTORY_PAGE, 1)
+            page = min(max(page, 0), pages - 1)
+            shown = await order_history.page(
+                conn, user_id, offset=page * HISTORY_PAGE, limit=HISTORY_PAGE, open_only=open_only
+            )
+        return History(shown, page, pages, open_only)
 
     async def sms(self, order_id: int) -> list[OrderSms]:
         async with self.db.read() as conn:

@@ -22,6 +22,25 @@ def choose_country(any_on_sale: bool) -> str:
     return _("No numbers are on sale right now. Please try again in a few minutes.")
 
 
+def buy_entry(has_favourites: bool) -> str:
+    """The /buy screen: favourites (if any), popular services, the countries."""
+    if has_favourites:
+        return _("⭐ Your favourites at today's prices, 🔥 the popular services, or 🌍 a country:")
+    return _("🌍 Choose a country, or see the 🔥 popular services:")
+
+
+def favourites_full(limit: int) -> str:
+    return ngettext(
+        "You can keep {n} favourite. Remove one first (✖ in /buy, or ★ on its screen).",
+        "You can keep {n} favourites. Remove one first (✖ in /buy, or ★ on its screen).",
+        limit,
+    ).format(n=limit)
+
+
+def favourite_saved(on: bool) -> str:
+    return _("⭐ Saved to favourites: /buy shows it first.") if on else _("Removed from favourites.")
+
+
 def choose_service(country: str, any_on_sale: bool) -> str:
     if any_on_sale:
         return _("{flag} <b>{country}</b>: choose a service").format(
@@ -65,20 +84,43 @@ def terms_line(terms: Terms, write_off_limit: int) -> str:
 
 
 def confirmation(
-    quote: Quote, balance: int, fmt: Callable[[int], str], *, demo: bool, terms: str, note: str | None = None
+    quote: Quote,
+    balance: int,
+    fmt: Callable[[int], str],
+    *,
+    demo: bool,
+    terms: str,
+    note: str | None = None,
+    qty: int = 1,
 ) -> str:
-    """The confirmation screen: what, the price, the balance (and what is missing), the refund terms."""
+    """The confirmation screen: what, the price (and the total of ``qty`` numbers), the balance (and what is
+    missing), the refund terms."""
     lines = [_title(quote)]
     if note:
         lines.append(note)
-    lines += [
-        _("Price: <b>{price}</b>").format(price=fmt(quote.price)),
-        _("Your balance: {balance}").format(balance=fmt(balance)),
-    ]
+    total = quote.price * qty
+    lines.append(_("Price: <b>{price}</b>").format(price=fmt(quote.price)))
+    if qty > 1:
+        several = ngettext(
+            "{n} number, each an order of its own: <b>{total}</b>",
+            "{n} numbers, each an order of its own: <b>{total}</b>",
+            qty,
+        )
+        lines.append(several.format(n=qty, total=fmt(total)))
+    lines.append(_("Your balance: {balance}").format(balance=fmt(balance)))
     if demo:
         lines.append(_("🧪 Demo mode: the number and the code are simulated."))
-    if balance < quote.price:
-        missing = fmt(quote.price - balance)
+    if balance < total and qty > 1:
+        missing = fmt(total - balance)
+        lines.append(
+            ngettext(
+                "⚠️ Not enough balance: top up {missing} to buy {n} number.",
+                "⚠️ Not enough balance: top up {missing} to buy {n} numbers.",
+                qty,
+            ).format(missing=missing, n=qty)
+        )
+    elif balance < total:
+        missing = fmt(total - balance)
         lines.append(_("⚠️ Not enough balance: top up {missing} to buy this number.").format(missing=missing))
     lines.append(terms)
     return "\n".join(lines)
@@ -116,3 +158,21 @@ def not_placed(result: Result) -> str:
             n,
         ).format(n=n)
     return _("😔 No number is available for this service right now. Nothing was charged.")
+
+
+def several_stopped(placed: int, qty: int, why: str) -> str:
+    """Several numbers were asked for and the placing stopped early: how many were placed, and why not more."""
+    done = ngettext(
+        "{placed} of {n} number was placed; the others were not (nothing charged for them).",
+        "{placed} of {n} numbers were placed; the others were not (nothing charged for them).",
+        qty,
+    ).format(placed=placed, n=qty)
+    return f"{done}\n{why}"
+
+
+def price_went_up(price: str) -> str:
+    return _("The price is now {price}: the cheaper numbers sold out.").format(price=price)
+
+
+def terms_changed() -> str:
+    return _("The terms changed: the next number would not be refundable.")

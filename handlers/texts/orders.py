@@ -101,8 +101,14 @@ def code_message(order: Order, sms: OrderSms, *, demo: bool, sms_chars: int = TE
     return f"{top}\n\n<blockquote>{escape(cut(sms.text, room))}</blockquote>"
 
 
-def order_list(has_orders: bool) -> str:
-    return _("🧾 Your latest orders:") if has_orders else _("You have no orders yet.")
+def order_list(has_orders: bool, page: int = 0, pages: int = 1, *, open_only: bool = False) -> str:
+    """The head of a page of /orders (``page`` from 0 of ``pages``)."""
+    if not has_orders:
+        return _("You have no open orders.") if open_only else _("You have no orders yet.")
+    head = _("🧾 Your open orders:") if open_only else _("🧾 Your orders, the newest first:")
+    if pages > 1:
+        head += " " + _("page {page} of {pages}").format(page=page + 1, pages=pages)
+    return head
 
 
 def order_button(order: Order) -> str:

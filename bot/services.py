@@ -28,6 +28,8 @@ from bot.operator.accounts import AdminUsers
 from bot.operator.broadcasts import Broadcasts, BroadcastView
 from bot.operator.prices import PriceAdmin
 from bot.operator.stats import Stats
+from bot.operator.support import Support
+from bot.operator.terms import Terms
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.orders.actions import OrderActions
 from bot.orders.favourites import Favourites
@@ -63,6 +65,8 @@ class Services(TypedDict):
     upstreams: Upstreams
     price_admin: PriceAdmin
     broadcasts: Broadcasts
+    support: Support
+    terms: Terms
 
 
 N = TypeVar("N", bound=Notifications)
@@ -127,5 +131,7 @@ async def build_services(
         upstreams=upstreams,
         price_admin=price_admin,
         broadcasts=Broadcasts(bot, db, i18n, broadcast_view, settings.broadcast_rate),
+        support=Support(db, settings.admin_ids),
+        terms=Terms(settings.terms_text, settings.terms_file),
     )
     return services, notifications

@@ -140,15 +140,20 @@ class FakeTelegram:
         language_code: str | None = "en",
         chat_id: int | None = None,
         anonymous_admin: bool = False,
+        reply_to: int | None = None,
     ) -> int:
         """The user writes ``text`` to the bot in their private chat; returns the message id.
 
         ``language_code=""`` sends the field empty (None leaves it out); ``chat_id`` (negative) writes in a
-        group instead, and ``anonymous_admin`` sends it as the group itself (from GroupAnonymousBot)."""
+        group instead, and ``anonymous_admin`` sends it as the group itself (from GroupAnonymousBot);
+        ``reply_to`` makes it a reply to that message of the chat (which must exist)."""
         sender = tg.user(user_id, first_name, username, language_code or "")
         if language_code == "":
             sender["language_code"] = ""
-        return self._user_message(sender, self._text_content(text), chat_id, anonymous_admin)
+        content = self._text_content(text)
+        if reply_to is not None:
+            content["reply_to_message"] = self._replied(user_id if chat_id is None else chat_id, reply_to)
+        return self._user_message(sender, content, chat_id, anonymous_admin)
 
     def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> int:
         """The user sends a sticker; returns the message id."""
@@ -557,8 +562,24 @@ class FakeTelegram:
         self._chats.setdefault(chat_id, {})[message_id] = msg
         return msg
 
+    def _replied(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """The ``reply_to_message`` of a reply to ``message_id``: that message, without its own reply."""
+        replied = self._chats.get(chat_id, {}).get(message_id)
+        if replied is None:
+            raise bad_request("message to be replied not found")
+        return {key: copy.deepcopy(value) for key, value in replied.items() if key != "reply_to_message"}
+
     def _send(self, params: dict[str, Any], content: dict[str, Any], source: str) -> dict[str, Any]:
         chat_id = self._chat_id(params)
+        reply = params.get("reply_parameters") or {}
+        reply_to = reply.get("message_id") if isinstance(reply, dict) else None
+        reply_to = reply_to or params.get("reply_to_message_id")
+        if reply_to:
+            try:
+                content["reply_to_message"] = self._replied(chat_id, reply_to)
+            except ApiError:
+                if not (reply.get("allow_sending_without_reply") or params.get("allow_sending_without_reply")):
+                    raise
         if markup := tg.check_inline_markup(params.get("reply_markup")):
             content["reply_markup"] = markup
         msg = self._store(chat_id, self._bot, content)

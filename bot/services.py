@@ -33,6 +33,7 @@ from bot.operator.terms import Terms
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.orders.actions import OrderActions
 from bot.orders.favourites import Favourites
+from bot.orders.outbound import SmsReplies
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
 from bot.orders.tracking import Tracker
@@ -65,6 +66,7 @@ class Services(TypedDict):
     upstreams: Upstreams
     price_admin: PriceAdmin
     broadcasts: Broadcasts
+    sms_replies: SmsReplies
     support: Support
     terms: Terms
 
@@ -105,6 +107,7 @@ async def build_services(
     timeout = timedelta(minutes=settings.order_timeout_minutes)
     orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
     actions = OrderActions(orders)
+    actions.reply_price = settings.outbound_sms_price_minor
     tracker = Tracker(orders, actions, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
     notifications = notifier(orders, actions, billing, people)
     payments = Payments(db, settings.star_packages, settings.star_rate)
@@ -131,6 +134,7 @@ async def build_services(
         upstreams=upstreams,
         price_admin=price_admin,
         broadcasts=Broadcasts(bot, db, i18n, broadcast_view, settings.broadcast_rate),
+        sms_replies=SmsReplies(orders, settings.outbound_sms_price_minor),
         support=Support(db, settings.admin_ids),
         terms=Terms(settings.terms_text, settings.terms_file),
     )

@@ -131,3 +131,11 @@ class BcConfirmCb(CallbackData, prefix="bcc"):
 
 class BcCancelCb(CallbackData, prefix="bcx"):
     broadcast_id: Id
+
+
+class SmsSendCb(CallbackData, prefix="ss"):
+    """Send (``send``) or drop the reply by SMS previewed under ``nonce``: one tap sends once."""
+
+    order_id: Id
+    nonce: Key
+    send: bool

@@ -1,7 +1,7 @@
 """Per-upstream protection around an adapter: rate limit, retry-after, circuit breaker, read retries.
 
 Only idempotent reads (offers, check, balance, lookup, active) are retried, once, after a short pause. A
-paid call (``buy``) and the state-changing ones (cancel, finish, another code, renew) are sent once.
+paid call (``buy``, ``send_sms``) and the state-changing ones (cancel, finish, another code, renew) are sent once.
 
 The upstream's rate budget is split in two limiters whose rates add up to it, so that reads never
 starve a purchase: reads get ``rate x (1 - buy_share)``, the calls that spend or change state
@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from aiolimiter import AsyncLimiter
 
-from providers.base import Balance, Offer, Provider, Purchase, Status
+from providers.base import Balance, Offer, Provider, Purchase, SentSms, Status
 from providers.errors import BadResponse, ProviderError, RateLimited, Unauthorized, Unavailable, UnclearResult
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class GuardedProvider(Provider):
         self.can_cancel = inner.can_cancel
         self.can_list_active = inner.can_list_active
         self.active_cost = inner.active_cost
+        self.can_send_sms = inner.can_send_sms
         if not 0 < buy_share_percent < 100:
             raise ValueError("buy_share_percent must be between 1 and 99")
         self.read_limiter = rate_limiter(rate * (100 - buy_share_percent) / 100)
@@ -183,6 +184,9 @@ class GuardedProvider(Provider):
 
     async def renew(self, upstream_id: str, days: int) -> datetime | None:
         return await self._call("renew", lambda: self.inner.renew(upstream_id, days))
+
+    async def send_sms(self, phone: str, to: str, text: str) -> SentSms:
+        return await self._call("send_sms", lambda: self.inner.send_sms(phone, to, text))
 
     async def active(self) -> dict[str, Status]:
         """The bulk read, outside the breaker: it is an optimisation the poll job falls back from, so its

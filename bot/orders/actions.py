@@ -7,6 +7,7 @@ import logging
 
 from bot.faults import crash_point
 from bot.orders import settlement
+from bot.orders.outbound import replyable
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.placing import OrderService
 from bot.orders.renewals import Renewing
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class OrderActions(Renewing):
+    #: the price of a reply by SMS (``OUTBOUND_SMS_PRICE``); None: the card offers none
+    reply_price: int | None = None
+
     def __init__(self, orders: OrderService) -> None:
         self.orders = orders
         self.db = orders.db
@@ -112,6 +116,7 @@ class OrderActions(Renewing):
             "another_code": self.can_another_code(order),
             "renew": bool(order.rent_days) and provider is not None and provider.can_renew,
             "cancel": order.refundable,
+            "can_reply": replyable(order, provider, self.reply_price),
         }
 
     def can_another_code(self, order: Order) -> bool:

@@ -42,6 +42,8 @@ def ledger_kind(kind: str) -> str:
         "admin_debit": _("correction"),
         "stars_refund": _("Stars refund"),
         "stars_refund_reversal": _("Stars refund reversed"),
+        "outbound_sms": _("SMS sent"),
+        "outbound_sms_refund": _("SMS refund"),
     }
     return labels.get(kind, _("other"))
 

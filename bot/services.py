@@ -22,6 +22,7 @@ from bot.money.audit import Audit
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.money.promos import Promos
+from bot.money.referrals import Referrals
 from bot.money.stars import Payments
 from bot.notifications import Notifications
 from bot.operator.accounts import AdminUsers
@@ -69,6 +70,7 @@ class Services(TypedDict):
     sms_replies: SmsReplies
     support: Support
     terms: Terms
+    referrals: Referrals
 
 
 N = TypeVar("N", bound=Notifications)
@@ -106,7 +108,8 @@ async def build_services(
     )
     timeout = timedelta(minutes=settings.order_timeout_minutes)
     orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
-    actions = OrderActions(orders)
+    referrals = Referrals(db, settings.referral_percent)
+    actions = OrderActions(orders, referrals)
     actions.reply_price = settings.outbound_sms_price_minor
     tracker = Tracker(orders, actions, settings.poll_concurrency, timedelta(seconds=settings.pending_grace_seconds))
     notifications = notifier(orders, actions, billing, people)
@@ -137,5 +140,6 @@ async def build_services(
         sms_replies=SmsReplies(orders, settings.outbound_sms_price_minor),
         support=Support(db, settings.admin_ids),
         terms=Terms(settings.terms_text, settings.terms_file),
+        referrals=referrals,
     )
     return services, notifications

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.money.pricing import Pricing
 from storage import audit as audit_queries
-from storage import ledger
+from storage import ledger, referrals
 from storage.db import Database
 from storage.orders import iso
 from storage.purchases import Outcome
@@ -41,7 +41,7 @@ class Issue:
       ``renewal_bad_refund``, ``renewal_stray_refund``;
     * upstream purchases (``item`` is the purchase id): ``unsettled``, ``sold_refunded``,
       ``kept_written_off``, ``kept_upstream_refunded``;
-    * ledger rows (``subject`` is the row id, ``detail`` its reference): ``orphan``, ``renewal_orphan``.
+    * ledger rows (``subject`` the row id, ``detail``: reference): ``orphan``, ``renewal_orphan``, ``stray_referral``.
     """
 
     kind: str
@@ -170,6 +170,7 @@ class AuditReport:
     topups: dict[str, int] = field(default_factory=dict)  # kind -> sum, for topup / promo / admin_credit
     refunds: int = 0  # orders' and renewals' refunds posted in the period
     refund_rows: int = 0
+    referrals: tuple[int, int] = (0, 0)  # referral bonuses posted in the period: how many, their sum
 
     @property
     def ok(self) -> bool:
@@ -198,7 +199,8 @@ class Audit:
             sales = await audit_queries.sales(conn, since)
             purchases = await audit_queries.purchase_costs(conn, since)
             topups = await audit_queries.totals_by_kind(conn, audit_queries.TOPUP_KINDS, since)
-            refunded = await audit_queries.totals_by_kind(conn, ("refund",), since)
+            refunded = await audit_queries.totals_by_kind(conn, ("refund", referrals.KIND), since)
+            stray = await referrals.stray_bonuses(conn)
         for row in charges:
             if row.rows != 1 or row.total != -row.price:
                 report.issues.append(Issue("charge", row.order_id, row.price, -row.total, row.status))
@@ -211,9 +213,11 @@ class Audit:
         report.issues.extend(
             Issue("renewal_orphan", ledger_id, detail=reference) for ledger_id, reference in renewal_orphans
         )
+        report.issues.extend(Issue("stray_referral", row_id, detail=reference) for row_id, reference in stray)
         report.money = books(sales, purchases, self.pricing)
         report.topups = {kind: total for kind, (_, total) in topups.items()}
         report.refund_rows, report.refunds = refunded.get("refund", (0, 0))
+        report.referrals = refunded.get(referrals.KIND, (0, 0))
         if report.issues:
             logger.warning("audit found %d discrepancies", len(report.issues))
         return report

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from bot.faults import crash_point
+from bot.money.referrals import Referrals
 from bot.orders import settlement
 from bot.orders.outbound import replyable
 from bot.orders.outcomes import Outcome, Result
@@ -25,8 +26,9 @@ class OrderActions(Renewing):
     #: the price of a reply by SMS (``OUTBOUND_SMS_PRICE``); None: the card offers none
     reply_price: int | None = None
 
-    def __init__(self, orders: OrderService) -> None:
+    def __init__(self, orders: OrderService, referrals: Referrals | None = None) -> None:
         self.orders = orders
+        self.referrals = referrals  # the inviter's bonus, posted as an order completes
         self.db = orders.db
         self.catalog = orders.catalog
 
@@ -102,6 +104,8 @@ class OrderActions(Renewing):
             done = await order_rows.update(
                 conn, order_id, expect=(OrderStatus.CODE_RECEIVED,), status=OrderStatus.COMPLETED
             )
+            if done is not None and self.referrals is not None:  # final now: never refunded any more
+                await self.referrals.credit(conn, done)
         if done and done.upstream_id:
             try:
                 await self.catalog.get(done.provider).finish(done.upstream_id)

@@ -44,6 +44,7 @@ def ledger_kind(kind: str) -> str:
         "stars_refund_reversal": _("Stars refund reversed"),
         "outbound_sms": _("SMS sent"),
         "outbound_sms_refund": _("SMS refund"),
+        "referral": _("referral bonus"),
     }
     return labels.get(kind, _("other"))
 

@@ -65,6 +65,9 @@ def _issues() -> dict[str, str]:
             "Order #{id}, renewal #{item} ({status}): refunded {found}, but the renewal kept its money"
         ),
         "renewal_orphan": _("Ledger row #{id} ({status}): no renewal has this reference"),
+        "stray_referral": _(
+            "Ledger row #{id} ({status}): a referral bonus whose order is not completed, or not for the buyer's inviter"
+        ),
     }
 
 
@@ -72,7 +75,7 @@ def _issue_line(issue: Issue, fmt: Fmt) -> str:
     kind = issue.kind
     if kind in ("charge", "renewal_charge") and not issue.found:
         kind = kind.replace("charge", "no_charge")
-    if kind in ("orphan", "renewal_orphan"):
+    if kind in ("orphan", "renewal_orphan", "stray_referral"):
         status = issue.detail  # the row's reference
     elif kind.startswith("renewal_"):
         status = label(RENEWAL_STATUSES, issue.detail)
@@ -153,5 +156,7 @@ def _books(report: AuditReport, fmt: Fmt) -> list[str]:
     topups = [(label(TOPUP_KINDS, kind), fmt(total)) for kind, total in sorted(report.topups.items())]
     total = _("Top-ups: {amount}").format(amount=fmt(sum(report.topups.values())))
     lines.append(total + (f" ({_joined(topups)})" if topups else ""))
+    bonuses, paid = report.referrals
+    lines.append(_("Referral bonuses: {amount} ({n})").format(amount=fmt(paid), n=bonuses))
     lines.append(_("Refunds: {amount} ({n})").format(amount=fmt(report.refunds), n=report.refund_rows))
     return lines

@@ -40,6 +40,8 @@ from bot.orders.refunds import RefundPolicy
 from bot.orders.tracking import Tracker
 from bot.people import People
 from bot.settings import Settings
+from bot.shop.popular import Popular
+from bot.shop.shop import Shop
 from providers.base import Provider
 from providers.catalog import Catalog
 from storage.db import Database
@@ -70,6 +72,7 @@ class Services(TypedDict):
     sms_replies: SmsReplies
     support: Support
     terms: Terms
+    shop: Shop
     referrals: Referrals
 
 
@@ -140,6 +143,7 @@ async def build_services(
         sms_replies=SmsReplies(orders, settings.outbound_sms_price_minor),
         support=Support(db, settings.admin_ids),
         terms=Terms(settings.terms_text, settings.terms_file),
+        shop=Shop(orders, Popular(db)),
         referrals=referrals,
     )
     return services, notifications

@@ -25,7 +25,7 @@ from providers.names import SERVICE_NAMES, country_name, service_name
 #: a match this good is taken as what the user meant
 HIT = 82.0
 #: a name scoring this well is offered when nothing is a hit
-SUGGEST = 55.0
+SUGGEST = 70.0
 #: texts this short (after normalising) are compared whole only
 SHORT = 3
 #: longer input is cut: nobody types a service name this long, and the scorers are quadratic

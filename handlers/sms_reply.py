@@ -19,6 +19,7 @@ from bot.money.billing import Billing
 from bot.orders.outbound import Reply, SmsReplies, text_refusal
 from handlers.callback_answers import TapAnswer
 from handlers.callbacks import SmsReplyCb, SmsSendCb
+from handlers.filters import on_loop
 from handlers.screens import show
 from handlers.texts import sms_reply as texts
 from storage.users import User
@@ -67,7 +68,7 @@ async def leave(message: Message, state: FSMContext) -> None:
     await message.answer(texts.dropped())
 
 
-@router.message(StateFilter(SmsReplyForm.text), F.text)
+@router.message(StateFilter(SmsReplyForm.text), on_loop(F.text))
 async def take_text(message: Message, sms_replies: SmsReplies, billing: Billing, user: User, state: FSMContext) -> None:
     text = message.text or ""
     order_id = int((await state.get_data()).get("order_id", 0))

@@ -67,7 +67,8 @@ ADAPTERS = {
                        offer=Offer("smscode", "whatsapp", "ID", 3500, "IDR", 5, "42")),
     "smsx": Adapter(SmsxProvider, FakeSmsx, "5000001", offer=Offer("smsx", "telegram", "IN", 35, "USD", 120, "tg|22")),
     "smscartesim": Adapter(SmsCartesimProvider, FakeSmsCartesim, "1001", reads=NO_CANCEL + LISTS,
-                           paid=("buy", "send_sms"), offer=Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, "wa|us")),
+                           paid=("buy", "send_sms"),
+                           offer=Offer("smscartesim", "whatsapp", "US", 35, "USD", 12, "wa|us")),
     "ismscode": Adapter(ISMSCodeProvider, FakeISMSCode, "num_000001", reads=("offers", "check"),
                         offer=Offer("ismscode", "whatsapp", "US", None, "USD", None)),
 }  # fmt: skip

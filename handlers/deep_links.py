@@ -12,6 +12,7 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
 from bot.money.billing import Billing
+from bot.orders.favourites import Favourites
 from bot.orders.placing import OrderService
 from bot.shop.shop import Shop
 from handlers.buy import show_confirmation
@@ -37,13 +38,19 @@ def pair(payload: str) -> tuple[str, str] | None:
 
 @router.message(CommandStart(deep_link=True, magic=F.args.regexp(PAYLOAD)))
 async def opened_link(
-    message: Message, command: CommandObject, shop: Shop, orders: OrderService, billing: Billing, user: User
+    message: Message,
+    command: CommandObject,
+    shop: Shop,
+    orders: OrderService,
+    billing: Billing,
+    user: User,
+    favourites: Favourites,
 ) -> None:
     payload = command.args or ""
     found = pair(payload)
     quote = await shop.quote(*found) if found else None
     if quote is not None:
-        await show_confirmation(message, quote, orders, billing, user.id, user.balance)
+        await show_confirmation(message, quote, orders, billing, user.id, user.balance, favourites=favourites)
         return
     logger.info("deep link %r: not on sale, searched instead", payload)
     words = payload.replace("-", " ").replace("_", " ")

@@ -4,11 +4,14 @@ functions, HTML."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
+from babel.numbers import format_percent
 
+from bot import languages
 from bot.money.referrals import Summary
 
 
@@ -25,8 +28,8 @@ def screen(summary: Summary, link: str, fmt: Callable[[int], str]) -> str:
             _("🤝 <b>Invite friends</b>"),
             _(
                 "Share your link. Whoever starts the bot through it for the first time is your invitee: "
-                "you get {percent}% of each of their purchases that received a code, on your balance."
-            ).format(percent=summary.percent),
+                "you get {share} of each of their purchases that received a code, on your balance."
+            ).format(share=percent(summary.percent)),
             "",
             _("Your link:"),
             f"<code>{escape(link)}</code>",
@@ -35,6 +38,11 @@ def screen(summary: Summary, link: str, fmt: Callable[[int], str]) -> str:
             earned,
         ]
     )
+
+
+def percent(value: int) -> str:
+    """A whole percent as the reader's language writes it (``5 %`` in Russian, ``%5`` in Turkish)."""
+    return format_percent(Decimal(value) / 100, locale=languages.current())
 
 
 def off() -> str:

@@ -24,6 +24,7 @@ from bot.money.billing import Billing
 from bot.notifications import DatabaseUnusable, Notifications
 from bot.operator.broadcasts import Broadcasts
 from bot.orders.actions import OrderActions
+from bot.orders.outbound import SmsReplies
 from bot.orders.placing import OrderService
 from bot.people import People
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
@@ -113,7 +114,9 @@ async def on_startup(
     catalog: Catalog,
     i18n: I18n,
     broadcasts: Broadcasts,
+    sms_replies: SmsReplies,
 ) -> None:
+    await sms_replies.settle_interrupted()  # before any new send: what a stopped process left half-done
     await bot_profile.publish_default(bot, i18n)  # the menu and descriptions; every language's in the background
     dispatcher["profile_task"] = asyncio.create_task(bot_profile.publish_languages(bot, i18n))
     gc.collect()  # start-up's objects (aiogram, its models, the handlers) live as long as the process: frozen,

@@ -68,7 +68,7 @@ async def leave(message: Message, state: FSMContext) -> None:
     await message.answer(texts.dropped())
 
 
-@router.message(StateFilter(SmsReplyForm.text), on_loop(F.text))
+@router.message(StateFilter(SmsReplyForm.text), on_loop(F.text & ~F.text.startswith("/")))  # a command is not a text
 async def take_text(message: Message, sms_replies: SmsReplies, billing: Billing, user: User, state: FSMContext) -> None:
     text = message.text or ""
     order_id = int((await state.get_data()).get("order_id", 0))

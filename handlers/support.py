@@ -90,7 +90,17 @@ async def got_message(
     if not _has_words(message):
         await message.answer(texts.no_words())
         return
-    await state.clear()
+    async with support.lock(user.id):
+        if await state.get_state() != SupportForm.message.state:
+            return  # another message sent with it (an album) was taken already: one per /paysupport
+        await state.clear()
+        await _forward(message, support, user, bot, i18n, billing, people)
+
+
+async def _forward(
+    message: Message, support: Support, user: User, bot: Bot, i18n: I18n, billing: Billing, people: People
+) -> None:
+    """The user's message to every admin under the case header, recorded; the user told how it went."""
     if not await support.may_write(user.id):
         await message.answer(texts.too_many(support.per_hour), reply_markup=keyboards.back_to_menu())
         return

@@ -58,6 +58,17 @@ async def move(
     )
 
 
+async def interrupted(conn: aiosqlite.Connection, before: str) -> int:
+    """Every message still ``sending`` since before ``before`` (ISO): its process stopped between the charge
+    and the answer, so whether it left is unknown; made ``unclear`` for the operator. Returns how many."""
+    cursor = await conn.execute(
+        "UPDATE outbound_sms SET status = 'unclear', error = 'interrupted: the bot stopped before an answer' "
+        "WHERE status = 'sending' AND created_at < ?",
+        (before,),
+    )
+    return cursor.rowcount
+
+
 async def get(conn: aiosqlite.Connection, sms_id: int) -> OutboundSms | None:
     return await fetch_one(conn, "SELECT * FROM outbound_sms WHERE id = ?", (sms_id,), _row)
 

@@ -123,3 +123,19 @@ async def test_terms_default_and_operator_text(fake: FakeTelegram, start_bot: St
     assert len(parts) == 3 and parts[0]["text"].startswith("Long terms")
     assert all(len(p["text"]) <= 4096 for p in parts)
     assert "reply_markup" in parts[-1]
+
+
+async def test_messages_sent_together_reach_the_admins_once(fake: FakeTelegram, start_bot: StartBot) -> None:
+    """An album or a quick double send while /paysupport waits: one message is taken, not one per part."""
+    await start_bot()
+    fake.send_message(USER, "/start")
+    await fake.wait_for(lambda: "Welcome" in last_text(fake, USER))
+    await says(fake, USER, "/paysupport")
+    admin_before = len(fake.messages_to(ADMIN))
+    for part in ("first part", "second part", "third part"):
+        fake.send_message(USER, part)  # queued together: the bot handles them concurrently
+    await fake.wait_for(lambda: any("sent to support" in m.get("text", "") for m in fake.messages_to(USER)))
+    fake.send_message(USER, "/balance")  # a later update: everything before it was handled
+    await fake.wait_for(lambda: "Your balance" in last_text(fake, USER))
+    forwarded = [m for m in fake.messages_to(ADMIN)[admin_before:] if "part" in m.get("text", "")]
+    assert len(forwarded) == 1, forwarded

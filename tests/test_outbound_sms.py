@@ -4,6 +4,7 @@ refused before any charge for links, long texts and over the limits."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from storage import orders as order_rows
 from storage import outbound_sms
 from storage.db import Database
 from storage.orders import OrderStatus
+from storage.timestamps import stored_now
 from tests.conftest import add_user
 from tests.fakes.smscartesim import FakeSmsCartesim
 from tests.order_services import order_service
@@ -190,3 +192,33 @@ async def test_short_balance_charges_nothing(wired: Wired) -> None:
 )
 def test_one_segment_and_no_links(text: str, problem: Reply | None) -> None:
     assert text_problem(text) is problem
+
+
+async def test_a_send_cancelled_mid_call_is_kept_unclear_not_refunded(
+    wired: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shutdown (or a bug) mid-send: the charge stays, the row is unclear for the operator, nothing is re-sent."""
+    order_id = await wired.order()
+    provider = wired.replies.catalog.get("smscartesim")
+
+    async def cancelled(*args: object) -> None:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(provider, "send_sms", cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await wired.replies.send(order_id, USER, "hi", "t")
+    [row] = await wired.rows(order_id)
+    assert row.status == "unclear" and "CancelledError" in (row.error or "")
+    assert await wired.ledger() == [(-PRICE, "outbound_sms", f"outbound_sms:{row.id}")]
+
+
+async def test_rows_a_stopped_process_left_sending_become_unclear_at_start(wired: Wired, db: Database) -> None:
+    order_id = await wired.order()
+    long_ago = stored_now(datetime.now(UTC) - timedelta(hours=1))
+    async with db.transaction() as conn:
+        old = await outbound_sms.add(conn, order_id=order_id, user_id=USER, recipient=SENDER, text="a", price=PRICE)
+        await conn.execute("UPDATE outbound_sms SET created_at = ? WHERE id = ?", (long_ago, old))
+        fresh = await outbound_sms.add(conn, order_id=order_id, user_id=USER, recipient=SENDER, text="b", price=PRICE)
+    assert await wired.replies.settle_interrupted() == 1
+    statuses = {row.id: row.status for row in await wired.rows(order_id)}
+    assert statuses == {old: "unclear", fresh: "sending"}  # a send still in flight is left alone

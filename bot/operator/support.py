@@ -8,7 +8,9 @@ whose words, so that an admin's reply to it finds the user. Each method owns its
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +46,15 @@ class Support:
         self.admin_ids = tuple(sorted(admin_ids))
         self.per_hour = per_hour
         self.rows = rows
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, user_id: int) -> asyncio.Lock:
+        """One user's messages to support, one at a time: messages sent together (an album) cannot all
+        pass the hourly limit before the first is recorded. Kept while in use only."""
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
 
     @property
     def available(self) -> bool:

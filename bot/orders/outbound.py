@@ -213,10 +213,28 @@ class SmsReplies:
                         reference=f"outbound_sms_refund:{sms_id}", order_id=order.id,
                     )  # fmt: skip
             return ReplyResult(Reply.REFUSED, order, recipient, price, sms_id=sms_id)
+        except BaseException as exc:  # cancelled at shutdown, or a bug mid-send: whether it left is unknown
+            logger.error("outbound SMS %d (order %d): interrupted, kept as unclear: %r", sms_id, order.id, exc)
+            await asyncio.shield(self._unclear(sms_id, repr(exc)[:300]))
+            raise
         async with self.db.transaction() as conn:
             await outbound_sms.move(conn, sms_id, "sent", upstream_id=sent.upstream_id)
         logger.info("outbound SMS %d (order %d) sent", sms_id, order.id)
         return ReplyResult(Reply.SENT, order, recipient, price, sms_id=sms_id)
+
+    async def _unclear(self, sms_id: int, error: str) -> None:
+        async with self.db.transaction() as conn:
+            await outbound_sms.move(conn, sms_id, "unclear", error=error)
+
+    async def settle_interrupted(self) -> int:
+        """At start: messages a stopped process left ``sending`` become ``unclear`` (kept for the operator,
+        never re-sent, never refunded blindly). Returns how many."""
+        before = stored_now(datetime.now(UTC) - timedelta(seconds=self.orders.limits.call_deadline))
+        async with self.db.transaction() as conn:
+            found = await outbound_sms.interrupted(conn, before)
+        if found:
+            logger.warning("%d outbound SMS interrupted mid-send: kept as unclear for the operator", found)
+        return found
 
 
 def _day_ago() -> str:

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
@@ -23,6 +25,8 @@ from handlers.screens import show
 from handlers.texts import buy as texts
 from handlers.texts import labels
 from storage.users import User
+
+logger = logging.getLogger(__name__)
 
 router = Router(name=__name__)
 
@@ -176,8 +180,11 @@ async def place_order(
     async for result in placing:
         if i == 0:
             await _first(query, data, result, orders, favourites, billing, user, notifier)
-        else:
-            await several.further(cards.sent[i], i, data.qty, result, billing, notifier)
+        elif (card := cards.sent.get(i)) is not None:
+            try:
+                await several.further(card, i, data.qty, result, billing, notifier)
+            except TelegramAPIError as exc:  # one card not shown must not stop placing the rest
+                logger.info("card of number %d not shown: %s", i + 1, exc)
         i += 1
 
 

@@ -32,7 +32,11 @@ class Cards:
         if i == 0:
             return self.query.message.message_id if self.query.message else None
         assert self.query.bot is not None
-        self.sent[i] = await self.query.bot.send_message(self.chat_id, texts.placing())
+        try:
+            self.sent[i] = await self.query.bot.send_message(self.chat_id, texts.placing())
+        except TelegramAPIError as exc:  # the order is still placed; its code is pushed as its own message
+            logger.info("card message for number %d not sent: %s", i + 1, exc)
+            return None
         return self.sent[i].message_id
 
 

@@ -1,4 +1,6 @@
-"""``python -m bot``: load settings, then run the bot until interrupted.
+"""``python -m bot [run | check | backup [PATH] | restore PATH]``: load settings, then run the bot until
+interrupted (``run``, the default), check the setup (``check``, :mod:`bot.runtime.doctor`), or copy the
+database (``backup`` / ``restore``, :mod:`bot.runtime.backups`).
 
 Whatever stops the start (a bad setting, a database that cannot be used, a port taken, a token
 Telegram refuses) is one line on stderr naming the setting, and exit status 2; never a traceback.
@@ -85,12 +87,37 @@ def secrets(settings: Settings) -> list[str]:
     found = [settings.bot_token.get_secret_value()]
     found += [key for key, _url in settings.upstream_keys().values()]
     found += [upstream.api_key.get_secret_value() for upstream in settings.smsactivate_all()]
+    if settings.webhook_secret is not None:
+        found.append(settings.webhook_secret.get_secret_value())
     return found
 
 
-def main() -> None:
+USAGE = "usage: python -m bot [run | check | backup [PATH] | restore PATH]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    command, rest = (args[0], args[1:]) if args else ("run", [])
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    if command not in ("run", "check", "backup", "restore") or (command in ("run", "check") and rest):
+        _fail(USAGE)
     settings = load_settings()
-    setup_logging(settings.log_level, secrets(settings))  # before anything logs: no secret reaches the log
+    # before anything logs: no secret reaches the log
+    setup_logging(settings.log_level, secrets(settings), settings.log_format)
+    if command == "check":
+        from bot.runtime.doctor import doctor
+
+        raise SystemExit(asyncio.run(doctor(settings)))
+    if command in ("backup", "restore"):
+        from bot.runtime.backups import backup_command, restore_command
+
+        raise SystemExit((backup_command if command == "backup" else restore_command)(settings, rest))
+    run_bot(settings)
+
+
+def run_bot(settings: Settings) -> None:
     lock = take_database(settings.database_path)  # held until the process exits
     check_database(settings.database_path)
     try:

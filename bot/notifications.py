@@ -59,7 +59,51 @@ class PollOverrun:
     interval: float  # the poll interval it had to fit in
 
 
-Alert = LowBalance | UpstreamFailing | UnclearRefund | DatabaseUnusable | PollOverrun
+@dataclass(frozen=True, slots=True)
+class HandlerErrors:
+    """Updates failed in handlers more often than ERROR_ALERT_THRESHOLD within :attr:`minutes`. Told once
+    until the rate falls under the threshold again."""
+
+    count: int
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackupFailed:
+    """A scheduled backup could not be written, or the copy failed its check (integrity, balances)."""
+
+    path: str
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramUnreachable:
+    """The Bot API has not answered for :attr:`seconds`. Told once until it answers again (and only once
+    it does: the alert itself travels through Telegram)."""
+
+    seconds: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollLagging:
+    """The last poll run finished :attr:`seconds` ago, more than 3 intervals: no code is being fetched."""
+
+    seconds: int
+    interval: float
+
+
+Alert = (
+    LowBalance
+    | UpstreamFailing
+    | UnclearRefund
+    | DatabaseUnusable
+    | PollOverrun
+    | HandlerErrors
+    | BackupFailed
+    | TelegramUnreachable
+    | PollLagging
+)
 
 
 class Notifications(Protocol):

@@ -4,6 +4,7 @@ URLs, the token's shape. :class:`bot.settings.Settings` declares the fields; thi
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +23,9 @@ UPSTREAM_DEFAULT_URLS: dict[str, str] = {
     "smsx": "https://mail.smsx.site",
 }
 
+
+#: what Telegram accepts as a webhook's secret_token
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 #: settings holding a URL: the Bot API's and each upstream's
 URL_SETTINGS = ("telegram_api_url", "smsactivate_base_url", *(f"{n}_base_url" for n in UPSTREAM_DEFAULT_URLS))
@@ -111,6 +115,25 @@ class SettingChecks(BaseSettings):
     @classmethod
     def _blank_port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url", mode="before", check_fields=False)
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            return http_url(value.strip()) if value.strip() else None
+        return value
+
+    @field_validator("webhook_secret", check_fields=False)
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if not secret:
+            if info.data.get("webhook_url"):
+                raise ValueError("must be set with WEBHOOK_URL: 1-256 characters of A-Z a-z 0-9 _ -")
+            return None
+        if not SECRET_TOKEN.fullmatch(secret):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's secret_token)")
+        return SecretStr(secret)
 
     @field_validator("smsactivate_upstreams", mode="before", check_fields=False)
     @classmethod

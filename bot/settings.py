@@ -27,6 +27,9 @@ BALANCE_ALERT_USD = Decimal(5)
 #: MAX_AMOUNT when unset, in US dollars: converted to CURRENCY and rounded down to one significant digit
 MAX_AMOUNT_USD = Decimal(1_000_000)
 
+#: where the server listens in webhook mode when WEB_PORT is unset
+DEFAULT_WEBHOOK_PORT = 8080
+
 
 class Settings(SettingChecks):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
@@ -67,7 +70,17 @@ class Settings(SettingChecks):
     purchases_per_minute: int = Field(10, ge=1, le=1000)
     telegram_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # start-up retries back off 1, 2, 4 ... up to this
     web_host: str = Field("127.0.0.1", min_length=1)  # the health server (/healthz, /readyz) listens here ...
-    web_port: int | None = Field(None, ge=1, le=65535)  # ... on this port; unset: no server
+    web_port: int | None = Field(None, ge=1, le=65535)  # ... on this port; unset: no server (webhook mode: 8080)
+    # webhook mode: Telegram posts updates to this public https URL (its path is served); unset: long polling
+    webhook_url: str | None = None
+    # required with WEBHOOK_URL: Telegram sends it with every update, and every request is checked
+    webhook_secret: Annotated[SecretStr | None, Field(validate_default=True)] = None
+    log_format: Literal["text", "json"] = "text"
+    backup_dir: Path = Path("data/backups")
+    backup_interval_hours: float = Field(6.0, ge=0, le=24 * 31)  # 0: no scheduled backups
+    backup_keep: int = Field(28, ge=1, le=10_000)
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)  # SIGTERM: in-flight purchases and SMS may finish
+    error_alert_threshold: int = Field(20, ge=1, le=100_000)  # handler errors in 5 minutes that alert the admins
     user_updates_per_second: float = Field(3.0, gt=0, le=1000)  # per user; past it (and the burst) updates are dropped
     user_updates_burst: int = Field(10, ge=1, le=10000)
     refresh_min_seconds: float = Field(5.0, ge=0, le=3600)  # Refresh asks the upstream at most this often per order
@@ -156,6 +169,13 @@ class Settings(SettingChecks):
         if key and self.smsactivate_base_url:
             found.insert(0, SmsActivateUpstream(name="smsactivate", base_url=self.smsactivate_base_url, api_key=key))
         return found
+
+    @property
+    def listen_port(self) -> int | None:
+        """Where the bot's HTTP server listens: WEB_PORT; in webhook mode 8080 when WEB_PORT is unset."""
+        if self.web_port is None and self.webhook_url:
+            return DEFAULT_WEBHOOK_PORT
+        return self.web_port
 
     @property
     def demo_enabled(self) -> bool:

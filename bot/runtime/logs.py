@@ -95,7 +95,7 @@ class BriefErrors(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str]) -> SecretFilter:
+def setup_logging(level: str, secrets: Iterable[str], fmt: str = "text") -> SecretFilter:
     """Root handler on stderr with :data:`LOG_FORMAT`, and every secret masked everywhere.
 
     Call before anything logs. The filter goes on every handler the root logger has (``basicConfig``

@@ -36,6 +36,7 @@ from bot.settings import Settings
 from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
 from handlers.fsm_storage import BoundedMemoryStorage
+from handlers.log_context import LogContextMiddleware
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.notifier import Notifier
 from handlers.payment_guard import PaymentGuard
@@ -96,6 +97,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     )
     # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
     dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications)
+    dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())

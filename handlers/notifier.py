@@ -18,6 +18,7 @@ from bot.notifications import Alert, DatabaseUnusable
 from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.people import People
+from bot.runtime.log_context import binds_order
 from handlers import keyboards
 from handlers.texts.alerts import alert_text, receipt
 from handlers.texts.limits import SHORT_SMS_CHARS, TEXT_LIMIT
@@ -49,6 +50,7 @@ class Notifier:
         user = await self.people.get(user_id)
         return languages.of_user(user, self.i18n.available_locales, self.i18n.default_locale)
 
+    @binds_order
     async def deliver(self, order: Order) -> None:
         """Send every SMS not yet delivered, then refresh the order card. Safe to call repeatedly."""
         chat_id = order.chat_id or order.user_id

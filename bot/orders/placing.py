@@ -17,6 +17,7 @@ from bot.orders.buying import Buying
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import RefundPolicy, Terms
 from bot.orders.settlement import Inflight
+from bot.runtime.log_context import bind
 from providers.catalog import Catalog
 from storage import ledger, order_history, order_limits
 from storage import orders as order_rows
@@ -149,7 +150,8 @@ class OrderService(Buying):
         except ledger.InsufficientFunds:
             return Result(Outcome.INSUFFICIENT, quote=quote)
         crash_point("reserved")
-        with self.inflight.buying(order.id, first.provider):
+        with bind(order_id=order.id), self.inflight.buying(order.id, first.provider):
+            logger.info("order %d: %s in %s charged %d, buying", order.id, service, country, quote.price)
             return await self._buy(order, quote, confirmed, accept_nonrefundable, over_limit)
 
     async def place_several(

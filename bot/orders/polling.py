@@ -21,6 +21,7 @@ from bot.orders.actions import OrderActions
 from bot.orders.placing import OrderService
 from bot.orders.poll_schedule import planned
 from bot.orders.sms_news import CLOSED_UPSTREAM, news, prints_of
+from bot.runtime.log_context import binds_order
 from providers.base import Provider, Status, UpstreamState
 from providers.errors import ProviderError
 from providers.otp import extract_code, upstream_code
@@ -199,6 +200,7 @@ class Polling:
             return None
         return await self.poll(order)
 
+    @binds_order
     async def poll(self, order: Order) -> Order | None:
         """One upstream check; the order if it changed, None otherwise (errors included)."""
         self._asked[order.id] = asyncio.get_running_loop().time()  # before asking: taps meanwhile show the stored state
@@ -209,6 +211,7 @@ class Polling:
             logger.info("order %d: polling %s works again", order.id, order.provider)
         return await self.record(order, status)
 
+    @binds_order
     async def record(self, order: Order, status: Status, seen: set[str] | None = None) -> Order | None:
         """Store SMS not seen before; the first one moves the order to code_received (the number is sold).
 

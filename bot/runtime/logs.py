@@ -7,6 +7,10 @@ before any handler formats it. :func:`setup_logging` puts it on the root handler
 logger's records reach (aiogram, aiohttp, asyncio, APScheduler, ours), and on the hooks that print
 uncaught exceptions.
 
+``LOG_FORMAT=json`` swaps the text format for :class:`JsonFormatter`: one JSON object per line, with
+the update, user and order the line is about (:mod:`bot.runtime.log_context`) for a log collector to
+index. The filters run before any formatter, so the JSON holds the masked message and traceback.
+
 :class:`BriefErrors` shortens the log of an error the bot already knows and reports (an exception
 class with ``log_traceback = False``, e.g. the database gone): one line, not a traceback per update
 and per job run.
@@ -14,13 +18,17 @@ and per job run.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import quote
+
+from bot.runtime import log_context
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -95,14 +103,42 @@ class BriefErrors(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, then
+    ``update_id`` / ``user_id`` / ``order_id`` when bound (an ``extra=`` of the same name wins), and
+    ``traceback`` / ``stack`` as strings when the record has them. Newlines inside stay escaped, so a
+    traceback never splits a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line |= log_context.current()
+        line |= {name: value for name in log_context.FIELDS if (value := getattr(record, name, None)) is not None}
+        if record.exc_info and not record.exc_text:  # no SecretFilter on this handler (a test's own)
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["traceback"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
 def setup_logging(level: str, secrets: Iterable[str], fmt: str = "text") -> SecretFilter:
-    """Root handler on stderr with :data:`LOG_FORMAT`, and every secret masked everywhere.
+    """Root handler on stderr with :data:`LOG_FORMAT` (``fmt="json"``: :class:`JsonFormatter`), and every
+    secret masked everywhere.
 
     Call before anything logs. The filter goes on every handler the root logger has (``basicConfig``
     adds one unless one exists) and on the handlers of loggers that do not propagate to it; uncaught
     exceptions, in the main thread or another, are printed masked too.
     """
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    if fmt == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     secret_filter = SecretFilter(secrets)
     install(secret_filter)
     return secret_filter

@@ -17,6 +17,7 @@ from bot.notifications import Notifications, PollOverrun, UnclearRefund
 from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
 from bot.orders.polling import PollRun
 from bot.orders.tracking import Tracker
+from bot.runtime.metrics import POLL_SECONDS
 from bot.settings import Settings
 from providers.catalog import Catalog
 from storage.orders import OrderStatus
@@ -114,6 +115,7 @@ class Jobs:
             await self.notifications.deliver(order)
         for order in await self.tracker.undelivered():
             await self.notifications.deliver(order)
+        POLL_SECONDS.observe(clock() - started)
         overrun = self.overruns.observe(run, clock() - started, interval)
         if overrun is not None:
             await self.notifications.alert(overrun)

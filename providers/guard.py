@@ -34,6 +34,10 @@ MIN_RATE = 1 / 60
 #: errors that say the upstream itself is unwell (business answers like OutOfStock do not)
 HEALTH_ERRORS = (Unavailable, BadResponse, Unauthorized)
 
+#: told of every request sent upstream (not of a call the guard refused): upstream, operation, seconds,
+#: and the exception it raised or None; the composition root passes one in (the metrics)
+CallObserver = Callable[[str, str, float, BaseException | None], None]
+
 
 class BreakerState(enum.StrEnum):
     CLOSED = "closed"  # calls flow
@@ -89,8 +93,10 @@ class GuardedProvider(Provider):
         failures: int,
         cooldown: float,
         buy_share_percent: int = DEFAULT_BUY_SHARE_PERCENT,
+        observer: CallObserver | None = None,
     ) -> None:
         self.inner = inner
+        self.observer = observer
         self.name = inner.name
         self.is_demo = inner.is_demo
         self.supports_another_code = inner.supports_another_code
@@ -136,7 +142,7 @@ class GuardedProvider(Provider):
         for attempt in (1, 2):
             try:
                 async with self.read_limiter if read else self.write_limiter:
-                    result = await make()
+                    result = await self._sent(what, make)
             except RateLimited as exc:
                 self._pause(exc)
                 self.last_error = str(exc)
@@ -157,6 +163,19 @@ class GuardedProvider(Provider):
             self.breaker.success()
             return result
         raise AssertionError("unreachable")
+
+    async def _sent(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        """One request upstream, timed for the observer (the limiter's wait is not part of it)."""
+        if self.observer is None:
+            return await make()
+        started = time.perf_counter()
+        try:
+            result = await make()
+        except Exception as exc:
+            self.observer(self.name, what, time.perf_counter() - started, exc)
+            raise
+        self.observer(self.name, what, time.perf_counter() - started, None)
+        return result
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         return await self._call("offers", lambda: self.inner.offers(country), read=True)
@@ -198,7 +217,7 @@ class GuardedProvider(Provider):
             await self.read_limiter.acquire()
         try:
             async with self.read_limiter:
-                return await self.inner.active()
+                return await self._sent("active", self.inner.active)
         except RateLimited as exc:
             self._pause(exc)
             raise

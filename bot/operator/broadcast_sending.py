@@ -17,6 +17,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import InlineKeyboardMarkup
 from aiolimiter import AsyncLimiter
 
+from bot.runtime.metrics import BROADCAST_MESSAGES
 from storage import broadcasts as broadcast_rows
 from storage import users
 from storage.broadcasts import Broadcast
@@ -136,8 +137,10 @@ class Runner:
     async def _finish(self, user_id: int, status: str, error: str | None = None) -> None:
         async with self.db.transaction() as conn:
             await broadcast_rows.finish(conn, self.broadcast.id, user_id, status, error)
+        BROADCAST_MESSAGES.labels(status).inc()
 
     async def _unreachable(self, user_id: int, error: str) -> None:
         async with self.db.transaction() as conn:
             await broadcast_rows.finish(conn, self.broadcast.id, user_id, "unreachable", error)
             await users.set_blocked(conn, user_id)
+        BROADCAST_MESSAGES.labels("unreachable").inc()

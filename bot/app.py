@@ -28,7 +28,9 @@ from bot.orders.outbound import SmsReplies
 from bot.orders.placing import OrderService
 from bot.people import People
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
+from bot.runtime.metrics import PAGE, observe_upstream
 from bot.runtime.response_types import keep_response_types
+from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.watchdog import DatabaseWatchdog
 from bot.services import build_services
@@ -37,6 +39,7 @@ from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
 from handlers.fsm_storage import BoundedMemoryStorage
 from handlers.log_context import LogContextMiddleware
+from handlers.metrics import BotApiMetrics, UpdateMetrics
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
 from handlers.notifier import Notifier
 from handlers.payment_guard import PaymentGuard
@@ -70,6 +73,7 @@ def build_providers(settings: Settings) -> list[Provider]:
             buy_share_percent=settings.upstream_buy_share_percent,
             failures=settings.breaker_failures,
             cooldown=settings.breaker_cooldown_seconds,
+            observer=observe_upstream,  # upstream latency and errors in the metrics
         )
         for p in upstreams
     ]
@@ -77,6 +81,7 @@ def build_providers(settings: Settings) -> list[Provider]:
 
 def build_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(BotApiMetrics())  # Bot API calls and errors by method in the metrics
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -98,6 +103,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
     dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications)
     dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
+    dp.update.outer_middleware(UpdateMetrics())  # counts and times every update, dropped ones too
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
     dp.update.outer_middleware(PaymentGuard())  # before the user's record: a payment the database refused
     dp.update.outer_middleware(UserMiddleware())
@@ -171,6 +177,7 @@ async def run(settings: Settings) -> None:
             if not providers:
                 logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
             dp = await build_dispatcher(settings, bot, db, providers)
+            PAGE.attach(ShopFigures(db, providers, settings.currency))  # /metrics: the database's figures
             watchdog = DatabaseWatchdog(db, [lambda problem: on_database_gone(dp, problem)])
             watchdog.start()
             if await reach_telegram(bot, settings, telegram) is None:
@@ -181,6 +188,7 @@ async def run(settings: Settings) -> None:
             if watchdog is not None:
                 await watchdog.stop()
             await bot.session.close()
+            PAGE.detach()
             await db.close()
     finally:
         if server is not None:
@@ -189,6 +197,7 @@ async def run(settings: Settings) -> None:
 
 async def start_health_server(settings: Settings, readiness: Readiness) -> HealthServer:
     server = HealthServer(readiness, settings.web_host, settings.web_port or 0)
+    PAGE.serve(server.app)  # /metrics on the same server
     try:
         await server.start()
     except ServerUnavailable as exc:

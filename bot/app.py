@@ -27,11 +27,14 @@ from bot.orders.actions import OrderActions
 from bot.orders.outbound import SmsReplies
 from bot.orders.placing import OrderService
 from bot.people import People
+from bot.runtime.episodes import ErrorSpike
 from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
 from bot.runtime.metrics import PAGE, observe_upstream
+from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.response_types import keep_response_types
 from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.startup import StartupError, wait_for_telegram
+from bot.runtime.telegram_contact import AnswerRecorder, TelegramContact, TelegramWatch
 from bot.runtime.watchdog import DatabaseWatchdog
 from bot.services import build_services
 from bot.settings import Settings
@@ -102,6 +105,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     )
     # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
     dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications)
+    dp["error_spike"] = ErrorSpike(settings.error_alert_threshold)  # handlers/errors.py counts; a spike alerts
     dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
     dp.update.outer_middleware(UpdateMetrics())  # counts and times every update, dropped ones too
     dp.update.outer_middleware(FloodMiddleware(settings.user_updates_per_second, settings.user_updates_burst))
@@ -158,20 +162,18 @@ async def run(settings: Settings) -> None:
     """
     db: Database | None = None
     telegram = Flag("not reached yet")
-
-    def database_ready() -> tuple[bool, str]:
-        if db is None:
-            return False, "not open yet"
-        return db.check(), db.problem or "ok"
-
+    contact = TelegramContact()  # every Bot API answer: /readyz, the keep-alive, the "unreachable" alert
+    checks = ReadinessChecks(contact)  # given the database, scheduler and poll job as they are built
     readiness = Readiness()
-    readiness.add("telegram", telegram)
-    readiness.add("database", database_ready)
+    checks.install(readiness)
     server = await start_health_server(settings, readiness) if settings.web_port is not None else None
     watchdog: DatabaseWatchdog | None = None
+    telegram_watch: TelegramWatch | None = None
     try:
         db = await Database.open(settings.database_path)
+        checks.db = db
         bot = build_bot(settings)
+        bot.session.middleware(AnswerRecorder(contact))
         try:
             providers = build_providers(settings)
             if not providers:
@@ -180,6 +182,9 @@ async def run(settings: Settings) -> None:
             PAGE.attach(ShopFigures(db, providers, settings.currency))  # /metrics: the database's figures
             watchdog = DatabaseWatchdog(db, [lambda problem: on_database_gone(dp, problem)])
             watchdog.start()
+            checks.scheduler, checks.poll = dp["scheduler"], dp["jobs"].heartbeat
+            telegram_watch = TelegramWatch(bot, contact, dp["notifier"])
+            telegram_watch.start()
             if await reach_telegram(bot, settings, telegram) is None:
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
@@ -187,6 +192,8 @@ async def run(settings: Settings) -> None:
         finally:
             if watchdog is not None:
                 await watchdog.stop()
+            if telegram_watch is not None:
+                await telegram_watch.stop()
             await bot.session.close()
             PAGE.detach()
             await db.close()

@@ -13,10 +13,11 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.money.stars import Payments
-from bot.notifications import Notifications, PollOverrun, UnclearRefund
+from bot.notifications import Notifications, PollLagging, PollOverrun, UnclearRefund
 from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
 from bot.orders.polling import PollRun
 from bot.orders.tracking import Tracker
+from bot.runtime.episodes import Episode, PollHeartbeat
 from bot.runtime.metrics import POLL_SECONDS
 from bot.settings import Settings
 from providers.catalog import Catalog
@@ -29,6 +30,9 @@ CREDIT_RETRY_SECONDS = 60
 
 Job = Callable[[], Awaitable[None]]
 ONCE_AT_A_TIME: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+#: how often the poll job's lag is looked at (PollLagging)
+POLL_WATCH_SECONDS = 5.0
 
 #: a poll run's figures in the log
 RUN_FIGURES = "%d open orders, %d checks, %d bulk calls, %d checks left for later, %.1f s against an interval of %.1f s"
@@ -83,6 +87,8 @@ class Jobs:
         self.settings = settings
         self._running: set[asyncio.Task[None]] = set()
         self.overruns = OverrunWatch()
+        self.heartbeat = PollHeartbeat(settings.poll_interval_seconds)  # read by /readyz
+        self.lagging = Episode()
 
     def tracked(self, job: Job) -> Job:
         """Wrap a job so shutdown can wait for a run in progress before the database closes."""
@@ -119,6 +125,15 @@ class Jobs:
         overrun = self.overruns.observe(run, clock() - started, interval)
         if overrun is not None:
             await self.notifications.alert(overrun)
+        self.heartbeat.finish()
+
+    async def watch_poll(self) -> None:
+        """Tell the admins once when no poll run finished for 3 intervals (a run hanging on an upstream, a
+        job that keeps failing); re-armed once a run finishes again."""
+        lag = self.heartbeat.lag()
+        if self.lagging.begins(self.heartbeat.lagging()) and lag is not None:
+            logger.warning("no poll run finished for %.0f s (limit %g s)", lag, self.heartbeat.limit)
+            await self.notifications.alert(PollLagging(seconds=int(lag), interval=self.settings.poll_interval_seconds))
 
     async def expire(self) -> None:
         for order in await self.tracker.expire_due():
@@ -146,7 +161,9 @@ class Jobs:
             (self.refresh_catalog, "refresh_catalog", self.settings.catalog_ttl_seconds, True),
             (self.retry_credits, "stars_credit_retry", CREDIT_RETRY_SECONDS, True),
             (self.upstream_alerts, "upstream_alerts", ALERT_INTERVAL_MINUTES * 60, False),
+            (self.watch_poll, "poll_watch", POLL_WATCH_SECONDS, False),
         ]
+        self.heartbeat.start()  # a fresh start is no lag: it counts from here until the first run
         now = datetime.now(UTC)
         for job, name, seconds, at_once in jobs:
             first: dict[str, Any] = {"next_run_time": now} if at_once else {}

@@ -1,4 +1,5 @@
-"""One place for errors no handler caught: log them, tell the user, answer the tap."""
+"""One place for errors no handler caught: log them, tell the user, answer the tap, and count them: more
+than ERROR_ALERT_THRESHOLD within 5 minutes alerts the admins once (:class:`bot.runtime.episodes.ErrorSpike`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from aiogram import Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import ErrorEvent
 
+from bot.notifications import Notifications
+from bot.runtime.episodes import ErrorSpike
 from handlers.callback_answers import TapAnswer
 from handlers.texts.alerts import maintenance_text
 from handlers.texts.refusals import failed
@@ -19,7 +22,12 @@ router = Router(name=__name__)
 
 
 @router.error()
-async def on_error(event: ErrorEvent, callback_answer: TapAnswer | None = None) -> bool:
+async def on_error(
+    event: ErrorEvent,
+    callback_answer: TapAnswer | None = None,
+    error_spike: ErrorSpike | None = None,
+    notifier: Notifications | None = None,
+) -> bool:
     if isinstance(event.exception, TelegramForbiddenError):  # the user blocked the bot meanwhile: nobody to tell
         logger.info("update %s: the user blocked the bot: %s", event.update.update_id, event.exception.message)
         return True
@@ -29,6 +37,7 @@ async def on_error(event: ErrorEvent, callback_answer: TapAnswer | None = None) 
     else:
         logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
         text = failed()
+        await _count(error_spike, notifier)
     checkout = event.update.pre_checkout_query
     try:
         if callback_answer is not None:  # a tap: sent once the error handlers are done (handlers.callback_answers)
@@ -40,3 +49,13 @@ async def on_error(event: ErrorEvent, callback_answer: TapAnswer | None = None) 
     except Exception:  # the error report itself must never raise
         logger.warning("could not tell the user about the error", exc_info=True)
     return True
+
+
+async def _count(error_spike: ErrorSpike | None, notifier: Notifications | None) -> None:
+    """One more handler error; the admins are told when it starts a spike."""
+    if error_spike is None or (spike := error_spike.record()) is None or notifier is None:
+        return
+    try:
+        await notifier.alert(spike)
+    except Exception:  # the error report itself must never raise
+        logger.warning("could not alert the admins to the handler errors", exc_info=True)

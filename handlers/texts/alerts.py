@@ -11,7 +11,18 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.money.billing import money
-from bot.notifications import Alert, DatabaseUnusable, LowBalance, PollOverrun, UnclearRefund, UpstreamFailing
+from bot.notifications import (
+    Alert,
+    BackupFailed,
+    DatabaseUnusable,
+    HandlerErrors,
+    LowBalance,
+    PollLagging,
+    PollOverrun,
+    TelegramUnreachable,
+    UnclearRefund,
+    UpstreamFailing,
+)
 from handlers.texts import labels
 
 
@@ -23,6 +34,12 @@ def receipt(amount: str, balance: str) -> str:
 def maintenance_text() -> str:
     """What a user is told while the database cannot be used (``handlers/errors.py``)."""
     return _("🛠 The bot is under maintenance. Nothing was charged; please try again later.")
+
+
+def duration(seconds: int) -> str:
+    """``H:MM:SS``: a length of time every language reads without a plural."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def alert_text(alert: Alert) -> str:
@@ -70,3 +87,22 @@ def alert_text(alert: Alert) -> str:
                 bulk=alert.bulk_calls,
                 deferred=alert.deferred,
             )
+        case HandlerErrors():
+            return _(
+                "⚠️ Updates that failed in handlers in the last {minutes} min: {count}, more than "
+                "ERROR_ALERT_THRESHOLD. Each error is in the log. You are told again only after the rate falls."
+            ).format(minutes=alert.minutes, count=alert.count)
+        case BackupFailed():
+            return _("🛑 The backup failed: {problem}\nFile: <code>{path}</code>").format(
+                problem=escape(alert.problem), path=escape(alert.path)
+            )
+        case TelegramUnreachable():
+            return _(
+                "⚠️ Telegram was unreachable for {duration} (h:mm:ss), last error: {error}. It answers again; "
+                "messages to users may have been late or missed in that time."
+            ).format(duration=duration(alert.seconds), error=escape(alert.error))
+        case PollLagging():
+            return _(
+                "⚠️ No poll run finished for {seconds} s (interval {interval} s): codes are not being fetched. "
+                "Check the log and the upstreams."
+            ).format(seconds=alert.seconds, interval=f"{alert.interval:g}")

@@ -2,7 +2,9 @@
 
 Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(fake.url))``. It records every
 request, keeps each chat's messages (edits applied), serves queued updates through long-polling
-``getUpdates``, and fails on demand (:meth:`FakeTelegram.inject_error`, :meth:`FakeTelegram.block_user`).
+``getUpdates`` or, once ``setWebhook`` was called, POSTs them to the webhook (:mod:`tests.fakes.telegram_webhook`;
+``getUpdates`` then answers 409), and fails on demand (:meth:`FakeTelegram.inject_error`,
+:meth:`FakeTelegram.block_user`).
 
 Like Telegram: HTML text is checked and stored as the user sees it (tags removed), editing without
 ``reply_markup`` drops the inline keyboard, a callback or pre-checkout query can be answered once, and
@@ -24,6 +26,8 @@ from aiohttp import web
 
 from tests.fakes import telegram_objects as tg
 from tests.fakes.telegram_objects import ApiError, Call, bad_request
+from tests.fakes.telegram_webhook import CONFLICT as _WEBHOOK_ACTIVE
+from tests.fakes.telegram_webhook import Webhook
 
 __all__ = ["Call", "FakeTelegram"]
 
@@ -84,15 +88,13 @@ class FakeTelegram:
         self._site: web.TCPSite | None = None
         self._port = 0
         self._drops: dict[str, int] = {}  # method -> how many more calls lose their connection
+        self.webhook = Webhook(self._next_for_webhook, self._delivered)
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": lambda p: tg.bot_user(self.bot_id, self.bot_username, full=True),
             "getupdates": self._get_updates,
             "deletewebhook": self._delete_webhook,
-            "getwebhookinfo": lambda p: {
-                "url": "",
-                "has_custom_certificate": False,
-                "pending_update_count": len(self._updates),
-            },
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": lambda p: self.webhook.info(len(self._updates), self._allowed_updates),
             "setmycommands": self._set_my_commands,
             "getmycommands": lambda p: self.commands.get(self._commands_key(p), []),
             "deletemycommands": self._delete_my_commands,
@@ -118,6 +120,7 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._closing = True
         self._new_update.set()  # release long polls
+        await self.webhook.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -236,6 +239,18 @@ class FakeTelegram:
         return msg["message_id"]
 
     # -- knobs ---------------------------------------------------------------------------------
+    async def post_to_webhook(self, update: dict[str, Any], *, secret: str | None) -> int:
+        """POST a raw ``update`` to the webhook with ``secret`` in the secret-token header (None: no
+        header), not through the queue; returns the HTTP status (0: no connection)."""
+        return await self.webhook.post(update, secret)
+
+    def message_update(self, user_id: int, text: str) -> dict[str, Any]:
+        """An update carrying ``text`` from the user, as Telegram would send it, without queueing it."""
+        sender = self._user(user_id)
+        message_id = next(self._message_ids.setdefault(user_id, itertools.count(1)))
+        msg = tg.message(message_id, sender, tg.chat(user_id, sender), **self._text_content(text))
+        return {"update_id": next(self._update_ids), "message": msg}
+
     def take_updates(self) -> list[dict[str, Any]]:
         """Every queued update, removed from the queue: for feeding a dispatcher in-process."""
         taken, self._updates = self._updates, []
@@ -367,6 +382,8 @@ class FakeTelegram:
 
     # -- methods -------------------------------------------------------------------------------
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook.url:
+            raise ApiError(409, _WEBHOOK_ACTIVE)
         self._poll_generation += 1
         generation = self._poll_generation
         self._new_update.set()  # an older long poll ends with 409, as on Telegram
@@ -392,7 +409,32 @@ class FakeTelegram:
     def _delete_webhook(self, params: dict[str, Any]) -> bool:
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        return self.webhook.delete()
+
+    def _set_webhook(self, params: dict[str, Any]) -> bool:
+        self.webhook.set(params)
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if (allowed := params.get("allowed_updates")) is not None:
+            self._allowed_updates = allowed
+        self._new_update.set()  # a long poll still waiting ends (409 from its next call)
         return True
+
+    async def _next_for_webhook(self) -> dict[str, Any] | None:
+        """The oldest update the webhook should receive (left queued until delivered), or None after a
+        second without one (the delivery loop then checks the webhook is still set)."""
+        self._updates = [u for u in self._updates if self._wanted(u)]  # others are dropped
+        if self._updates and not self._closing:
+            update = self._updates[0]
+            self.served_at.setdefault(update["update_id"], asyncio.get_running_loop().time())
+            return copy.deepcopy(update)
+        self._new_update.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._new_update.wait(), 1.0)
+        return None
+
+    def _delivered(self, update: dict[str, Any]) -> None:
+        self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands", [])

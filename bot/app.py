@@ -1,4 +1,11 @@
-"""Wiring: storage, providers, services, Bot, Dispatcher and scheduler, and the polling loop."""
+"""Wiring: storage, providers, services, Bot, Dispatcher and scheduler; then long polling or the webhook.
+
+One aiohttp server (:mod:`bot.runtime.health`) carries ``/healthz`` and ``/readyz`` and, when
+WEBHOOK_URL is set, the webhook route at that URL's path (:mod:`bot.runtime.webhook`); it listens on
+WEB_HOST : WEB_PORT (8080 in webhook mode when WEB_PORT is unset), and in polling mode only when WEB_PORT
+is set. SIGTERM / SIGINT stop the updates first, then in-flight updates and a running job get
+SHUTDOWN_GRACE_SECONDS to finish (:mod:`bot.runtime.shutdown`) before the scheduler and database close.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import asyncio
 import errno
 import gc
 import logging
-import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,9 +39,11 @@ from bot.runtime.metrics import PAGE, observe_upstream
 from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.response_types import keep_response_types
 from bot.runtime.shop_metrics import ShopFigures
+from bot.runtime.shutdown import Grace, InFlight
 from bot.runtime.startup import StartupError, wait_for_telegram
 from bot.runtime.telegram_contact import AnswerRecorder, TelegramContact, TelegramWatch
 from bot.runtime.watchdog import DatabaseWatchdog
+from bot.runtime.webhook import SIGNALS, WebhookEndpoint, delete_webhook, serve_webhook, webhook_endpoint
 from bot.services import build_services
 from bot.settings import Settings
 from handlers import bot_profile
@@ -104,7 +112,9 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
     # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
-    dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications)
+    in_flight = InFlight()  # outermost: shutdown waits for the whole handling of every update taken
+    dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications, in_flight=in_flight)
+    dp.update.outer_middleware(in_flight)
     dp["error_spike"] = ErrorSpike(settings.error_alert_threshold)  # handlers/errors.py counts; a spike alerts
     dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
     dp.update.outer_middleware(UpdateMetrics())  # counts and times every update, dropped ones too
@@ -140,14 +150,26 @@ async def on_startup(
 
 
 async def on_shutdown(
-    dispatcher: Dispatcher, scheduler: AsyncIOScheduler, catalog: Catalog, broadcasts: Broadcasts, jobs: Jobs
+    dispatcher: Dispatcher,
+    scheduler: AsyncIOScheduler,
+    catalog: Catalog,
+    broadcasts: Broadcasts,
+    jobs: Jobs,
+    settings: Settings,
+    in_flight: InFlight,
 ) -> None:
+    """Updates no longer come in: what is under way (updates being handled, a job's run, broadcast sends)
+    finishes within one SHUTDOWN_GRACE_SECONDS, then the scheduler stops (the database closes after)."""
+    grace = Grace(settings.shutdown_grace_seconds)
     if (profile := dispatcher.workflow_data.pop("profile_task", None)) is not None:
         profile.cancel()  # a stop before every language's profile is set: the next start sets them
-    await broadcasts.stop()
-    if scheduler.running:
+    running = scheduler.running
+    if running:
         scheduler.pause()  # no new runs; a run in progress finishes (shutdown would cancel it mid-way)
-        await jobs.drain()
+    await asyncio.gather(
+        broadcasts.stop(min(grace.left(), 5.0)), in_flight.drain(grace.left()), jobs.drain(grace.left())
+    )
+    if running:
         scheduler.shutdown(wait=False)
     await catalog.close()
 
@@ -155,10 +177,11 @@ async def on_shutdown(
 async def run(settings: Settings) -> None:
     """Run the bot until SIGINT / SIGTERM.
 
-    Start-up: the health server if WEB_PORT is set (first: a taken port stops the start before the
-    database is touched), the database (already checked by ``bot.__main__``) and its watchdog, then
-    Telegram, retried until it answers (``/readyz`` says 503 until then), then polling. Raises
-    :class:`StartupError` for what retrying cannot fix.
+    Start-up: the HTTP server if WEB_PORT or WEBHOOK_URL is set (first: a taken port stops the start
+    before the database is touched), the database (already checked by ``bot.__main__``) and its watchdog,
+    then Telegram, retried until it answers (``/readyz`` says 503 until then), then the webhook
+    (setWebhook) or long polling (after deleteWebhook). Raises :class:`StartupError` for what retrying
+    cannot fix, a WEBHOOK_URL Telegram refuses included.
     """
     db: Database | None = None
     telegram = Flag("not reached yet")
@@ -166,7 +189,8 @@ async def run(settings: Settings) -> None:
     checks = ReadinessChecks(contact)  # given the database, scheduler and poll job as they are built
     readiness = Readiness()
     checks.install(readiness)
-    server = await start_health_server(settings, readiness) if settings.web_port is not None else None
+    endpoint = webhook_endpoint(settings)
+    server = await start_health_server(settings, readiness, endpoint) if settings.listen_port is not None else None
     watchdog: DatabaseWatchdog | None = None
     telegram_watch: TelegramWatch | None = None
     try:
@@ -188,7 +212,11 @@ async def run(settings: Settings) -> None:
             if await reach_telegram(bot, settings, telegram) is None:
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
-            await dp.start_polling(bot, handle_signals=True)
+            if endpoint is not None:
+                await serve_webhook(dp, bot, endpoint)
+            else:
+                await delete_webhook(bot)  # Telegram refuses getUpdates while a webhook is set
+                await dp.start_polling(bot, handle_signals=True, allowed_updates=dp.resolve_used_update_types())
         finally:
             if watchdog is not None:
                 await watchdog.stop()
@@ -202,8 +230,12 @@ async def run(settings: Settings) -> None:
             await server.stop()
 
 
-async def start_health_server(settings: Settings, readiness: Readiness) -> HealthServer:
-    server = HealthServer(readiness, settings.web_host, settings.web_port or 0)
+async def start_health_server(
+    settings: Settings, readiness: Readiness, webhook: WebhookEndpoint | None = None
+) -> HealthServer:
+    server = HealthServer(readiness, settings.web_host, settings.listen_port or 0)
+    if webhook is not None:
+        webhook.register(server.app)  # the webhook on the same server
     PAGE.serve(server.app)  # /metrics on the same server
     try:
         await server.start()
@@ -217,8 +249,7 @@ async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | No
     """getMe until it answers (see :func:`wait_for_telegram`); None if SIGINT / SIGTERM came first."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
+    for sig in SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
         return await wait_for_telegram(
@@ -229,7 +260,7 @@ async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | No
             ready=ready,
         )
     finally:
-        for sig in signals:
+        for sig in SIGNALS:
             loop.remove_signal_handler(sig)
 
 

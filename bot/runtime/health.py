@@ -108,7 +108,8 @@ class HealthServer:
             self._runner = None
             reason = exc.strerror or str(exc)
             raise ServerUnavailable(f"cannot listen on {self.host}:{self.port}: {reason}", exc.errno) from None
-        logger.info("health server on http://%s:%s (/healthz, /readyz)", self.host, self.port)
+        paths = sorted({route.resource.canonical for route in self.app.router.routes() if route.resource})
+        logger.info("HTTP server on http://%s:%s (%s)", self.host, self.port, ", ".join(paths))
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -17,6 +17,7 @@ from bot.notifications import Notifications, PollLagging, PollOverrun, UnclearRe
 from bot.operator.upstreams import ALERT_INTERVAL_MINUTES, Upstreams
 from bot.orders.polling import PollRun
 from bot.orders.tracking import Tracker
+from bot.runtime.backups import ScheduledBackups
 from bot.runtime.episodes import Episode, PollHeartbeat
 from bot.runtime.metrics import POLL_SECONDS
 from bot.settings import Settings
@@ -168,3 +169,8 @@ class Jobs:
         for job, name, seconds, at_once in jobs:
             first: dict[str, Any] = {"next_run_time": now} if at_once else {}
             scheduler.add_job(self.tracked(job), "interval", seconds=seconds, id=name, **first, **ONCE_AT_A_TIME)
+        backups = ScheduledBackups(self.settings, self.notifications)
+        if backups.seconds is not None:  # BACKUP_INTERVAL_HOURS=0: none; else the first one interval after start
+            scheduler.add_job(
+                self.tracked(backups.run), "interval", seconds=backups.seconds, id="backup", **ONCE_AT_A_TIME
+            )

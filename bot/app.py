@@ -203,7 +203,8 @@ async def run(settings: Settings) -> None:
             if not providers:
                 logger.error("no provider: set an upstream API key, or DEMO_PROVIDER=on")
             dp = await build_dispatcher(settings, bot, db, providers)
-            PAGE.attach(ShopFigures(db, providers, settings.currency))  # /metrics: the database's figures
+            figures = ShopFigures(db, settings.database_path, providers, settings.currency)
+            PAGE.attach(figures)  # /metrics: the database's figures, read on a connection of their own
             watchdog = DatabaseWatchdog(db, [lambda problem: on_database_gone(dp, problem)])
             watchdog.start()
             checks.scheduler, checks.poll = dp["scheduler"], dp["jobs"].heartbeat

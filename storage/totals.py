@@ -1,20 +1,26 @@
 """Read-only aggregates for the metrics page: orders by status, upstream purchases by upstream and
-outcome, write-offs by reason, refunds by upstream, balances and ledger totals.
+outcome, write-offs by reason, balances, and the ledger by kind with refunds by upstream.
 
-A handful of ``GROUP BY`` queries over whole tables, run when ``/metrics`` is scraped (and cached
-there, see :mod:`bot.runtime.shop_metrics`), so the figures come from the database and survive a
-restart. Nothing is grouped by user. Amounts are integer minor units: prices, balances and ledger
-amounts in the bot's currency, upstream costs in each purchase's ``cost_currency``. The caller holds
-the connection (``Database.read``).
+They run when ``/metrics`` is scraped (cached there, see :mod:`bot.runtime.shop_metrics`), so the
+figures come from the database and survive a restart. They scan whole tables, so they run on a
+read-only connection of their own (:func:`reader`): in WAL mode it neither waits for nor holds up
+the bot's connection and its lock, and aiosqlite runs it in its own thread. The ledger, the largest
+table, is append-only: :func:`tally_ledger` reads only the rows added since the last tally. Nothing
+is grouped by user. Amounts are integer minor units: prices, balances and ledger amounts in the
+bot's currency, upstream costs in each purchase's ``cost_currency``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.request import pathname2url
 
 import aiosqlite
 
-from storage.rows import fetch_all, fetch_one
+from storage.rows import fetch_all, fetch_one, fetch_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +51,34 @@ class Balances:
 
 
 @dataclass(slots=True)
+class LedgerTally:
+    """The ledger's totals so far: kind -> rows and sum, and refunds to users (kind ``refund``: orders'
+    and renewals') by the order's upstream, counted up to the row ``last_id``."""
+
+    last_id: int = 0
+    by_kind: dict[str, Count] = field(default_factory=dict)
+    refunds: dict[str, Count] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Totals:
     orders: dict[str, Count] = field(default_factory=dict)  # status -> orders, sum of prices
     purchases: list[PurchaseGroup] = field(default_factory=list)
     write_offs: dict[tuple[str, str], int] = field(default_factory=dict)  # (upstream, reason) -> purchases
-    refunds: dict[str, Count] = field(default_factory=dict)  # upstream -> refund ledger rows, their sum
-    ledger: dict[str, Count] = field(default_factory=dict)  # ledger kind -> rows, sum of amounts
     balances: Balances = field(default_factory=lambda: Balances(0, 0, 0))
+    ledger: LedgerTally = field(default_factory=LedgerTally)
+
+
+@asynccontextmanager
+async def reader(path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A read-only connection to the database at ``path``, in one read transaction (one snapshot)."""
+    conn = await aiosqlite.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True, isolation_level=None)
+    try:
+        await conn.execute("PRAGMA query_only=1")
+        await conn.execute("BEGIN")
+        yield conn
+    finally:
+        await conn.close()  # the read transaction ends with it
 
 
 async def orders_by_status(conn: aiosqlite.Connection) -> dict[str, Count]:
@@ -86,21 +113,28 @@ async def write_offs(conn: aiosqlite.Connection) -> dict[tuple[str, str], int]:
     return {(upstream, reason): n for upstream, reason, n in rows}
 
 
-async def refunds_by_upstream(conn: aiosqlite.Connection) -> dict[str, Count]:
-    """Refunds to users (ledger kind ``refund``: orders' and renewals') by the order's upstream."""
-    rows = await fetch_all(
+async def tally_ledger(conn: aiosqlite.Connection, tally: LedgerTally) -> None:
+    """Add the ledger rows after ``tally.last_id`` to it. Sound because the ledger is append-only and a
+    row's id is above every committed one's (one writer at a time, AUTOINCREMENT)."""
+    top = await fetch_value(conn, "SELECT COALESCE(MAX(id), 0) FROM ledger")
+    if top <= tally.last_id:
+        return
+    span = (tally.last_id, top)
+    kinds = await fetch_all(
+        conn, "SELECT kind, COUNT(*), SUM(amount) FROM ledger WHERE id > ? AND id <= ? GROUP BY kind", span, tuple
+    )
+    refunds = await fetch_all(
         conn,
         "SELECT o.provider, COUNT(*), SUM(l.amount) FROM ledger l JOIN orders o ON o.id = l.order_id "
-        "WHERE l.kind = 'refund' GROUP BY o.provider",
-        (),
+        "WHERE l.id > ? AND l.id <= ? AND l.kind = 'refund' GROUP BY o.provider",
+        span,
         tuple,
     )
-    return {upstream: Count(n, total) for upstream, n, total in rows}
-
-
-async def ledger_by_kind(conn: aiosqlite.Connection) -> dict[str, Count]:
-    rows = await fetch_all(conn, "SELECT kind, COUNT(*), SUM(amount) FROM ledger GROUP BY kind", (), tuple)
-    return {kind: Count(n, total) for kind, n, total in rows}
+    for into, rows in ((tally.by_kind, kinds), (tally.refunds, refunds)):
+        for key, n, total in rows:
+            was = into.get(key, Count(0, 0))
+            into[key] = Count(was.rows + n, was.amount + total)
+    tally.last_id = top
 
 
 async def balances(conn: aiosqlite.Connection) -> Balances:
@@ -113,13 +147,14 @@ async def balances(conn: aiosqlite.Connection) -> Balances:
     return found or Balances(0, 0, 0)
 
 
-async def totals(conn: aiosqlite.Connection) -> Totals:
-    """Every aggregate, under the caller's one read (so they agree with each other)."""
+async def totals(conn: aiosqlite.Connection, ledger: LedgerTally) -> Totals:
+    """Every aggregate, in the caller's one read (so they agree with each other); ``ledger`` is brought
+    up to date and kept in the result."""
+    await tally_ledger(conn, ledger)
     return Totals(
         orders=await orders_by_status(conn),
         purchases=await purchases_by_upstream(conn),
         write_offs=await write_offs(conn),
-        refunds=await refunds_by_upstream(conn),
-        ledger=await ledger_by_kind(conn),
         balances=await balances(conn),
+        ledger=ledger,
     )

@@ -6,8 +6,10 @@ The module counters live for the whole test session, so each test compares befor
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -219,10 +221,10 @@ async def shop(db: Database) -> None:
                 )  # fmt: skip
 
 
-async def test_the_totals_queries_aggregate_orders_purchases_refunds_and_money(db: Database) -> None:
+async def test_the_totals_queries_aggregate_orders_purchases_refunds_and_money(db: Database, tmp_path: Path) -> None:
     await shop(db)
-    async with db.read() as conn:
-        t = await total_queries.totals(conn)
+    async with total_queries.reader(tmp_path / "test.sqlite3") as conn:
+        t = await total_queries.totals(conn, total_queries.LedgerTally())
     C = total_queries.Count
     assert t.orders == {"code_received": C(1, 300), "cancelled": C(1, 100), "active": C(1, 50)}
     assert [(g.upstream, g.kind, g.outcome, g.currency, g.rows, g.cost) for g in t.purchases] == [
@@ -231,10 +233,28 @@ async def test_the_totals_queries_aggregate_orders_purchases_refunds_and_money(d
         ("beta", "number", "written_off", "RUB", 1, 50),
     ]
     assert t.write_offs == {("beta", "no_cancel"): 1}
-    assert t.refunds == {"beta": C(1, 100)}
-    assert t.ledger == {"admin_credit": C(1, 1000), "purchase": C(3, -450), "refund": C(1, 100)}
+    assert t.ledger.refunds == {"beta": C(1, 100)}
+    assert t.ledger.by_kind == {"admin_credit": C(1, 1000), "purchase": C(3, -450), "refund": C(1, 100)}
     assert t.balances == total_queries.Balances(users=2, with_balance=1, total=650)
-    assert t.balances.total == sum(c.amount for c in t.ledger.values())
+    assert t.balances.total == sum(c.amount for c in t.ledger.by_kind.values())
+
+
+async def test_the_ledger_is_tallied_once_per_row_reading_only_the_new_ones(db: Database, tmp_path: Path) -> None:
+    await shop(db)
+    tally = total_queries.LedgerTally()
+    path = tmp_path / "test.sqlite3"
+    async with total_queries.reader(path) as conn:
+        await total_queries.tally_ledger(conn, tally)
+        await total_queries.tally_ledger(conn, tally)  # nothing new: nothing added twice
+    first = tally.last_id
+    await add_user(db, USER + 2, balance=7)  # one more admin_credit row
+    async with total_queries.reader(path) as conn:
+        await total_queries.tally_ledger(conn, tally)
+        with pytest.raises(sqlite3.OperationalError):  # the metrics' connection cannot write
+            await conn.execute("DELETE FROM orders")
+    assert tally.last_id == first + 1
+    assert tally.by_kind["admin_credit"] == total_queries.Count(2, 1007)
+    assert tally.by_kind["purchase"] == total_queries.Count(3, -450)
 
 
 def scrape(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -246,10 +266,10 @@ def scrape(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str]
     }
 
 
-async def test_the_figures_are_gauges_from_the_database_read_at_most_once_a_ttl(db: Database) -> None:
+async def test_the_figures_are_gauges_from_the_database_read_at_most_once_a_ttl(db: Database, tmp_path: Path) -> None:
     await shop(db)
     now = [0.0]
-    figures = ShopFigures(db, [], "USD", ttl=10, clock=lambda: now[0])
+    figures = ShopFigures(db, tmp_path / "test.sqlite3", [], "USD", ttl=10, clock=lambda: now[0])
     registry = CollectorRegistry()
     registry.register(figures)
     await asyncio.gather(*(figures.refresh() for _ in range(5)))  # a scrape storm: one read
@@ -273,13 +293,14 @@ async def test_the_figures_are_gauges_from_the_database_read_at_most_once_a_ttl(
     now[0] = 10.0
     await figures.refresh()
     assert figures.reads == 2 and scrape(registry)[("smsbot_users", ())] == 3
+    assert scrape(registry)[("smsbot_ledger_minor", (("currency", "USD"), ("kind", "admin_credit")))] == 1005
 
 
-async def test_the_breaker_state_is_read_live(db: Database) -> None:
+async def test_the_breaker_state_is_read_live(db: Database, tmp_path: Path) -> None:
     inner = Flaky()
     guarded = GuardedProvider(inner, rate=1000, failures=1, cooldown=60)
     registry = CollectorRegistry()
-    registry.register(ShopFigures(db, [guarded], "USD"))
+    registry.register(ShopFigures(db, tmp_path / "test.sqlite3", [guarded], "USD"))
     key = ("smsbot_upstream_breaker_state", (("upstream", "flaky"),))
     assert scrape(registry)[key] == 0
     inner.script = [Unavailable("down", provider="flaky")]
@@ -295,7 +316,7 @@ class Broken(ShopFigures):
         raise OSError("disk gone")
 
 
-async def test_the_page_answers_in_prometheus_format_and_survives_a_failed_read(db: Database) -> None:
+async def test_the_page_answers_in_prometheus_format_and_survives_a_failed_read(db: Database, tmp_path: Path) -> None:
     await shop(db)
     registry = CollectorRegistry()
     page = MetricsPage(registry)
@@ -305,10 +326,10 @@ async def test_the_page_answers_in_prometheus_format_and_survives_a_failed_read(
         response = await client.get("/metrics")
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         assert "smsbot_orders" not in await response.text()  # no database yet
-        page.attach(ShopFigures(db, [], "USD"))
+        page.attach(ShopFigures(db, tmp_path / "test.sqlite3", [], "USD"))
         body = await (await client.get("/metrics")).text()
         assert 'smsbot_orders{status="cancelled"} 1.0' in body
-        page.attach(Broken(db, [], "USD"))  # replaces the first
+        page.attach(Broken(db, tmp_path, [], "USD"))  # replaces the first
         response = await client.get("/metrics")
         assert response.status == 200 and "smsbot_orders" not in await response.text()
         page.detach()

@@ -2,8 +2,10 @@
 
 Orders, upstream purchases, write-offs, refunds, balances and the ledger are kept in the database,
 so their figures are gauges computed from it (:mod:`storage.totals`) rather than counters that a
-restart would zero. A scrape reads them at most once per ``ttl`` seconds, and scrapes arriving
-together share one read: a scrape storm costs a few queries a ``ttl``.
+restart would zero. Those queries scan whole tables (a few seconds of a worker thread at a million
+ledger rows, on a read-only connection of their own that never holds up the bot's), so a scrape
+reads them at most once per ``ttl`` seconds, and scrapes arriving together share one read: a scrape
+storm costs nothing more. The ledger is read incrementally: only the rows added since the last read.
 
 Money is integer minor units; the currency is a label (``currency``): the bot's for prices,
 balances, refunds and the ledger, each purchase's own for upstream costs.
@@ -18,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -26,12 +29,12 @@ from providers.base import Provider
 from providers.guard import BreakerState, GuardedProvider
 from storage import totals as total_queries
 from storage.db import Database
-from storage.totals import Totals
+from storage.totals import LedgerTally, Totals
 
 logger = logging.getLogger(__name__)
 
-#: seconds a database read serves scrapes
-DEFAULT_TTL = 5.0
+#: seconds a database read serves scrapes (Prometheus scrapes every 15 to 60 s)
+DEFAULT_TTL = 15.0
 BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 0.5, BreakerState.OPEN: 1.0}
 
 
@@ -39,27 +42,30 @@ class ShopFigures(Figures):
     def __init__(
         self,
         db: Database,
+        path: Path,
         providers: Sequence[Provider],
         currency: str,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
+        self.path = path
         self.providers = [p for p in providers if isinstance(p, GuardedProvider)]
         self.currency = currency
         self.ttl = ttl
         self.clock = clock
         self.totals: Totals | None = None
+        self.ledger = LedgerTally()  # kept between reads: the next one reads only the newer rows
         self.reads = 0  # database reads so far (the cache's test reads it)
         self._read_at = -float("inf")
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
         async with self._lock:  # scrapes arriving together: the first reads, the others find it fresh
-            if self.clock() - self._read_at < self.ttl:
+            if self.clock() - self._read_at < self.ttl or not self.db.check():  # replaced file: keep the last
                 return
-            async with self.db.read() as conn:
-                self.totals = await total_queries.totals(conn)
+            async with total_queries.reader(self.path) as conn:
+                self.totals = await total_queries.totals(conn, self.ledger)
             self.reads += 1
             self._read_at = self.clock()
 
@@ -117,7 +123,7 @@ class ShopFigures(Figures):
         refunded = gauge(
             "smsbot_refunds_minor", "Sum refunded to users by upstream, minor units", ["upstream", "currency"]
         )
-        for upstream, c in sorted(t.refunds.items()):
+        for upstream, c in sorted(t.ledger.refunds.items()):
             refunds.add_metric([upstream], c.rows)
             refunded.add_metric([upstream, cur], c.amount)
         rows = gauge("smsbot_ledger_rows", "Ledger rows by kind", ["kind"])
@@ -126,7 +132,7 @@ class ShopFigures(Figures):
             "Sum of ledger amounts by kind, minor units (+ credit, - debit)",
             ["kind", "currency"],
         )
-        for kind, c in sorted(t.ledger.items()):
+        for kind, c in sorted(t.ledger.by_kind.items()):
             rows.add_metric([kind], c.rows)
             sums.add_metric([kind, cur], c.amount)
         users = gauge("smsbot_users", "Users known to the bot", [])

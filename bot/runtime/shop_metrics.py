@@ -39,6 +39,9 @@ BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 0.5, Breaker
 
 
 class ShopFigures(Figures):
+    """The gauges of the shop's database (at ``path``, watched by ``db``) and the upstreams' breakers;
+    :meth:`refresh` before each scrape, :meth:`collect` from what the last read found."""
+
     def __init__(
         self,
         db: Database,

@@ -5,6 +5,7 @@ check is a failing check, never a 500."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -57,7 +58,10 @@ def immutable(*paths: Path) -> Iterator[None]:
 # -- the database ----------------------------------------------------------------------------------
 
 
-async def test_the_database_check_commits_a_write_and_sees_an_immutable_file(db: Database, tmp_path: Path) -> None:
+async def test_the_database_check_commits_a_write_and_sees_an_immutable_file(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "bot.runtime.readiness")
     clock = Clock()
     checks = ReadinessChecks(TelegramContact(clock), clock)
     assert await checks.database() == (False, "not open yet")
@@ -69,8 +73,15 @@ async def test_the_database_check_commits_a_write_and_sees_an_immutable_file(db:
         clock.now += WRITE_FRESH_SECONDS
         ok, detail = await checks.database()
         assert not ok and detail.startswith("cannot write:") and "I/O" in detail, detail
+        for _ in range(3):  # probed again and again: the same answer, one log line
+            clock.now += WRITE_FRESH_SECONDS
+            assert await checks.database() == (ok, detail)
     clock.now += WRITE_FRESH_SECONDS
     assert await checks.database() == (True, "takes writes")  # writable again: ready again, same connection
+    assert [r.getMessage() for r in caplog.records] == [
+        f"readiness: the database is not ready: {detail}",
+        "readiness: the database takes writes again",
+    ]
 
 
 async def test_a_rolled_back_write_would_not_have_noticed(db: Database, tmp_path: Path) -> None:

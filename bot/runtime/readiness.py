@@ -41,6 +41,7 @@ class ReadinessChecks:
         self.poll: PollHeartbeat | None = None
         self._write: asyncio.Task[None] | None = None
         self._written_at = 0.0
+        self._database_ok: bool | None = None  # the last answer: a change is logged
 
     def install(self, readiness: Readiness) -> None:
         readiness.add("telegram", self.telegram)
@@ -51,23 +52,34 @@ class ReadinessChecks:
     async def database(self) -> Result:
         """A committed write, at most every :data:`WRITE_FRESH_SECONDS`. A write that hangs is not cancelled
         (a cancelled BEGIN would leave the shared connection inside a transaction): the next checks wait
-        for it rather than start another."""
+        for it rather than start another. A change of the answer is logged once, not every probe."""
         if self.db is None:
             return False, "not open yet"
-        if not self.db.check():
-            return False, self.db.problem or "unusable"
+        ok, detail = await self._database(self.db)
+        changed, self._database_ok = self._database_ok is not None and ok != self._database_ok, ok
+        if changed:
+            if ok:
+                logger.info("readiness: the database takes writes again")
+            else:
+                logger.warning("readiness: the database is not ready: %s", detail)
+        return ok, detail
+
+    async def _database(self, db: Database) -> Result:
+        if not db.check():
+            return False, db.problem or "unusable"
         stale = self.clock() - self._written_at >= WRITE_FRESH_SECONDS
         if self._write is None or (self._write.done() and stale):
-            self._write = asyncio.create_task(self.db.probe_write(), name="readiness-write")
+            self._write = asyncio.create_task(db.probe_write(), name="readiness-write")
             self._written_at = self.clock()
         done, _ = await asyncio.wait({self._write}, timeout=WRITE_TIMEOUT)
         if not done:
             return False, f"no write taken within {WRITE_TIMEOUT:g} s"
-        error = asyncio.CancelledError() if self._write.cancelled() else self._write.exception()
+        if self._write.cancelled():
+            return False, "the write was cancelled"
+        error = self._write.exception()
         if isinstance(error, DatabaseGone):
             return False, error.problem
         if error is not None:
-            logger.warning("readiness: the database refused a write: %s", error)
             return False, f"cannot write: {error}"
         return True, "takes writes"
 

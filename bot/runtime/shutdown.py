@@ -62,6 +62,7 @@ class InFlight(BaseMiddleware):
 
         Returns how many were cut off. The caller's own task is never waited for (a handler that
         stopped the bot would wait for itself)."""
+        await asyncio.sleep(0)  # an update accepted just before the stop enters this middleware first
         waiting = self._tasks - {asyncio.current_task()}
         if not waiting:
             return 0

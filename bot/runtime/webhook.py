@@ -95,7 +95,7 @@ async def serve_webhook(dp: Dispatcher, bot: Bot, endpoint: WebhookEndpoint) -> 
     stop = asyncio.Event()
     for sig in SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    data = {**dp.workflow_data, "dispatcher": dp, "bot": bot}
+    data = {**dp.workflow_data, "dispatcher": dp, "bot": bot, "bots": (bot,)}  # what polling passes
     try:
         await dp.emit_startup(**data)
         try:

@@ -1,0 +1,207 @@
+"""``python -m bot check``: is this setup ready to run? One line per check, exit status 1 if any failed.
+
+An operator changing ``.env`` (a new upstream key, another database path) learns here, without starting
+the bot or messaging anyone, whether the bot would work: the settings (already loaded and validated by
+``bot.__main__``), the database, Telegram (``getMe``) and, for every configured upstream, its balance
+and its catalog, each asked with a timeout. Failures are worded from the providers' own error classes.
+
+Safe next to a running bot: nothing is created, migrated or bought. The database is probed with a
+rolled-back write only when no bot holds its lock (the probe would queue behind the bot's writes);
+otherwise it is only read. Output is plain English on the operator's terminal, every line masked by
+the same filter as the log, so no token or API key is ever printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.utils.token import TokenValidationError
+
+from bot.runtime.logs import SecretFilter
+from bot.settings import Settings
+from providers import errors, registry
+from providers.base import Provider
+from providers.money import format_minor
+from storage.database_file import DatabaseUnusable, lock_path, probe_database
+from storage.migrations import MIGRATIONS
+
+#: seconds each remote call (getMe, one upstream's balance or catalog) may take
+CHECK_TIMEOUT = 20.0
+
+#: how a provider error reads, most specific class first
+PROVIDER_FAILURES: list[tuple[type[errors.ProviderError], str]] = [
+    (errors.Unauthorized, "the API key was refused"),
+    (errors.ProviderBalanceLow, "the account's balance is too low"),
+    (errors.RateLimited, "too many requests: the upstream asks to slow down"),
+    (errors.InvalidRequest, "the request was refused as invalid (check the base URL)"),
+    (errors.Unavailable, "the upstream cannot be reached or is failing"),
+    (errors.BadResponse, "the answer could not be understood (check the base URL)"),
+]
+
+Line = tuple[bool, str]  # (passed, "name: detail")
+
+
+async def doctor(settings: Settings) -> int:
+    """Run every check, print one line each (masked); 0 when all passed, 1 otherwise."""
+    from bot.__main__ import secrets  # the one list of what is secret (imported late: __main__ imports us late)
+
+    mask = SecretFilter(secrets(settings)).mask
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a log line per request between the results
+    results: list[Line] = []
+
+    def say(line: Line) -> None:
+        results.append(line)
+        print(mask(f"{'ok' if line[0] else 'FAIL':<6}{line[1]}"), flush=True)
+
+    providers = registry.build(
+        settings.upstream_keys(),
+        [(u.name, u.base_url, u.api_key.get_secret_value(), u.currency) for u in settings.smsactivate_all()],
+    )
+    say(settings_line(settings, providers))
+    say(await asyncio.to_thread(database_line, settings.database_path))
+    telegram = asyncio.create_task(telegram_line(settings))  # asked while the upstreams are
+    try:
+        upstreams = await asyncio.gather(*(upstream_lines(p) for p in providers))
+    finally:
+        await asyncio.gather(*(p.close() for p in providers), return_exceptions=True)
+    say(await telegram)
+    for line in (line for lines in upstreams for line in lines):
+        say(line)
+    if settings.demo_enabled:
+        say((True, "demo: DEMO_PROVIDER is on: simulated numbers and codes are sold, nothing is bought upstream"))
+    return 0 if all(passed for passed, _ in results) else 1
+
+
+def settings_line(settings: Settings, providers: list[Provider]) -> Line:
+    mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "long polling"
+    names = ", ".join(p.name for p in providers)
+    if not providers and not settings.demo_enabled:
+        return False, "settings: no upstream: set an upstream's API key (e.g. SMSCARTESIM_API_KEY), or DEMO_PROVIDER=on"
+    upstreams = f"{len(providers)} upstream{'s' if len(providers) != 1 else ''}" + (f" ({names})" if names else "")
+    return True, f"settings: {mode}, {upstreams}, currency {settings.currency}"
+
+
+def database_line(path: Path) -> Line:
+    """The database file: usable by the bot, its schema one this bot can run (blocking: call in a thread)."""
+    where = path.absolute()
+    if not path.exists():
+        folder = next(p for p in [where, *where.parents] if p.exists())
+        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return True, f"database: {where} does not exist yet; the bot creates it at start"
+        return False, f"database: {where} does not exist and cannot be created: {folder} is not a writable folder"
+    if not path.is_file():
+        return False, f"database: {where} is not a file"
+    holder = running_bot(path)
+    try:
+        if holder is None:
+            probe_database(path)  # a write in a transaction rolled back: nothing changes
+        version = schema_version(path)
+    except DatabaseUnusable as exc:
+        return False, f"database: {exc}"
+    latest = len(MIGRATIONS)
+    if version > latest:
+        return (
+            False,
+            f"database: {where} has schema version {version}, newer than this bot's ({latest})",
+        )
+    schema = "schema up to date" if version == latest else f"schema version {version}, migrated to {latest} at start"
+    in_use = "" if holder is None else f"; in use by a running bot{f' (pid {holder})' if holder else ''}, only read"
+    return True, f"database: {where}, {schema}{in_use}"
+
+
+def running_bot(path: Path) -> str | None:
+    """The pid of the bot holding the database's lock ("" if it wrote none), None when no bot holds it.
+
+    Takes a shared lock for a moment, never creating the lock file: a running bot holds it exclusively.
+    """
+    try:
+        handle = lock_path(path).open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read(32).decode(errors="replace").strip()
+            return holder if holder.isdigit() else ""
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def schema_version(path: Path) -> int:
+    """``PRAGMA user_version`` read through a read-only connection; DatabaseUnusable if it is not SQLite."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(f"cannot open {path.absolute()}: {exc}") from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnusable(f"cannot read {path.absolute()}: {exc}") from None
+    finally:
+        conn.close()
+
+
+async def telegram_line(settings: Settings) -> Line:
+    url = settings.telegram_api_url
+    try:
+        bot = Bot(settings.bot_token.get_secret_value(), session=AiohttpSession(api=TelegramAPIServer.from_base(url)))
+    except TokenValidationError:
+        return False, "telegram: BOT_TOKEN is not a bot token (<digits>:<secret>): copy it again from @BotFather"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        return False, "telegram: BOT_TOKEN was refused (401 Unauthorized): copy it again from @BotFather"
+    except TimeoutError:
+        return False, f"telegram: no answer from TELEGRAM_API_URL {url} within {CHECK_TIMEOUT:g} s"
+    except TelegramNetworkError as exc:
+        return False, f"telegram: cannot reach TELEGRAM_API_URL {url}: {exc.message}"
+    except TelegramAPIError as exc:
+        return False, f"telegram: getMe refused: {exc.message}"
+    finally:
+        await bot.session.close()
+    return True, f"telegram: @{me.username} (id {me.id})"
+
+
+async def upstream_lines(provider: Provider) -> list[Line]:
+    """Two lines: the upstream's balance and its catalog, each asked with :data:`CHECK_TIMEOUT`."""
+    name = provider.name
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            balance = await provider.balance()
+        balance_line = True, f"{name} balance: {format_minor(balance.amount, balance.currency)} {balance.currency}"
+    except Exception as exc:
+        balance_line = False, f"{name} balance: {failure(exc)}"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            offers = await provider.offers()
+    except Exception as exc:
+        return [balance_line, (False, f"{name} catalog: {failure(exc)}")]
+    if not offers:
+        return [balance_line, (False, f"{name} catalog: empty, nothing to sell")]
+    services, countries = len({o.service for o in offers}), len({o.country for o in offers})
+    return [balance_line, (True, f"{name} catalog: {len(offers)} offers, {services} services in {countries} countries")]
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong asking an upstream, in words; the upstream's own text follows in parentheses."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {CHECK_TIMEOUT:g} s"
+    if not isinstance(exc, errors.ProviderError):
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+    message = str(exc.args[0]) if exc.args else ""  # without str(exc)'s "[provider]" and "(code)"
+    said = message if not exc.code or exc.code in message else f"{message} ({exc.code})"
+    word = next((text for kind, text in PROVIDER_FAILURES if isinstance(exc, kind)), type(exc).__name__)
+    return f"{word} ({said})" if said and said != type(exc).__name__ else word

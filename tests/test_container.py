@@ -3,7 +3,8 @@
 The Dockerfile is parsed: its command is the bot's entry point, its health check passes against the
 health server and fails without it, what it copies exists and passes .dockerignore (and .env, data/, .git
 do not), the catalogs compile as its build compiles them, the user is not root and the database and
-backups are in its volume. compose.yaml and deploy/smsbot.service must agree with it and with the code.
+backups are in its volume. compose.yaml and deploy/smsbot.service must agree with it and with the code,
+and the README must document every setting and each way to deploy.
 """
 
 from __future__ import annotations
@@ -109,40 +110,24 @@ def test_every_copied_source_exists_and_passes_dockerignore() -> None:
     sources = [source for *from_context, _target in copies for source in from_context]
     assert sources and not any(source.startswith("--") for source in sources)
     for source in sources:
-        assert (ROOT / source).exists(), source
-        files = (
-            [source]
-            if (ROOT / source).is_file()
-            else [
-                str(p.relative_to(ROOT))
-                for p in (ROOT / source).rglob("*")
-                if p.suffix in (".py", ".po", ".pot", ".toml")
-            ]
-        )
-        assert files, source
-        assert [f for f in files if "__pycache__" not in f and dockerignore_excludes(f)] == [], source
+        path = ROOT / source
+        assert path.exists(), source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix in (".py", ".po", ".toml")]
+        names = [str(f.relative_to(ROOT)) for f in files if "__pycache__" not in f.parts]
+        assert names and not [name for name in names if dockerignore_excludes(name)], source
     # `pip install .` finds every package pyproject.toml includes
     includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name != "tests"}
-    assert {p for p in packages if any(re.fullmatch(i.replace("*", ".*"), p) for i in includes["include"])} <= set(
-        sources
-    )
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    included = {p for p in packages if any(re.fullmatch(i.replace("*", ".*"), p) for i in includes["include"])}
+    assert included and included <= set(sources)
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        ".env",
-        "data/bot.sqlite3",
-        "data/backups/x.sqlite3",
-        ".git/HEAD",
-        ".venv/bin/python",
-        "tests/test_e2e.py",
-        "bot/__pycache__/app.cpython-311.pyc",
-        "locales/en/LC_MESSAGES/messages.mo",
-        "smsbot.egg-info/PKG-INFO",
-    ],
-)
+#: never in an image: the secrets, the database, the repository, the venv, tests and build leftovers
+OUTSIDE = ".env data/bot.sqlite3 data/backups/x.sqlite3 .git/HEAD .venv/bin/python tests/test_e2e.py bench/__init__.py"
+LEFTOVERS = "bot/__pycache__/app.cpython-311.pyc locales/en/LC_MESSAGES/messages.mo smsbot.egg-info/PKG-INFO"
+
+
+@pytest.mark.parametrize("path", (OUTSIDE + " " + LEFTOVERS).split())
 def test_secrets_data_and_development_files_stay_out_of_the_build_context(path: str) -> None:
     assert dockerignore_excludes(path)
 
@@ -244,3 +229,17 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     (tmp_path / "smsbot.service").write_text(text.replace(python, sys.executable))  # no venv in /opt here
     result = subprocess.run([analyze, "verify", str(tmp_path / "smsbot.service")], capture_output=True, text=True)
     assert result.returncode == 0 and "smsbot.service" not in result.stderr, result.stderr
+
+
+def test_the_readme_documents_every_setting_and_how_to_deploy() -> None:
+    readme = (ROOT / "README.md").read_text()
+    configuration = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", configuration))
+    upstreams = re.search(r"`<NAME>_API_KEY`, `<NAME>_BASE_URL` \|[^|]*\|[^|]*: (.*) \|", configuration)
+    for field in Settings.model_fields:
+        pair = re.fullmatch(r"(\w+)_(API_KEY|BASE_URL)", field.upper())
+        assert field.upper() in named or (pair and upstreams and f"`{pair.group(1)}`" in upstreams.group(1)), field
+    deploying = readme.split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    topics = "docker compose up|deploy/smsbot.service|deploy/nginx.conf|/healthz|/readyz|/metrics|LOG_FORMAT=json"
+    for needed in [*topics.split("|"), "python -m bot backup", "python -m bot restore", "python -m bot check"]:
+        assert needed in deploying, needed

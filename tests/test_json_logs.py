@@ -140,7 +140,7 @@ def test_secrets_are_masked_in_the_message_and_the_traceback(captured: tuple[log
 
 
 def _run_logging(fmt: str) -> str:
-    """``setup_logging`` in a fresh interpreter (the real root handler on stderr), logging three lines."""
+    """``setup_logging`` in a fresh interpreter (the real root handler on stderr): two lines logged, then a crash."""
     script = f"""
 import logging
 from bot.runtime.log_context import bind
@@ -152,21 +152,23 @@ try:
     1 / 0
 except ZeroDivisionError:
     logging.getLogger("other").exception("failed for %s", "{TOKEN}")
+raise RuntimeError("crashed holding {WEBHOOK_SECRET}")
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr  # the uncaught exception still ends the process
     return done.stderr
 
 
 def test_setup_logging_json_writes_json_lines_on_stderr_masked() -> None:
     out = _run_logging("json")
     assert TOKEN not in out and WEBHOOK_SECRET not in out, out
-    first, second = parsed(out.splitlines())
+    first, second, crash = parsed(out.splitlines())
     assert first["logger"] == "some.module" and first["message"] == "secret *** here"
     assert (first["update_id"], first["user_id"]) == (11, 22)
     assert second["level"] == "ERROR" and second["message"] == "failed for 123456:***"
     assert "ZeroDivisionError" in str(second["traceback"]) and "update_id" not in second
+    assert crash["level"] == "CRITICAL" and crash["message"] == "uncaught RuntimeError"  # a crash too is JSON
+    assert str(crash["traceback"]).endswith("RuntimeError: crashed holding ***")
 
 
 def test_text_stays_the_default_format() -> None:
@@ -174,6 +176,7 @@ def test_text_stays_the_default_format() -> None:
     assert TOKEN not in out and WEBHOOK_SECRET not in out, out
     assert " INFO some.module: secret *** here\n" in out and "{" not in out
     assert " ERROR other: failed for 123456:***\nTraceback" in out
+    assert out.endswith("RuntimeError: crashed holding ***\n")  # a crash: the traceback as before, masked
 
 
 @pytest.fixture

@@ -141,7 +141,28 @@ def setup_logging(level: str, secrets: Iterable[str], fmt: str = "text") -> Secr
             handler.setFormatter(JsonFormatter())
     secret_filter = SecretFilter(secrets)
     install(secret_filter)
+    if fmt == "json":
+        log_uncaught()
     return secret_filter
+
+
+def log_uncaught() -> None:
+    """Uncaught exceptions become a CRITICAL record (masked and formatted like every other line), not a
+    bare traceback on stderr: with ``LOG_FORMAT=json`` a crash stays one JSON line a collector can read."""
+    crash = logging.getLogger("crash")
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        crash.critical("uncaught %s", kind.__name__, exc_info=(kind, value, tb))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:  # pragma: no cover - only for a crash
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+        crash.critical("uncaught %s in thread %s", args.exc_type.__name__, name, exc_info=exc_info)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
 
 
 def install(secret_filter: SecretFilter) -> None:

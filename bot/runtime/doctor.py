@@ -126,7 +126,7 @@ def running_bot(path: Path) -> str | None:
     """
     try:
         handle = lock_path(path).open("rb")
-    except FileNotFoundError:
+    except OSError:  # none (no bot ever ran here), or unreadable: the probe then says what is wrong
         return None
     with handle:
         try:

@@ -14,6 +14,7 @@ from bot.orders import settlement
 from bot.orders.renewals import LOOKUP_PATIENCE
 from bot.orders.settlement import Upstream
 from bot.orders.unclear import UnclearOrders
+from bot.runtime.log_context import binds_order
 from providers.errors import CancelRefused, ProviderError
 from storage import orders as order_rows
 from storage import renewals
@@ -43,6 +44,7 @@ class Tracker(UnclearOrders):
                 changed.append(result)
         return changed
 
+    @binds_order
     async def _expire(self, order: Order, now: datetime) -> Order | None:
         fresh = await self.orders.get(order.id)
         if fresh is None or fresh.expires_at > now or not fresh.is_open:  # renewed or closed meanwhile

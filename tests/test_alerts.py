@@ -5,6 +5,7 @@ Time is a clock the tests move, never a sleep."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -22,6 +23,9 @@ from bot.settings import Settings
 from handlers.errors import on_error
 from handlers.texts.alerts import alert_text
 from storage.db import DatabaseGone
+from tests.inprocess import live_bot
+
+ADMIN, USER = 1, 4242
 
 
 class Clock:
@@ -113,6 +117,27 @@ async def test_the_error_handler_counts_failures_and_alerts_the_admins_once() ->
     for _ in range(6):
         await fail(RuntimeError("boom"))
     assert admins.alerts == [HandlerErrors(count=3, minutes=5)]
+
+
+async def test_the_real_dispatcher_alerts_the_admin_once_when_handlers_keep_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with live_bot(tmp_path, error_alert_threshold=2) as live:
+        await live.say(USER, "/start")
+
+        async def broken(user_id: int) -> int:
+            raise RuntimeError("the balance query broke")
+
+        monkeypatch.setattr(live.dp["billing"], "balance", broken)
+        for _ in range(6):
+            await live.say(USER, "/balance")
+        failed = [m for m in live.fake.messages_to(USER) if "Something went wrong" in m.get("text", "")]
+        told = [m["text"] for m in live.fake.messages_to(ADMIN) if "failed in handlers" in m.get("text", "")]
+    assert len(failed) == 6  # every user was told
+    assert told == [
+        "⚠️ Updates that failed in handlers in the last 5 min: 3, more than ERROR_ALERT_THRESHOLD. Each error is "
+        "in the log. You are told again only after the rate falls."
+    ]
 
 
 # -- the poll cycle ------------------------------------------------------------------------------------

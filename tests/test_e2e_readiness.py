@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.runtime.telegram_contact import KEEPALIVE_AFTER
 from tests.conftest import bot_process, free_port
 from tests.fakes.telegram import FakeTelegram
 
@@ -113,3 +115,33 @@ async def ready_body(port: int, status: int) -> Any:
         if loop.time() >= deadline:
             raise AssertionError(f"/readyz did not answer {status} within {WAIT:g} s: {got} {body}")
         await asyncio.sleep(0.2)
+
+
+async def test_in_webhook_mode_an_idle_bot_keeps_telegram_answering_with_get_me(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """Nothing is sent while no update comes: the keep-alive asks getMe, so Telegram has answered within
+    the last minute and /readyz stays 200 (that takes 20 s of silence: the test waits for it)."""
+    port = free_port()
+    bot = bot_process(
+        fake,
+        tmp_path,
+        WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+        WEB_PORT=str(port),
+        WEBHOOK_SECRET="readiness-secret_0123",
+    )
+    try:
+        await bot.start()
+        await fake.wait_for(lambda: fake.webhook.url, timeout=60)
+        started = len(fake.calls_of("getMe"))
+        body = await ready_body(port, 200)
+        assert list(body["checks"]) == CHECKS, body
+        await fake.wait_for(lambda: len(fake.calls_of("getMe")) > started, timeout=KEEPALIVE_AFTER + 30)
+        status, body = await readyz(port)
+        assert status == 200 and body["checks"]["telegram"]["ok"] is True, body
+        seconds = int(body["checks"]["telegram"]["detail"].split()[1])  # "answered N s ago"
+        assert seconds < KEEPALIVE_AFTER, body
+        assert not fake.calls_of("getUpdates")  # the keep-alive is getMe, never a poll
+    finally:
+        status = await bot.stop(signal.SIGTERM, grace=60)
+    assert status == 0 and "Traceback" not in bot.output(), bot.output()[-3000:]

@@ -91,6 +91,8 @@ async def nginx(tmp_path: Path) -> AsyncIterator[tuple[int, int, Path]]:
     """nginx in front of a port for the bot: (nginx's port, the bot's port, nginx's prefix)."""
     binary = nginx_binary()
     listen, bot_port, prefix = free_port(), free_port(), tmp_path / "nginx"
+    while bot_port == listen:  # two closed sockets may get the same port
+        bot_port = free_port()
     prefix.mkdir()
     conf = render(prefix, listen, bot_port)
     errors = str(prefix / "error.log")

@@ -37,7 +37,6 @@ async def on_error(
     else:
         logger.error("update %s failed: %r", event.update.update_id, event.exception, exc_info=event.exception)
         text = failed()
-        await _count(error_spike, notifier)
     checkout = event.update.pre_checkout_query
     try:
         if callback_answer is not None:  # a tap: sent once the error handlers are done (handlers.callback_answers)
@@ -48,6 +47,8 @@ async def on_error(
             await event.update.message.answer(text)
     except Exception:  # the error report itself must never raise
         logger.warning("could not tell the user about the error", exc_info=True)
+    if not isinstance(event.exception, DatabaseGone):  # the user first: a checkout waits for its answer
+        await _count(error_spike, notifier)
     return True
 
 

@@ -34,7 +34,7 @@ from bot.orders.outbound import SmsReplies
 from bot.orders.placing import OrderService
 from bot.people import People
 from bot.runtime.episodes import ErrorSpike
-from bot.runtime.health import Flag, HealthServer, Readiness, ServerUnavailable
+from bot.runtime.health import HealthServer, Readiness, ServerUnavailable
 from bot.runtime.metrics import PAGE, observe_upstream
 from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.response_types import keep_response_types
@@ -184,7 +184,6 @@ async def run(settings: Settings) -> None:
     cannot fix, a WEBHOOK_URL Telegram refuses included.
     """
     db: Database | None = None
-    telegram = Flag("not reached yet")
     contact = TelegramContact()  # every Bot API answer: /readyz, the keep-alive, the "unreachable" alert
     checks = ReadinessChecks(contact)  # given the database, scheduler and poll job as they are built
     readiness = Readiness()
@@ -210,7 +209,7 @@ async def run(settings: Settings) -> None:
             checks.scheduler, checks.poll = dp["scheduler"], dp["jobs"].heartbeat
             telegram_watch = TelegramWatch(bot, contact, dp["notifier"])
             telegram_watch.start()
-            if await reach_telegram(bot, settings, telegram) is None:
+            if await reach_telegram(bot, settings) is None:
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
             if endpoint is not None:
@@ -246,7 +245,7 @@ async def start_health_server(
     return server
 
 
-async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | None:
+async def reach_telegram(bot: Bot, settings: Settings) -> User | None:
     """getMe until it answers (see :func:`wait_for_telegram`); None if SIGINT / SIGTERM came first."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -258,7 +257,6 @@ async def reach_telegram(bot: Bot, settings: Settings, ready: Flag) -> User | No
             api_url=settings.telegram_api_url,
             max_delay=settings.telegram_retry_max_seconds,
             stop=stop,
-            ready=ready,
         )
     finally:
         for sig in SIGNALS:

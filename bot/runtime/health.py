@@ -70,24 +70,6 @@ class Readiness:
         return bool(ok), str(detail)
 
 
-class Flag:
-    """A readiness check that is false until :meth:`set`, e.g. "Telegram has answered"."""
-
-    def __init__(self, waiting: str, done: str = "ok") -> None:
-        self.ok = False
-        self.detail = waiting
-        self._done = done
-
-    def set(self, detail: str | None = None) -> None:
-        self.ok, self.detail = True, detail or self._done
-
-    def unset(self, detail: str) -> None:
-        self.ok, self.detail = False, detail
-
-    def __call__(self) -> tuple[bool, str]:
-        return self.ok, self.detail
-
-
 class HealthServer:
     def __init__(self, readiness: Readiness, host: str, port: int) -> None:
         self.readiness = readiness

@@ -22,8 +22,6 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 
-from bot.runtime.health import Flag
-
 logger = logging.getLogger(__name__)
 
 FIRST_DELAY = 1.0
@@ -44,7 +42,6 @@ async def wait_for_telegram(
     api_url: str,
     max_delay: float,
     stop: asyncio.Event,
-    ready: Flag | None = None,
     first_delay: float = FIRST_DELAY,
 ) -> User | None:
     """``getMe`` until Telegram answers; the bot's user, or None if ``stop`` was set first.
@@ -85,14 +82,10 @@ async def wait_for_telegram(
             logger.warning(
                 "Telegram is not reachable at %s (attempt %d): %s; next try in %g s", api_url, attempt, reason, wait
             )
-            if ready is not None:
-                ready.unset(f"not reachable (attempt {attempt}: {type(exc).__name__})")  # no URL: it holds the token
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
             delay = min(delay * 2, max_delay)
             continue
-        if ready is not None:
-            ready.set(f"@{me.username}")
         if attempt > 1:
             logger.info("Telegram answered after %d attempts", attempt)
         return me

@@ -136,13 +136,10 @@ class Database:
             yield self._conn
 
     async def probe_write(self) -> None:
-        """Commit one tiny write (a one-row table of its own), for the readiness check.
+        """Commit one tiny write (the one-row table of migration 11), for the readiness check.
 
         Only a commit reaches the disk: a rolled-back write stays in SQLite's page cache, so it would
         not notice a read-only file or a full disk. Raises :class:`DatabaseGone` or the SQLite error.
         """
         async with self.transaction() as conn:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at TEXT)"
-            )
             await conn.execute("INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, datetime('now'))")

@@ -17,6 +17,7 @@ from storage.migrations.v7_due_orders import MIGRATION_7
 from storage.migrations.v8_undelivered_sms import MIGRATION_8
 from storage.migrations.v9_language_choice import MIGRATION_9
 from storage.migrations.v10_shop_features import MIGRATION_10
+from storage.migrations.v11_write_probe import MIGRATION_11
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ MIGRATIONS: list[str] = [
     MIGRATION_8,
     MIGRATION_9,
     MIGRATION_10,
+    MIGRATION_11,
 ]
 
 

@@ -10,7 +10,6 @@ SHUTDOWN_GRACE_SECONDS to finish (:mod:`bot.runtime.shutdown`) before the schedu
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import logging
 from datetime import timedelta
@@ -21,7 +20,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import User
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -34,16 +32,16 @@ from bot.orders.outbound import SmsReplies
 from bot.orders.placing import OrderService
 from bot.people import People
 from bot.runtime.episodes import ErrorSpike
-from bot.runtime.health import HealthServer, Readiness, ServerUnavailable
+from bot.runtime.health import Readiness
 from bot.runtime.metrics import PAGE, observe_upstream
 from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.response_types import keep_response_types
 from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.shutdown import Grace, InFlight
-from bot.runtime.startup import StartupError, wait_for_telegram
+from bot.runtime.startup import reach_telegram, start_health_server
 from bot.runtime.telegram_contact import AnswerRecorder, TelegramContact, TelegramWatch
 from bot.runtime.watchdog import DatabaseWatchdog
-from bot.runtime.webhook import SIGNALS, WebhookEndpoint, delete_webhook, serve_webhook, webhook_endpoint
+from bot.runtime.webhook import delete_webhook, serve_webhook, webhook_endpoint
 from bot.services import build_services
 from bot.settings import Settings
 from handlers import bot_profile
@@ -209,13 +207,15 @@ async def run(settings: Settings) -> None:
             checks.scheduler, checks.poll = dp["scheduler"], dp["jobs"].heartbeat
             telegram_watch = TelegramWatch(bot, contact, dp["notifier"])
             telegram_watch.start()
-            if await reach_telegram(bot, settings) is None:
+            # polling: deleteWebhook first (Telegram refuses getUpdates while a webhook is set), still
+            # inside the window where SIGTERM means "stop starting"
+            prepare = delete_webhook if endpoint is None else None
+            if await reach_telegram(bot, settings, prepare) is None:
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
             if endpoint is not None:
                 await serve_webhook(dp, bot, endpoint)
             else:
-                await delete_webhook(bot)  # Telegram refuses getUpdates while a webhook is set
                 await dp.start_polling(bot, handle_signals=True, allowed_updates=dp.resolve_used_update_types())
         finally:
             if watchdog is not None:
@@ -228,39 +228,6 @@ async def run(settings: Settings) -> None:
     finally:
         if server is not None:
             await server.stop()
-
-
-async def start_health_server(
-    settings: Settings, readiness: Readiness, webhook: WebhookEndpoint | None = None
-) -> HealthServer:
-    server = HealthServer(readiness, settings.web_host, settings.listen_port or 0)
-    if webhook is not None:
-        webhook.register(server.app)  # the webhook on the same server
-    PAGE.serve(server.app)  # /metrics on the same server
-    try:
-        await server.start()
-    except ServerUnavailable as exc:
-        setting = "WEB_PORT" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "WEB_HOST"
-        raise StartupError(f"{setting} is invalid: {exc}") from None
-    return server
-
-
-async def reach_telegram(bot: Bot, settings: Settings) -> User | None:
-    """getMe until it answers (see :func:`wait_for_telegram`); None if SIGINT / SIGTERM came first."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        return await wait_for_telegram(
-            bot,
-            api_url=settings.telegram_api_url,
-            max_delay=settings.telegram_retry_max_seconds,
-            stop=stop,
-        )
-    finally:
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
 
 
 async def on_database_gone(dp: Dispatcher, problem: str) -> None:

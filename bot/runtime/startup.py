@@ -10,8 +10,12 @@ TELEGRAM_RETRY_MAX_SECONDS, one log line per attempt. Only an answer that retryi
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import signal
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -22,9 +26,18 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 
+from bot.runtime.health import HealthServer, Readiness, ServerUnavailable
+from bot.runtime.metrics import PAGE
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime.webhook import WebhookEndpoint
+
 logger = logging.getLogger(__name__)
 
 FIRST_DELAY = 1.0
+#: what stops the bot gracefully
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StartupError(Exception):
@@ -90,3 +103,41 @@ async def wait_for_telegram(
             logger.info("Telegram answered after %d attempts", attempt)
         return me
     return None
+
+
+async def start_health_server(
+    settings: Settings, readiness: Readiness, webhook: WebhookEndpoint | None = None
+) -> HealthServer:
+    """The bot's one HTTP server (health, /metrics, the webhook), listening; a port it cannot take is a
+    :class:`StartupError` naming WEB_PORT or WEB_HOST."""
+    server = HealthServer(readiness, settings.web_host, settings.listen_port or 0)
+    if webhook is not None:
+        webhook.register(server.app)  # the webhook on the same server
+    PAGE.serve(server.app)  # /metrics on the same server
+    try:
+        await server.start()
+    except ServerUnavailable as exc:
+        setting = "WEB_PORT" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "WEB_HOST"
+        raise StartupError(f"{setting} is invalid: {exc}") from None
+    return server
+
+
+async def reach_telegram(
+    bot: Bot, settings: Settings, prepare: Callable[[Bot], Awaitable[None]] | None = None
+) -> User | None:
+    """getMe until it answers (see :func:`wait_for_telegram`), then ``prepare(bot)`` (deleteWebhook before
+    polling); None if SIGINT / SIGTERM came first. Until it returns a signal stops the start cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        me = await wait_for_telegram(
+            bot, api_url=settings.telegram_api_url, max_delay=settings.telegram_retry_max_seconds, stop=stop
+        )
+        if me is not None and prepare is not None:
+            await prepare(bot)
+        return None if stop.is_set() else me
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import signal
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -26,14 +25,12 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRet
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.runtime.startup import StartupError
+from bot.runtime.startup import SIGNALS, StartupError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-#: what stops the bot gracefully
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: attempts at setWebhook / deleteWebhook when Telegram is briefly unreachable right after getMe
 ATTEMPTS = 5
 

@@ -172,10 +172,19 @@ class GuardedProvider(Provider):
         try:
             result = await make()
         except Exception as exc:
-            self.observer(self.name, what, time.perf_counter() - started, exc)
+            self._observe(what, time.perf_counter() - started, exc)
             raise
-        self.observer(self.name, what, time.perf_counter() - started, None)
+        self._observe(what, time.perf_counter() - started, None)
         return result
+
+    def _observe(self, what: str, seconds: float, error: BaseException | None) -> None:
+        """Tell the observer, which must never change the call's outcome: a failing observer after a paid
+        ``buy`` would lose the sale's result, or replace the upstream's own error (UnclearResult ...)."""
+        assert self.observer is not None
+        try:
+            self.observer(self.name, what, seconds, error)
+        except Exception:
+            logger.warning("%s: the call observer failed on %s", self.name, what, exc_info=True)
 
     async def offers(self, country: str | None = None) -> list[Offer]:
         return await self._call("offers", lambda: self.inner.offers(country), read=True)

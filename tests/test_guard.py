@@ -226,3 +226,18 @@ async def test_reads_use_the_read_limiter_and_changes_the_write_one() -> None:
         "another_code",
         "renew",
     ]
+
+
+def failing_observer(upstream: str, operation: str, seconds: float, error: BaseException | None) -> None:
+    raise RuntimeError("metrics broke")
+
+
+async def test_a_failing_observer_changes_no_outcome(caplog: pytest.LogCaptureFixture) -> None:
+    inner = Flaky()
+    guard = GuardedProvider(inner, rate=1000, failures=2, cooldown=60, observer=failing_observer)
+    assert (await guard.buy(OFFER)).upstream_id == "1"  # the paid sale's result is kept
+    inner.script = [UnclearResult("timeout after sending")]
+    with pytest.raises(UnclearResult):  # the upstream's own error, not the observer's
+        await guard.buy(OFFER)
+    assert inner.calls == ["buy", "buy"]
+    assert caplog.text.count("the call observer failed on buy") == 2

@@ -71,9 +71,10 @@ class Settings(SettingChecks):
     telegram_retry_max_seconds: float = Field(60.0, ge=1, le=3600)  # start-up retries back off 1, 2, 4 ... up to this
     web_host: str = Field("127.0.0.1", min_length=1)  # the health server (/healthz, /readyz) listens here ...
     web_port: int | None = Field(None, ge=1, le=65535)  # ... on this port; unset: no server (webhook mode: 8080)
-    # webhook mode: Telegram posts updates to this public https URL (its path is served); unset: long polling
+    # webhook mode: Telegram posts updates to this public URL (its path is served); unset: long polling.
+    # Telegram's cloud takes only https on port 443, 80, 88 or 8443; a self-hosted --local server any
     webhook_url: str | None = None
-    # required with WEBHOOK_URL: Telegram sends it with every update, and every request is checked
+    # required with WEBHOOK_URL, 16-256 characters: Telegram sends it with every update, every request is checked
     webhook_secret: Annotated[SecretStr | None, Field(validate_default=True)] = None
     log_format: Literal["text", "json"] = "text"
     backup_dir: Path = Path("data/backups")

@@ -234,3 +234,66 @@ def test_the_upstream_balance_alert_is_in_currency_and_defaults_to_five_dollars(
     assert Settings(**base, currency="IDR", upstream_balance_alert="100000").upstream_balance_alert_minor == 100000  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="positive amount in IDR"):
         Settings(**base, currency="IDR", upstream_balance_alert="0.5")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://bot.example.com/telegram", "https://bot.example.com:8080/telegram", "http://bot.example.com:443/hook"],
+)
+def test_with_telegrams_cloud_a_webhook_it_would_refuse_stops_the_start_in_one_line(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("WEBHOOK_URL", url)
+    monkeypatch.setenv("WEBHOOK_SECRET", "a-webhook-secret-0123")
+    with pytest.raises(SystemExit) as exited:
+        load_settings()
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"WEBHOOK_URL is invalid: {url} cannot take updates"), lines
+    assert "https:// on port 443, 80, 88 or 8443" in lines[0] and "--local" in lines[0]
+    assert "a-webhook-secret-0123" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://bot.example.com/telegram", *(f"https://bot.example.com:{p}/telegram" for p in (443, 80, 88, 8443))]
+)
+def test_telegrams_cloud_takes_https_on_its_four_ports(url: str) -> None:
+    settings = Settings(_env_file=None, bot_token="1:abc", webhook_url=url, webhook_secret="s" * 16)  # type: ignore[call-arg]
+    assert settings.webhook_url == url and settings.listen_port == 8080  # the proxy in front takes the public port
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "https://bot.example.com:9443/hook", "http://bot/x"])
+def test_a_self_hosted_bot_api_server_takes_any_http_webhook(url: str) -> None:
+    """telegram-bot-api --local posts to http and any port; whether it runs so, the doctor says."""
+    settings = Settings(
+        _env_file=None,
+        bot_token="1:abc",
+        telegram_api_url="http://127.0.0.1:8081",
+        webhook_url=url,
+        webhook_secret="s" * 16,
+    )  # type: ignore[call-arg]
+    assert settings.webhook_url == url
+
+
+@pytest.mark.parametrize(
+    ("secret", "words"),
+    [
+        ("short-secret", "16-256 characters of A-Z a-z 0-9 _ -, not 12"),
+        ("x" * 15, "not 15"),
+        ("x" * 257, "not 257"),
+        ("sixteen-chars-but-one+", "16-256 characters of A-Z a-z 0-9 _ - only"),
+    ],
+)
+def test_a_webhook_secret_is_16_to_256_allowed_characters(secret: str, words: str) -> None:
+    """Shorter ones could be guessed, and the log masks no secret under 6 characters."""
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, bot_token="1:abc", webhook_url="https://bot.example.com/t", webhook_secret=secret)  # type: ignore[call-arg]
+    (error,) = info.value.errors()
+    assert error["loc"] == ("webhook_secret",) and words in error["msg"], error["msg"]
+    assert secret not in error["msg"]
+    sixteen = Settings(
+        _env_file=None, bot_token="1:abc", webhook_url="https://b.example.com/t", webhook_secret="x" * 16
+    )  # type: ignore[call-arg]
+    assert sixteen.webhook_secret is not None and sixteen.webhook_secret.get_secret_value() == "x" * 16

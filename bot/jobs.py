@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,23 +94,44 @@ class Jobs:
 
     def tracked(self, job: Job) -> Job:
         """Wrap a job so shutdown can wait for a run in progress before the database closes."""
+        name = getattr(job, "__qualname__", "job")
 
         async def run() -> None:
-            task = asyncio.current_task()
-            assert task is not None
+            # the run in a task of its own: the drain can cut it off without the scheduler's task seeing
+            # a CancelledError (APScheduler would log that as a job failure with a traceback)
+            task = asyncio.ensure_future(job())
+            task.set_name(name)
             self._running.add(task)
             try:
-                await job()
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not task.cancelled() or (current is not None and current.cancelling()):
+                    raise  # the scheduler's own task was cancelled, not the run
             finally:
                 self._running.discard(task)
 
-        run.__qualname__ = getattr(job, "__qualname__", "job")
+        run.__qualname__ = name
         return run
 
-    async def drain(self, grace: float = 15.0) -> None:
-        """Wait (bounded) for jobs still running; called after the scheduler stopped starting new ones."""
-        if self._running:
-            await asyncio.wait(set(self._running), timeout=grace)
+    async def drain(self, grace: float = 15.0) -> int:
+        """Wait (bounded) for jobs still running; called after the scheduler stopped starting new ones.
+
+        A run still going at the deadline is cancelled and awaited: the catalog and the database close
+        right after, and must not close under it. Returns how many were cut off."""
+        running = set(self._running)
+        if not running:
+            return 0
+        _done, late = await asyncio.wait(running, timeout=grace) if grace > 0 else (set(), running)
+        for task in late:
+            task.cancel()
+        for task in late:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        if late:
+            names = ", ".join(sorted(task.get_name() for task in late))
+            logger.warning("%d job runs were still going after the grace period: cut off (%s)", len(late), names)
+        return len(late)
 
     async def poll(self) -> None:
         """One cycle over every open order; each change reaches the user's chat. A run that does not fit the

@@ -126,7 +126,7 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (best effort: not every filesystem allows it)."""
     with suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -150,7 +150,7 @@ async def make_copy(source: Path, target: Path) -> Copy:
         except BackupError as exc:  # named after the database copied: the temporary name means nothing to anyone
             raise BackupError(source, exc.problem) from None
         await asyncio.to_thread(os.replace, partial, target)
-        await asyncio.to_thread(_fsync_dir, target.parent)
+        await asyncio.to_thread(fsync_dir, target.parent)
     except sqlite3.Error as exc:
         raise BackupError(source, f"cannot be copied ({exc})") from None
     except OSError as exc:
@@ -171,6 +171,22 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return gone
 
 
+def taken_at(name: str) -> datetime | None:
+    """When the backup named ``name`` was taken (its name says it, to the microsecond); None: not ours."""
+    if not NAME.match(name):
+        return None
+    return datetime.strptime(name[len("backup-") : -len(".sqlite3")], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+
+
+def newest(directory: Path) -> datetime | None:
+    """When the newest backup in ``directory`` was taken; None when it holds none (or cannot be read)."""
+    try:
+        times = [taken_at(p.name) for p in directory.iterdir()]
+    except OSError:
+        return None
+    return max((t for t in times if t is not None), default=None)
+
+
 async def backup_into(source: Path, directory: Path, keep: int, now: datetime | None = None) -> Copy:
     """A verified copy of ``source`` into ``directory`` under a timestamped name, then the directory
     pruned to ``keep`` backups. Raises :class:`BackupError`."""
@@ -184,61 +200,3 @@ async def backup_into(source: Path, directory: Path, keep: int, now: datetime | 
     except OSError as exc:  # the copy is made; an old one left over is no reason to call it failed
         logger.warning("cannot prune backups in %s: %s", directory, exc)
     return copy
-
-
-def _clear(path: Path) -> None:
-    with suppress(FileNotFoundError):
-        path.unlink()
-
-
-@dataclass(frozen=True, slots=True)
-class Restored:
-    """What a restore did: the copy now in place, and where the database it replaced was kept (None: none)."""
-
-    copy: Copy
-    kept: Path | None
-
-
-def _set_aside(database: Path, aside: Path) -> bool:
-    """Move the database and its ``-wal`` / ``-shm`` / ``-journal`` to ``aside`` (same suffixes), after a
-    checkpoint that folds the WAL into the file where it can. Its WAL moves with it whatever happens: left
-    next to the restored file, SQLite would replay it into that file and corrupt it."""
-    if not database.exists():
-        return False
-    with suppress(sqlite3.Error):
-        conn = sqlite3.connect(database, timeout=5)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        file = database.with_name(database.name + suffix)
-        if file.exists():
-            os.replace(file, aside.with_name(aside.name + suffix))
-    return True
-
-
-async def restore(backup: Path, database: Path, now: datetime | None = None) -> Restored:
-    """Put a verified copy of ``backup`` in place of ``database``; the old database (with its WAL) is kept
-    as ``<database>.before-restore-<time>``. The caller holds the database's lock
-    (:func:`storage.database_file.hold_database_lock`), so no bot has it open. Raises :class:`BackupError`
-    before touching the database when ``backup`` fails its check."""
-    stamp = f"{(now or datetime.now(UTC)).astimezone(UTC):%Y%m%dT%H%M%S}Z"
-    incoming = database.with_name(f".{database.name}.restoring")
-    await asyncio.to_thread(_clear, incoming)  # left by a restore that was killed: never verified, never used
-    try:
-        copy = await make_copy(backup, incoming)
-    except BackupError as exc:
-        raise BackupError(exc.path, f"{exc.problem}; nothing was changed") from None
-    aside = database.with_name(f"{database.name}.before-restore-{stamp}")
-    try:
-        kept = await asyncio.to_thread(_set_aside, database, aside)
-        await asyncio.to_thread(os.replace, incoming, database)
-        await asyncio.to_thread(_fsync_dir, database.parent)
-    except OSError as exc:
-        with suppress(OSError):
-            incoming.unlink()
-        where = f"; the previous database is at {aside}" if aside.exists() else ""
-        raise BackupError(database, f"cannot be replaced ({exc.strerror or exc}){where}") from None
-    logger.info("restored %s from %s; the previous database is kept as %s", database, backup, aside if kept else None)
-    return Restored(Copy(database, copy.size, copy.users, copy.ledger_rows), aside if kept else None)

@@ -4,6 +4,8 @@ the audit finds in order; restore never replaces a database a bot is using, nor 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import shutil
 import sqlite3
 import sys
@@ -337,3 +339,49 @@ async def _cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, st
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def test_a_restore_failing_at_its_last_step_leaves_the_database_whole_where_it_was(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = settings.database_path
+    asyncio.run(_fresh(database, 500))
+    copy = asyncio.run(backup_into(database, tmp_path / "backups", keep=5))
+    asyncio.run(_add(database, 11, 700))  # newer than the backup: what a lost database would lose
+    real_replace = os.replace
+
+    def full_disk(src: object, dst: object) -> None:
+        if Path(str(dst)) == database:  # the copy is ready and the old file kept aside: the last step fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    assert restore_command(settings, [str(copy.path)]) == 1
+    assert database.is_file()  # never a moment without it: the next start must not create an empty one
+    assert read(database, "SELECT id, balance FROM users ORDER BY id") == [(10, 500), (11, 700)]
+    assert read(database, "PRAGMA integrity_check") == [("ok",)]
+    err = capsys.readouterr().err
+    assert err.startswith("restore failed:") and "No space left on device" in err and "unchanged" in err
+    assert not list(tmp_path.glob(".bot.sqlite3.*"))  # the unused copy is gone
+
+
+def test_a_restore_clears_a_stray_journal_left_beside_a_missing_database(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "source.sqlite3"
+    asyncio.run(_fresh(source, 300))
+    copy = asyncio.run(backup_into(source, tmp_path / "backups", keep=5))
+    database = settings.database_path  # gone; what it left is not
+    for suffix in ("-wal", "-journal"):
+        Path(f"{database}{suffix}").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\x00" * 512)
+    assert restore_command(settings, [str(copy.path)]) == 0
+    assert "there was no database before" in capsys.readouterr().out
+    assert not [p for p in tmp_path.iterdir() if p.name in ("bot.sqlite3-wal", "bot.sqlite3-journal")]
+    assert len(list(tmp_path.glob("bot.sqlite3.before-restore-*-journal"))) == 1  # moved aside, not deleted
+    assert read(database, "SELECT id, balance FROM users") == [(10, 300)]
+
+
+async def _add(database: Path, user_id: int, balance: int) -> None:
+    db = await Database.open(database)
+    await add_user(db, user_id, balance=balance)
+    await db.close()

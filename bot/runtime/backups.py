@@ -17,8 +17,9 @@ from pathlib import Path
 
 from bot.notifications import BackupFailed, Notifications
 from bot.settings import Settings
-from storage.backup import BackupError, backup_into, backup_name, make_copy, restore
+from storage.backup import BackupError, backup_into, backup_name, make_copy
 from storage.database_file import DatabaseInUse, hold_database_lock
+from storage.restore import restore
 
 logger = logging.getLogger(__name__)
 

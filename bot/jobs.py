@@ -152,11 +152,15 @@ class Jobs:
 
     async def watch_poll(self) -> None:
         """Tell the admins once when no poll run finished for 3 intervals (a run hanging on an upstream, a
-        job that keeps failing); re-armed once a run finishes again."""
+        job that keeps failing); re-armed once a run finishes again. Sent again each check while no admin
+        got it (network, 429)."""
         lag = self.heartbeat.lag()
-        if self.lagging.begins(self.heartbeat.lagging()) and lag is not None:
-            logger.warning("no poll run finished for %.0f s (limit %g s)", lag, self.heartbeat.limit)
-            await self.notifications.alert(PollLagging(seconds=int(lag), interval=self.settings.poll_interval_seconds))
+        retry = self.lagging.pending
+        if self.lagging.due(self.heartbeat.lagging()) and lag is not None:
+            if not retry:
+                logger.warning("no poll run finished for %.0f s (limit %g s)", lag, self.heartbeat.limit)
+            alert = PollLagging(seconds=int(lag), interval=self.settings.poll_interval_seconds)
+            self.lagging.sent(await self.notifications.alert(alert))
 
     async def expire(self) -> None:
         for order in await self.tracker.expire_due():

@@ -110,8 +110,11 @@ class Notifications(Protocol):
     async def deliver(self, order: Order) -> None:
         """Send the order's new SMS and refresh its card; safe to call repeatedly."""
 
-    async def alert(self, alert: Alert) -> None:
-        """Tell every admin, once each."""
+    async def alert(self, alert: Alert) -> bool:
+        """Tell every admin, once each. True when that is settled: at least one admin got it, or every one
+        refused it for good (403: blocked the bot, 400: no such chat), or there is none. False when nobody
+        got it for a reason that may pass (network, 429, 5xx): an alert told once per episode is then sent
+        again at the next check instead of being lost."""
 
     async def send_receipt(self, payment: Payment, balance: int) -> None:
         """The user's receipt for a top-up credited after its first attempt failed."""

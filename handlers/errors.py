@@ -56,7 +56,9 @@ async def _count(error_spike: ErrorSpike | None, notifier: Notifications | None)
     """One more handler error; the admins are told when it starts a spike."""
     if error_spike is None or (spike := error_spike.record()) is None or notifier is None:
         return
+    delivered = False
     try:
-        await notifier.alert(spike)
+        delivered = await notifier.alert(spike)
     except Exception:  # the error report itself must never raise
         logger.warning("could not alert the admins to the handler errors", exc_info=True)
+    error_spike.sent(delivered)  # nobody got it: sent again with the next error while the spike lasts

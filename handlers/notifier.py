@@ -116,17 +116,25 @@ class Notifier:
             return False
         return True
 
-    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> None:
+    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> bool:
         """Send every admin the text ``render`` makes, in that admin's language; in the default when
-        ``database`` is False (the alert is that the database failed: it is not asked, not waited for)."""
+        ``database`` is False (the alert is that the database failed: it is not asked, not waited for).
+        True when settled: an admin got it, or each refused it for good (``Notifications.alert``)."""
+        delivered = may_pass = False
         for admin_id in self.admin_ids:
             locale = await self._admin_locale(admin_id) if database else self.i18n.default_locale
             with self.i18n.context(), self.i18n.use_locale(locale):
                 text = render()
             try:
                 await self.bot.send_message(admin_id, text)
-            except TelegramAPIError as exc:
+            except (TelegramForbiddenError, TelegramBadRequest) as exc:  # blocked the bot, no such chat: for good
+                logger.warning("admin %d refuses messages: %s", admin_id, exc)
+            except TelegramAPIError as exc:  # network, 429, 5xx: may pass
                 logger.warning("admin %d not reachable: %s", admin_id, exc)
+                may_pass = True
+            else:
+                delivered = True
+        return delivered or not may_pass
 
     async def _admin_locale(self, admin_id: int) -> str:
         """An admin's language; the default when the database cannot say (an alert that it is unusable)."""
@@ -136,8 +144,8 @@ class Notifier:
             logger.info("admin %d: language unknown, alerting in the default: %s", admin_id, exc)
             return self.i18n.default_locale
 
-    async def alert(self, alert: Alert) -> None:
-        await self.tell_admins(lambda: alert_text(alert), database=not isinstance(alert, DatabaseUnusable))
+    async def alert(self, alert: Alert) -> bool:
+        return await self.tell_admins(lambda: alert_text(alert), database=not isinstance(alert, DatabaseUnusable))
 
     async def send_receipt(self, payment: Payment, balance: int) -> None:
         with self.i18n.context(), self.i18n.use_locale(await self._locale(payment.user_id)):

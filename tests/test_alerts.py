@@ -4,6 +4,7 @@ Time is a clock the tests move, never a sleep."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any, cast
@@ -37,13 +38,16 @@ class Clock:
 
 
 class Recorder:
-    """The admins' side of :class:`bot.notifications.Notifications`: what they were told."""
+    """The admins' side of :class:`bot.notifications.Notifications`: what they were told. ``reachable``
+    False: every alert reaches nobody (the network, flood control), as ``Notifier.alert`` then says."""
 
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
+        self.reachable = True
 
-    async def alert(self, alert: Alert) -> None:
+    async def alert(self, alert: Alert) -> bool:
         self.alerts.append(alert)
+        return self.reachable
 
 
 def test_an_episode_is_told_once_and_re_armed_when_it_clears() -> None:
@@ -58,6 +62,21 @@ def test_an_episode_is_told_once_and_re_armed_when_it_clears() -> None:
         True,
         False,
     ]
+
+
+def test_an_alert_that_reached_nobody_is_due_again_until_one_gets_it_or_the_condition_clears() -> None:
+    episode = Episode()
+    assert episode.due(True)
+    episode.sent(False)  # nobody got it
+    assert [episode.due(True) for _ in range(2)] == [True, True]
+    episode.sent(True)
+    assert [episode.due(True) for _ in range(3)] == [False, False, False]  # told: once per episode
+    assert episode.due(True) is False
+    assert episode.due(False) is False
+    assert episode.due(True)
+    episode.sent(False)
+    assert episode.due(False) is False  # cleared before anyone got it: nothing left to tell
+    assert episode.due(True) and not episode.pending  # a new episode, told as such
 
 
 # -- handler errors ------------------------------------------------------------------------------------
@@ -119,6 +138,25 @@ async def test_the_error_handler_counts_failures_and_alerts_the_admins_once() ->
     assert admins.alerts == [HandlerErrors(count=3, minutes=5)]
 
 
+async def test_a_spike_alert_nobody_got_is_sent_again_with_the_next_error_until_one_gets_it() -> None:
+    spike, admins = ErrorSpike(threshold=2), Recorder()
+    admins.reachable = False
+    notifier = cast(Any, admins)
+
+    async def fail() -> None:
+        event = ErrorEvent(update=Update(update_id=1), exception=RuntimeError("boom"))
+        with I18n(path=LOCALES, default_locale="en", domain="messages").context():
+            await on_error(event, error_spike=spike, notifier=notifier)
+
+    for _ in range(4):
+        await fail()
+    assert admins.alerts == [HandlerErrors(count=3, minutes=5)] * 2  # the 3rd and the 4th error: not lost
+    admins.reachable = True
+    for _ in range(4):
+        await fail()
+    assert len(admins.alerts) == 3  # got it with the 5th: not repeated for the same spike
+
+
 async def test_the_real_dispatcher_alerts_the_admin_once_when_handlers_keep_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,6 +202,25 @@ async def test_a_poll_cycle_that_stops_finishing_is_told_once_until_a_run_finish
     clock.now += 20
     await jobs.watch_poll()
     assert admins.alerts[1:] == [PollLagging(seconds=20, interval=5.0)]
+
+
+async def test_a_poll_lag_alert_nobody_got_is_sent_again_at_each_check_until_one_gets_it(settings: Settings) -> None:
+    admins = Recorder()
+    admins.reachable = False
+    jobs = Jobs(cast(Any, None), cast(Any, admins), cast(Any, None), cast(Any, None), cast(Any, None), settings)
+    clock = Clock()
+    jobs.heartbeat = PollHeartbeat(settings.poll_interval_seconds, clock)
+    jobs.heartbeat.start()
+    clock.now += 16
+    for _ in range(3):
+        await jobs.watch_poll()
+        clock.now += 5
+    assert admins.alerts == [PollLagging(seconds=s, interval=5.0) for s in (16, 21, 26)]  # each with its lag
+    admins.reachable = True
+    for _ in range(3):
+        await jobs.watch_poll()
+        clock.now += 5
+    assert admins.alerts[3:] == [PollLagging(seconds=31, interval=5.0)]
 
 
 # -- Telegram ------------------------------------------------------------------------------------------
@@ -226,11 +283,47 @@ def test_an_outage_at_start_counts_from_the_start_and_short_gaps_are_no_outage()
     contact.failed("TelegramServerError")
     clock.now += 90
     contact.answered()
-    assert contact.take_outage() == TelegramUnreachable(seconds=90, error="TelegramServerError")
-    assert contact.take_outage() is None
+    outage = contact.untold_outage()
+    assert outage == TelegramUnreachable(seconds=90, error="TelegramServerError")
+    contact.told(outage)
+    assert contact.untold_outage() is None
     clock.now += 59
     contact.answered()
-    assert contact.take_outage() is None
+    assert contact.untold_outage() is None
+
+
+async def test_an_outage_alert_nobody_got_is_sent_again_at_the_next_tick_then_never() -> None:
+    clock = Clock()
+    contact = TelegramContact(clock)
+    telegram, admins = FlakyTelegram(contact), Recorder()
+    watch = TelegramWatch(cast(Any, telegram), contact, cast(Any, admins))
+    contact.failed("TelegramNetworkError")
+    clock.now += 90
+    contact.answered()  # back, but the alert meets flood control
+    admins.reachable = False
+    await watch.tick()
+    await watch.tick()
+    admins.reachable = True
+    for _ in range(3):
+        await watch.tick()
+    assert admins.alerts == [TelegramUnreachable(seconds=90, error="TelegramNetworkError")] * 3
+
+
+async def test_the_notifier_says_an_alert_is_settled_only_when_an_admin_got_it_or_all_refuse_for_good(
+    tmp_path: Path,
+) -> None:
+    async with live_bot(tmp_path) as live:
+        notifier = dataclasses.replace(live.dp["notifier"], admin_ids=frozenset({ADMIN, 2}))
+        alert = BackupFailed("/data/backups", "disk full")
+        live.fake.block_user(ADMIN)  # 403: this one never gets anything
+        live.fake.inject_error("sendMessage", error_code=429, description="Too Many Requests", chat_id=2)
+        assert await notifier.alert(alert) is False  # the other one may get it later: try again
+        live.fake.inject_error("sendMessage", error_code=502, description="Bad Gateway", chat_id=2, times=1)
+        assert await notifier.alert(alert) is False
+        live.fake.inject_error("sendMessage", error_code=400, description="Bad Request: chat not found", chat_id=2)
+        assert await notifier.alert(alert) is True  # both refuse for good: no retrying for ever
+        assert await notifier.alert(alert) is True  # admin 2 got it
+        assert [m["text"] for m in live.fake.messages_to(2) if "disk full" in m.get("text", "")] != []
 
 
 # -- what the admins read ------------------------------------------------------------------------------

@@ -29,19 +29,32 @@ POLL_LAG_INTERVALS = 3
 
 class Episode:
     """Once per episode: :meth:`begins` is True for the first observation of the condition, then False
-    until an observation without it re-arms."""
+    until an observation without it re-arms.
+
+    An alert that reached nobody (``Notifications.alert`` returned False: network, 429) is not lost:
+    after :meth:`sent` with False, :meth:`due` says to send it again at each observation of the condition,
+    until one reaches an admin (or the condition clears: then there is nothing left to tell)."""
 
     def __init__(self) -> None:
         self.active = False
+        self.pending = False  # the condition holds and its alert reached nobody yet
 
     def begins(self, condition: bool) -> bool:
         if not condition:
-            self.active = False
+            self.active = self.pending = False
             return False
         if self.active:
             return False
         self.active = True
         return True
+
+    def due(self, condition: bool) -> bool:
+        """Whether to send the episode's alert now: when it begins, and again while it is pending."""
+        return self.begins(condition) or (condition and self.pending)
+
+    def sent(self, delivered: bool) -> None:
+        """What became of the alert :meth:`due` asked for: False keeps it pending."""
+        self.pending = self.active and not delivered
 
 
 class ErrorSpike:
@@ -68,15 +81,22 @@ class ErrorSpike:
         return len(self._times)
 
     def record(self) -> HandlerErrors | None:
-        """One more handler error; the alert to send if it starts an episode."""
+        """One more handler error; the alert to send if it starts an episode (or its alert is pending)."""
         if self.count() < self.threshold:
             self._episode.begins(False)  # fell under the threshold since the last error: re-armed
         self._times.append(self.clock())
         count = len(self._times)
-        if not self._episode.begins(count > self.threshold):
+        retry = self._episode.pending
+        if not self._episode.due(count > self.threshold):
             return None
-        logger.warning("%d handler errors within %g s: the admins are told", count, self.window)
+        if not retry:
+            logger.warning("%d handler errors within %g s: the admins are told", count, self.window)
         return HandlerErrors(count=count, minutes=round(self.window / 60))
+
+    def sent(self, delivered: bool) -> None:
+        """What became of the alert :meth:`record` returned: one that reached nobody is returned again with
+        the next error while the spike lasts."""
+        self._episode.sent(delivered)
 
 
 class PollHeartbeat:

@@ -4,7 +4,8 @@ Every Bot API call passes :class:`AnswerRecorder` (an aiogram session middleware
 whoever made the call. Long polling asks every few seconds anyway; in webhook mode nothing may be sent
 for minutes, so :class:`TelegramWatch` asks ``getMe`` when nothing answered for
 :data:`KEEPALIVE_AFTER` seconds. A silence longer than :data:`SILENCE_LIMIT` is an outage: the admins
-are told once Telegram answers again (the alert itself travels through Telegram), with its length.
+are told once Telegram answers again (the alert itself travels through Telegram), with its length; an
+alert that reached no admin (the network failed again, 429) is sent again on the next tick.
 """
 
 from __future__ import annotations
@@ -60,10 +61,14 @@ class TelegramContact:
         """Seconds since the last answer (since the start when none yet)."""
         return self.clock() - (self.last_answer if self.last_answer is not None else self.since)
 
-    def take_outage(self) -> TelegramUnreachable | None:
-        """The outage that ended, once; None when there is none to tell."""
-        ended, self._ended = self._ended, None
-        return ended
+    def untold_outage(self) -> TelegramUnreachable | None:
+        """The outage that ended and no admin was told of yet; None when there is none to tell."""
+        return self._ended
+
+    def told(self, outage: TelegramUnreachable) -> None:
+        """``outage`` reached the admins: it is not told again (a newer one that ended meanwhile still is)."""
+        if self._ended is outage:
+            self._ended = None
 
 
 class AnswerRecorder(BaseRequestMiddleware):
@@ -105,9 +110,9 @@ class TelegramWatch:
             self._asked = now
             with suppress(TelegramAPIError, OSError, TimeoutError):  # recorded by AnswerRecorder
                 await self.bot.get_me(request_timeout=KEEPALIVE_TIMEOUT)
-        outage = self.contact.take_outage()
-        if outage is not None:
-            await self.notifications.alert(outage)
+        outage = self.contact.untold_outage()
+        if outage is not None and await self.notifications.alert(outage):  # reached nobody: the next tick tries again
+            self.contact.told(outage)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="telegram-watch")

@@ -195,8 +195,4 @@ class Jobs:
         for job, name, seconds, at_once in jobs:
             first: dict[str, Any] = {"next_run_time": now} if at_once else {}
             scheduler.add_job(self.tracked(job), "interval", seconds=seconds, id=name, **first, **ONCE_AT_A_TIME)
-        backups = ScheduledBackups(self.settings, self.notifications)
-        if backups.seconds is not None:  # BACKUP_INTERVAL_HOURS=0: none; else the first one interval after start
-            scheduler.add_job(
-                self.tracked(backups.run), "interval", seconds=backups.seconds, id="backup", **ONCE_AT_A_TIME
-            )
+        ScheduledBackups(self.settings, self.notifications).schedule(scheduler, self.tracked, ONCE_AT_A_TIME)

@@ -13,19 +13,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.jobs import Jobs
 from bot.money.audit import Audit
 from bot.money.pricing import Pricing
-from bot.notifications import BackupFailed
+from bot.notifications import Alert, BackupFailed
 from bot.orders.outcomes import Outcome
-from bot.runtime.backups import ScheduledBackups, backup_command, restore_command
+from bot.runtime.backups import FIRST_RUN_DELAY, ScheduledBackups, backup_command, restore_command
+from bot.runtime.metrics import REGISTRY
 from bot.settings import Settings
 from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from providers.errors import OutOfStock
-from storage.backup import BackupError, backup_into, backup_name, make_copy
+from storage.backup import NAME, BackupError, backup_into, backup_name, make_copy
 from storage.db import Database, hold_database_lock
 from tests.botproc import ROOT
 from tests.conftest import add_user, bot_process
@@ -275,11 +278,23 @@ def test_cli_backup_of_a_database_failing_its_check_leaves_no_file(
     assert target.read_text() == "keep me"
 
 
+class Admins(Told):
+    """The Notifications port; ``reachable`` False: nobody got the alert (the network, 429)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reachable = True
+
+    async def alert(self, alert: Alert) -> bool:
+        await super().alert(alert)
+        return self.reachable
+
+
 async def test_a_failed_scheduled_backup_alerts_the_admins_once_per_episode(settings: Settings, tmp_path: Path) -> None:
     await _fresh(settings.database_path, 100)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the backup folder's parent should be")  # mkdir fails, even as root
-    told = Told()
+    told = Admins()
     job = ScheduledBackups(configured(settings, backup_dir=blocker / "backups", backup_keep=2), told)
     await job.run()
     await job.run()  # still failing: logged, not told again
@@ -295,15 +310,79 @@ async def test_a_failed_scheduled_backup_alerts_the_admins_once_per_episode(sett
     assert len(told.alerts) == 2 and "no database file there" in told.alerts[1].problem  # type: ignore[union-attr]
 
 
-def test_the_backup_job_is_scheduled_every_interval_and_not_at_all_for_zero(settings: Settings) -> None:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+async def test_a_backup_failure_no_admin_got_is_sent_again_at_the_next_run(settings: Settings, tmp_path: Path) -> None:
+    told = Admins()
+    told.reachable = False  # Telegram down or flood control when the first failure is told
+    job = ScheduledBackups(configured(settings, database_path=tmp_path / "gone.sqlite3"), told)
+    await job.run()
+    await job.run()
+    assert len(told.alerts) == 2  # not lost: tried again
+    told.reachable = True
+    await job.run()
+    await job.run()
+    await job.run()
+    assert len(told.alerts) == 3  # got it once: not repeated
+    assert all(isinstance(a, BackupFailed) and "no database file there" in a.problem for a in told.alerts)
 
+
+def _scheduled(settings: Settings, hours: float) -> Job | None:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    jobs = Jobs(None, Told(), None, None, None, configured(settings, backup_interval_hours=hours))  # type: ignore[arg-type]
+    jobs.schedule(scheduler)
+    return scheduler.get_job("backup")
+
+
+def test_the_backup_job_is_scheduled_every_interval_and_not_at_all_for_zero(settings: Settings) -> None:
     for hours, expected in ((6.0, timedelta(hours=6)), (0.5, timedelta(minutes=30)), (0.0, None)):
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        jobs = Jobs(None, Told(), None, None, None, configured(settings, backup_interval_hours=hours))  # type: ignore[arg-type]
-        jobs.schedule(scheduler)
-        job = scheduler.get_job("backup")
+        job = _scheduled(settings, hours)
         assert (job.trigger.interval if job else None) == expected
+
+
+def test_the_first_backup_after_a_start_is_due_from_the_newest_one_not_from_the_start(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    settings = configured(settings, backup_dir=folder)
+    asyncio.run(_fresh(settings.database_path))
+
+    def first_run() -> tuple[datetime, datetime, datetime]:
+        before = datetime.now(UTC)
+        job = _scheduled(settings, 6.0)
+        assert job is not None
+        return before, job.next_run_time, datetime.now(UTC)
+
+    before, first, after = first_run()  # none yet: within a minute
+    assert before + FIRST_RUN_DELAY <= first <= after + FIRST_RUN_DELAY
+    assert REGISTRY.get_sample_value("smsbot_last_backup_timestamp_seconds") == 0
+
+    taken = datetime.now(UTC) - timedelta(hours=2)  # a restart 2 h after the last backup: due in 4 h
+    asyncio.run(backup_into(settings.database_path, folder, keep=5, now=taken))
+    (folder / "backup-notes.txt").write_text("not ours")
+    assert first_run()[1] == taken + timedelta(hours=6)
+    assert REGISTRY.get_sample_value("smsbot_last_backup_timestamp_seconds") == taken.timestamp()
+
+    for name in list(folder.iterdir()):
+        name.unlink()
+    overdue = datetime.now(UTC) - timedelta(hours=30)  # the bot was down for a day: one soon
+    asyncio.run(backup_into(settings.database_path, folder, keep=5, now=overdue))
+    before, first, after = first_run()
+    assert before + FIRST_RUN_DELAY <= first <= after + FIRST_RUN_DELAY
+
+    ahead = datetime.now(UTC) + timedelta(days=3)  # a name from a clock set wrong: never later than an interval
+    asyncio.run(backup_into(settings.database_path, folder, keep=5, now=ahead))
+    before, first, after = first_run()
+    assert before + timedelta(hours=6) <= first <= after + timedelta(hours=6)
+
+
+def test_cli_backup_into_a_path_ending_with_a_slash_makes_that_folder(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_fresh(settings.database_path, 300))
+    folder = tmp_path / "offsite" / "new"
+    assert backup_command(settings, [f"{folder}/"]) == 0
+    made = list(folder.iterdir())
+    assert len(made) == 1 and NAME.match(made[0].name) and str(made[0]) in capsys.readouterr().out
+    assert read(made[0], "SELECT id, balance FROM users") == [(10, 300)]
 
 
 async def test_cli_backup_while_the_real_bot_runs(fake: FakeTelegram, tmp_path: Path) -> None:

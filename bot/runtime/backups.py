@@ -1,8 +1,9 @@
 """Backups of the database: the scheduled job, and ``python -m bot backup [PATH]`` / ``restore PATH``.
 
 The copies themselves (the online backup API, the check, the names, pruning) are :mod:`storage.backup`.
-The job runs every BACKUP_INTERVAL_HOURS inside the bot; a failure is logged every time and told to the
-admins once per episode, until a backup succeeds again. The commands speak to an operator's terminal:
+The job runs every BACKUP_INTERVAL_HOURS inside the bot, counted from the newest backup in BACKUP_DIR (a
+restart does not put it off); a failure is logged every time and told to the admins once per episode,
+until a backup succeeds again. The commands speak to an operator's terminal:
 one plain line each, and an exit status (0 done, 1 the copy failed, 2 refused: usage, or a bot running
 on the database a restore would replace).
 """
@@ -11,27 +12,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.notifications import BackupFailed, Notifications
+from bot.runtime.episodes import Episode
+from bot.runtime.metrics import LAST_BACKUP
 from bot.settings import Settings
-from storage.backup import BackupError, backup_into, backup_name, make_copy
+from storage.backup import BackupError, backup_into, backup_name, make_copy, newest
 from storage.database_file import DatabaseInUse, hold_database_lock
 from storage.restore import restore
 
 logger = logging.getLogger(__name__)
 
+Job = Callable[[], Awaitable[None]]
+EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+#: the first backup after a start waits this long when one is overdue (or none exists): the bot starts first
+FIRST_RUN_DELAY = timedelta(seconds=60)
+
 
 class ScheduledBackups:
     """The job: one verified copy into BACKUP_DIR, pruned to BACKUP_KEEP; the admins alerted on the first
-    failure of a series (a folder that stays unwritable would otherwise alert every few hours)."""
+    failure of a series (a folder that stays unwritable would otherwise alert every few hours), and again
+    at the next run if that alert reached no admin."""
 
     def __init__(self, settings: Settings, notifications: Notifications) -> None:
         self.settings = settings
         self.notifications = notifications
-        self.failing = False  # the last run failed and the admins were told
+        self.failing = Episode()  # the runs fail: told once, re-armed by a backup that works
 
     @property
     def seconds(self) -> float | None:
@@ -39,20 +55,40 @@ class ScheduledBackups:
         hours = self.settings.backup_interval_hours
         return hours * 3600 if hours > 0 else None
 
+    def first_run(self, now: datetime) -> datetime:
+        """When the first run after a start is due: one interval after the newest backup in BACKUP_DIR, so a
+        bot restarted more often than the interval still makes them; soon when that is past or there is
+        none; never later than one interval from now (a backup named in the future)."""
+        interval = timedelta(seconds=self.seconds or 0)
+        taken = newest(self.settings.backup_dir)
+        due = now if taken is None else taken + interval
+        return min(max(due, now + FIRST_RUN_DELAY), now + interval)
+
+    def schedule(self, scheduler: AsyncIOScheduler, tracked: Callable[[Job], Job], options: dict[str, Any]) -> None:
+        """Add the job (none when BACKUP_INTERVAL_HOURS is 0), and the /metrics gauge of the newest backup."""
+        directory = self.settings.backup_dir
+        LAST_BACKUP.set_function(lambda: (newest(directory) or EPOCH).timestamp())
+        if self.seconds is None:
+            return
+        first = self.first_run(datetime.now(UTC))
+        logger.info("backups every %g h into %s; the next at %s", self.seconds / 3600, directory, f"{first:%H:%M:%S}Z")
+        scheduler.add_job(
+            tracked(self.run), "interval", seconds=self.seconds, id="backup", next_run_time=first, **options
+        )
+
     async def run(self) -> None:
-        """One backup; a failure is logged, and alerted once per episode."""
+        """One backup; a failure is logged, and alerted once per episode (until an admin got it)."""
         settings = self.settings
         try:
             copy = await backup_into(settings.database_path, settings.backup_dir, settings.backup_keep)
         except BackupError as exc:
             logger.error("backup failed: %s", exc)
-            if not self.failing:
-                self.failing = True
-                await self.notifications.alert(BackupFailed(str(exc.path), exc.problem))
+            if self.failing.due(True):
+                self.failing.sent(await self.notifications.alert(BackupFailed(str(exc.path), exc.problem)))
             return
-        if self.failing:
+        if self.failing.active:
             logger.info("backups succeed again")
-        self.failing = False
+        self.failing.begins(False)
         logger.info("backup %s: %d bytes, %d users, %d ledger rows", copy.path, copy.size, copy.users, copy.ledger_rows)
 
 
@@ -63,8 +99,9 @@ def _say(line: str, *, error: bool = False) -> None:
 def backup_command(settings: Settings, args: list[str]) -> int:
     """``python -m bot backup [PATH]``: one verified copy now, safe while the bot runs (it takes no lock).
 
-    No PATH: into BACKUP_DIR under a timestamped name, pruned to BACKUP_KEEP. A PATH that is a folder gets
-    a timestamped name inside it (nothing pruned there); any other PATH is the new file's name.
+    No PATH: into BACKUP_DIR under a timestamped name, pruned to BACKUP_KEEP. A PATH that is a folder, or
+    ends with "/" (the folder is made), gets a timestamped name inside it (nothing pruned there); any
+    other PATH is the new file's name.
     """
     if len(args) > 1:
         _say("usage: python -m bot backup [PATH]", error=True)
@@ -75,7 +112,11 @@ def backup_command(settings: Settings, args: list[str]) -> int:
             copy = asyncio.run(backup_into(database, settings.backup_dir, settings.backup_keep))
         else:
             target = Path(args[0])
-            if target.is_dir():
+            if args[0].endswith(("/", os.sep)) or target.is_dir():  # "new/" names a folder, as cp reads it
+                try:
+                    target.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise BackupError(target, f"cannot create the folder ({exc.strerror or exc})") from None
                 target = target / backup_name(datetime.now(UTC))
             if target.absolute() == database.absolute():
                 _say(f"backup refused: {target} is the database itself", error=True)
@@ -92,7 +133,7 @@ def restore_command(settings: Settings, args: list[str]) -> int:
     """``python -m bot restore PATH``: replace the database with a verified copy of PATH.
 
     Refused while a bot runs on the database: its lock is taken for the whole restore, so none starts
-    mid-way either. The database replaced is kept next to it (see :func:`storage.backup.restore`).
+    mid-way either. The database replaced is kept next to it (see :func:`storage.restore.restore`).
     """
     if len(args) != 1:
         _say("usage: python -m bot restore PATH", error=True)

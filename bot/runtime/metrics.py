@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -81,6 +82,12 @@ BROADCAST_MESSAGES = Counter(
     "smsbot_broadcast_messages",
     "Broadcast messages by result: sent, unreachable (blocked the bot, chat gone), failed",
     ["result"],
+    registry=REGISTRY,
+)
+
+LAST_BACKUP = Gauge(
+    "smsbot_last_backup_timestamp_seconds",
+    "When the newest backup in BACKUP_DIR was taken (Unix time, read from its name at each scrape); 0: none",
     registry=REGISTRY,
 )
 

@@ -13,6 +13,7 @@ import asyncio
 import shutil
 import signal
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,19 @@ async def ready_body(port: int, status: int) -> Any:
         await asyncio.sleep(0.2)
 
 
+@pytest.fixture
+async def local_fake() -> AsyncIterator[FakeTelegram]:
+    """A self-hosted Bot API server in --local mode: it posts to the bot's plain http port on the loopback."""
+    async with FakeTelegram(token=TOKEN, local=True) as server:
+        yield server
+
+
 async def test_in_webhook_mode_an_idle_bot_keeps_telegram_answering_with_get_me(
-    fake: FakeTelegram, tmp_path: Path
+    local_fake: FakeTelegram, tmp_path: Path
 ) -> None:
     """Nothing is sent while no update comes: the keep-alive asks getMe, so Telegram has answered within
     the last minute and /readyz stays 200 (that takes 20 s of silence: the test waits for it)."""
+    fake = local_fake
     port = free_port()
     bot = bot_process(
         fake,

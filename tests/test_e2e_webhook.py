@@ -55,7 +55,8 @@ def base_env(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
+    """A self-hosted Bot API server in --local mode: it posts to the bot's plain http port on the loopback."""
+    async with FakeTelegram(token=TOKEN, local=True) as server:
         yield server
 
 

@@ -1,6 +1,7 @@
 """The fake Bot API's webhook side (tests/fakes/telegram_webhook.py) against real aiogram and a real
-HTTP receiver: setWebhook checked like Telegram, getUpdates refused while it is set, updates POSTed in
-order with the secret token, retried until the receiver takes them."""
+HTTP receiver: setWebhook checked like Telegram (the cloud: https on its four ports only; a self-hosted
+server in --local mode: http and any port), getUpdates refused while it is set, updates POSTed in order
+with the secret token, retried until the receiver takes them."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ USER = 777
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
+    """A self-hosted Bot API server in --local mode: the receivers here are plain http on the loopback."""
+    async with FakeTelegram(local=True) as fake:
         fake.webhook.retry_delay = 0.05
         yield fake
 
@@ -30,6 +32,26 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
     yield bot
     await bot.session.close()
+
+
+async def test_the_cloud_takes_only_https_on_443_80_88_8443_and_a_local_server_any(bot: Bot) -> None:
+    async with FakeTelegram() as cloud:
+        cloud_bot = Bot(cloud.token, session=AiohttpSession(api=TelegramAPIServer.from_base(cloud.url)))
+        try:
+            with pytest.raises(TelegramBadRequest, match="An HTTPS URL must be provided for webhook"):
+                await cloud_bot.set_webhook("http://example.com/hook")
+            for port in (8080, 8081, 444, 1):
+                with pytest.raises(TelegramBadRequest, match="only on ports 80, 88, 443 or 8443"):
+                    await cloud_bot.set_webhook(f"https://example.com:{port}/hook")
+            assert (await cloud_bot.get_webhook_info()).url == ""
+            for url in ("https://example.com/hook", *(f"https://example.com:{p}/hook" for p in (443, 80, 88, 8443))):
+                assert await cloud_bot.set_webhook(url)
+                assert (await cloud_bot.get_webhook_info()).url == url
+        finally:
+            await cloud_bot.session.close()
+    for url in ("http://127.0.0.1:8080/hook", "https://example.com:9443/hook", "http://example.com/hook"):
+        assert await bot.set_webhook(url)  # the --local server of the fixture
+        assert (await bot.get_webhook_info()).url == url
 
 
 class Receiver:

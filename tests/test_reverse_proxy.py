@@ -164,7 +164,7 @@ async def test_webhook_behind_nginx_answers_start_and_refuses_a_wrong_secret(
 ) -> None:
     listen, bot_port, prefix = nginx
     path, _upstream = webhook_location(tls_server())
-    async with FakeTelegram(token=TOKEN) as fake:
+    async with FakeTelegram(token=TOKEN, local=True) as fake:  # --local: nginx listens on plain http here
         bot = BotProcess(
             tmp_path / "run",
             BOT_TOKEN=TOKEN,

@@ -46,7 +46,7 @@ class SlowSales(FakeSimSmsBox):
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(token=TOKEN) as server:
+    async with FakeTelegram(token=TOKEN, local=True) as server:  # --local: webhook mode posts to plain http
         yield server
 
 

@@ -52,7 +52,16 @@ def _sticker(number: int) -> dict[str, Any]:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-TOKEN", bot_id: int = 123456, bot_username: str = "test_sms_bot"):
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",
+        bot_id: int = 123456,
+        bot_username: str = "test_sms_bot",
+        *,
+        local: bool = False,
+    ):
+        """``local``: act as a self-hosted Bot API server run with ``--local``, whose setWebhook takes http
+        and any port; otherwise it takes only what Telegram's cloud does (https on 443, 80, 88 or 8443)."""
         self.token, self.bot_id, self.bot_username = token, bot_id, bot_username
         self.url = ""
         self.latency = 0.0  # seconds before answering each method but getUpdates
@@ -88,7 +97,7 @@ class FakeTelegram:
         self._site: web.TCPSite | None = None
         self._port = 0
         self._drops: dict[str, int] = {}  # method -> how many more calls lose their connection
-        self.webhook = Webhook(self._next_for_webhook, self._delivered)
+        self.webhook = Webhook(self._next_for_webhook, self._delivered, local=local)
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": lambda p: tg.bot_user(self.bot_id, self.bot_username, full=True),
             "getupdates": self._get_updates,

@@ -1,5 +1,9 @@
 """The fake Bot API's webhook side: ``setWebhook`` checked like Telegram, and queued updates POSTed to it.
 
+Like Telegram's cloud, ``setWebhook`` takes only https on port 443, 80, 88 or 8443; a :class:`Webhook`
+made with ``local=True`` is a self-hosted Bot API server run with ``--local``, which takes http and any
+port (what tests posting to a bot on the loopback need).
+
 While a webhook is set, :class:`FakeTelegram`'s queued updates go to its URL one at a time, in order,
 as JSON with the ``X-Telegram-Bot-Api-Secret-Token`` header; an update is dropped once the bot answered
 2xx, and a non-2xx answer or a connection error is retried after :attr:`Webhook.retry_delay`, as Telegram
@@ -23,6 +27,8 @@ from tests.fakes.telegram_objects import bad_request
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: the only ports Telegram's cloud posts webhook updates to
+CLOUD_PORTS = (443, 80, 88, 8443)
 CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
@@ -34,9 +40,15 @@ class Webhook:
     ``next_update`` awaits the next update to deliver (never removing it); ``delivered`` drops it."""
 
     def __init__(
-        self, next_update: Callable[[], Any], delivered: Callable[[dict[str, Any]], None], retry_delay: float = 0.3
+        self,
+        next_update: Callable[[], Any],
+        delivered: Callable[[dict[str, Any]], None],
+        retry_delay: float = 0.3,
+        *,
+        local: bool = False,
     ) -> None:
         self.url = ""
+        self.local = local  # a self-hosted server in --local mode: http and any port are fine
         self.secret: str | None = None
         self.retry_delay = retry_delay
         self.posts: list[tuple[int, int]] = []  # (update id, HTTP status or 0 for no connection), in order
@@ -51,7 +63,15 @@ class Webhook:
         if not url:
             return self.delete()
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = 0
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port:
+            raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        if not self.local and parts.scheme != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if not self.local and port not in CLOUD_PORTS:
             raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
         secret = params.get("secret_token")
         if secret is not None and not _SECRET.fullmatch(str(secret)):

@@ -23,6 +23,7 @@ import pytest
 from bot.runtime.telegram_contact import KEEPALIVE_AFTER
 from tests.conftest import bot_process, free_port
 from tests.fakes.telegram import FakeTelegram
+from tests.test_readiness import cannot_run
 
 TOKEN = "123456:TEST-TOKEN"
 ADMIN, USER = 1, 4242
@@ -63,7 +64,7 @@ async def test_readyz_says_503_while_the_database_cannot_be_written_and_200_agai
     fake: FakeTelegram, tmp_path: Path
 ) -> None:
     if (reason := immutable_works(tmp_path)) is not None:
-        pytest.skip(reason)
+        cannot_run(reason)
     database = tmp_path / "data" / "bot.sqlite3"
     files = [database, database.with_name(database.name + "-wal")]
     port = free_port()

@@ -112,7 +112,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers
     # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
     in_flight = InFlight()  # outermost: shutdown waits for the whole handling of every update taken
     dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications, in_flight=in_flight)
-    dp.update.outer_middleware(in_flight)
+    in_flight.install(dp)  # before aiogram's own outer middlewares too
     dp["error_spike"] = ErrorSpike(settings.error_alert_threshold)  # handlers/errors.py counts; a spike alerts
     dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
     dp.update.outer_middleware(UpdateMetrics())  # counts and times every update, dropped ones too
@@ -207,14 +207,16 @@ async def run(settings: Settings) -> None:
             checks.scheduler, checks.poll = dp["scheduler"], dp["jobs"].heartbeat
             telegram_watch = TelegramWatch(bot, contact, dp["notifier"])
             telegram_watch.start()
-            # polling: deleteWebhook first (Telegram refuses getUpdates while a webhook is set), still
-            # inside the window where SIGTERM means "stop starting"
-            prepare = delete_webhook if endpoint is None else None
-            if await reach_telegram(bot, settings, prepare) is None:
+            # polling: deleteWebhook first (Telegram refuses getUpdates while a webhook is set); both
+            # retried until Telegram answers, and SIGTERM meanwhile means "stop starting"
+            retry_max = settings.telegram_retry_max_seconds
+            if await reach_telegram(bot, settings) is None or (
+                endpoint is None and not await delete_webhook(bot, retry_max)
+            ):
                 await dp["catalog"].close()  # stopped while Telegram was still unreachable: no on_shutdown
                 return
             if endpoint is not None:
-                await serve_webhook(dp, bot, endpoint)
+                await serve_webhook(dp, bot, endpoint, retry_max)
             else:
                 await dp.start_polling(bot, handle_signals=True, allowed_updates=dp.resolve_used_update_types())
         finally:

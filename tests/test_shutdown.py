@@ -137,7 +137,8 @@ async def test_a_purchase_under_way_finishes_before_the_exit(
     fake.press(USER, data, message_id=message_id)
     await fake.wait_for(lambda: box.sales_begun == 1, timeout=30)
     stopping = asyncio.ensure_future(sigterm(proc))
-    await asyncio.sleep(0.5)  # the stop has begun: an update now is not taken
+    # the drain says it waits: the stop has begun (polling ended, the webhook refuses), an update now is not taken
+    await fake.wait_for(lambda: "waiting up to" in proc.output(), timeout=30)
     sent = len(fake.messages_to(USER))
     fake.send_message(USER, "/balance")
     late_update = fake.last_update_id

@@ -34,13 +34,15 @@ class DatabaseUnusable(RuntimeError):
     """DATABASE_PATH cannot serve as the bot's database; the message says why, in one line."""
 
 
-def probe_database(database: str | Path) -> None:
+def probe_database(database: str | Path, *, switch_to_wal: bool = True) -> None:
     """Check, before the bot starts, that ``database`` is an SQLite file this process can write (or
     can be created); raises :class:`DatabaseUnusable` with a one-line reason otherwise.
 
     Opens it, reads the schema (a file that is not SQLite fails here), switches it to WAL (which needs
-    its ``-wal`` and ``-shm`` files next to it) and takes the write lock inside a transaction it rolls
-    back, so nothing is changed. A file it had to create and could not use is removed again.
+    its ``-wal`` and ``-shm`` files next to it; the bot runs in WAL anyway) and takes the write lock
+    inside a transaction it rolls back. A file it had to create and could not use is removed again.
+    ``switch_to_wal=False`` (``python -m bot check``, which promises to change nothing) keeps the
+    file's journal mode: a file in DELETE mode, as a restore may leave it, stays byte for byte the same.
     """
     path = Path(database)
     if str(path) == ":memory:":
@@ -63,7 +65,8 @@ def probe_database(database: str | Path) -> None:
             if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
                 raise DatabaseUnusable(f"{path.absolute()} is not an SQLite database") from None
             raise
-        conn.execute("PRAGMA journal_mode=WAL")
+        if switch_to_wal:
+            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("CREATE TABLE _write_probe (x)")  # a real write to the file; rolled back
         conn.execute("ROLLBACK")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime.doctor import CHECK_TIMEOUT, failure
+from bot.runtime.doctor import CHECK_TIMEOUT, failure, webhook_line
 from providers import errors
 from storage.db import Database, hold_database_lock
 from storage.migrations import MIGRATIONS
@@ -175,6 +175,54 @@ async def test_an_old_schema_is_fine_and_a_file_that_is_not_sqlite_fails(fake: F
     status, lines = await check(tmp_path, env)
     assert status == 1, lines
     assert line_of(lines, "database") == f"FAIL  database: {database} is not an SQLite database"
+
+
+async def test_a_database_in_delete_journal_mode_is_left_byte_for_byte(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A restored file may be in DELETE mode: the probe's rolled-back write must not switch it to WAL."""
+    database = tmp_path / "bot.sqlite3"
+    db = await Database.open(database)
+    await db.close()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    before = database.read_bytes()
+    env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url, "DATABASE_PATH": str(database), "DEMO_PROVIDER": "on"}
+    status, lines = await check(tmp_path, env)
+    assert status == 0 and line_of(lines, "database") == f"ok    database: {database}, schema up to date", lines
+    assert database.read_bytes() == before  # the header says WAL after a switch: bytes 18 and 19
+    assert not [s for s in ("-wal", "-shm", "-journal") if database.with_name(database.name + s).exists()]
+
+
+async def test_in_webhook_mode_a_line_says_who_must_take_the_url(upstreams: dict[str, str], tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    env = upstreams | {"WEBHOOK_URL": url, "WEBHOOK_SECRET": "doctor-webhook-secret-0123"}
+    status, lines = await check(tmp_path, env)
+    assert status == 0, lines
+    api = upstreams["TELEGRAM_API_URL"]
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    assert line_of(lines, "webhook") == (
+        f"ok    webhook: {url}: http on port {port} is taken only by a Bot API server run with --local, "
+        f"as {api} must be"
+    )
+    assert "webhook mode" in line_of(lines, "settings") and len(lines) == 10
+    assert not any("doctor-webhook-secret-0123" in line for line in lines)
+
+
+def test_the_webhook_line_names_the_cloud_or_the_self_hosted_server() -> None:
+    cloud, own = "https://api.telegram.org", "http://127.0.0.1:8081"
+    assert webhook_line("https://bot.example.com/telegram", cloud) == (
+        True,
+        "webhook: https://bot.example.com/telegram: https on port 443, where Telegram's cloud posts updates",
+    )
+    assert webhook_line("https://bot.example.com:8443/t", cloud)[1].endswith(
+        "https on port 8443, where Telegram's cloud posts updates"
+    )
+    assert webhook_line("https://bot.example.com:88/t", own) == (
+        True,
+        f"webhook: https://bot.example.com:88/t: the Bot API server at {own} posts updates there",
+    )
+    assert webhook_line("https://bot.example.com:9443/t", own)[1].endswith(
+        f"https on port 9443 is taken only by a Bot API server run with --local, as {own} must be"
+    )
 
 
 def test_failures_are_worded_from_the_provider_error_classes() -> None:

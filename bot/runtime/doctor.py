@@ -28,6 +28,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 from aiogram.utils.token import TokenValidationError
 
 from bot.runtime.logs import SecretFilter
+from bot.setting_checks import cloud_takes_webhook, is_cloud_api, webhook_port
 from bot.settings import Settings
 from providers import errors, registry
 from providers.base import Provider
@@ -68,6 +69,8 @@ async def doctor(settings: Settings) -> int:
         [(u.name, u.base_url, u.api_key.get_secret_value(), u.currency) for u in settings.smsactivate_all()],
     )
     say(settings_line(settings, providers))
+    if settings.webhook_url:
+        say(webhook_line(settings.webhook_url, settings.telegram_api_url))
     say(await asyncio.to_thread(database_line, settings.database_path))
     telegram = asyncio.create_task(telegram_line(settings))  # asked while the upstreams are
     try:
@@ -83,12 +86,29 @@ async def doctor(settings: Settings) -> int:
 
 
 def settings_line(settings: Settings, providers: list[Provider]) -> Line:
-    mode = f"webhook at {settings.webhook_url}" if settings.webhook_url else "long polling"
+    mode = "webhook mode" if settings.webhook_url else "long polling"
     names = ", ".join(p.name for p in providers)
     if not providers and not settings.demo_enabled:
         return False, "settings: no upstream: set an upstream's API key (e.g. SMSCARTESIM_API_KEY), or DEMO_PROVIDER=on"
     upstreams = f"{len(providers)} upstream{'s' if len(providers) != 1 else ''}" + (f" ({names})" if names else "")
     return True, f"settings: {mode}, {upstreams}, currency {settings.currency}"
+
+
+def webhook_line(url: str, api_url: str) -> Line:
+    """Who must take WEBHOOK_URL in setWebhook. Telegram's cloud takes only https on its four ports
+    (the settings refuse any other URL with it); a self-hosted server takes http or another port only
+    when run with --local, which cannot be asked, so that is said rather than failed."""
+    port = webhook_port(url)
+    if is_cloud_api(api_url):
+        return True, f"webhook: {url}: https on port {port}, where Telegram's cloud posts updates"
+    if cloud_takes_webhook(url):
+        return True, f"webhook: {url}: the Bot API server at {api_url} posts updates there"
+    http = url.lower().startswith("http:")
+    what = "http on port" if http else "https on port"
+    return (
+        True,
+        f"webhook: {url}: {what} {port} is taken only by a Bot API server run with --local, as {api_url} must be",
+    )
 
 
 def database_line(path: Path) -> Line:
@@ -104,7 +124,7 @@ def database_line(path: Path) -> Line:
     holder = running_bot(path)
     try:
         if holder is None:
-            probe_database(path)  # a write in a transaction rolled back: nothing changes
+            probe_database(path, switch_to_wal=False)  # a write in a transaction rolled back: nothing changes
         version = schema_version(path)
     except DatabaseUnusable as exc:
         return False, f"database: {exc}"

@@ -158,3 +158,29 @@ async def test_polling_deletes_the_webhook_first_and_keeps_pending_updates(fake:
         status = await proc.stop(signal.SIGTERM, grace=60)
     assert status == 0
     assert "Traceback" not in proc.output()
+
+
+@pytest.mark.parametrize("mode", ["webhook", "polling"])
+async def test_telegram_failing_set_or_delete_webhook_for_a_while_does_not_end_the_start(
+    mode: str, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """A Bot API blip right after getMe: retried until it answers, never exit 2 (which is not restarted)."""
+    method = "setWebhook" if mode == "webhook" else "deleteWebhook"
+    fake.inject_error(method, error_code=502, description="Bad Gateway", times=7)  # more than any fixed count
+    env = base_env(fake, tmp_path)
+    env["TELEGRAM_RETRY_MAX_SECONDS"] = "1"
+    if mode == "webhook":
+        port = free_port()
+        env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/hook", WEB_PORT=str(port), WEBHOOK_SECRET=SECRET)
+    proc = BotProcess(tmp_path / "run", **env)
+    await proc.start()
+    try:
+        await fake.wait_for(lambda: len(fake.calls_of(method)) >= 8, timeout=90)
+        fake.send_message(USER, "/start")
+        await fake.wait_for(lambda: "Welcome" in last_text(fake, USER), timeout=60)
+    finally:
+        status = await proc.stop(signal.SIGTERM, grace=60)
+    output = proc.output()
+    assert status == 0, output[-3000:]
+    assert f"{method} failed (attempt 7)" in output and f"{method} answered after 8 attempts" in output
+    assert "Traceback" not in output and SECRET not in output

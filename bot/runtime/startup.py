@@ -13,7 +13,6 @@ import asyncio
 import errno
 import logging
 import signal
-from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -122,22 +121,16 @@ async def start_health_server(
     return server
 
 
-async def reach_telegram(
-    bot: Bot, settings: Settings, prepare: Callable[[Bot], Awaitable[None]] | None = None
-) -> User | None:
-    """getMe until it answers (see :func:`wait_for_telegram`), then ``prepare(bot)`` (deleteWebhook before
-    polling); None if SIGINT / SIGTERM came first. Until it returns a signal stops the start cleanly."""
+async def reach_telegram(bot: Bot, settings: Settings) -> User | None:
+    """getMe until it answers (see :func:`wait_for_telegram`); None if SIGINT / SIGTERM came first."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
-        me = await wait_for_telegram(
+        return await wait_for_telegram(
             bot, api_url=settings.telegram_api_url, max_delay=settings.telegram_retry_max_seconds, stop=stop
         )
-        if me is not None and prepare is not None:
-            await prepare(bot)
-        return None if stop.is_set() else me
     finally:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)

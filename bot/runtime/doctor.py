@@ -28,8 +28,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 from aiogram.utils.token import TokenValidationError
 
 from bot.runtime.logs import SecretFilter
-from bot.setting_checks import cloud_takes_webhook, is_cloud_api, webhook_port
 from bot.settings import Settings
+from bot.web_settings import cloud_takes_webhook, is_cloud_api, webhook_port
 from providers import errors, registry
 from providers.base import Provider
 from providers.money import format_minor

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.orders.tracking import Tracker
 from bot.runtime.backups import ScheduledBackups
 from bot.runtime.episodes import Episode, PollHeartbeat
 from bot.runtime.metrics import POLL_SECONDS
+from bot.runtime.shutdown import finish_or_cut_off
 from bot.settings import Settings
 from providers.catalog import Catalog
 from storage.orders import OrderStatus
@@ -122,12 +122,7 @@ class Jobs:
         running = set(self._running)
         if not running:
             return 0
-        _done, late = await asyncio.wait(running, timeout=grace) if grace > 0 else (set(), running)
-        for task in late:
-            task.cancel()
-        for task in late:
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        late = await finish_or_cut_off(running, grace)
         if late:
             names = ", ".join(sorted(task.get_name() for task in late))
             logger.warning("%d job runs were still going after the grace period: cut off (%s)", len(late), names)

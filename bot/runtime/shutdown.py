@@ -125,12 +125,19 @@ class InFlight(BaseMiddleware):
             return 0
         grace = max(deadline - loop.time(), 0.0)
         logger.info("waiting up to %.1f s for %d updates being handled", grace, len(waiting))
-        _done, late = await asyncio.wait(waiting, timeout=grace) if grace > 0 else (set(), waiting)
-        for task in late:
-            task.cancel()
-        for task in late:
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        late = await finish_or_cut_off(waiting, grace)
         if late:
             logger.warning("%d updates were still being handled after the grace period: cut off", len(late))
         return len(late)
+
+
+async def finish_or_cut_off(tasks: set[asyncio.Task[Any]], grace: float) -> set[asyncio.Task[Any]]:
+    """Wait up to ``grace`` seconds for ``tasks``; cancel those still running and wait until they have
+    stopped (what they use closes right after). Returns the ones cut off."""
+    _done, late = await asyncio.wait(tasks, timeout=grace) if grace > 0 and tasks else (set(), set(tasks))
+    for task in late:
+        task.cancel()
+    for task in late:
+        with suppress(asyncio.CancelledError, Exception):
+            await task
+    return late

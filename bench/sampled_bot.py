@@ -81,7 +81,7 @@ def main() -> None:
             await asyncio.gather(sampler, return_exceptions=True)
 
     bot.app.run = sampled  # bot.__main__ imports run from bot.app when it starts
-    bot_main()
+    bot_main([])  # run; this module's own argument (the lag file) is not a bot command
 
 
 if __name__ == "__main__":

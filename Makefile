@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint i18n install clean
+.PHONY: run test test-postgres bench lint i18n install clean
 
 # Create the virtualenv and install the project (re-run when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -23,8 +23,14 @@ i18n: $(STAMP)
 run: install
 	$(BIN)/python -m bot
 
+# The whole suite on SQLite; then, when TEST_DATABASE_URL names a PostgreSQL server (.ci/run starts one with
+# .ci/services), the tests marked `postgres` again on PostgreSQL.
 test: install
 	$(BIN)/python -m pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
+
+test-postgres: install
+	TEST_BACKEND=postgresql $(BIN)/python -m pytest
 
 # Every benchmark, or those named: make bench BENCH="throughput memory" (see bench/__main__.py).
 bench: install

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from bot.scale_settings import database_kind
 from bot.setting_checks import (
     DEFAULT_USD_RATES,
     MAX_AMOUNT_CAP,
@@ -37,6 +38,14 @@ class Settings(SettingChecks):
     bot_token: SecretStr
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_path: Path = Path("data/bot.sqlite3")
+    # unset or sqlite:///path: SQLite (the path is DATABASE_PATH); postgresql://user:password@host:5432/db:
+    # PostgreSQL, which several replicas may share (see README "Scaling out")
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(10, ge=1, le=200)  # PostgreSQL connections per process
+    # redis://host:6379/0: FSM data and event isolation in Redis, so a user's taps may land on any replica
+    redis_url: SecretStr | None = None
+    # an order being polled is leased to one replica this long; a dead replica's orders move on after it
+    lease_seconds: float = Field(30.0, ge=2, le=600)
     telegram_api_url: str = "https://api.telegram.org"
     # declared before CURRENCY, which must have a rate in it
     usd_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default=DEFAULT_USD_RATES, validate_default=True)
@@ -107,6 +116,12 @@ class Settings(SettingChecks):
     smsactivate_api_key: SecretStr | None = None
     smsactivate_base_url: str | None = None
     smsactivate_upstreams: Annotated[list[SmsActivateUpstream], NoDecode] = Field(default_factory=list)
+
+    @property
+    def postgres_url(self) -> str | None:
+        """DATABASE_URL when it names PostgreSQL; None for SQLite (DATABASE_PATH)."""
+        url = self.database_url.get_secret_value() if self.database_url else None
+        return url if url and database_kind(url) == "postgresql" else None
 
     @property
     def price_step_minor(self) -> int:

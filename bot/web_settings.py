@@ -8,7 +8,8 @@ import re
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings
+
+from bot.scale_settings import ScaleSettingChecks
 
 #: a webhook's secret_token: Telegram takes 1-256 of these characters; under 16 one could be guessed, and
 #: the log masks no secret shorter than bot.runtime.logs.MIN_SECRET_LENGTH
@@ -51,7 +52,7 @@ def http_url(value: str) -> str:
     return value.rstrip("/")
 
 
-class WebSettingChecks(BaseSettings):
+class WebSettingChecks(ScaleSettingChecks):
     """The validators of the server's and the webhook's settings."""
 
     @field_validator("web_port", mode="before", check_fields=False)

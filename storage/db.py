@@ -59,6 +59,8 @@ class DatabaseGone(RuntimeError):
 
 
 class Database:
+    dialect = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection, path: Path | None = None) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -143,3 +145,10 @@ class Database:
         """
         async with self.transaction() as conn:
             await conn.execute("INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, datetime('now'))")
+
+    @asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        """True: only one process ever opens an SQLite file (:func:`hold_database_lock`), so work that
+        must run on one replica at a time (see :meth:`storage.postgres.PostgresDatabase.singleton`)
+        always runs here."""
+        yield True

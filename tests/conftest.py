@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,10 @@ from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from storage import ledger, users
 from storage import orders as order_rows
+from storage.backends import Store, open_store
 from storage.db import Database
 from storage.orders import Order
+from tests import backend
 from tests.botproc import BotProcess
 from tests.fakes.telegram import FakeTelegram
 from tests.order_services import order_service
@@ -30,12 +32,32 @@ from tests.order_services import order_service
 TOKEN = "123456:TEST-TOKEN"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (TEST_BACKEND=postgresql), only the tests marked ``postgres`` run."""
+    if backend.ON_POSTGRES:
+        keep = [item for item in items if item.get_closest_marker("postgres")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+async def database_url() -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database's URL on PostgreSQL (dropped after the test); None on SQLite."""
+    if not backend.ON_POSTGRES:
+        yield None
+        return
+    url = await backend.create_database()
+    yield url
+    await backend.drop_database(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     return Settings(
         _env_file=None,
         bot_token=TOKEN,
         database_path=tmp_path / "bot.sqlite3",
+        database_url=database_url,
         telegram_api_url="http://127.0.0.1:9",
         markup_percent=30,
         admin_ids="1",
@@ -43,8 +65,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "test.sqlite3")
+async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Store]:
+    """The test's own database: SQLite in tmp_path, or (TEST_BACKEND=postgresql) the fresh PostgreSQL one."""
+    database = await open_store(tmp_path / "test.sqlite3", database_url)
     yield database
     await database.close()
 
@@ -65,7 +88,33 @@ def bot_process(fake: FakeTelegram, tmp_path: Path, **env: str) -> BotProcess:
         "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
         "DEMO_PROVIDER": "on",
     }
+    if backend.ON_POSTGRES and "DATABASE_URL" not in env:
+        defaults["DATABASE_URL"] = bot_database_url(tmp_path)
     return BotProcess(tmp_path / "run", **(defaults | env))
+
+
+_BOT_DATABASES: dict[Path, str] = {}
+
+
+def bot_database_url(tmp_path: Path) -> str:
+    """The PostgreSQL database of the bot processes of the test that owns ``tmp_path`` (made on first use,
+    dropped at the end of the session)."""
+    if tmp_path not in _BOT_DATABASES:
+        _BOT_DATABASES[tmp_path] = backend.create_database_sync()
+    return _BOT_DATABASES[tmp_path]
+
+
+async def open_bot_db(tmp_path: Path) -> Store:
+    """The database :func:`bot_process` gave the bot of this test: the SQLite file, or its PostgreSQL one."""
+    url = bot_database_url(tmp_path) if backend.ON_POSTGRES else None
+    return await open_store(tmp_path / "bot.sqlite3", url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_bot_databases() -> Iterator[None]:
+    yield
+    for url in _BOT_DATABASES.values():
+        backend.drop_database_sync(url)
 
 
 def free_port() -> int:

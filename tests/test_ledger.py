@@ -10,6 +10,8 @@ from storage import ledger, users
 from storage.db import Database
 from tests.conftest import add_user
 
+pytestmark = pytest.mark.postgres
+
 
 async def test_credit_then_debit_updates_balance_and_rows(db: Database) -> None:
     await add_user(db, 10)

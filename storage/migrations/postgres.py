@@ -18,6 +18,8 @@ import logging
 
 import asyncpg
 
+from storage.migrations.v12_leases import POSTGRES_12
+
 logger = logging.getLogger(__name__)
 
 #: the advisory lock key taken while migrating (any constant; "smsbot" in ASCII)
@@ -260,7 +262,7 @@ CREATE TABLE write_probe (
 """
 
 #: the PostgreSQL schema by version: ``POSTGRES[11]`` is the baseline; a later migration adds its number
-POSTGRES: dict[int, str] = {11: BASELINE}
+POSTGRES: dict[int, str] = {11: BASELINE, 12: POSTGRES_12}
 
 
 async def version(conn: asyncpg.Connection) -> int:

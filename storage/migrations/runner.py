@@ -1,6 +1,6 @@
 """Applies the numbered migrations in order, each in its own transaction, tracked in ``PRAGMA user_version``.
 
-SQLite only (``executescript``, ``PRAGMA user_version``): a PostgreSQL schema gets a runner of its own.
+SQLite only (``executescript``, ``PRAGMA user_version``): PostgreSQL's is :mod:`storage.migrations.postgres`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from storage.migrations.v8_undelivered_sms import MIGRATION_8
 from storage.migrations.v9_language_choice import MIGRATION_9
 from storage.migrations.v10_shop_features import MIGRATION_10
 from storage.migrations.v11_write_probe import MIGRATION_11
+from storage.migrations.v12_leases import MIGRATION_12
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ MIGRATIONS: list[str] = [
     MIGRATION_9,
     MIGRATION_10,
     MIGRATION_11,
+    MIGRATION_12,
 ]
 
 

@@ -1,0 +1,40 @@
+"""Migration 12: leases, so that several replicas sharing one PostgreSQL database split the work.
+
+- ``orders.lease_owner`` / ``lease_until``: the replica that polls an open order, until when. A replica
+  renews its leases every poll run; one that dies stops renewing, and after ``LEASE_SECONDS`` the others
+  take its orders.
+- ``broadcasts.lease_owner`` / ``lease_until``: the same for a running broadcast, so one replica sends it
+  and another resumes it if that one dies.
+- ``replicas``: each live replica's last sign of life, so each takes its share of the open orders.
+
+SQLite runs one process, which holds every lease; the columns cost it nothing. Times are ISO text in UTC
+(:mod:`storage.timestamps`), as everywhere.
+
+Shipped: never edit, add a migration instead.
+"""
+
+from __future__ import annotations
+
+#: 12: order and broadcast leases, live replicas (SQLite)
+MIGRATION_12 = """
+    ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+    ALTER TABLE orders ADD COLUMN lease_until TEXT;
+    ALTER TABLE broadcasts ADD COLUMN lease_owner TEXT;
+    ALTER TABLE broadcasts ADD COLUMN lease_until TEXT;
+    CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        seen_at TEXT NOT NULL
+    );
+"""
+
+#: 12, the same in PostgreSQL
+POSTGRES_12 = """
+    ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+    ALTER TABLE orders ADD COLUMN lease_until TEXT;
+    ALTER TABLE broadcasts ADD COLUMN lease_owner TEXT;
+    ALTER TABLE broadcasts ADD COLUMN lease_until TEXT;
+    CREATE TABLE replicas (
+        name TEXT PRIMARY KEY,
+        seen_at TEXT NOT NULL
+    );
+"""

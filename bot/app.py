@@ -58,7 +58,7 @@ from providers.base import Provider
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from providers.guard import GuardedProvider
-from storage.db import Database
+from storage.backends import Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
-async def build_dispatcher(settings: Settings, bot: Bot, db: Database, providers: list[Provider]) -> Dispatcher:
+async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: list[Provider]) -> Dispatcher:
     """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
     keep_response_types()  # aiogram's Response[T] classes, alive from now on: not rebuilt per Bot API call
@@ -181,7 +181,7 @@ async def run(settings: Settings) -> None:
     (setWebhook) or long polling (after deleteWebhook). Raises :class:`StartupError` for what retrying
     cannot fix, a WEBHOOK_URL Telegram refuses included.
     """
-    db: Database | None = None
+    db: Store | None = None
     contact = TelegramContact()  # every Bot API answer: /readyz, the keep-alive, the "unreachable" alert
     checks = ReadinessChecks(contact)  # given the database, scheduler and poll job as they are built
     readiness = Readiness()
@@ -191,7 +191,7 @@ async def run(settings: Settings) -> None:
     watchdog: DatabaseWatchdog | None = None
     telegram_watch: TelegramWatch | None = None
     try:
-        db = await Database.open(settings.database_path)
+        db = await open_store(settings.database_path, settings.postgres_url, pool_size=settings.database_pool_size)
         checks.db = db
         bot = build_bot(settings)
         bot.session.middleware(AnswerRecorder(contact))

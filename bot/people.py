@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.languages import LANGUAGES
 from storage import users
-from storage.db import Database
+from storage.backends import Store
 from storage.timestamps import stored_now
 from storage.users import User
 
@@ -17,7 +17,7 @@ SEEN_STEP = timedelta(minutes=10)
 
 
 class People:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def register(self, user_id: int, username: str | None, first_name: str, language: str) -> User:

@@ -44,12 +44,12 @@ from bot.shop.popular import Popular
 from bot.shop.shop import Shop
 from providers.base import Provider
 from providers.catalog import Catalog
-from storage.db import Database
+from storage.backends import Store
 
 
 class Services(TypedDict):
     settings: Settings
-    db: Database
+    db: Store
     i18n: I18n
     catalog: Catalog
     pricing: Pricing
@@ -84,7 +84,7 @@ NotifierFactory = Callable[[OrderService, OrderActions, Billing, People], N]
 async def build_services(
     settings: Settings,
     bot: Bot,
-    db: Database,
+    db: Store,
     providers: list[Provider],
     i18n: I18n,
     *,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from bot.money.pricing import Pricing
 from storage import audit as audit_queries
 from storage import ledger, referrals
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import iso
 from storage.purchases import Outcome
 
@@ -178,7 +178,7 @@ class AuditReport:
 
 
 class Audit:
-    def __init__(self, db: Database, pricing: Pricing) -> None:
+    def __init__(self, db: Store, pricing: Pricing) -> None:
         self.db = db
         self.pricing = pricing
 

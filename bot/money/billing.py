@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import languages
 from providers.money import format_localized, format_minor
 from storage import admin_log, ledger, users
-from storage.db import Database
+from storage.backends import Store
 from storage.ledger import Entry
 
 
@@ -20,7 +20,7 @@ def money(amount: int, currency: str, locale: str | None = None) -> str:
 
 
 class Billing:
-    def __init__(self, db: Database, currency: str) -> None:
+    def __init__(self, db: Store, currency: str) -> None:
         self.db = db
         self.currency = currency
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from providers.money import MONEY_BOUND
 from storage import admin_log, ledger
 from storage import promos as promo_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.promos import PromoCode
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _whole(value: object, low: int, high: int) -> bool:
 
 
 class Promos:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def create(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage import ledger, referrals
-from storage.db import Database
+from storage.backends import Store
 from storage.ledger import Entry
 from storage.orders import Order, OrderStatus
 
@@ -81,7 +81,7 @@ def bonus(price: int, percent: int) -> int:
 
 
 class Referrals:
-    def __init__(self, db: Database, percent: int) -> None:
+    def __init__(self, db: Store, percent: int) -> None:
         self.db = db
         self.percent = percent
 

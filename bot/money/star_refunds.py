@@ -20,7 +20,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramS
 
 from storage import admin_log, ledger, users
 from storage import payments as payment_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.payments import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class StarRefunder(Protocol):
 class StarRefunds:
     """The refund half of :class:`bot.money.stars.Payments`."""
 
-    db: Database
+    db: Store
     _refunds: asyncio.Lock  # one refund at a time: no two API calls race on a charge
 
     async def refund(self, refunder: StarRefunder, *, admin_id: int, charge_id: str) -> RefundResult:

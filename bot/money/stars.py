@@ -27,7 +27,7 @@ from bot.money.star_refunds import StarRefunds
 from bot.notifications import Notifications
 from storage import ledger
 from storage import payments as payment_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.payments import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class Payments(StarRefunds):
-    def __init__(self, db: Database, packages: Iterable[int], rate: int) -> None:
+    def __init__(self, db: Store, packages: Iterable[int], rate: int) -> None:
         if rate < 1:
             raise ValueError("rate must be a positive number of minor units per Star")
         self.db = db

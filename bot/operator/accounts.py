@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from storage import accounts as user_admin
 from storage import admin_log, ledger, users
 from storage import orders as order_q
-from storage.db import Database
+from storage.backends import Store
 from storage.ledger import Entry
 from storage.orders import Order
 from storage.users import User
@@ -31,7 +31,7 @@ def _fits_sqlite(digits: str) -> bool:
 
 
 class AdminUsers:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def card(self, query: str | int, rows: int = 5) -> UserCard | None:

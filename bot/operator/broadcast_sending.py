@@ -20,8 +20,8 @@ from aiolimiter import AsyncLimiter
 from bot.runtime.metrics import BROADCAST_MESSAGES
 from storage import broadcasts as broadcast_rows
 from storage import users
+from storage.backends import Store
 from storage.broadcasts import Broadcast
-from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Runner:
     def __init__(
         self,
         bot: Bot,
-        db: Database,
+        db: Store,
         broadcast: Broadcast,
         limiter: AsyncLimiter,
         *,

@@ -24,8 +24,8 @@ from bot import languages
 from bot.operator.broadcast_sending import Runner
 from storage import admin_log, users
 from storage import broadcasts as broadcast_rows
+from storage.backends import Store
 from storage.broadcasts import Broadcast, Counts
-from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Broadcasts:
     def __init__(
         self,
         bot: Bot,
-        db: Database,
+        db: Store,
         i18n: I18n,
         view: BroadcastView,
         rate: float,

@@ -13,7 +13,7 @@ from providers.money import MONEY_BOUND
 from providers.normalize import ALIASES, country_code, service_slug
 from storage import admin_log, prices
 from storage import config as config_q
-from storage.db import Database
+from storage.backends import Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def parse_key(service: str, country: str) -> tuple[str, str]:
 
 
 class PriceAdmin:
-    def __init__(self, db: Database, pricing: Pricing) -> None:
+    def __init__(self, db: Store, pricing: Pricing) -> None:
         self.db = db
         self.pricing = pricing
 

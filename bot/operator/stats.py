@@ -14,7 +14,7 @@ from bot.money.audit import Books, books
 from bot.money.pricing import Pricing
 from storage import audit as money_q
 from storage import stats as stats_queries
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import iso, parse_iso
 
 PERIODS = ("today", "week", "all")
@@ -61,7 +61,7 @@ def quality(rows: list[stats_queries.Delivery], key: Callable[[stats_queries.Del
 
 
 class Stats:
-    def __init__(self, db: Database, pricing: Pricing) -> None:
+    def __init__(self, db: Store, pricing: Pricing) -> None:
         self.db = db
         self.pricing = pricing
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from storage import orders as order_q
 from storage import support as threads
 from storage import users
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import Order
 from storage.support import StarCharge
 from storage.timestamps import stored_now
@@ -41,7 +41,7 @@ class SupportCase:
 
 
 class Support:
-    def __init__(self, db: Database, admin_ids: Iterable[int], *, per_hour: int = PER_HOUR, rows: int = 5) -> None:
+    def __init__(self, db: Store, admin_ids: Iterable[int], *, per_hour: int = PER_HOUR, rows: int = 5) -> None:
         self.db = db
         self.admin_ids = tuple(sorted(admin_ids))
         self.per_hour = per_hour

@@ -14,7 +14,7 @@ from providers.catalog import Catalog
 from providers.errors import ProviderError
 from providers.guard import BreakerState, GuardedProvider
 from storage import admin_log, config
-from storage.db import Database
+from storage.backends import Store
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class UpstreamInfo:
     balance_error: str | None
 
 
-async def apply_saved(db: Database, catalog: Catalog) -> None:
+async def apply_saved(db: Store, catalog: Catalog) -> None:
     """Apply the operator's saved enable/disable switches (call once at startup)."""
     async with db.read() as conn:
         saved = await config.with_prefix(conn, "upstream:")
@@ -49,7 +49,7 @@ async def apply_saved(db: Database, catalog: Catalog) -> None:
 
 
 class Upstreams:
-    def __init__(self, db: Database, catalog: Catalog, pricing: Pricing, settings: Settings) -> None:
+    def __init__(self, db: Store, catalog: Catalog, pricing: Pricing, settings: Settings) -> None:
         self.db = db
         self.catalog = catalog
         self.pricing = pricing

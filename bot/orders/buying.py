@@ -25,7 +25,7 @@ from providers.base import Offer, Purchase
 from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
 from storage import orders as order_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import Order, OrderStatus
 from storage.purchases import WriteOff
 
@@ -48,7 +48,7 @@ def _bought_at(offer: Offer, terms: Terms) -> dict[str, object]:
 class Buying:
     """The upstream half of :class:`bot.orders.placing.OrderService`."""
 
-    db: Database
+    db: Store
     catalog: Catalog
     pricing: Pricing
     policy: RefundPolicy

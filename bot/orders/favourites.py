@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.money.pricing import Quote
 from bot.orders.placing import OrderService
 from storage import favourites as rows
-from storage.db import Database
+from storage.backends import Store
 
 #: the most favourites one user keeps (and /buy shows)
 MAX_FAVOURITES = 10
@@ -27,7 +27,7 @@ class Favourite:
 
 
 class Favourites:
-    def __init__(self, db: Database, orders: OrderService, limit: int = MAX_FAVOURITES) -> None:
+    def __init__(self, db: Store, orders: OrderService, limit: int = MAX_FAVOURITES) -> None:
         self.db = db
         self.orders = orders
         self.limit = limit

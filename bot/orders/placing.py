@@ -21,7 +21,7 @@ from bot.runtime.log_context import bind
 from providers.catalog import Catalog
 from storage import ledger, order_history, order_limits
 from storage import orders as order_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import Order, OrderSms
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Limits:
 class OrderService(Buying):
     def __init__(
         self,
-        db: Database,
+        db: Store,
         catalog: Catalog,
         pricing: Pricing,
         timeout: timedelta,

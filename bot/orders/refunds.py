@@ -23,7 +23,7 @@ from bot.money.pricing import Quote
 from providers.base import Offer
 from providers.catalog import Catalog
 from storage import order_limits, purchases
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import iso
 
 WRITE_OFF_WINDOW = timedelta(hours=24)
@@ -42,7 +42,7 @@ class Terms(enum.StrEnum):
 
 
 class RefundPolicy:
-    def __init__(self, db: Database, catalog: Catalog, *, preference_percent: int = 10, write_off_limit: int = 3):
+    def __init__(self, db: Store, catalog: Catalog, *, preference_percent: int = 10, write_off_limit: int = 3):
         self.db = db
         self.catalog = catalog
         self.preference_percent = preference_percent

@@ -22,7 +22,7 @@ from providers.catalog import Catalog
 from providers.errors import ProviderError, UnclearResult
 from storage import ledger, renewals
 from storage import orders as order_rows
-from storage.db import Database
+from storage.backends import Store
 from storage.orders import Order, OrderStatus
 from storage.purchases import WriteOff
 
@@ -36,7 +36,7 @@ class Renewing:
     """The renewal half of :class:`bot.orders.actions.OrderActions`."""
 
     orders: OrderService
-    db: Database
+    db: Store
     catalog: Catalog
 
     async def renew(self, order_id: int, user_id: int, days: int, nonce: str, shown_price: int) -> Result:

@@ -18,7 +18,8 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED, BaseSchedul
 from bot.runtime.episodes import Clock, PollHeartbeat
 from bot.runtime.health import Readiness
 from bot.runtime.telegram_contact import SILENCE_LIMIT, TelegramContact
-from storage.db import Database, DatabaseGone
+from storage.backends import Store
+from storage.db import DatabaseGone
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class ReadinessChecks:
     def __init__(self, contact: TelegramContact, clock: Clock = time.monotonic) -> None:
         self.contact = contact
         self.clock = clock
-        self.db: Database | None = None
+        self.db: Store | None = None
         self.scheduler: BaseScheduler | None = None
         self.poll: PollHeartbeat | None = None
         self._write: asyncio.Task[None] | None = None
@@ -64,7 +65,7 @@ class ReadinessChecks:
                 logger.warning("readiness: the database is not ready: %s", detail)
         return ok, detail
 
-    async def _database(self, db: Database) -> Result:
+    async def _database(self, db: Store) -> Result:
         if not db.check():
             return False, db.problem or "unusable"
         stale = self.clock() - self._written_at >= WRITE_FRESH_SECONDS

@@ -28,7 +28,7 @@ from bot.runtime.metrics import Figures
 from providers.base import Provider
 from providers.guard import BreakerState, GuardedProvider
 from storage import totals as total_queries
-from storage.db import Database
+from storage.backends import Store
 from storage.totals import LedgerTally, Totals
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ShopFigures(Figures):
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         path: Path,
         providers: Sequence[Provider],
         currency: str,

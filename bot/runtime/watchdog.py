@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 
-from storage.db import Database
+from storage.backends import Store
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ Reaction = Callable[[str], Awaitable[None]]
 
 
 class DatabaseWatchdog:
-    def __init__(self, db: Database, reactions: Sequence[Reaction], interval: float = CHECK_INTERVAL) -> None:
+    def __init__(self, db: Store, reactions: Sequence[Reaction], interval: float = CHECK_INTERVAL) -> None:
         self.db = db
         self.reactions = list(reactions)
         self.interval = interval

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from storage import sales
-from storage.db import Database
+from storage.backends import Store
 from storage.timestamps import iso
 
 #: what people buy numbers for most, in that order: the list of a shop with no sales yet
@@ -46,7 +46,7 @@ def ranked(best_sellers: list[str], on_sale: Collection[str], limit: int = LIMIT
 class Popular:
     """The 7-day ranking, read from the orders at most once per ``ttl`` seconds (it moves slowly)."""
 
-    def __init__(self, db: Database, ttl: float = 300.0) -> None:
+    def __init__(self, db: Store, ttl: float = 300.0) -> None:
         self.db = db
         self.ttl = ttl
         self._cached: tuple[float, list[str]] | None = None

@@ -2,6 +2,11 @@
 
 Each recipient moves ``pending`` → ``sending`` → ``sent`` | ``unreachable`` | ``failed``; ``sending`` is
 committed before the message goes out, so after a crash it names the few that may or may not have it.
+
+A running broadcast is leased (``lease_owner`` / ``lease_until``) to the one replica that sends it. Only
+the holder claims recipients (:func:`claim` checks the lease and the status in the same statement), so
+a cancel or a takeover committed by another replica stops the sender at its next claim. Leases are taken
+and renewed inside write transactions, which the database runs one at a time on both dialects.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from storage.timestamps import stored_now
 
 AUDIENCES = ("all", "active", "balance", "buyers")
 FINAL = ("sent", "unreachable", "failed")
+#: below every user id: where a sender's cursor starts, at the first recipient
+FIRST = -(2**63)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,8 @@ class Broadcast:
     status: str
     progress_chat_id: int | None
     progress_message_id: int | None
+    lease_owner: str | None = None  # the replica sending it, until ``lease_until`` unless renewed
+    lease_until: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +89,22 @@ async def create(
     button: tuple[str, str] | None,
     audience: str,
     progress: tuple[int, int],
+    lease: tuple[str, str] | None = None,
 ) -> tuple[int, int]:
-    """A running broadcast with one pending recipient per user of the audience: ``(id, recipients)``."""
+    """A running broadcast with one pending recipient per user of the audience: ``(id, recipients)``.
+
+    ``lease`` is ``(owner, until)``: the replica that creates it sends it, from the first recipient on.
+    """
     where, args = audience_filter(audience)
     text, url = button if button else (None, None)
+    owner, until = lease if lease else (None, None)
     broadcast_id = int(
         await fetch_value(
             conn,
             "INSERT INTO broadcasts (admin_id, from_chat_id, message_id, button_text, button_url, audience, status,"
-            " progress_chat_id, progress_message_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
-            (admin_id, from_chat_id, message_id, text, url, audience, *progress),
+            " progress_chat_id, progress_message_id, lease_owner, lease_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) RETURNING id",
+            (admin_id, from_chat_id, message_id, text, url, audience, *progress, owner, until),
         )
     )
     async with conn.execute(
@@ -118,12 +133,60 @@ async def by_progress(conn: aiosqlite.Connection, chat_id: int, message_id: int)
     )
 
 
-async def running(conn: aiosqlite.Connection) -> list[Broadcast]:
-    return await fetch_all(conn, "SELECT * FROM broadcasts WHERE status = 'running' ORDER BY id", (), _broadcast)
+async def unattended(conn: aiosqlite.Connection, owner: str, expired_before: str) -> list[Broadcast]:
+    """Running broadcasts nobody else sends: no lease, ``owner``'s own, or a lease that ended before
+    ``expired_before`` (its replica died or stalled)."""
+    return await fetch_all(
+        conn,
+        "SELECT * FROM broadcasts WHERE status = 'running'"
+        " AND (lease_owner IS NULL OR lease_owner = ? OR COALESCE(lease_until, '') < ?) ORDER BY id",
+        (owner, expired_before),
+        _broadcast,
+    )
+
+
+async def take(conn: aiosqlite.Connection, broadcast_id: int, owner: str, until: str, expired_before: str) -> bool:
+    """Lease the broadcast to ``owner`` until ``until`` unless another replica holds a lease that has not
+    ended by ``expired_before``; True when ``owner`` holds it now."""
+    async with conn.execute(
+        "UPDATE broadcasts SET lease_owner = ?, lease_until = ? WHERE id = ?"
+        " AND (lease_owner IS NULL OR lease_owner = ? OR COALESCE(lease_until, '') < ?)",
+        (owner, until, broadcast_id, owner, expired_before),
+    ) as cur:
+        return cur.rowcount == 1
+
+
+async def renew(conn: aiosqlite.Connection, broadcast_id: int, owner: str, until: str) -> bool:
+    """Extend ``owner``'s lease; False when it is no longer running or another replica took it."""
+    async with conn.execute(
+        "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        (until, broadcast_id, owner),
+    ) as cur:
+        return cur.rowcount == 1
+
+
+async def release_leases(conn: aiosqlite.Connection, owner: str) -> int:
+    """At a graceful stop: ``owner``'s running broadcasts become free for the other replicas at once."""
+    async with conn.execute(
+        "UPDATE broadcasts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'running'",
+        (owner,),
+    ) as cur:
+        return cur.rowcount
+
+
+async def complete(conn: aiosqlite.Connection, broadcast_id: int, owner: str) -> bool:
+    """``done``, when ``owner`` still holds it and no recipient is left pending; False otherwise."""
+    async with conn.execute(
+        "UPDATE broadcasts SET status = 'done', finished_at = ? WHERE id = ? AND status = 'running'"
+        " AND lease_owner = ? AND NOT EXISTS (SELECT 1 FROM broadcast_recipients"
+        " WHERE broadcast_id = ? AND status = 'pending')",
+        (stored_now(), broadcast_id, owner, broadcast_id),
+    ) as cur:
+        return cur.rowcount == 1
 
 
 async def set_status(conn: aiosqlite.Connection, broadcast_id: int, status: str) -> bool:
-    """Finish (``done``) or cancel a running broadcast; False when it was no longer running."""
+    """Cancel (or finish) a running broadcast, whoever sends it; False when it was no longer running."""
     async with conn.execute(
         "UPDATE broadcasts SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'",
         (status, stored_now(), broadcast_id),
@@ -131,14 +194,21 @@ async def set_status(conn: aiosqlite.Connection, broadcast_id: int, status: str)
         return cur.rowcount == 1
 
 
-async def claim(conn: aiosqlite.Connection, broadcast_id: int) -> int | None:
-    """Mark the next pending recipient ``sending`` and return its user id (None when none is left)."""
-    # SQLite's rowid: the order recipients were added in, and its index on (broadcast_id, status) serves it
+async def claim(conn: aiosqlite.Connection, broadcast_id: int, owner: str, after: int = FIRST) -> int | None:
+    """Mark the next pending recipient after user ``after`` ``sending`` and return its user id. None when
+    none is left, or when ``owner`` no longer holds the running broadcast (cancelled, or taken over).
+
+    Recipients go by user id, the order ``create`` adds them in (PostgreSQL has no rowid), from a cursor
+    the sender keeps: the primary key (broadcast_id, user_id) finds the next one at once, where
+    ``ORDER BY user_id`` alone would walk past every recipient already sent at each claim.
+    """
     return await fetch_value(
         conn,
-        "UPDATE broadcast_recipients SET status = 'sending' WHERE rowid = (SELECT rowid FROM broadcast_recipients"
-        " WHERE broadcast_id = ? AND status = 'pending' ORDER BY rowid LIMIT 1) RETURNING user_id",
-        (broadcast_id,),
+        "UPDATE broadcast_recipients SET status = 'sending' WHERE broadcast_id = ? AND user_id = ("
+        "SELECT user_id FROM broadcast_recipients WHERE broadcast_id = ? AND user_id > ? AND status = 'pending'"
+        " AND EXISTS (SELECT 1 FROM broadcasts WHERE id = ? AND status = 'running' AND lease_owner = ?)"
+        " ORDER BY user_id LIMIT 1) RETURNING user_id",
+        (broadcast_id, broadcast_id, after, broadcast_id, owner),
     )
 
 

@@ -1,10 +1,14 @@
-"""The broadcast service against the fake Bot API: exactly once, 429 pauses, blocked users, cancel, resume."""
+"""The broadcast service against the fake Bot API: exactly once, 429 pauses, blocked users, cancel, resume.
+
+Runs on both backends (``postgres`` marker); two replicas sharing one PostgreSQL: test_broadcast_replicas.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +23,12 @@ from bot.operator.broadcasts import Broadcasts
 from bot.settings import Settings
 from handlers.admin import broadcast_keyboards
 from storage import broadcasts as q
-from storage.db import Database
+from storage.backends import Store
+from storage.timestamps import iso, stored_now
 from tests.conftest import TOKEN, add_user
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.postgres
 
 ADMIN = 1
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -40,12 +47,12 @@ async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
     await bot.session.close()
 
 
-def service(bot: Bot, db: Database, rate: float = 2000, senders: int = 8) -> Broadcasts:
+def service(bot: Bot, db: Store, rate: float = 2000, senders: int = 8) -> Broadcasts:
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
     return Broadcasts(bot, db, i18n, broadcast_keyboards, rate, senders=senders, progress_every=0.2)
 
 
-async def seed(db: Database, ids: range, **columns: Any) -> None:
+async def seed(db: Store, ids: range, **columns: Any) -> None:
     names = ", ".join(["id", *columns])
     marks = ", ".join("?" * (len(columns) + 1))
     async with db.transaction() as conn:
@@ -63,7 +70,7 @@ async def start(svc: Broadcasts, fake: FakeTelegram, bot: Bot, audience: str = "
     return broadcast_id
 
 
-async def statuses(db: Database, broadcast_id: int) -> dict[int, tuple[str, str | None]]:
+async def statuses(db: Store, broadcast_id: int) -> dict[int, tuple[str, str | None]]:
     async with (
         db.read() as conn,
         conn.execute(
@@ -93,7 +100,7 @@ def record_calls(fake: FakeTelegram) -> list[tuple[float, int, str]]:
     return log
 
 
-async def test_500_users_each_reached_once_through_429s_and_blocks(db: Database, fake: FakeTelegram, bot: Bot) -> None:
+async def test_500_users_each_reached_once_through_429s_and_blocks(db: Store, fake: FakeTelegram, bot: Bot) -> None:
     await seed(db, range(1000, 1500))
     await seed(db, range(2000, 2005), is_blocked=1)  # blocked earlier: not recipients
     blocked = set(range(1000, 1500, 50))
@@ -140,7 +147,7 @@ async def test_500_users_each_reached_once_through_429s_and_blocks(db: Database,
     assert "Failed: 1" in report
 
 
-async def test_cancel_stops_midway(db: Database, fake: FakeTelegram, bot: Bot) -> None:
+async def test_cancel_stops_midway(db: Store, fake: FakeTelegram, bot: Bot) -> None:
     await seed(db, range(1000, 1300))
     svc = service(bot, db, rate=100, senders=2)
     broadcast_id = await start(svc, fake, bot)
@@ -165,17 +172,22 @@ async def test_cancel_stops_midway(db: Database, fake: FakeTelegram, bot: Bot) -
     assert not await svc.cancel(broadcast_id, ADMIN)
 
 
-async def test_resume_never_resends_interrupted(db: Database, fake: FakeTelegram, bot: Bot) -> None:
+async def test_resume_never_resends_interrupted(db: Store, fake: FakeTelegram, bot: Bot) -> None:
     await seed(db, range(1000, 1010))
     source = fake.send_message(ADMIN, "news")
-    async with db.transaction() as conn:
+    async with db.transaction() as conn:  # sent by a process that crashed within its lease
         broadcast_id, _n = await q.create(
-            conn, admin_id=ADMIN, from_chat_id=ADMIN, message_id=source, button=None, audience="all", progress=(1, 99)
-        )
-        for user_id in (1000, 1001):
-            assert await q.claim(conn, broadcast_id) == user_id
+            conn, admin_id=ADMIN, from_chat_id=ADMIN, message_id=source, button=None, audience="all",
+            progress=(1, 99), lease=("crashed", "2999-01-01T00:00:00.000000Z"),
+        )  # fmt: skip
+        first = await q.claim(conn, broadcast_id, "crashed")
+        assert first == 1000 and await q.claim(conn, broadcast_id, "crashed", first) == 1001
         await q.finish(conn, broadcast_id, 1000, "sent")  # 1000 done, 1001 caught in 'sending' by a crash
     svc = service(bot, db)
+    if db.dialect == "postgresql":  # replicas: its lease must run out first (test_broadcast_replicas.py)
+        async with db.transaction() as conn:
+            ended = iso(datetime.now(UTC) - timedelta(seconds=1))
+            await conn.execute("UPDATE broadcasts SET lease_until = ? WHERE id = ?", (ended, broadcast_id))
     assert await svc.resume() == [broadcast_id]
     await asyncio.wait_for(svc.wait(broadcast_id), 10)
     rows = await statuses(db, broadcast_id)
@@ -185,14 +197,14 @@ async def test_resume_never_resends_interrupted(db: Database, fake: FakeTelegram
     assert await svc.resume() == []  # done: nothing left to resume
 
 
-async def test_audience_filters(db: Database, bot: Bot) -> None:
+async def test_audience_filters(db: Store, bot: Bot) -> None:
     await seed(db, range(1, 4))  # seen now
     await seed(db, range(10, 13), last_seen_at="2000-01-01T00:00:00.000Z")
     await seed(db, range(20, 22), last_seen_at="2000-01-01T00:00:00.000Z", is_blocked=1)
     await add_user(db, 30, balance=500)
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE users SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-20 days') WHERE id = 30"
+            "UPDATE users SET last_seen_at = ? WHERE id = 30", (stored_now(datetime.now(UTC) - timedelta(days=20)),)
         )
         for n, (user_id, status) in enumerate([(1, "completed"), (10, "code_received"), (2, "cancelled")]):
             await conn.execute(

@@ -4,6 +4,11 @@ Each recipient is claimed (``pending`` → ``sending``, committed), copied with 
 finished (``sent`` / ``unreachable`` / ``failed``). A 429 pauses every sender of the broadcast for
 ``retry_after`` and the same recipient is tried again; a crash leaves at most one recipient per
 sender in ``sending``, which the next start marks failed instead of sending twice.
+
+The runner holds the broadcast's lease and renews it every third of :attr:`Runner.lease_seconds`. A
+claim succeeds only while the lease is ours and the broadcast runs, so a cancel committed on any
+replica, or another replica's takeover after our lease ran out (we stalled), stops the senders at
+their next claim; a renewal that fails halts the runner even while no sender claims.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
@@ -21,7 +27,8 @@ from bot.runtime.metrics import BROADCAST_MESSAGES
 from storage import broadcasts as broadcast_rows
 from storage import users
 from storage.backends import Store
-from storage.broadcasts import Broadcast
+from storage.broadcasts import FIRST, Broadcast
+from storage.timestamps import iso
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +38,19 @@ UNREACHABLE = ("chat not found", "user is deactivated")
 MAX_RETRIES = 10
 
 Progress = Callable[[Broadcast, bool], Awaitable[None]]
+
+#: SQLite's cut-off for leases: after every one, since its one process holds all that are alive
+EVERY_LEASE = "9999-12-31T23:59:59.999999Z"
+
+
+def lease_end(seconds: float) -> str:
+    """When a lease taken or renewed now ends."""
+    return iso(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def expired_before(db: Store) -> str:
+    """Leases that ended before this belong to a dead (or stalled) replica."""
+    return iso(datetime.now(UTC)) if db.dialect == "postgresql" else EVERY_LEASE
 
 
 class Runner:
@@ -45,34 +65,60 @@ class Runner:
         senders: int,
         on_progress: Progress,
         progress_every: float,
+        owner: str,
+        lease_seconds: float,
     ) -> None:
         self.bot, self.db, self.broadcast, self.limiter = bot, db, broadcast, limiter
         self.senders = senders
         self.on_progress = on_progress
         self.progress_every = progress_every
-        self.halted = False  # stop claiming recipients: cancelled, or the bot is shutting down
+        self.owner, self.lease_seconds = owner, lease_seconds  # the replica holding the lease, and its length
+        self.halted = False  # stop claiming recipients: cancelled, lease lost, or the bot is shutting down
         self._resume_at = 0.0
+        self._after = FIRST  # the senders' cursor: every recipient up to this user id was claimed
         self._markup = markup  # the optional URL button under the message
 
     def halt(self) -> None:
         self.halted = True
 
     async def run(self) -> None:
-        reporter = asyncio.create_task(self._report_loop())
+        helpers = [asyncio.create_task(self._report_loop()), asyncio.create_task(self._keep_lease())]
         try:
             async with asyncio.TaskGroup() as senders:
                 for _ in range(self.senders):
                     senders.create_task(self._sender())
         finally:
-            reporter.cancel()
+            for helper in helpers:
+                helper.cancel()
         if not self.halted:
             async with self.db.transaction() as conn:
-                await broadcast_rows.set_status(conn, self.broadcast.id, "done")
+                await broadcast_rows.complete(conn, self.broadcast.id, self.owner)
         async with self.db.read() as conn:
             fresh = await broadcast_rows.get(conn, self.broadcast.id)
-        if fresh is not None and fresh.status != "running":
+        # the final report comes from the replica that held the lease to the end, so it comes once
+        if fresh is not None and fresh.status != "running" and fresh.lease_owner == self.owner:
             logger.info("broadcast %d %s", fresh.id, fresh.status)
             await self.on_progress(fresh, True)
+        elif fresh is not None and fresh.lease_owner != self.owner:
+            logger.warning(
+                "broadcast %d: its lease went to %s, this replica stopped sending", fresh.id, fresh.lease_owner
+            )
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease every third of its length; halt once it is lost or the broadcast stopped running."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                async with self.db.transaction() as conn:
+                    held = await broadcast_rows.renew(
+                        conn, self.broadcast.id, self.owner, lease_end(self.lease_seconds)
+                    )
+            except Exception as exc:  # the claims fail too while the database does: try again next time
+                logger.warning("broadcast %d: lease not renewed: %r", self.broadcast.id, exc)
+                continue
+            if not held:
+                self.halt()
+                return
 
     async def _report_loop(self) -> None:
         while True:
@@ -93,9 +139,10 @@ class Runner:
             if self.halted:
                 return
             async with self.db.transaction() as conn:
-                user_id = await broadcast_rows.claim(conn, self.broadcast.id)
+                user_id = await broadcast_rows.claim(conn, self.broadcast.id, self.owner, self._after)
             if user_id is None:
                 return
+            self._after = max(self._after, user_id)
             await self._deliver(user_id)
 
     async def _deliver(self, user_id: int) -> None:

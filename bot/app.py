@@ -144,6 +144,7 @@ async def on_startup(
     jobs.schedule(scheduler)
     scheduler.start()
     await broadcasts.resume()  # broadcasts a restart interrupted go on where they stopped
+    broadcasts.schedule(scheduler, jobs.tracked)  # and on every replica, those of a replica that died
     logger.info("bot started with providers: %s", ", ".join(catalog.providers) or "none")
 
 

@@ -1,6 +1,7 @@
-"""``python -m bot [run | check | backup [PATH] | restore PATH]``: load settings, then run the bot until
-interrupted (``run``, the default), check the setup (``check``, :mod:`bot.runtime.doctor`), or copy the
-database (``backup`` / ``restore``, :mod:`bot.runtime.backups`).
+"""``python -m bot [run | check | backup [PATH] | restore PATH | migrate-to URL]``: load settings, then run the
+bot until interrupted (``run``, the default), check the setup (``check``, :mod:`bot.runtime.doctor`), copy the
+database (``backup`` / ``restore``, :mod:`bot.runtime.backups`), or move an SQLite shop to PostgreSQL
+(``migrate-to``, :mod:`bot.runtime.migrate_to`).
 
 Whatever stops the start (a bad setting, a database that cannot be used, a port taken, a token
 Telegram refuses) is one line on stderr naming the setting, and exit status 2; never a traceback.
@@ -92,7 +93,7 @@ def secrets(settings: Settings) -> list[str]:
     return found
 
 
-USAGE = "usage: python -m bot [run | check | backup [PATH] | restore PATH]"
+USAGE = "usage: python -m bot [run | check | backup [PATH] | restore PATH | migrate-to POSTGRESQL_URL]"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     if command in ("-h", "--help", "help"):
         print(USAGE)
         return
-    if command not in ("run", "check", "backup", "restore") or (command in ("run", "check") and rest):
+    if command not in ("run", "check", "backup", "restore", "migrate-to") or (command in ("run", "check") and rest):
         _fail(USAGE)
     settings = load_settings()
     # before anything logs: no secret reaches the log
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> None:
         from bot.runtime.backups import backup_command, restore_command
 
         raise SystemExit((backup_command if command == "backup" else restore_command)(settings, rest))
+    if command == "migrate-to":
+        from bot.runtime.migrate_to import migrate_to_command
+
+        raise SystemExit(migrate_to_command(settings, rest))
     run_bot(settings)
 
 

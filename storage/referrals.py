@@ -113,7 +113,7 @@ async def stray_bonuses(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
         LEFT JOIN orders o ON o.id = l.order_id
         LEFT JOIN users buyer ON buyer.id = o.user_id
         WHERE l.kind = ? AND (
-            o.id IS NULL OR o.status != 'completed' OR buyer.referrer_id IS NOT l.user_id
+            o.id IS NULL OR o.status != 'completed' OR buyer.referrer_id IS DISTINCT FROM l.user_id
             OR l.reference != 'referral:' || o.id OR l.amount <= 0 OR l.amount > o.price)
         ORDER BY l.id
         """,

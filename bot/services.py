@@ -34,6 +34,7 @@ from bot.operator.terms import Terms
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.orders.actions import OrderActions
 from bot.orders.favourites import Favourites
+from bot.orders.leases import Leases, replica_name
 from bot.orders.outbound import SmsReplies
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
@@ -90,9 +91,11 @@ async def build_services(
     *,
     notifier: NotifierFactory[N],
     broadcast_view: BroadcastView,
+    replica: str | None = None,
 ) -> tuple[Services, N]:
     """Every service, and the notifier as ``notifier`` built it; the operator's saved prices and upstream
-    switches are applied on the way."""
+    switches are applied on the way. ``replica``: this process's name among the replicas that share the
+    database (made here, once, when not given)."""
     catalog = Catalog(providers, ttl=settings.catalog_ttl_seconds, stale_after=settings.catalog_stale_seconds)
     pricing = Pricing(settings)
     price_admin = PriceAdmin(db, pricing)
@@ -110,7 +113,8 @@ async def build_services(
         settings.pending_grace_seconds, settings.max_active_orders_per_user, settings.purchases_per_minute
     )
     timeout = timedelta(minutes=settings.order_timeout_minutes)
-    orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits)
+    leases = Leases(db, replica or replica_name(), settings.lease_seconds)  # which open orders this replica polls
+    orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits, leases=leases)
     referrals = Referrals(db, settings.referral_percent)
     actions = OrderActions(orders, referrals)
     actions.reply_price = settings.outbound_sms_price_minor

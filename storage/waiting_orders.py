@@ -25,12 +25,14 @@ class Waiting(NamedTuple):
     provider: str
     upstream_id: str | None
     created_at: str  # ISO, as stored
+    lease_owner: str | None = None  # the replica polling it (storage.leases), None: nobody
+    lease_until: str | None = None  # ISO: the lease holds until then
 
 
 async def waiting(conn: aiosqlite.Connection) -> list[Waiting]:
     """Every order waiting for SMS, by id; through the index of open orders (its condition repeated)."""
     sql = (
-        "SELECT id, provider, upstream_id, created_at FROM orders"
+        "SELECT id, provider, upstream_id, created_at, lease_owner, lease_until FROM orders"
         f" WHERE {OPEN_SQL} AND status IN ('active', 'code_received') ORDER BY id"
     )
     async with conn.execute(sql) as cur:
@@ -38,7 +40,7 @@ async def waiting(conn: aiosqlite.Connection) -> list[Waiting]:
         return cast(list[Waiting], list(await cur.fetchall()))
 
 
-def _waiting(_cursor: object, row: tuple[int, str, str | None, str]) -> Waiting:
+def _waiting(_cursor: object, row: tuple[int, str, str | None, str, str | None, str | None]) -> Waiting:
     return Waiting(*row)
 
 

@@ -54,7 +54,7 @@ async def test_a_quiet_run_reads_two_statements_however_many_orders_are_open(
 ) -> None:
     run = await _quiet_run(db, settings, n, statements)
     assert len(run) == 2  # the open orders' few columns; the one stored fingerprint
-    assert run[0].startswith("SELECT id, provider, upstream_id, created_at FROM orders")
+    assert run[0].startswith("SELECT id, provider, upstream_id, created_at, lease_owner, lease_until FROM orders")
     assert run[1].startswith("SELECT order_id, fingerprint FROM order_sms")
 
 

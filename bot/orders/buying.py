@@ -30,6 +30,7 @@ from storage.orders import Order, OrderStatus
 from storage.purchases import WriteOff
 
 if TYPE_CHECKING:
+    from bot.orders.leases import Leases
     from bot.orders.placing import Limits
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Buying:
     policy: RefundPolicy
     limits: Limits
     inflight: Inflight
+    leases: Leases | None  # an order made active is leased to this replica: it polls it first
 
     async def quotes(self, country: str) -> list[Quote]:
         found = self.pricing.quotes(await self.catalog.offers(country=country))
@@ -140,7 +142,7 @@ class Buying:
                 active = await order_rows.update(
                     conn, order.id, expect=(OrderStatus.PENDING,), status=OrderStatus.ACTIVE, cost=cost,
                     upstream_id=purchase.upstream_id, phone=purchase.phone, expires_at=expires,
-                    **_bought_at(offer, terms),
+                    **_bought_at(offer, terms), **(self.leases.fresh() if self.leases else {}),
                 )  # fmt: skip
             if active is not None:
                 await settlement.record(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.faults import crash_point
 from bot.money.pricing import Pricing, Quote
 from bot.orders.buying import Buying
+from bot.orders.leases import Leases
 from bot.orders.outcomes import Outcome, Result
 from bot.orders.refunds import RefundPolicy, Terms
 from bot.orders.settlement import Inflight
@@ -67,6 +68,7 @@ class OrderService(Buying):
         *,
         policy: RefundPolicy,
         limits: Limits,
+        leases: Leases | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -75,6 +77,7 @@ class OrderService(Buying):
         self.policy = policy
         self.limits = limits
         self.inflight = Inflight()
+        self.leases = leases  # this replica's leases on open orders (bot.orders.leases); None: one process
 
     async def terms(self, quote: Quote, user_id: int) -> Terms:
         """The refund terms of the offer a Confirm would buy first, for the confirmation screen."""

@@ -1,0 +1,113 @@
+"""Which replica polls which open order: leases in the database (:mod:`storage.leases`), so that replicas sharing
+one PostgreSQL database poll every order exactly once between them, and deliver each SMS once.
+
+Each poll run asks :meth:`Leases.share` for the orders it polls. Every third of LEASE_SECONDS (and whenever an
+order is free: just resolved, given up by a stopping replica, or left by a dead one) the replica claims in one
+write transaction: it says it is alive (``replicas.seen_at``), renews what it holds, then takes free or run-out
+leases while it holds fewer than its share, ``ceil(waiting / live replicas)``, or gives up what it holds over it
+(a replica that just joined takes those). A replica that dies stops renewing: its leases run out after
+LEASE_SECONDS, when it stops counting as live too, and the others take its orders at their next run. One that
+stops gracefully frees its leases at once (:meth:`Leases.release`). Other runs write nothing.
+
+With SQLite there is one process: it is the only live replica and claims every order, by the same code.
+Times are the wall clock's (replicas' clocks are assumed in step, as NTP keeps them: a lease of 30 s
+tolerates a skew of seconds); :attr:`Leases.clock` is replaceable for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from storage import leases as lease_rows
+from storage.backends import Store
+from storage.timestamps import iso
+from storage.waiting_orders import Waiting
+
+logger = logging.getLogger(__name__)
+
+#: replicas not seen for this long are deleted from the table of replicas (tidiness only)
+FORGET_AFTER = timedelta(days=1)
+
+
+def replica_name() -> str:
+    """A name for this process among the replicas: host, pid and a random tail (a pid is reused across hosts
+    and restarts); made once at start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Leases:
+    """This replica's leases on open orders, in the database ``db``, each ``seconds`` long."""
+
+    def __init__(self, db: Store, name: str, seconds: float, clock: Callable[[], datetime] = _now) -> None:
+        self.db = db
+        self.name = name
+        self.length = timedelta(seconds=seconds)
+        self.clock = clock
+        self._claimed_at: datetime | None = None  # when this replica last claimed
+
+    def fresh(self) -> dict[str, str]:
+        """The lease columns of an order this replica just made active: it polls it first."""
+        return {"lease_owner": self.name, "lease_until": iso(self.clock() + self.length)}
+
+    async def share(self, waiting: Sequence[Waiting]) -> list[Waiting]:
+        """The orders of ``waiting`` (as just read) this replica polls now; it claims first when that is due."""
+        now = self.clock()
+        stamp = iso(now)
+        free = any(w.lease_owner is None or (w.lease_until or "") < stamp for w in waiting)
+        if free or self._claimed_at is None or now - self._claimed_at >= self.length / 3:
+            held = await self.claim(now)
+            return [w for w in waiting if w.id in held]
+        return [w for w in waiting if w.lease_owner == self.name]
+
+    async def claim(self, now: datetime | None = None) -> set[int]:
+        """Beat, renew, then take up to this replica's share or give up what is over it: the ids it holds."""
+        now = now or self.clock()
+        stamp, until = iso(now), iso(now + self.length)
+        async with self.db.transaction() as conn:
+            await lease_rows.beat(conn, self.name, stamp)
+            live = max(await lease_rows.live(conn, iso(now - self.length)), 1)
+            share = math.ceil(await lease_rows.waiting_count(conn) / live)
+            held = set(await lease_rows.renew(conn, self.name, until))
+            if len(held) > share:
+                held -= set(await lease_rows.shed(conn, self.name, len(held) - share))
+            elif len(held) < share:
+                held |= set(await lease_rows.take(conn, self.name, stamp, until, share - len(held)))
+        self._claimed_at = now
+        return held
+
+    async def take(self, order_ids: Sequence[int]) -> set[int]:
+        """Those of ``order_ids`` this replica holds now, taking the ones nobody holds: whose SMS it may deliver.
+        Ones another replica holds are left to it (read first: saying no writes nothing)."""
+        if not order_ids:
+            return set()
+        now = self.clock()
+        stamp = iso(now)
+        async with self.db.read() as conn:
+            others = set(await lease_rows.held_by_others(conn, self.name, order_ids, stamp))
+        wanted = [oid for oid in order_ids if oid not in others]
+        if not wanted:
+            return set()
+        async with self.db.transaction() as conn:
+            return set(await lease_rows.take_these(conn, self.name, wanted, stamp, iso(now + self.length)))
+
+    async def release(self) -> int:
+        """Free every lease of this replica and leave the live ones (a graceful stop): others take its orders at
+        their next run instead of a lease period later. How many were freed."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            freed = await lease_rows.release(conn, self.name)
+            await lease_rows.forget(conn, self.name, iso(now - FORGET_AFTER))
+        self._claimed_at = None
+        if freed:
+            logger.info("released %d order leases for the other replicas", freed)
+        return freed

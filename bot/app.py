@@ -170,6 +170,7 @@ async def on_shutdown(
     )
     if running:
         scheduler.shutdown(wait=False)
+    await jobs.release()  # no poll runs any more: this replica's orders go to the others at once
     await catalog.close()
 
 

@@ -1,6 +1,12 @@
 """Scheduled jobs: poll open orders and push codes (telling admins when polling cannot keep up); expire and
 refund; resolve unclear purchases; retry Stars credits; alert admins to upstream trouble. Shutdown waits for a
-run in progress."""
+run in progress, then frees this replica's order leases.
+
+Replicas sharing one PostgreSQL database split the work: each poll run asks about the orders this replica
+leases (:mod:`bot.orders.leases`), and the jobs that must not run twice at once (the expire sweep, the
+credit retry, the upstream alerts) run where the database's lock of that name is free, and are skipped for
+that run elsewhere. The catalog refresh (each process's own cache) and the poll watch (each process's own
+poll job) run on every replica; backups are SQLite's, of its one process."""
 
 from __future__ import annotations
 
@@ -158,21 +164,43 @@ class Jobs:
             self.lagging.sent(await self.notifications.alert(alert))
 
     async def expire(self) -> None:
-        for order in await self.tracker.expire_due():
-            await self.notifications.deliver(order)
-        for order in await self.tracker.resolve_unclear():
-            await self.notifications.deliver(order)
-            if order.status is OrderStatus.FAILED:
-                await self.notifications.alert(UnclearRefund(order))
+        """Expire and refund the orders whose time ran out, and resolve unclear purchases; news of an order
+        whose SMS another replica delivers is left to that one."""
+        async with self.tracker.db.singleton("expire") as mine:
+            if not mine:
+                return
+            for order in await self.tracker.expire_due():
+                if await self.tracker.ours_to_deliver(order):
+                    await self.notifications.deliver(order)
+            for order in await self.tracker.resolve_unclear():
+                if await self.tracker.ours_to_deliver(order):
+                    await self.notifications.deliver(order)
+                if order.status is OrderStatus.FAILED:
+                    await self.notifications.alert(UnclearRefund(order))
 
     async def refresh_catalog(self) -> None:
         await self.catalog.refresh_all()
 
     async def retry_credits(self) -> None:
-        await self.payments.retry(self.notifications)
+        async with self.tracker.db.singleton("stars_credit_retry") as mine:
+            if mine:
+                await self.payments.retry(self.notifications)
 
     async def upstream_alerts(self) -> None:
-        await self.upstreams.check(self.notifications)
+        async with self.tracker.db.singleton("upstream_alerts") as mine:
+            if mine:
+                await self.upstreams.check(self.notifications)
+
+    async def release(self) -> None:
+        """At a graceful stop, after the last run: this replica's order leases go to the others at once.
+        Best effort: a database that cannot be written now lets them run out instead."""
+        leases = getattr(self.tracker, "leases", None)
+        if leases is None:
+            return
+        try:
+            await leases.release()
+        except Exception as exc:  # the database gone or unreachable: the leases run out by themselves
+            logger.warning("order leases not released (they run out in %s): %s", leases.length, exc)
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         """Every job once at a time, runs missed while busy merged into one."""

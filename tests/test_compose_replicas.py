@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.settings import Settings
 from tests.conftest import free_port
@@ -95,8 +96,16 @@ def compose() -> dict[str, Any]:
 
 
 def _filled(value: str, env: dict[str, str]) -> str:
-    """Compose's ``${NAME:?message}`` interpolation with ``env``."""
-    return re.sub(r"\$\{(\w+)(?::\?[^}]*)?\}", lambda m: env[m.group(1)], value)
+    """Compose's ``${NAME:-default}`` interpolation with ``env``: the value, or the default when unset or empty."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def test_the_replicas_profile_shares_one_postgresql_and_one_redis() -> None:
@@ -129,6 +138,10 @@ def test_the_replicas_profile_shares_one_postgresql_and_one_redis() -> None:
     assert urlsplit(envs[0]["REDIS_URL"]).hostname == "redis"
     settings = Settings(_env_file=None, bot_token="1:x", **{k.lower(): _filled(v, env) for k, v in envs[0].items()})
     assert settings.postgres_url and settings.redis_url and settings.webhook_url
+    with pytest.raises(ValidationError, match="webhook_url"):  # .env without them: one line, never long polling
+        Settings(_env_file=None, bot_token="1:x", **{k.lower(): _filled(v, {}) for k, v in envs[0].items()})
+    # "${VAR:?message}" would stop even the default profile: compose interpolates every service first
+    assert not [v for v in _strings(compose()) if ":?" in v]
 
     upstream = re.findall(r"^\s*server\s+([\w-]+):(\d+)\b", BALANCER.read_text(), re.MULTILINE)
     assert sorted(upstream) == [("replica-1", envs[0]["WEB_PORT"]), ("replica-2", envs[0]["WEB_PORT"])]

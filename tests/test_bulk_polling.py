@@ -27,6 +27,8 @@ from storage.orders import Order, OrderStatus
 from tests.conftest import add_user, charged_order
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 USER = 700
 PRICE = 59
 INTERVAL = 5.0

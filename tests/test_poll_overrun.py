@@ -26,6 +26,8 @@ from storage.orders import Order
 from tests.order_services import order_service
 from tests.test_bulk_polling import Lister, waiting_orders
 
+pytestmark = pytest.mark.postgres
+
 INTERVAL = 5.0
 
 

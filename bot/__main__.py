@@ -14,6 +14,7 @@ import re
 import sys
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -84,12 +85,17 @@ def check_database(database: Path) -> None:
 
 
 def secrets(settings: Settings) -> list[str]:
-    """Every secret in the settings: the bot token and each upstream's API key."""
+    """Every secret in the settings: the bot token, each upstream's API key, the database's and Redis's
+    passwords."""
     found = [settings.bot_token.get_secret_value()]
     found += [key for key, _url in settings.upstream_keys().values()]
     found += [upstream.api_key.get_secret_value() for upstream in settings.smsactivate_all()]
     if settings.webhook_secret is not None:
         found.append(settings.webhook_secret.get_secret_value())
+    for url in (settings.database_url, settings.redis_url):  # their passwords (the rest says which server)
+        password = urlsplit(url.get_secret_value()).password if url is not None else None
+        if password:
+            found += [password, unquote(password)]
     return found
 
 
@@ -123,8 +129,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_bot(settings: Settings) -> None:
-    lock = take_database(settings.database_path)  # held until the process exits
-    check_database(settings.database_path)
+    """Run until interrupted. On SQLite this process takes the file's lock first (a second bot on it is
+    refused); on PostgreSQL there is no file, and any number of replicas may share the server."""
+    lock = None
+    if not settings.postgres_url:
+        lock = take_database(settings.database_path)  # held until the process exits
+        check_database(settings.database_path)
     try:
         from bot.app import run  # aiogram and the rest: seconds to import, so only once the settings are good
         from bot.runtime.startup import StartupError
@@ -136,7 +146,8 @@ def run_bot(settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()
 
 
 if __name__ == "__main__":

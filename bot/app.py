@@ -38,7 +38,7 @@ from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.response_types import keep_response_types
 from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.shutdown import Grace, InFlight
-from bot.runtime.startup import reach_telegram, start_health_server
+from bot.runtime.startup import open_database, reach_telegram, start_health_server
 from bot.runtime.telegram_contact import AnswerRecorder, TelegramContact, TelegramWatch
 from bot.runtime.watchdog import DatabaseWatchdog
 from bot.runtime.webhook import delete_webhook, serve_webhook, webhook_endpoint
@@ -58,7 +58,7 @@ from providers.base import Provider
 from providers.catalog import Catalog
 from providers.demo import DemoProvider
 from providers.guard import GuardedProvider
-from storage.backends import Store, open_store
+from storage.backends import Store
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ async def run(settings: Settings) -> None:
     watchdog: DatabaseWatchdog | None = None
     telegram_watch: TelegramWatch | None = None
     try:
-        db = await open_store(settings.database_path, settings.postgres_url, pool_size=settings.database_pool_size)
+        db = await open_database(settings)
         checks.db = db
         bot = build_bot(settings)
         bot.session.middleware(AnswerRecorder(contact))

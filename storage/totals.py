@@ -140,7 +140,7 @@ async def tally_ledger(conn: aiosqlite.Connection, tally: LedgerTally) -> None:
 async def balances(conn: aiosqlite.Connection) -> Balances:
     found = await fetch_one(
         conn,
-        "SELECT COUNT(*), COALESCE(SUM(balance > 0), 0), COALESCE(SUM(balance), 0) FROM users",
+        "SELECT COUNT(*), COUNT(CASE WHEN balance > 0 THEN 1 END), COALESCE(SUM(balance), 0) FROM users",
         (),
         lambda r: Balances(*r),
     )

@@ -65,7 +65,13 @@ class ScheduledBackups:
         return min(max(due, now + FIRST_RUN_DELAY), now + interval)
 
     def schedule(self, scheduler: AsyncIOScheduler, tracked: Callable[[Job], Job], options: dict[str, Any]) -> None:
-        """Add the job (none when BACKUP_INTERVAL_HOURS is 0), and the /metrics gauge of the newest backup."""
+        """Add the job (none when BACKUP_INTERVAL_HOURS is 0), and the /metrics gauge of the newest backup.
+
+        None on PostgreSQL either: the copies are of an SQLite file, and a server is backed up by its own
+        tools (pg_dump, or the host's snapshots), once for every replica rather than by each."""
+        if self.settings.postgres_url:
+            logger.info("scheduled backups are off on PostgreSQL: back the database up with pg_dump")
+            return
         directory = self.settings.backup_dir
         LAST_BACKUP.set_function(lambda: (newest(directory) or EPOCH).timestamp())
         if self.seconds is None:
@@ -96,6 +102,15 @@ def _say(line: str, *, error: bool = False) -> None:
     print(line, file=sys.stderr if error else sys.stdout)
 
 
+def refused_on_postgres(settings: Settings, command: str) -> bool:
+    """On PostgreSQL, say in one line that the server's own tools do this, and True (exit status 2)."""
+    if not settings.postgres_url:
+        return False
+    how = "back it up with pg_dump" if command == "backup" else "restore a pg_dump copy with pg_restore"
+    _say(f"{command} refused: DATABASE_URL is PostgreSQL: {how}", error=True)
+    return True
+
+
 def backup_command(settings: Settings, args: list[str]) -> int:
     """``python -m bot backup [PATH]``: one verified copy now, safe while the bot runs (it takes no lock).
 
@@ -105,6 +120,8 @@ def backup_command(settings: Settings, args: list[str]) -> int:
     """
     if len(args) > 1:
         _say("usage: python -m bot backup [PATH]", error=True)
+        return 2
+    if refused_on_postgres(settings, "backup"):
         return 2
     database = settings.database_path
     try:
@@ -137,6 +154,8 @@ def restore_command(settings: Settings, args: list[str]) -> int:
     """
     if len(args) != 1:
         _say("usage: python -m bot restore PATH", error=True)
+        return 2
+    if refused_on_postgres(settings, "restore"):
         return 2
     backup, database = Path(args[0]), settings.database_path
     if backup.absolute() == database.absolute():

@@ -5,21 +5,16 @@ the bot or messaging anyone, whether the bot would work: the settings (already l
 ``bot.__main__``), the database, Telegram (``getMe``) and, for every configured upstream, its balance
 and its catalog, each asked with a timeout. Failures are worded from the providers' own error classes.
 
-Safe next to a running bot: nothing is created, migrated or bought. The database is probed with a
-rolled-back write only when no bot holds its lock (the probe would queue behind the bot's writes);
-otherwise it is only read. Output is plain English on the operator's terminal, every line masked by
-the same filter as the log, so no token or API key is ever printed.
+Safe next to a running bot: nothing is created, migrated or bought; the database, an SQLite file or a
+PostgreSQL server, is only probed (:mod:`bot.runtime.database_check`). Output is plain English on the
+operator's terminal, every line masked by the same filter as the log, so no token, API key or database
+password is ever printed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
-import sqlite3
-from pathlib import Path
-from urllib.parse import quote
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -27,14 +22,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.utils.token import TokenValidationError
 
+from bot.runtime.database_check import Line, postgres_line, sqlite_line
 from bot.runtime.logs import SecretFilter
 from bot.settings import Settings
 from bot.web_settings import cloud_takes_webhook, is_cloud_api, webhook_port
 from providers import errors, registry
 from providers.base import Provider
 from providers.money import format_minor
-from storage.database_file import DatabaseUnusable, lock_path, probe_database
-from storage.migrations import MIGRATIONS
 
 #: seconds each remote call (getMe, one upstream's balance or catalog) may take
 CHECK_TIMEOUT = 20.0
@@ -48,8 +42,6 @@ PROVIDER_FAILURES: list[tuple[type[errors.ProviderError], str]] = [
     (errors.Unavailable, "the upstream cannot be reached or is failing"),
     (errors.BadResponse, "the answer could not be understood (check the base URL)"),
 ]
-
-Line = tuple[bool, str]  # (passed, "name: detail")
 
 
 async def doctor(settings: Settings) -> int:
@@ -71,7 +63,10 @@ async def doctor(settings: Settings) -> int:
     say(settings_line(settings, providers))
     if settings.webhook_url:
         say(webhook_line(settings.webhook_url, settings.telegram_api_url))
-    say(await asyncio.to_thread(database_line, settings.database_path))
+    if settings.postgres_url:
+        say(await postgres_line(settings.postgres_url, CHECK_TIMEOUT))
+    else:
+        say(await asyncio.to_thread(sqlite_line, settings.database_path))
     telegram = asyncio.create_task(telegram_line(settings))  # asked while the upstreams are
     try:
         upstreams = await asyncio.gather(*(upstream_lines(p) for p in providers))
@@ -109,68 +104,6 @@ def webhook_line(url: str, api_url: str) -> Line:
         True,
         f"webhook: {url}: {what} {port} is taken only by a Bot API server run with --local, as {api_url} must be",
     )
-
-
-def database_line(path: Path) -> Line:
-    """The database file: usable by the bot, its schema one this bot can run (blocking: call in a thread)."""
-    where = path.absolute()
-    if not path.exists():
-        folder = next(p for p in [where, *where.parents] if p.exists())
-        if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-            return True, f"database: {where} does not exist yet; the bot creates it at start"
-        return False, f"database: {where} does not exist and cannot be created: {folder} is not a writable folder"
-    if not path.is_file():
-        return False, f"database: {where} is not a file"
-    holder = running_bot(path)
-    try:
-        if holder is None:
-            probe_database(path, switch_to_wal=False)  # a write in a transaction rolled back: nothing changes
-        version = schema_version(path)
-    except DatabaseUnusable as exc:
-        return False, f"database: {exc}"
-    latest = len(MIGRATIONS)
-    if version > latest:
-        return (
-            False,
-            f"database: {where} has schema version {version}, newer than this bot's ({latest})",
-        )
-    schema = "schema up to date" if version == latest else f"schema version {version}, migrated to {latest} at start"
-    in_use = "" if holder is None else f"; in use by a running bot{f' (pid {holder})' if holder else ''}, only read"
-    return True, f"database: {where}, {schema}{in_use}"
-
-
-def running_bot(path: Path) -> str | None:
-    """The pid of the bot holding the database's lock ("" if it wrote none), None when no bot holds it.
-
-    Takes a shared lock for a moment, never creating the lock file: a running bot holds it exclusively.
-    """
-    try:
-        handle = lock_path(path).open("rb")
-    except OSError:  # none (no bot ever ran here), or unreadable: the probe then says what is wrong
-        return None
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = handle.read(32).decode(errors="replace").strip()
-            return holder if holder.isdigit() else ""
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return None
-
-
-def schema_version(path: Path) -> int:
-    """``PRAGMA user_version`` read through a read-only connection; DatabaseUnusable if it is not SQLite."""
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error as exc:
-        raise DatabaseUnusable(f"cannot open {path.absolute()}: {exc}") from None
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseUnusable(f"cannot read {path.absolute()}: {exc}") from None
-    finally:
-        conn.close()
 
 
 async def telegram_line(settings: Settings) -> Line:

@@ -3,9 +3,10 @@
 Orders, upstream purchases, write-offs, refunds, balances and the ledger are kept in the database,
 so their figures are gauges computed from it (:mod:`storage.totals`) rather than counters that a
 restart would zero. Those queries scan whole tables (a few seconds of a worker thread at a million
-ledger rows, on a read-only connection of their own that never holds up the bot's), so a scrape
-reads them at most once per ``ttl`` seconds, and scrapes arriving together share one read: a scrape
-storm costs nothing more. The ledger is read incrementally: only the rows added since the last read.
+ledger rows, on a read-only connection of their own that never holds up the bot's; on PostgreSQL, a
+connection of the pool: reads take no lock there), so a scrape reads them at most once per ``ttl``
+seconds, and scrapes arriving together share one read: a scrape storm costs nothing more. The ledger is
+read incrementally: only the rows added since the last read.
 
 Money is integer minor units; the currency is a label (``currency``): the bot's for prices,
 balances, refunds and the ledger, each purchase's own for upstream costs.
@@ -39,8 +40,9 @@ BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 0.5, Breaker
 
 
 class ShopFigures(Figures):
-    """The gauges of the shop's database (at ``path``, watched by ``db``) and the upstreams' breakers;
-    :meth:`refresh` before each scrape, :meth:`collect` from what the last read found."""
+    """The gauges of the shop's database (at ``path``, watched by ``db``; on PostgreSQL read through
+    ``db``, ``path`` unused) and the upstreams' breakers; :meth:`refresh` before each scrape,
+    :meth:`collect` from what the last read found."""
 
     def __init__(
         self,
@@ -67,8 +69,12 @@ class ShopFigures(Figures):
         async with self._lock:  # scrapes arriving together: the first reads, the others find it fresh
             if self.clock() - self._read_at < self.ttl or not self.db.check():  # replaced file: keep the last
                 return
-            async with total_queries.reader(self.path) as conn:
-                self.totals = await total_queries.totals(conn, self.ledger)
+            if self.db.dialect == "sqlite":  # a connection of its own: never waits for the bot's lock
+                async with total_queries.reader(self.path) as conn:
+                    self.totals = await total_queries.totals(conn, self.ledger)
+            else:  # a server: a pooled connection reads beside the bot's, reads take no lock
+                async with self.db.read() as conn:
+                    self.totals = await total_queries.totals(conn, self.ledger)
             self.reads += 1
             self._read_at = self.clock()
 

@@ -16,6 +16,7 @@ import signal
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
+import asyncpg
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -25,9 +26,11 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 
+from bot.runtime.database_check import shown_url
 from bot.runtime.health import HealthServer, Readiness, ServerUnavailable
 from bot.runtime.metrics import PAGE
 from bot.settings import Settings
+from storage.backends import Store, open_store
 
 if TYPE_CHECKING:
     from bot.runtime.webhook import WebhookEndpoint
@@ -134,3 +137,19 @@ async def reach_telegram(bot: Bot, settings: Settings) -> User | None:
     finally:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
+
+
+async def open_database(settings: Settings) -> Store:
+    """The bot's database, migrated: the SQLite file (already probed by ``bot.__main__``), or PostgreSQL at
+    DATABASE_URL, where a server that refuses or does not answer is a :class:`StartupError` (its URL shown
+    with the password masked) rather than a traceback."""
+    url = settings.postgres_url
+    if url is None:
+        return await open_store(settings.database_path)
+    try:
+        db = await open_store(settings.database_path, url, pool_size=settings.database_pool_size)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StartupError(f"DATABASE_URL cannot be used: PostgreSQL at {shown_url(url)}: {reason}") from None
+    logger.info("database: PostgreSQL at %s, %d connections at most", shown_url(url), settings.database_pool_size)
+    return db

@@ -55,14 +55,14 @@ async def renew(conn: aiosqlite.Connection, replica: str, until: str) -> list[in
 
 
 async def take(conn: aiosqlite.Connection, replica: str, now: str, until: str, limit: int) -> list[int]:
-    """Lease to ``replica``, until ``until``, up to ``limit`` waiting orders nobody holds at ``now`` (the
-    oldest first); their ids."""
+    """Lease to ``replica``, until ``until``, up to ``limit`` waiting orders no other replica holds at ``now``
+    (the oldest first); their ids."""
     return await fetch_column(
         conn,
         "UPDATE orders SET lease_owner = ?, lease_until = ? WHERE id IN ("
-        f" SELECT id FROM orders WHERE {WAITING} AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < ?)"
-        " ORDER BY id LIMIT ?) RETURNING id",
-        (replica, until, now, limit),
+        f" SELECT id FROM orders WHERE {WAITING} AND (lease_owner IS NULL"
+        " OR (lease_owner <> ? AND (lease_until IS NULL OR lease_until < ?))) ORDER BY id LIMIT ?) RETURNING id",
+        (replica, until, replica, now, limit),
     )
 
 

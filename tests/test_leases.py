@@ -3,8 +3,10 @@ the orders about evenly, take over a dead replica's orders once its leases run o
 release), and deliver each SMS exactly once. A quiet run of a replica that holds its share writes nothing.
 
 "Replicas" are two sets of services, each with its own lease name: on PostgreSQL on two stores (two pools) of
-one database, on SQLite on the one store of its one process (the leases decide alike). Time is a clock the
-test moves, shared by both; which replica polled an order is counted in its own upstream's checks.
+one database; on SQLite on the one store of its one process, told it is not alone (``sole=False``: the bot's
+SQLite process is, and takes every lease, see the restart test), so the same lease rules are checked on both.
+Time is a clock the test moves, shared by both; which replica polled an order is counted in its own
+upstream's checks.
 """
 
 from __future__ import annotations
@@ -105,12 +107,14 @@ class Replica:
 World = tuple[dict[str, Status], list[tuple[int, str]]]  # the upstream's statuses; the messages sent
 
 
-def replica(db: Store, name: str, clock: Clock, world: World, settings: Settings) -> Replica:
-    """One replica's services on ``db``, leasing as ``name``."""
+def replica(
+    db: Store, name: str, clock: Clock, world: World, settings: Settings, *, sole: bool | None = False
+) -> Replica:
+    """One replica's services on ``db``, leasing as ``name`` (``sole``: None, as the bot decides it)."""
     statuses, sent = world
     upstream = Checker(statuses)
     orders = order_service(db, Catalog([upstream]), Pricing(settings), timedelta(minutes=20))
-    orders.leases = leases = Leases(db, name, LEASE, clock)
+    orders.leases = leases = Leases(db, name, LEASE, clock, sole=sole)
     tracker = Tracker(orders, OrderActions(orders), concurrency=4)
     jobs = Jobs(tracker, Chat(orders, sent), *cast(Any, (None, None, None)), settings)
     return Replica(leases, upstream, tracker, jobs)
@@ -292,3 +296,18 @@ async def test_a_placed_order_is_leased_to_the_replica_that_placed_it(
     )
     assert result.order is not None and result.order.status is OrderStatus.ACTIVE
     assert (await _leases(db))[result.order.id] == ("placer", iso(clock() + timedelta(seconds=LEASE)))
+
+
+async def test_a_restart_after_a_crash_polls_at_once_on_sqlite_and_after_the_dead_lease_on_postgresql(
+    db: Store, clock: Clock, world: World, settings: Settings
+) -> None:
+    orders = await _orders(db, world, 4)
+    await Leases(db, "crashed", LEASE, clock, sole=False).claim()  # held, then the process was killed
+    restarted = replica(db, "restarted", clock, world, settings, sole=None)
+    every = {o.upstream_id for o in orders}
+    if db.dialect == "sqlite":  # one process per file: the leases can only be a dead process's
+        assert restarted.leases.sole and await restarted.run() == every
+        return
+    assert not restarted.leases.sole and await restarted.run() == set()  # maybe another live replica's
+    clock.advance(LEASE + 1)
+    assert await restarted.run() == every

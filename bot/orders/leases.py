@@ -9,7 +9,9 @@ leases while it holds fewer than its share, ``ceil(waiting / live replicas)``, o
 LEASE_SECONDS, when it stops counting as live too, and the others take its orders at their next run. One that
 stops gracefully frees its leases at once (:meth:`Leases.release`). Other runs write nothing.
 
-With SQLite there is one process: it is the only live replica and claims every order, by the same code.
+With SQLite there is one process (the file's lock lets no second one start): it is :attr:`Leases.sole`, the only
+live replica, and a lease not its own is a previous process's, taken at once by the same code (a restart after a
+crash does not wait a lease out before polling).
 Times are the wall clock's (replicas' clocks are assumed in step, as NTP keeps them: a lease of 30 s
 tolerates a skew of seconds); :attr:`Leases.clock` is replaceable for tests.
 """
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: replicas not seen for this long are deleted from the table of replicas (tidiness only)
 FORGET_AFTER = timedelta(days=1)
+#: the time a sole process compares other leases with: after every one of them
+END_OF_TIME = "9999-12-31T23:59:59.999999Z"
 
 
 def replica_name() -> str:
@@ -48,12 +52,20 @@ def _now() -> datetime:
 class Leases:
     """This replica's leases on open orders, in the database ``db``, each ``seconds`` long."""
 
-    def __init__(self, db: Store, name: str, seconds: float, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, db: Store, name: str, seconds: float, clock: Callable[[], datetime] = _now, *, sole: bool | None = None
+    ) -> None:
         self.db = db
         self.name = name
         self.length = timedelta(seconds=seconds)
         self.clock = clock
+        #: no other process can use the database (SQLite unless told otherwise): other leases are a dead one's
+        self.sole = getattr(db, "dialect", "sqlite") == "sqlite" if sole is None else sole
         self._claimed_at: datetime | None = None  # when this replica last claimed
+
+    def _others_until(self, now: datetime) -> str:
+        """The time other replicas' leases are compared with: now, or (sole) after every one of them."""
+        return END_OF_TIME if self.sole else iso(now)
 
     def fresh(self) -> dict[str, str]:
         """The lease columns of an order this replica just made active: it polls it first."""
@@ -62,8 +74,11 @@ class Leases:
     async def share(self, waiting: Sequence[Waiting]) -> list[Waiting]:
         """The orders of ``waiting`` (as just read) this replica polls now; it claims first when that is due."""
         now = self.clock()
-        stamp = iso(now)
-        free = any(w.lease_owner is None or (w.lease_until or "") < stamp for w in waiting)
+        stamp = self._others_until(now)
+        free = any(
+            w.lease_owner != self.name and (w.lease_owner is None or (w.lease_until or "") < stamp) for w in waiting
+        )
+        free |= any(w.lease_owner == self.name and (w.lease_until or "") < iso(now) for w in waiting)
         if free or self._claimed_at is None or now - self._claimed_at >= self.length / 3:
             held = await self.claim(now)
             return [w for w in waiting if w.id in held]
@@ -72,16 +87,17 @@ class Leases:
     async def claim(self, now: datetime | None = None) -> set[int]:
         """Beat, renew, then take up to this replica's share or give up what is over it: the ids it holds."""
         now = now or self.clock()
-        stamp, until = iso(now), iso(now + self.length)
+        until = iso(now + self.length)
         async with self.db.transaction() as conn:
-            await lease_rows.beat(conn, self.name, stamp)
-            live = max(await lease_rows.live(conn, iso(now - self.length)), 1)
+            await lease_rows.beat(conn, self.name, iso(now))
+            live = 1 if self.sole else max(await lease_rows.live(conn, iso(now - self.length)), 1)
             share = math.ceil(await lease_rows.waiting_count(conn) / live)
             held = set(await lease_rows.renew(conn, self.name, until))
             if len(held) > share:
                 held -= set(await lease_rows.shed(conn, self.name, len(held) - share))
             elif len(held) < share:
-                held |= set(await lease_rows.take(conn, self.name, stamp, until, share - len(held)))
+                wanted = share - len(held)
+                held |= set(await lease_rows.take(conn, self.name, self._others_until(now), until, wanted))
         self._claimed_at = now
         return held
 
@@ -91,7 +107,7 @@ class Leases:
         if not order_ids:
             return set()
         now = self.clock()
-        stamp = iso(now)
+        stamp = self._others_until(now)
         async with self.db.read() as conn:
             others = set(await lease_rows.held_by_others(conn, self.name, order_ids, stamp))
         wanted = [oid for oid in order_ids if oid not in others]

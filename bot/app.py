@@ -20,6 +20,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -46,7 +47,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
-from handlers.fsm_storage import BoundedMemoryStorage
+from handlers.fsm_storage import BoundedMemoryStorage, redis_fsm
 from handlers.log_context import LogContextMiddleware
 from handlers.metrics import BotApiMetrics, UpdateMetrics
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
@@ -98,6 +99,15 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
+def fsm_parts(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation | None]:
+    """The Dispatcher's FSM storage and event isolation: Redis when REDIS_URL is set (a user's taps may
+    land on any replica), else the bounded memory storage and aiogram's default isolation
+    (:mod:`handlers.fsm_storage`)."""
+    if settings.redis_url is None:
+        return BoundedMemoryStorage(), None
+    return redis_fsm(settings.redis_url.get_secret_value())
+
+
 async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: list[Provider]) -> Dispatcher:
     """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
@@ -109,9 +119,12 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: l
     services, notifications = await build_services(
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
-    # the FSM in memory, bounded (handlers.fsm_storage); the notifier is the Telegram side's own type
+    # the FSM in Redis or in memory (fsm_parts); the notifier is the Telegram side's own type
+    storage, isolation = fsm_parts(settings)
     in_flight = InFlight()  # outermost: shutdown waits for the whole handling of every update taken
-    dp = Dispatcher(storage=BoundedMemoryStorage(), **services, notifier=notifications, in_flight=in_flight)
+    dp = Dispatcher(
+        storage=storage, events_isolation=isolation, **services, notifier=notifications, in_flight=in_flight
+    )
     in_flight.install(dp)  # before aiogram's own outer middlewares too
     dp["error_spike"] = ErrorSpike(settings.error_alert_threshold)  # handlers/errors.py counts; a spike alerts
     dp.update.outer_middleware(LogContextMiddleware())  # first: every line of the update names it
@@ -192,6 +205,7 @@ async def run(settings: Settings) -> None:
     server = await start_health_server(settings, readiness, endpoint) if settings.listen_port is not None else None
     watchdog: DatabaseWatchdog | None = None
     telegram_watch: TelegramWatch | None = None
+    dp: Dispatcher | None = None
     try:
         db = await open_database(settings)
         checks.db = db
@@ -227,6 +241,8 @@ async def run(settings: Settings) -> None:
             if telegram_watch is not None:
                 await telegram_watch.stop()
             await bot.session.close()
+            if dp is not None:  # Redis's connections (aiogram closes them at shutdown; a start stopped early
+                await dp.fsm.close()  # has none, and closing twice is harmless)
             PAGE.detach()
             await db.close()
     finally:

@@ -1,10 +1,11 @@
-"""aiogram's memory FSM storage, bounded: a chat holds a record only while it has a state or data.
+"""Where the FSM keeps its states: aiogram's memory storage, bounded; or Redis, shared by replicas.
 
-aiogram's :class:`MemoryStorage` keeps its records in a ``defaultdict``: the FSM middleware asks every
-update's chat for its state, and that alone creates a record that is kept for ever, one per chat that
-ever wrote. Here a read creates nothing, a record whose state is cleared and whose data is empty is
-dropped, and at most ``max_records`` are kept, the least recently used dropped first (a form left
-half-filled that long ago is forgotten, as a restart would).
+Memory (no REDIS_URL): :class:`BoundedMemoryStorage`, one process's, and no event isolation (aiogram's default).
+Redis (:func:`redis_fsm`): aiogram's :class:`RedisStorage`, so a user's next tap may land on any replica
+and find the form where the last one left it, with :class:`RedisEventIsolation`, so two updates of one
+user never run at once, whichever replicas took them. Keys carry the bot's id (two bots on one Redis keep
+apart), and a state or its data expires :data:`FSM_TTL` after it was last written: as memory forgets the
+least recently used form past its bound, Redis forgets a form abandoned that long ago.
 """
 
 from __future__ import annotations
@@ -12,15 +13,44 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from copy import copy
+from datetime import timedelta
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import StateType, StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage, MemoryStorageRecord
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+#: a form (state and data) untouched this long is forgotten in Redis
+FSM_TTL = timedelta(days=1)
+#: seconds a user's update holds the Redis isolation lock at most: a replica that dies holding it frees
+#: the user after this, and no update takes longer (handlers wait on no upstream that long)
+LOCK_SECONDS = 60
+
+
+def redis_fsm(url: str) -> tuple[RedisStorage, RedisEventIsolation]:
+    """FSM storage and event isolation on the Redis at ``url``, sharing one connection pool (closed with
+    the storage, which the Dispatcher does at shutdown). Connects lazily: nothing is asked here."""
+    storage = RedisStorage.from_url(
+        url,
+        key_builder=DefaultKeyBuilder(prefix="smsbot", with_bot_id=True),
+        state_ttl=FSM_TTL,
+        data_ttl=FSM_TTL,
+    )
+    return storage, storage.create_isolation(lock_kwargs={"timeout": LOCK_SECONDS})
 
 
 class BoundedMemoryStorage(MemoryStorage):
+    """aiogram's memory FSM storage, bounded: a chat holds a record only while it has a state or data.
+
+    aiogram's :class:`MemoryStorage` keeps its records in a ``defaultdict``: the FSM middleware asks every
+    update's chat for its state, and that alone creates a record that is kept for ever, one per chat that
+    ever wrote. Here a read creates nothing, a record whose state is cleared and whose data is empty is
+    dropped, and at most ``max_records`` are kept, the least recently used dropped first (a form left
+    half-filled that long ago is forgotten, as a restart would).
+    """
+
     def __init__(self, max_records: int = 10_000) -> None:
         super().__init__()
         self.storage: OrderedDict[StorageKey, MemoryStorageRecord] = OrderedDict()  # type: ignore[assignment]

@@ -1,4 +1,8 @@
-"""End to end: /broadcast to 300 users by the real bot process, SIGKILLed mid-way and restarted."""
+"""End to end: /broadcast to 300 users by the real bot process, SIGKILLed mid-way and restarted.
+
+On both backends. On PostgreSQL the restarted process is another replica to the database: the dead one's
+lease must run out first (LEASE_SECONDS), then its periodic look takes the broadcast over.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database
 from tests.botproc import BotProcess
+from tests.conftest import bot_process, open_bot_db
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.postgres
 
 ADMIN = 1
 TOKEN = "123456:TEST-TOKEN"
@@ -33,16 +39,13 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[StartBo
 
     async def start() -> BotProcess:
         env = {
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": fake.url,
-            "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
             "ADMIN_IDS": str(ADMIN),
-            "DEMO_PROVIDER": "on",
             "BROADCAST_RATE": "30",
+            "LEASE_SECONDS": "3",  # PostgreSQL: the killed process's lease runs out soon after
             "USER_UPDATES_PER_SECOND": "1000",  # the admin's wizard taps fast; flood control has its own tests
             "USER_UPDATES_BURST": "10000",
         }
-        proc = BotProcess(tmp_path / "run", **env)
+        proc = bot_process(fake, tmp_path, **env)
         procs.append(proc)
         polls_before = len(fake.calls_of("getUpdates"))
         await proc.start()
@@ -76,7 +79,7 @@ def reached(fake: FakeTelegram) -> int:
 async def test_broadcast_survives_sigkill_without_duplicates(
     fake: FakeTelegram, start_bot: StartBot, tmp_path: Path
 ) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")  # the bot's own schema, then users as if long known
+    db = await open_bot_db(tmp_path)  # the bot's own schema, then users as if long known
     async with db.transaction() as conn:
         await conn.executemany("INSERT INTO users (id) VALUES (?)", [(i,) for i in USERS])
         await conn.executemany("INSERT INTO users (id, is_blocked) VALUES (?, 1)", [(6000,), (6001,)])
@@ -108,7 +111,7 @@ async def test_broadcast_survives_sigkill_without_duplicates(
 
     await start_bot()
     reports = await fake.wait_for(
-        lambda: len(finals := [t for t in texts(fake) if "finished" in t]) == 2 and finals, 60
+        lambda: len(finals := [t for t in texts(fake) if "finished" in t]) == 2 and finals, 120
     )
     assert reports[0] == reports[1]  # the progress message's last state, and the report as a new message
     report = reports[1]
@@ -117,7 +120,7 @@ async def test_broadcast_survives_sigkill_without_duplicates(
     assert max(got.values()) == 1  # nobody twice
     assert all(got[user_id] == 0 for user_id in BLOCKED)
     assert not [c for c in fake.calls_of("copyMessage") if c.params["chat_id"] in (6000, 6001)]
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await open_bot_db(tmp_path)
     async with db.read() as conn:
         async with conn.execute("SELECT user_id, status, error FROM broadcast_recipients") as cur:
             rows = {r[0]: (r[1], r[2]) for r in await cur.fetchall()}

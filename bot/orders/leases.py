@@ -74,11 +74,11 @@ class Leases:
     async def share(self, waiting: Sequence[Waiting]) -> list[Waiting]:
         """The orders of ``waiting`` (as just read) this replica polls now; it claims first when that is due."""
         now = self.clock()
-        stamp = self._others_until(now)
+        others, mine = self._others_until(now), iso(now)
         free = any(
-            w.lease_owner != self.name and (w.lease_owner is None or (w.lease_until or "") < stamp) for w in waiting
-        )
-        free |= any(w.lease_owner == self.name and (w.lease_until or "") < iso(now) for w in waiting)
+            (w.lease_until or "") < (mine if w.lease_owner == self.name else others) or w.lease_owner is None
+            for w in waiting
+        )  # an order nobody holds, another's run out (sole: any other's), or this replica's own run out
         if free or self._claimed_at is None or now - self._claimed_at >= self.length / 3:
             held = await self.claim(now)
             return [w for w in waiting if w.id in held]

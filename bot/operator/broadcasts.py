@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Protocol
@@ -35,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import languages
 from bot.operator.broadcast_sending import Runner, expired_before, lease_end
+from bot.orders.leases import replica_name
 from storage import admin_log, users
 from storage import broadcasts as broadcast_rows
 from storage.backends import Store
@@ -74,8 +72,7 @@ class Broadcasts:
         self.senders = senders
         self.progress_every = progress_every
         self.lease_seconds = lease_seconds  # LEASE_SECONDS: a dead replica's broadcasts go on after about this
-        # this process among the replicas (host, pid, a random tail: a pid is reused across hosts and restarts)
-        self.replica = replica or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.replica = replica or replica_name()  # this process among the replicas, as its order leases name it
         self._runs: dict[int, tuple[Runner, asyncio.Task[None]]] = {}
         self._stopping = False  # set by stop(): nothing is taken or launched any more
 

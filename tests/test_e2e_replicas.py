@@ -40,6 +40,7 @@ class Shop:
 
     def __init__(self, fake: FakeTelegram, sa: FakeSmsActivate, replicas: Replicas, db: Store) -> None:
         self.fake, self.sa, self.replicas, self.db = fake, sa, replicas, db
+        self.posted: set[int] = set()  # update ids the test POSTed itself, past the fake's queue
 
     async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         async with self.db.read() as conn:
@@ -66,7 +67,7 @@ class Shop:
 
     def all_delivered(self) -> bool:
         """Every update queued so far was posted and answered 2xx (they go in order, one at a time)."""
-        done = {update for update, status in self.fake.webhook.posts if 200 <= status < 300}
+        done = {update for update, status in self.fake.webhook.posts if 200 <= status < 300} | self.posted
         return self.fake.last_update_id in done
 
     async def says(self, user_id: int, text: str, needle: str, timeout: float = 60) -> str:  # noqa: ASYNC109
@@ -106,6 +107,7 @@ class Shop:
         assert len(updates) == len(screens)
         statuses = await asyncio.gather(*(self.fake.post_to_webhook(u, secret=SECRET) for u in updates))
         assert set(statuses) == {200}, statuses
+        self.posted |= {update["update_id"] for update in updates}
         await self.fake.wait_for(lambda: set(queries) <= self.fake.answered_callbacks(), timeout=120)
         ids = {message_id for message_id, _ in screens}
 
@@ -202,8 +204,8 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
     await shop.confirm_at_once(await shop.confirm_screens(6))
     pids = {str(replicas.pid(i)): i for i in range(2)}
 
-    async def leased() -> dict[int, list[tuple[int, str]]] | None:
-        """Replica index -> (order id, upstream id) it holds, once every waiting order has a live lease."""
+    async def leased(count: int) -> dict[int, list[tuple[int, str]]] | None:
+        """Replica index -> (order id, upstream id) it holds, once the ``count`` waiting orders all have an owner."""
         waiting = [o for o in await shop.orders() if o[1] == "active"]
         held: dict[int, list[tuple[int, str]]] = {0: [], 1: []}
         for order_id, _, _, upstream_id, owner in waiting:
@@ -211,29 +213,35 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
             if index is None:
                 return None
             held[index].append((order_id, upstream_id))
-        return held if len(waiting) == 8 else None
+        return held if len(waiting) == count else None
 
-    held = await wait_async(leased, timeout=60)
-    victim = max(held, key=lambda i: len(held[i]))
+    held = await wait_async(lambda: leased(8), timeout=60)
+    assert all(held.values()), held  # each placed some (the balancer took turns), and polls what it placed
+    victim = max(held, key=lambda i: len(held[i]))  # the one holding more: at least half of them
     survivor = 1 - victim
-    theirs = held[victim]
-    assert len(theirs) >= 4, held
-    expiring, coded = theirs[: len(theirs) // 2], theirs[len(theirs) // 2 :]
-    codes = {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in held[survivor]}
+    # while both live, two of the survivor's orders get their codes: each sent once, by one of the two
+    codes = {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in held[survivor][:2]}
     await fake.wait_for(lambda: all(shop.code_sends(c) for c in codes.values()), timeout=60)
 
     await replicas.kill(victim)
     killed_at = asyncio.get_running_loop().time()
+    # what it held when it died: nothing of it moves before its leases run out (no one else writes them)
+    held = await wait_async(lambda: leased(8 - len(codes)), timeout=10)
+    theirs = held[victim]
+    assert len(theirs) >= 2, held
+    expiring, coded = theirs[: len(theirs) // 2], theirs[len(theirs) // 2 :]  # the older ones expire first
+    codes |= {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in held[survivor]}
     taken_over = {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in coded}
     await fake.wait_for(lambda: all(shop.code_sends(c) for c in taken_over.values()), timeout=LEASE + 60)
     took_over_in = asyncio.get_running_loop().time() - killed_at
     assert took_over_in <= LEASE + TAKEOVER_SLACK, f"the dead replica's codes came {took_over_in:.1f} s after"
+    await fake.wait_for(lambda: all(shop.code_sends(c) for c in codes.values()), timeout=60)
     codes |= taken_over | {first_id: code}
 
     # the balancer's turn comes to the dead replica too: it refuses, and the survivor answers instead
     dead = replicas.balancer.backends[victim]
     for _ in range(2):
-        await shop.says(USER, "/balance", "Your balance:")
+        await shop.says(USER, "/balance", "Your balance:", timeout=90)  # past an isolation lock it held
     assert replicas.balancer.refused[dead] >= 1, replicas.balancer.refused
 
     # the dead replica's orders left without a code expire (ORDER_TIMEOUT_MINUTES=1) and are refunded once

@@ -237,3 +237,17 @@ async def test_graceful_stop_hands_the_broadcast_over_at_once(replicas: Replicas
     sends = Counter(a_sender.copies) + Counter(b_sender.copies)
     assert max(sends.values()) == 1 and set(sends) == set(USERS)  # nothing was under way: nobody failed
     assert Counter(s for s, _e in (await rows(db, broadcast_id)).values()) == {"sent": len(USERS)}
+
+
+async def test_cancel_of_a_dead_replicas_broadcast_is_shown_by_the_replica_that_cancels(replicas: Replicas) -> None:
+    a, a_sender, b, b_sender = replicas.pair(1.0, delay=0.02)
+    db = replicas.stores[1]  # read through B's pool
+    broadcast_id = await start(a)
+    await until(lambda: len(a_sender.copies) >= 20)
+    await kill(a, broadcast_id)
+    await asyncio.sleep(1.2)  # A's lease runs out: nobody sends it now
+    assert await b.cancel(broadcast_id, ADMIN)
+    assert not a_sender.reports and len(b_sender.reports) == 1 and "was cancelled" in b_sender.reports[0]
+    assert b_sender.edits  # the progress message loses its Cancel button, from B
+    assert not b_sender.copies and await b.resume() == []  # cancelled: nothing is sent or taken
+    assert "pending" in {s for s, _e in (await rows(db, broadcast_id)).values()}

@@ -18,6 +18,11 @@ TOPUP_KINDS = ("topup", "promo", "admin_credit")
 KEPT_SQL = "(o.status IN ('code_received', 'completed') OR (o.status IN ('cancelled', 'expired') AND o.refundable = 0))"
 #: SQL: the order ``o`` gave its price back (failed always does; cancelled / expired when refundable)
 REFUNDED_SQL = "(o.status = 'failed' OR (o.status IN ('cancelled', 'expired') AND o.refundable = 1))"
+#: SQL: the order id of ledger row ``l``'s reference ``order:<id>:…``, NULL without digits. Portable (PostgreSQL has
+#: no ``instr``, SQLite no ``split_part``): the digits are what ``ltrim`` takes off; over 18 would overflow a BIGINT
+_AFTER = "substr(l.reference, 7)"
+_DIGITS = f"substr({_AFTER}, 1, length({_AFTER}) - length(ltrim({_AFTER}, '0123456789')))"
+REFERENCE_ORDER_SQL = f"(CASE WHEN length({_DIGITS}) BETWEEN 1 AND 18 THEN CAST({_DIGITS} AS BIGINT) END)"
 
 
 def refunded(status: str, refundable: bool) -> bool:
@@ -140,12 +145,10 @@ async def orphan_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
     """``(ledger id, reference)`` of rows whose order id (column or ``order:<id>:…``) has no order."""
     return await fetch_all(
         conn,
-        """
+        f"""
         SELECT l.id, l.reference FROM ledger l
         WHERE (l.order_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id))
-           OR (l.reference LIKE 'order:%' AND NOT EXISTS (
-                SELECT 1 FROM orders o
-                WHERE o.id = CAST(substr(l.reference, 7, instr(substr(l.reference, 7), ':') - 1) AS INTEGER)))
+           OR (l.reference LIKE 'order:%' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL}))
         ORDER BY l.id
         """,
         (),
@@ -158,13 +161,12 @@ async def orphan_renewal_rows(conn: aiosqlite.Connection) -> list[tuple[int, str
     existing order that match no renewal (rows of a missing order are :func:`orphan_rows`)."""
     return await fetch_all(
         conn,
-        """
+        f"""
         SELECT l.id, l.reference FROM ledger l
         WHERE l.reference LIKE 'order:%:renew:%'
           AND NOT EXISTS (SELECT 1 FROM order_renewals r
                           WHERE l.reference = r.reference OR l.reference = r.reference || ':refund')
-          AND EXISTS (SELECT 1 FROM orders o
-                      WHERE o.id = CAST(substr(l.reference, 7, instr(substr(l.reference, 7), ':') - 1) AS INTEGER))
+          AND EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL})
         ORDER BY l.id
         """,
         (),

@@ -19,9 +19,12 @@ from bot.settings import Settings
 from handlers.admin.texts.audit import audit_text
 from providers.money import format_minor
 from storage import ledger
+from storage.audit import REFERENCE_ORDER_SQL
 from storage.db import Database
 from storage.orders import OrderStatus, iso
 from tests.conftest import add_user
+
+pytestmark = pytest.mark.postgres
 
 Services = tuple[OrderService, Tracker, Billing]
 USER = 80
@@ -77,7 +80,12 @@ async def _orphan_row(db: Database) -> None:
 
 
 async def _negative(db: Database) -> None:
+    """A balance below zero, past the constraint that refuses it (lifted for this one write)."""
     async with db.transaction() as conn:
+        if getattr(conn, "dialect", "sqlite") == "postgresql":  # this test's own database: drop the CHECK
+            await conn.execute("ALTER TABLE users DROP CONSTRAINT users_balance_check")
+            await conn.execute("UPDATE users SET balance = -5 WHERE id = ?", (USER,))
+            return
         await conn.execute("PRAGMA ignore_check_constraints = ON")
         await conn.execute("UPDATE users SET balance = -5 WHERE id = ?", (USER,))
         await conn.execute("PRAGMA ignore_check_constraints = OFF")
@@ -172,3 +180,24 @@ def test_report_text_fits_one_message() -> None:
     assert len(text) <= 4096 and 0 < shown < 30
     assert f"+{35 - shown} more" in lines
     assert lines[-1].startswith("Refunds:")  # the books are never cut
+
+
+@pytest.mark.parametrize(
+    ("reference", "order_id"),
+    [
+        ("order:7:charge", 7),
+        ("order:123:renew:4:refund", 123),
+        ("order:42", 42),
+        ("order::charge", None),
+        ("order:abc:charge", None),
+        ("order:" + "9" * 19 + ":charge", None),  # beyond a BIGINT: no order's
+    ],
+)
+async def test_the_order_id_of_a_reference_reads_the_same_on_both_dialects(
+    db: Database, reference: str, order_id: int | None
+) -> None:
+    async with db.read() as conn:
+        sql = f"SELECT {REFERENCE_ORDER_SQL} FROM (SELECT CAST(? AS TEXT) AS reference) AS l"
+        async with conn.execute(sql, (reference,)) as cur:
+            row = await cur.fetchone()
+    assert row is not None and row[0] == order_id

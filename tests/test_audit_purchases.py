@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import aiosqlite
 import pytest
@@ -22,6 +23,8 @@ from storage.db import Database
 from storage.orders import iso
 from storage.purchases import Outcome, WriteOff
 from tests.conftest import add_user
+
+pytestmark = pytest.mark.postgres
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=40)
@@ -56,9 +59,19 @@ async def _order(
         """
         INSERT INTO orders (user_id, request_key, status, provider, upstream_id, country, service, price,
                             cost, cost_currency, refundable, created_at, expires_at)
-        VALUES (?, hex(randomblob(8)), ?, ?, NULL, 'US', 'whatsapp', ?, ?, 'USD', ?, ?, ?) RETURNING id
+        VALUES (?, ?, ?, ?, NULL, 'US', 'whatsapp', ?, ?, 'USD', ?, ?, ?) RETURNING id
         """,
-        (user, status, provider, price, cost, int(refundable), iso(created), iso(created + timedelta(minutes=20))),
+        (
+            user,
+            uuid4().hex,
+            status,
+            provider,
+            price,
+            cost,
+            int(refundable),
+            iso(created),
+            iso(created + timedelta(minutes=20)),
+        ),
     ) as cur:
         order_id = int((await cur.fetchone())[0])
     await conn.execute("UPDATE orders SET upstream_id = ? WHERE id = ?", (f"up{order_id}", order_id))

@@ -10,11 +10,12 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-from bench import broadcast, catalog, code_latency, durability, fuzz, hot_spots, loop_lag, memory, throughput
+from bench import broadcast, catalog, code_latency, durability, fuzz, hot_spots, loop_lag, memory, replicas, throughput
 
 #: in the order ``make bench`` runs them; the fuzz last: it exits with status 1 when it finds anything
 BENCHMARKS: dict[str, Callable[[], Awaitable[None]]] = {
     "throughput": throughput.main,
+    "replicas": replicas.main,  # PostgreSQL's figures only with a server: it says so when skipped
     "hot_spots": hot_spots.main,
     "code_latency": code_latency.main,
     "loop_lag": loop_lag.main,

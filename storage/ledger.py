@@ -69,7 +69,9 @@ async def post(
             conn, "UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance", (amount, user_id)
         )
     except sqlite3.IntegrityError as exc:
-        if OUT_OF_RANGE in str(exc):  # the balance would pass MONEY_BOUND
+        # which CHECK refused follows from the sign (a credit cannot go below 0, a debit from >= 0 not past
+        # the bound): the same on both dialects, whatever each names its constraints or words its message
+        if amount > 0:  # the balance would pass MONEY_BOUND
             raise OutOfRange(f"user {user_id}: balance plus {amount} is beyond {MONEY_BOUND}") from exc
         raise InsufficientFunds(f"user {user_id} cannot pay {-amount}") from exc  # CHECK (balance >= 0)
     if balance is None:

@@ -32,6 +32,18 @@ class ConstraintError(sqlite3.IntegrityError):
     """PostgreSQL refused a write for a constraint or a trigger: what SQLite reports as IntegrityError."""
 
 
+class FloatParameter(asyncpg.DataError):
+    """A ``float`` bound to a statement. Every number column here is an integer (money in minor units), and
+    asyncpg would silently truncate 1.5 to 1 for one; SQLite's triggers refuse it, so this refuses it too."""
+
+
+def _no_floats(args: Sequence[Any]) -> list[Any]:
+    for number, arg in enumerate(args, start=1):
+        if isinstance(arg, float):  # the value only: the other parameters may be a user's text
+            raise FloatParameter(f"a float for an integer column (parameter ${number}: {arg!r})")
+    return list(args)
+
+
 @lru_cache(maxsize=2048)
 def dialect(sql: str) -> str:
     """``sql`` with its ``?`` placeholders numbered as PostgreSQL wants them."""
@@ -114,7 +126,7 @@ class PgConnection:
     async def run(self, sql: str, params: Iterable[Any] = ()) -> tuple[list[asyncpg.Record], int]:
         """Rows and the count of rows changed (or returned), for one statement."""
         statement = dialect(sql)
-        args = list(params)
+        args = _no_floats(list(params))
         try:
             if _RETURNS_ROWS.search(statement):
                 rows = await self.raw.fetch(statement, *args)
@@ -134,6 +146,6 @@ class PgConnection:
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> None:
         try:
-            await self.raw.executemany(dialect(sql), [list(params) for params in seq_of_params])
+            await self.raw.executemany(dialect(sql), [_no_floats(list(params)) for params in seq_of_params])
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
             raise ConstraintError(str(exc)) from exc

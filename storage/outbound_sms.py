@@ -37,13 +37,14 @@ COUNTED_SQL = "status != 'refused'"
 
 async def add(conn: aiosqlite.Connection, *, order_id: int, user_id: int, recipient: str, text: str, price: int) -> int:
     """A new message, ``sending``; its id."""
-    cursor = await conn.execute(
+    async with conn.execute(
         "INSERT INTO outbound_sms (order_id, user_id, recipient, text, price, status) "
-        "VALUES (?, ?, ?, ?, ?, 'sending')",
+        "VALUES (?, ?, ?, ?, ?, 'sending') RETURNING id",  # RETURNING, not lastrowid: PostgreSQL has none
         (order_id, user_id, recipient, text, price),
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def move(

@@ -27,6 +27,8 @@ from tests.conftest import add_user
 from tests.fakes.smscartesim import FakeSmsCartesim
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 KEY = "sk_outbound_test_key"
 USER, START, PRICE = 500, 1_000, 10
 SENDER = "+12025550100"

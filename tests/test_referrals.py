@@ -21,6 +21,8 @@ from storage.orders import Order, OrderStatus
 from tests.conftest import add_user, charged_order
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 A, B, C, D = 101, 102, 103, 104
 
 

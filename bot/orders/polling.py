@@ -7,9 +7,8 @@ upstream's read budget. Everything is read from the database on each call, so a 
 order. The base of :class:`bot.orders.tracking.Tracker`.
 
 With :class:`bot.orders.leases.Leases` (the orders' ``leases``; the bot always has them) a run polls only the
-orders this replica holds, and an SMS is delivered only by the replica holding its order: several replicas
-sharing one database ask about each order once a run and push each code once. Without (tests of one
-process), every order is this process's.
+orders this replica holds: several replicas sharing one database ask about each order once a run. Without
+(tests of one process), every order is this process's.
 """
 
 from __future__ import annotations
@@ -79,23 +78,6 @@ class Polling:
     async def _open(self, *statuses: OrderStatus) -> list[Order]:
         async with self.db.read() as conn:
             return await order_rows.open_orders(conn, statuses)
-
-    async def undelivered(self) -> list[Order]:
-        """Orders with an SMS stored but not yet pushed to the chat (Telegram failed, or a crash)."""
-        async with self.db.read() as conn:
-            found = await order_rows.with_undelivered_sms(conn)
-        if self.leases is None or not found:
-            return found
-        ours = await self.leases.take([o.id for o in found])  # another replica's: that one delivers them
-        return [o for o in found if o.id in ours]
-
-    async def ours_to_deliver(self, order: Order) -> bool:
-        """May this replica push the order's news? Its SMS not delivered yet: only while it holds the order's
-        lease (taking it if nobody holds it), so no SMS reaches the chat twice; no such SMS: yes (the card
-        alone, which shows the stored state whoever refreshes it)."""
-        if self.leases is None or all(sms.delivered for sms in await self.orders.sms(order.id)):
-            return True
-        return order.id in await self.leases.take([order.id])
 
     async def poll_all(self, interval: float = INTERVAL) -> list[Order]:
         """One poll run (:meth:`poll_run`); the orders that changed, for the caller to notify."""
@@ -212,17 +194,6 @@ class Polling:
                 self._failing[order.id] = type(exc).__name__
                 logger.warning("order %d: polling %s failed, kept active: %s", order.id, order.provider, exc)
             return None
-
-    async def refresh(self, order: Order, min_interval: float) -> Order | None:
-        """A user's Refresh: like :meth:`poll`, but the upstream is asked about an order at most once per
-        ``min_interval`` seconds (the poll job's checks count); in between the stored state stands. A change
-        is returned only when this replica may deliver it (:meth:`ours_to_deliver`): otherwise it is stored,
-        and the replica holding the order pushes it at its next run."""
-        asked = self._asked.get(order.id)
-        if asked is not None and asyncio.get_running_loop().time() - asked < min_interval:
-            return None
-        changed = await self.poll(order)
-        return changed if changed is None or await self.ours_to_deliver(changed) else None
 
     @binds_order
     async def poll(self, order: Order) -> Order | None:

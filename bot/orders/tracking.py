@@ -1,5 +1,7 @@
 """Following open orders: record new SMS (:mod:`bot.orders.polling`), resolve orders left unclear
-(:mod:`bot.orders.unclear`), and here: expire them, completed with a code or closed by their refund terms.
+(:mod:`bot.orders.unclear`), and here: expire them, completed with a code or closed by their refund terms, and
+say which replica pushes an order's news: the one holding its lease (:mod:`bot.orders.leases`), so that no SMS
+reaches a chat twice when several replicas share the database.
 
 Everything is read from the database on each call, so a restart resumes every open order.
 """
@@ -27,6 +29,34 @@ logger = logging.getLogger(__name__)
 class Tracker(UnclearOrders):
     """Open orders from purchase to close; built with the orders and the :class:`bot.orders.actions.OrderActions`
     that closes them."""
+
+    async def undelivered(self) -> list[Order]:
+        """Orders with an SMS stored but not yet pushed to the chat (Telegram failed, or a crash)."""
+        async with self.db.read() as conn:
+            found = await order_rows.with_undelivered_sms(conn)
+        if self.leases is None or not found:
+            return found
+        ours = await self.leases.take([o.id for o in found])  # another replica's: that one delivers them
+        return [o for o in found if o.id in ours]
+
+    async def ours_to_deliver(self, order: Order) -> bool:
+        """May this replica push the order's news? Its SMS not delivered yet: only while it holds the order's
+        lease (taking it if nobody holds it), so no SMS reaches the chat twice; no such SMS: yes (the card
+        alone, which shows the stored state whoever refreshes it)."""
+        if self.leases is None or all(sms.delivered for sms in await self.orders.sms(order.id)):
+            return True
+        return order.id in await self.leases.take([order.id])
+
+    async def refresh(self, order: Order, min_interval: float) -> Order | None:
+        """A user's Refresh: like :meth:`poll`, but the upstream is asked about an order at most once per
+        ``min_interval`` seconds (the poll job's checks count); in between the stored state stands. A change
+        is returned only when this replica may deliver it (:meth:`ours_to_deliver`): otherwise it is stored,
+        and the replica holding the order pushes it at its next run."""
+        asked = self._asked.get(order.id)
+        if asked is not None and asyncio.get_running_loop().time() - asked < min_interval:
+            return None
+        changed = await self.poll(order)
+        return changed if changed is None or await self.ours_to_deliver(changed) else None
 
     async def expire_due(self, now: datetime | None = None) -> list[Order]:
         """Close orders whose time ran out: completed with a code, else by their refund terms."""

@@ -92,16 +92,13 @@ async def take_these(
     )
 
 
-async def held_by_others(conn: aiosqlite.Connection, replica: str, order_ids: Sequence[int], now: str) -> list[int]:
-    """Those of ``order_ids`` another replica holds at ``now`` (a read: no write needed to say no)."""
+async def holders(conn: aiosqlite.Connection, order_ids: Sequence[int], now: str) -> dict[int, str]:
+    """The replica holding each of ``order_ids`` whose lease still runs at ``now`` (a read: the others are free)."""
     if not order_ids:
-        return []
+        return {}
     marks = ", ".join("?" for _ in order_ids)
-    return await fetch_column(
-        conn,
-        f"SELECT id FROM orders WHERE id IN ({marks}) AND NOT {TAKEABLE}",
-        (*order_ids, now, replica),
-    )
+    sql = f"SELECT id, lease_owner FROM orders WHERE id IN ({marks}) AND lease_owner IS NOT NULL AND lease_until >= ?"
+    return {row[0]: row[1] for row in await conn.execute_fetchall(sql, (*order_ids, now))}
 
 
 async def release(conn: aiosqlite.Connection, replica: str) -> int:

@@ -103,18 +103,17 @@ class Leases:
 
     async def take(self, order_ids: Sequence[int]) -> set[int]:
         """Those of ``order_ids`` this replica holds now, taking the ones nobody holds: whose SMS it may deliver.
-        Ones another replica holds are left to it (read first: saying no writes nothing)."""
-        if not order_ids:
-            return set()
+        Ones another replica holds are left to it; read first, so holding or saying no writes nothing."""
         now = self.clock()
-        stamp = self._others_until(now)
         async with self.db.read() as conn:
-            others = set(await lease_rows.held_by_others(conn, self.name, order_ids, stamp))
-        wanted = [oid for oid in order_ids if oid not in others]
-        if not wanted:
-            return set()
-        async with self.db.transaction() as conn:
-            return set(await lease_rows.take_these(conn, self.name, wanted, stamp, iso(now + self.length)))
+            holders = await lease_rows.holders(conn, order_ids, iso(now))
+        ours = {oid for oid, holder in holders.items() if holder == self.name}
+        wanted = [oid for oid in order_ids if oid not in ours and (self.sole or oid not in holders)]
+        if wanted:
+            async with self.db.transaction() as conn:
+                until = iso(now + self.length)
+                ours |= set(await lease_rows.take_these(conn, self.name, wanted, self._others_until(now), until))
+        return ours
 
     async def release(self) -> int:
         """Free every lease of this replica and leave the live ones (a graceful stop): others take its orders at

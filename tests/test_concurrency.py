@@ -24,6 +24,8 @@ from storage.orders import REFUNDED, Order, OrderStatus
 from tests.conftest import add_user
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 Services = tuple[OrderService, Tracker, Billing]
 PRICE = 59  # US whatsapp: demo cost 45 + 30 % markup, rounded up
 

@@ -3,11 +3,15 @@ sale stays listed without a price."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.orders.favourites import Favourites
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from storage.db import Database
 from tests.conftest import add_user
+
+pytestmark = pytest.mark.postgres
 
 Services = tuple[OrderService, Tracker, object]
 

@@ -26,6 +26,8 @@ from storage.purchases import WriteOff
 from tests.conftest import add_user
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 USER, START = 400, 10_000
 GRACE = timedelta(seconds=0.2)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.money.billing import Billing
 from bot.orders.actions import OrderActions
 from bot.orders.outcomes import Outcome
@@ -18,6 +20,8 @@ from storage.db import Database
 from storage.orders import Order, OrderStatus
 from tests.conftest import add_user
 from tests.order_services import order_service
+
+pytestmark = pytest.mark.postgres
 
 Services = tuple[OrderService, Tracker, Billing]
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from providers.otp import MAX_CODE_CHARS, extract_code, upstream_code
 
+pytestmark = pytest.mark.postgres
+
 CODES = [
     # Google, Facebook, Instagram, WhatsApp, Telegram
     ("G-123456 is your Google verification code.", "123456"),

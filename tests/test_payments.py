@@ -30,6 +30,8 @@ from storage.db import Database
 from storage.payments import PaymentStatus
 from tests.conftest import TOKEN, add_user
 
+pytestmark = pytest.mark.postgres
+
 USER, ADMIN = 7, 1
 METHOD = RefundStarPayment(user_id=USER, telegram_payment_charge_id="x")
 LOCALES = Path(__file__).resolve().parent.parent / "locales"

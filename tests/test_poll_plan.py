@@ -10,6 +10,8 @@ import pytest
 
 from bot.orders.poll_plan import FRESH, MAX_GAP, Watched, plan
 
+pytestmark = pytest.mark.postgres
+
 INTERVAL = 5.0
 NOW = 100_000.0  # seconds on the schedule's clock
 

@@ -13,6 +13,8 @@ from storage import admin_log, ledger
 from storage.db import Database
 from tests.conftest import add_user
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def promos(db: Database) -> Promos:

@@ -21,6 +21,8 @@ from tests.conftest import add_user
 from tests.fakes.idle_upstream import IdleUpstream
 from tests.order_services import order_service
 
+pytestmark = pytest.mark.postgres
+
 USER = 77
 
 

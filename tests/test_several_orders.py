@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.money.billing import Billing
 from bot.money.pricing import Pricing
 from bot.orders.actions import OrderActions
@@ -19,6 +21,8 @@ from storage.db import Database
 from storage.orders import OrderStatus
 from tests.conftest import add_user
 from tests.order_services import order_service
+
+pytestmark = pytest.mark.postgres
 
 PRICE = 59  # WhatsApp in the US from the demo at 30 % markup
 

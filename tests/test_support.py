@@ -16,6 +16,8 @@ from storage import payments
 from storage.db import Database
 from tests.conftest import add_user, charged_order
 
+pytestmark = pytest.mark.postgres
+
 ADMINS = (1, 2)
 USER = 4242
 

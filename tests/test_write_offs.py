@@ -23,6 +23,8 @@ from storage.purchases import Purchase, WriteOff
 from tests.conftest import add_user
 from tests.upstreams import COUNTRY, SERVICE, World, build_world
 
+pytestmark = pytest.mark.postgres
+
 USER, START = 300, 10_000
 MakeWorld = Callable[..., World]
 

@@ -1,28 +1,24 @@
-"""Several real bot processes sharing one PostgreSQL and one Redis, in webhook mode behind a load balancer.
+"""Several real bot processes sharing one PostgreSQL and one Redis, in webhook mode behind a load balancer,
+and :class:`Shop`, what a test drives and inspects of them.
 
-The pieces a two-replica end-to-end test needs: a Redis database of the test's own (:func:`claimed_redis`),
-a fake sms-activate both replicas reach over HTTP (one fake, so an SMS the test delivers is there for
-whichever replica asks), the fake Bot API in ``--local`` mode posting updates to a round-robin
-:class:`tests.fakes.balancer.Balancer`, and the replicas (:class:`Replicas`). Without PostgreSQL or
-Redis the test is skipped, except under ``CI=true``, where it fails: CI must never pass it by not running it.
-In the SQLite pass it is skipped (its PostgreSQL pass runs it).
+The pieces a two-replica end-to-end test needs: a fake sms-activate both replicas reach over HTTP
+(:func:`upstream`: one fake, so an SMS the test delivers is there for whichever replica asks), the
+replicas (:class:`Replicas`), each with its own web port behind a round-robin
+:class:`tests.fakes.balancer.Balancer` that the fake Bot API in ``--local`` mode posts updates to, and the
+user's side of the shop with its database (:class:`Shop`).
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import signal
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
-import pytest
-import redis.asyncio as aioredis
-
-from tests import backend
+from handlers.callbacks import ConfirmCb
+from storage import ledger
+from storage.backends import Store
 from tests.botproc import BotProcess
 from tests.conftest import TOKEN, free_port
 from tests.fakes.balancer import Balancer
@@ -33,52 +29,6 @@ ADMIN, USER = 1, 4242
 KEY = "sa-e2e-replicas-key"
 SECRET = "e2e-Replicas_secret-0123456789"
 US = 187  # sms-activate's id of the United States
-CLAIM = "smsbot-tests:claimed-by"  # the key that marks a Redis database as taken by one test
-
-
-def require_services() -> None:
-    """Skip in the SQLite pass (the PostgreSQL pass runs it); in the PostgreSQL pass, skip without PostgreSQL
-    and Redis to run on, or under CI=true fail instead."""
-    if not backend.ON_POSTGRES:
-        pytest.skip("replicas share PostgreSQL: this runs in the PostgreSQL pass (TEST_BACKEND=postgresql)")
-    missing = [
-        name
-        for name, value in (("TEST_DATABASE_URL", backend.SERVER_URL), ("TEST_REDIS_URL", backend.REDIS_URL))
-        if not value
-    ]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not set: the two-replica test needs PostgreSQL and Redis (see .ci/services)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@asynccontextmanager
-async def claimed_redis() -> AsyncIterator[str]:
-    """The URL of a Redis database (1-15) that was empty and is now this test's alone (a claim key set with
-    NX); flushed when the test ends, so nothing of it outlives the test and no other data is touched."""
-    parts = urlsplit(backend.REDIS_URL)
-    token = uuid.uuid4().hex
-    for number in range(15, 0, -1):
-        url = urlunsplit(parts._replace(path=f"/{number}"))
-        client = aioredis.from_url(url)
-        try:
-            if await client.dbsize() == 0 and await client.set(CLAIM, token, nx=True) and await client.dbsize() == 1:
-                break
-        finally:
-            await client.aclose()
-    else:
-        raise RuntimeError("no empty Redis database (1-15) to claim for the test")
-    try:
-        yield url
-    finally:
-        client = aioredis.from_url(url)
-        try:
-            if await client.get(CLAIM) == token.encode():
-                await client.flushdb()
-        finally:
-            await client.aclose()
 
 
 def upstream() -> FakeSmsActivate:
@@ -149,3 +99,120 @@ class Replicas:
 
     def outputs(self) -> list[str]:
         return [proc.output() for proc in self.procs]
+
+
+class Shop:
+    """What the test drives and inspects: the fake Bot API, the fake upstream, the replicas, the database."""
+
+    def __init__(self, fake: FakeTelegram, sa: FakeSmsActivate, replicas: Replicas, db: Store) -> None:
+        self.fake, self.sa, self.replicas, self.db = fake, sa, replicas, db
+        self.posted: set[int] = set()  # update ids the test POSTed itself, past the fake's queue
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        async with self.db.read() as conn:
+            async with conn.execute(sql, params) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
+
+    async def orders(self) -> list[tuple[int, str, int, str, str | None]]:
+        """(id, status, price, upstream id, lease owner) of the user's orders, oldest first."""
+        sql = "SELECT id, status, price, upstream_id, lease_owner FROM orders WHERE user_id = ? ORDER BY id"
+        return await self.rows(sql, USER)  # type: ignore[return-value]
+
+    async def balance(self) -> int:
+        return int((await self.rows("SELECT balance FROM users WHERE id = ?", USER))[0][0])
+
+    async def ledger_of(self, kind: str) -> list[tuple[int, int, str]]:
+        """(order id, amount, reference) of the user's ledger rows of ``kind``."""
+        sql = "SELECT order_id, amount, reference FROM ledger WHERE user_id = ? AND kind = ? ORDER BY id"
+        return await self.rows(sql, USER, kind)  # type: ignore[return-value]
+
+    async def check_books(self) -> None:
+        async with self.db.read() as conn:
+            assert await ledger.discrepancies(conn) == []
+        assert await self.balance() >= 0
+
+    def all_delivered(self) -> bool:
+        """Every update queued so far was posted and answered 2xx (they go in order, one at a time)."""
+        done = {update for update, status in self.fake.webhook.posts if 200 <= status < 300} | self.posted
+        return self.fake.last_update_id in done
+
+    async def says(self, user_id: int, text: str, needle: str, timeout: float = 60) -> str:  # noqa: ASYNC109
+        """Write ``text``; the first new message to ``user_id`` containing ``needle``."""
+        sent = len(self.fake.messages_to(user_id))
+        self.fake.send_message(user_id, text)
+
+        def answer() -> str | None:
+            found = [m.get("text", "") for m in self.fake.messages_to(user_id)[sent:] if needle in m.get("text", "")]
+            return found[0] if found else None
+
+        return await self.fake.wait_for(answer, timeout=timeout)
+
+    async def confirm_screens(self, count: int) -> list[tuple[int, str]]:
+        """``count`` confirmation screens of WhatsApp in the US (deep links), each with a nonce of its own:
+        (message id, Confirm's callback data)."""
+        newest = max((m["message_id"] for m in self.fake.messages_to(USER)), default=0)
+        for _ in range(count):
+            self.fake.send_message(USER, "/start whatsapp-US")
+
+        def screens() -> list[tuple[int, str]] | None:
+            found = [
+                (m["message_id"], data)
+                for m in self.fake.messages_to(USER)
+                if m["message_id"] > newest and (data := confirm_data(m)) is not None
+            ]
+            return found if len(found) == count else None
+
+        return await self.fake.wait_for(screens, timeout=120)
+
+    async def confirm_at_once(self, screens: list[tuple[int, str]]) -> None:
+        """Tap Confirm on every screen, all taps POSTed through the balancer at the same moment; back once
+        every screen became a card or a refusal."""
+        await self.fake.wait_for(self.all_delivered, timeout=60)  # nothing else in the queue: no update twice
+        queries = [self.fake.press(USER, data, message_id=message_id) for message_id, data in screens]
+        updates = self.fake.take_updates()
+        assert len(updates) == len(screens)
+        statuses = await asyncio.gather(*(self.fake.post_to_webhook(u, secret=SECRET) for u in updates))
+        assert set(statuses) == {200}, statuses
+        self.posted |= {update["update_id"] for update in updates}
+        await self.fake.wait_for(lambda: set(queries) <= self.fake.answered_callbacks(), timeout=120)
+        ids = {message_id for message_id, _ in screens}
+
+        def settled() -> bool:
+            shown = [m for m in self.fake.messages_to(USER) if m["message_id"] in ids]
+            return len(shown) == len(ids) and all(confirm_data(m) is None for m in shown)
+
+        await self.fake.wait_for(settled, timeout=120)
+
+    def code_sends(self, code: str) -> int:
+        """How many messages the bot sent to the user's chat with ``code`` in them (the card's edits aside)."""
+        return sum(code in str(c.params.get("text", "")) for c in self.fake.calls_of("sendMessage"))
+
+    def deliver(self, upstream_id: str, order_id: int) -> str:
+        """The upstream receives the order's SMS; its code."""
+        code = f"73{order_id:04d}"
+        self.sa.deliver_code(upstream_id, code)
+        return code
+
+
+def confirm_data(message: dict[str, Any]) -> str | None:
+    """The callback data of the message's Confirm button, if it has one."""
+    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+        for button in row:
+            if str(button.get("callback_data", "")).startswith(ConfirmCb.__prefix__ + ":"):
+                return str(button["callback_data"])
+    return None
+
+
+def amount(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+async def wait_async(condition: Any, timeout: float) -> Any:  # noqa: ASYNC109
+    """Poll the coroutine function ``condition`` until it returns something true; that result."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (result := await condition()):
+        if loop.time() >= deadline:
+            raise AssertionError(f"{condition.__name__} not met in {timeout} s")
+        await asyncio.sleep(0.2)
+    return result

@@ -125,12 +125,15 @@ class Runner:
             await self.on_progress(self.broadcast, False)
             await asyncio.sleep(self.progress_every)
 
-    async def _wait_pause(self) -> None:
+    async def _wait_pause(self) -> bool:
+        """Wait out a 429's pause, if one runs; True when there was one to wait."""
         loop = asyncio.get_running_loop()
         delay = self._resume_at - loop.time()
+        paused = delay > 0
         while delay > 0:  # a 429 during the pause may extend it
             await asyncio.sleep(delay)
             delay = self._resume_at - loop.time()
+        return paused
 
     async def _sender(self) -> None:
         while not self.halted:
@@ -148,6 +151,9 @@ class Runner:
     async def _deliver(self, user_id: int) -> None:
         b = self.broadcast
         for _attempt in range(MAX_RETRIES):
+            # a 429 that came while this sender claimed (a slow commit) pauses its copy too, then a fresh token
+            if await self._wait_pause():
+                await self.limiter.acquire()
             try:
                 await self.bot.copy_message(
                     chat_id=user_id, from_chat_id=b.from_chat_id, message_id=b.message_id, reply_markup=self._markup

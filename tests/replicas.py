@@ -204,15 +204,17 @@ def confirm_data(message: dict[str, Any]) -> str | None:
 
 
 def amount(minor: int) -> str:
+    """Minor units as /credit takes them: 78 -> "0.78"."""
     return f"{minor // 100}.{minor % 100:02d}"
 
 
-async def wait_async(condition: Any, timeout: float) -> Any:  # noqa: ASYNC109
-    """Poll the coroutine function ``condition`` until it returns something true; that result."""
+async def wait_async(condition: Any, timeout: float, what: str = "") -> Any:  # noqa: ASYNC109
+    """Poll the coroutine function ``condition`` until it returns something true; that result. ``what`` names
+    it in the failure (a lambda has no name of its own)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not (result := await condition()):
         if loop.time() >= deadline:
-            raise AssertionError(f"{condition.__name__} not met in {timeout} s")
+            raise AssertionError(f"{what or condition.__name__} not met in {timeout} s")
         await asyncio.sleep(0.2)
     return result

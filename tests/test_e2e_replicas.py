@@ -166,7 +166,7 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
             held[index].append((order_id, upstream_id))
         return held if len(waiting) == count else None
 
-    held = await wait_async(lambda: leased(8), timeout=60)
+    held = await wait_async(lambda: leased(8), 60, "every waiting order leased to a live replica")
     assert all(held.values()), held  # each placed some (the balancer took turns), and polls what it placed
     victim = max(held, key=lambda i: len(held[i]))  # the one holding more: at least half of them
     survivor = 1 - victim
@@ -177,7 +177,7 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
     await replicas.kill(victim)
     killed_at = asyncio.get_running_loop().time()
     # what it held when it died: nothing of it moves before its leases run out (no one else writes them)
-    held = await wait_async(lambda: leased(8 - len(codes)), timeout=10)
+    held = await wait_async(lambda: leased(8 - len(codes)), 10, "the leases as the replica died")
     theirs = held[victim]
     assert len(theirs) >= 2, held
     expiring, coded = theirs[: len(theirs) // 2], theirs[len(theirs) // 2 :]  # the older ones expire first

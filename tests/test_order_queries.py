@@ -12,6 +12,12 @@ import pytest
 from storage import orders as order_rows
 from storage.db import Database
 from storage.orders import OPEN, OPEN_SQL, OrderStatus, iso
+from tests import backend
+
+pytestmark = pytest.mark.postgres
+
+#: the plan tests read SQLite's EXPLAIN QUERY PLAN; PostgreSQL has the same indexes (tests/test_pg_schema.py)
+sqlite_plan = pytest.mark.skipif(backend.ON_POSTGRES, reason="SQLite's query planner")
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -51,6 +57,7 @@ def test_the_open_condition_is_the_index_condition() -> None:
     "statuses",
     [OPEN, (OrderStatus.ACTIVE, OrderStatus.CODE_RECEIVED), (OrderStatus.PENDING, OrderStatus.UNKNOWN)],
 )
+@sqlite_plan
 async def test_open_orders_use_the_open_index(db: Database, statuses: tuple[OrderStatus, ...]) -> None:
     await seed(db)
     async with db.read() as conn:
@@ -68,6 +75,7 @@ async def test_any_statuses_still_answer(db: Database) -> None:
     assert len(found) == 50 + 2 * len(OrderStatus)
 
 
+@sqlite_plan
 async def test_due_orders_read_only_due_active_ones_through_an_index(db: Database) -> None:
     await seed(db)
     async with db.read() as conn:
@@ -79,6 +87,7 @@ async def test_due_orders_read_only_due_active_ones_through_an_index(db: Databas
     assert all(o.expires_at <= NOW for o in due)
 
 
+@sqlite_plan
 async def test_undelivered_sms_are_found_through_their_index_not_a_scan_of_every_sms(db: Database) -> None:
     await seed(db)
     async with db.transaction() as conn:

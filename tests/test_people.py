@@ -7,10 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.people import SEEN_STEP, People
 from storage import users
 from storage.db import Database
 from storage.timestamps import stored_now
+from tests import backend
+
+pytestmark = pytest.mark.postgres
+
+#: these count the statements and changed rows through SQLite's trace callback and total_changes
+traced = pytest.mark.skipif(backend.ON_POSTGRES, reason="SQLite's statement trace")
 
 
 async def statements(db: Database, call: Awaitable[Any]) -> tuple[list[str], int]:
@@ -25,6 +33,7 @@ async def statements(db: Database, call: Awaitable[Any]) -> tuple[list[str], int
         return ran, conn.total_changes - before
 
 
+@traced
 async def test_an_unchanged_user_costs_one_read_and_no_write(db: Database) -> None:
     people = People(db)
     first, changed = await statements(db, people.register(5, "five", "Five", "en"))
@@ -56,6 +65,7 @@ async def test_writing_again_clears_the_blocked_flag(db: Database) -> None:
         assert not (await users.get(conn, 5)).is_blocked  # type: ignore[union-attr]
 
 
+@traced
 async def test_last_seen_is_refreshed_once_older_than_the_step(db: Database) -> None:
     people = People(db)
     await people.register(5, "five", "Five", "en")
@@ -74,6 +84,7 @@ async def test_last_seen_is_refreshed_once_older_than_the_step(db: Database) -> 
     assert seen >= stored_now(datetime.now(UTC) - timedelta(minutes=1))
 
 
+@traced
 async def test_a_restart_reads_what_was_stored(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "people.sqlite3")
     await People(db).register(5, "five", "Five", "en")

@@ -51,6 +51,7 @@ class Outcome:
     setup: Setup
     rates: list[float] = field(default_factory=list)  # purchases per second, one per measured round
     cpu_ms: list[float] = field(default_factory=list)  # the replicas' CPU per purchase
+    shares: list[float] = field(default_factory=list)  # cores the replicas used together while Confirms ran
     warm_up: int = 0  # purchases before the measured rounds (in the database too)
     bought: int = 0
     failed: int = 0  # Confirms that placed no order, or never answered
@@ -152,6 +153,7 @@ async def buy_round(fake: WatchedTelegram, procs: list[BotProcess], ids: range, 
     if bought:
         outcome.rates.append(bought / elapsed)
         outcome.cpu_ms.append(cpu * 1000 / bought)
+        outcome.shares.append(cpu / elapsed)
 
 
 async def started(fake: WatchedTelegram, upstream: FakeSmsActivate, procs: list[BotProcess]) -> None:

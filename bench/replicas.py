@@ -14,6 +14,10 @@ after. ``python -m bench.replicas --quick`` is a small run (what the smoke test 
 
 The ideal 1 → 2 replica ratio is 2.00; every process here (both replicas, PostgreSQL, the fakes and the
 simulated users) shares one machine, so the printed ratio is what this machine gives, beside its core count.
+``replicas_core_share`` is the cores the replicas used together while the Confirms ran: well under the
+machine's cores, load from elsewhere held them back, and ``cpu_ms_per_purchase`` is the figure to trust. The
+setups run one after another (SQLite, then PostgreSQL with 1, then 2), so load that comes and goes on the
+machine meanwhile moves the ratio too.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ def purchase_figures(outcome: replica_buys.Outcome, users: int, rounds: int) -> 
         warm_up=outcome.warm_up,
         purchases_per_s=spread(outcome.rates, 1) if outcome.rates else "none",
         cpu_ms_per_purchase=spread(outcome.cpu_ms, 1) if outcome.cpu_ms else "none",
+        replicas_core_share=spread(outcome.shares, 2) if outcome.shares else "none",
         bought=outcome.bought,
         failed=outcome.failed,
         orders_in_db=outcome.orders_in_db,

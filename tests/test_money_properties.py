@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -51,11 +53,15 @@ from providers.catalog import Catalog
 from providers.errors import CancelRefused, OrderNotFound, OutOfStock, UnclearResult
 from storage import ledger, order_limits, users
 from storage import orders as q
+from storage.backends import open_store
 from storage.db import Database
 from storage.orders import OrderStatus
 from storage.purchases import Outcome as Spent
 from storage.purchases import WriteOff
-from tests.conftest import add_user, charged_order
+from tests import backend
+from tests.conftest import add_user, bot_database_url, charged_order
+
+pytestmark = pytest.mark.postgres
 
 USERS = (201, 202, 203)
 ADMIN = 1
@@ -219,6 +225,8 @@ class MoneyMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.dir = Path(tempfile.mkdtemp(prefix="money-"))
+        #: TEST_BACKEND=postgresql: one database for the run, emptied for each example; else the SQLite file
+        self.url = bot_database_url(Path("money-properties")) if backend.ON_POSTGRES else None
         self.settings = Settings(
             _env_file=None,
             bot_token="123456:TEST-TOKEN",
@@ -251,6 +259,15 @@ class MoneyMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     async def _start(self) -> None:
+        if self.url:  # TRUNCATE, not a new database per example: a CREATE DATABASE costs a second or more
+            conn = await asyncpg.connect(self.url)
+            try:
+                tables = await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'schema_version'"
+                )
+                await conn.execute(f"TRUNCATE {', '.join(r[0] for r in tables)} RESTART IDENTITY CASCADE")
+            finally:
+                await conn.close()
         await self._open()
         async with self.db.transaction() as conn:
             for user_id in USERS:
@@ -264,7 +281,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.net_admin[user_id] += SEED
 
     async def _open(self) -> None:
-        self.db = await Database.open(self.dir / "bot.sqlite3")
+        self.db = await open_store(self.dir / "bot.sqlite3", self.url)
         self._build()
 
     def _build(self) -> None:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.botproc import BotProcess
+from tests.conftest import bot_process
 from tests.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.postgres  # on either backend: bot_process gives the bot PostgreSQL on that pass
 
 ADMIN, USER = 1, 4242
 TOKEN = "123456:TEST-TOKEN"
@@ -43,7 +46,7 @@ async def start_bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[StartBo
             "USER_UPDATES_BURST": "10000",
         }
         env.update(overrides)
-        proc = BotProcess(tmp_path / "run", **env)
+        proc = bot_process(fake, tmp_path, **env)
         procs.append(proc)
         polls_before = len(fake.calls_of("getUpdates"))
         await proc.start()

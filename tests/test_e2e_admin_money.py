@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_e2e as e2e
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import ADMIN, USER, StartBot, ask_balance, buy_whatsapp_us, code_messages, last_text, tap
 
 fake = e2e.fake  # the shared fixtures: a fake Bot API and the bot process
 start_bot = e2e.start_bot
+pytestmark = pytest.mark.postgres
 
 
 async def says(fake: FakeTelegram, user_id: int, text: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_e2e as e2e
 from tests.botproc import BotProcess
 from tests.fakes.telegram import FakeTelegram
@@ -9,6 +11,7 @@ from tests.test_e2e import ADMIN, USER, StartBot, ask_balance, last_text, tap
 
 fake = e2e.fake  # the shared fixtures: a fake Bot API and the bot process
 start_bot = e2e.start_bot
+pytestmark = pytest.mark.postgres
 
 
 def receipts(fake: FakeTelegram) -> list[str]:

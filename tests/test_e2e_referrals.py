@@ -6,30 +6,38 @@ and /audit show the bonus."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import test_e2e as e2e
+from tests.conftest import open_bot_db
 from tests.fakes.telegram import FakeTelegram
 
 fake = e2e.fake
 start_bot = e2e.start_bot
 ADMIN, USER = e2e.ADMIN, e2e.USER
 INVITER = 5151
+pytestmark = pytest.mark.postgres
 
 
-def query(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{tmp_path / 'bot.sqlite3'}?mode=ro", uri=True) as conn:
-        return conn.execute(sql, params).fetchall()
+async def query(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of the bot's database (SQLite or PostgreSQL, as the test's backend gave the bot)."""
+    db = await open_bot_db(tmp_path)
+    try:
+        async with db.read() as conn:
+            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
+    finally:
+        await db.close()
 
 
-def bonuses(tmp_path: Path) -> list[tuple[int, int, str, int]]:
-    return query(tmp_path, "SELECT user_id, amount, reference, order_id FROM ledger WHERE kind = 'referral'")
+async def bonuses(tmp_path: Path) -> list[tuple[int, int, str, int]]:
+    return await query(tmp_path, "SELECT user_id, amount, reference, order_id FROM ledger WHERE kind = 'referral'")
 
 
-def referrer_of(tmp_path: Path, user_id: int) -> int | None:
-    return query(tmp_path, "SELECT referrer_id FROM users WHERE id = ?", user_id)[0][0]
+async def referrer_of(tmp_path: Path, user_id: int) -> int | None:
+    return (await query(tmp_path, "SELECT referrer_id FROM users WHERE id = ?", user_id))[0][0]
 
 
 async def answer_to(fake: FakeTelegram, user_id: int, text: str, needle: str) -> str:
@@ -69,23 +77,23 @@ async def test_a_finished_purchase_of_an_invitee_credits_the_inviter_once(
     assert f"https://t.me/{fake.bot_username}?start=r{INVITER}" in screen
     assert "0 people joined" in screen and "Earned: 0.00 USD" in screen
     await start_invited(fake, USER, INVITER)
-    assert referrer_of(tmp_path, USER) == INVITER
+    assert await referrer_of(tmp_path, USER) == INVITER
     await start_invited(fake, INVITER, USER)  # a loop: the inviter cannot become the invitee's invitee
-    assert referrer_of(tmp_path, INVITER) is None
+    assert await referrer_of(tmp_path, INVITER) is None
     await credit(fake, USER)
     card = await buy_with_code(fake)
-    assert bonuses(tmp_path) == []  # a code, but not finished yet
+    assert await bonuses(tmp_path) == []  # a code, but not finished yet
     done_message, done = fake.find_button(USER, "Done")
     await e2e.tap(fake, USER, "Done")
     await fake.wait_for(lambda: "Completed" in e2e.text_of(fake, USER, card))
-    (order_id,) = query(tmp_path, "SELECT id FROM orders WHERE user_id = ?", USER)[0]
-    assert bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
+    (order_id,) = (await query(tmp_path, "SELECT id FROM orders WHERE user_id = ?", USER))[0]
+    assert await bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
     for _ in range(2):  # the old Done again, and a few poll runs: no second bonus
         query_id = fake.press(USER, done, message_id=done_message)
         await fake.wait_for(lambda q=query_id: q in fake.answered_callbacks())
     await asyncio.sleep(2)
-    assert bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
-    assert query(tmp_path, "SELECT balance FROM users WHERE id = ?", INVITER) == [(2,)]
+    assert await bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
+    assert await query(tmp_path, "SELECT balance FROM users WHERE id = ?", INVITER) == [(2,)]
     screen = await answer_to(fake, INVITER, "/referral", "Your link")
     assert "1 person joined" in screen and "Earned: 0.02 USD from 1 purchase." in screen
     report = await answer_to(fake, ADMIN, "/audit", "Referral bonuses")
@@ -97,7 +105,7 @@ async def test_a_cancelled_purchase_earns_nothing(fake: FakeTelegram, start_bot:
     await start_bot(DEMO_SMS_DELAY_SECONDS="600")
     await answer_to(fake, INVITER, "/start", "Welcome")
     await start_invited(fake, USER, INVITER)
-    assert referrer_of(tmp_path, USER) == INVITER
+    assert await referrer_of(tmp_path, USER) == INVITER
     await credit(fake, USER)
     await e2e.buy_whatsapp_us(fake)
     await e2e.tap(fake, USER, "Confirm")
@@ -105,7 +113,7 @@ async def test_a_cancelled_purchase_earns_nothing(fake: FakeTelegram, start_bot:
     await e2e.tap(fake, USER, "Cancel")
     await fake.wait_for(lambda: e2e.has_text(fake, USER, "Cancelled, the price was refunded"))
     await asyncio.sleep(1.5)  # a few poll runs
-    assert bonuses(tmp_path) == []
+    assert await bonuses(tmp_path) == []
     screen = await answer_to(fake, INVITER, "/referral", "Your link")
     assert "1 person joined" in screen and "Earned: 0.00 USD from 0 purchases." in screen
 
@@ -113,11 +121,11 @@ async def test_a_cancelled_purchase_earns_nothing(fake: FakeTelegram, start_bot:
 async def test_a_self_referral_earns_nothing(fake: FakeTelegram, start_bot: e2e.StartBot, tmp_path: Path) -> None:
     await start_bot()
     await start_invited(fake, USER, USER)
-    assert referrer_of(tmp_path, USER) is None
+    assert await referrer_of(tmp_path, USER) is None
     await credit(fake, USER)
     card = await buy_with_code(fake)
     await e2e.tap(fake, USER, "Done")
     await fake.wait_for(lambda: "Completed" in e2e.text_of(fake, USER, card))
-    assert bonuses(tmp_path) == []
+    assert await bonuses(tmp_path) == []
     screen = await answer_to(fake, USER, "/referral", "Your link")
     assert "0 people joined" in screen and "Earned: 0.00 USD from 0 purchases." in screen

@@ -5,19 +5,19 @@ from one number is refused before anything is charged."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.botproc import BotProcess
+from tests.conftest import bot_process, open_bot_db
 from tests.fakes.serve import serve
 from tests.fakes.smscartesim import FakeSmsCartesim
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import ADMIN, TOKEN, USER, ask_balance, has_text, last_text, tap, text_of
 
 KEY = "sk_e2e_sms_reply"
+pytestmark = pytest.mark.postgres
 SENDER = "+12025550100"
 
 
@@ -28,20 +28,13 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "bot.sqlite3"
-
-
-@pytest.fixture
-async def upstream(fake: FakeTelegram, tmp_path: Path, database: Path) -> AsyncIterator[FakeSmsCartesim]:
+async def upstream(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[FakeSmsCartesim]:
     cartesim = FakeSmsCartesim(api_key=KEY)
     cartesim.rentals[("wa", "us")] = 7  # WhatsApp in the US is sold as a 7-day rental
     async with serve(cartesim, "/api/v1") as url:
-        proc = BotProcess(
-            tmp_path / "run",
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.url,
-            DATABASE_PATH=str(database),
+        proc = bot_process(
+            fake,
+            tmp_path,
             ADMIN_IDS=str(ADMIN),
             DEMO_PROVIDER="off",
             SMSCARTESIM_API_KEY=KEY,
@@ -62,17 +55,25 @@ async def upstream(fake: FakeTelegram, tmp_path: Path, database: Path) -> AsyncI
         assert KEY not in proc.output() and TOKEN not in proc.output()
 
 
-def sms_ledger(database: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute(
-            "SELECT amount, kind FROM ledger WHERE user_id = ? AND kind LIKE 'outbound_sms%' ORDER BY id", (USER,)
-        ).fetchall()
-    return [(int(amount), str(kind)) for amount, kind in rows]
+async def query(tmp_path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    """Rows of the bot's database (SQLite or PostgreSQL, as the test's backend gave the bot)."""
+    db = await open_bot_db(tmp_path)
+    try:
+        async with db.read() as conn:
+            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
+    finally:
+        await db.close()
 
 
-def kept(database: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(database) as conn:
-        return conn.execute("SELECT recipient, text, status FROM outbound_sms ORDER BY id").fetchall()
+async def sms_ledger(tmp_path: Path) -> list[tuple[int, str]]:
+    rows = await query(
+        tmp_path, "SELECT amount, kind FROM ledger WHERE user_id = ? AND kind LIKE 'outbound_sms%' ORDER BY id", USER
+    )
+    return [(int(amount), str(kind)) for amount, kind in rows]  # type: ignore[call-overload]
+
+
+async def kept(tmp_path: Path) -> list[tuple[object, ...]]:
+    return await query(tmp_path, "SELECT recipient, text, status FROM outbound_sms ORDER BY id")
 
 
 def alerts(fake: FakeTelegram) -> list[str]:
@@ -102,7 +103,7 @@ async def send_reply(fake: FakeTelegram, text: str) -> str:
 
 
 async def test_reply_by_sms_charges_once_refuses_links_refunds_and_stops_at_the_limit(
-    fake: FakeTelegram, upstream: FakeSmsCartesim, database: Path
+    fake: FakeTelegram, upstream: FakeSmsCartesim, tmp_path: Path
 ) -> None:
     fake.send_message(USER, "/start")
     await fake.wait_for(lambda: "Welcome" in last_text(fake, USER))
@@ -123,7 +124,7 @@ async def test_reply_by_sms_charges_once_refuses_links_refunds_and_stops_at_the_
     # a link: refused, nothing charged, nothing sent
     await write(fake, "see www.example.com")
     assert "Links are not allowed" in last_text(fake, USER)
-    assert sms_ledger(database) == [] and not upstream.messages
+    assert await sms_ledger(tmp_path) == [] and not upstream.messages
     fake.send_message(USER, "/cancel")
     await fake.wait_for(lambda: "No SMS was sent" in last_text(fake, USER))
 
@@ -133,12 +134,12 @@ async def test_reply_by_sms_charges_once_refuses_links_refunds_and_stops_at_the_
     assert [(m["from"], m["to"], m["text"]) for m in upstream.messages] == [
         (upstream.orders[order_id].phone, SENDER, "Yes, hello!")
     ]
-    assert sms_ledger(database) == [(-10, "outbound_sms")]
+    assert await sms_ledger(tmp_path) == [(-10, "outbound_sms")]
     preview, send = SENDS[-1]
     again = fake.press(USER, send, message_id=preview)  # the same Send tapped again: nothing more
     await fake.wait_for(lambda: again in fake.answered_callbacks())
     assert any("outdated" in a for a in alerts(fake))
-    assert len(upstream.messages) == 1 and sms_ledger(database) == [(-10, "outbound_sms")]
+    assert len(upstream.messages) == 1 and await sms_ledger(tmp_path) == [(-10, "outbound_sms")]
     assert await ask_balance(fake) == "4.44 USD"
 
     # the upstream refuses (its balance is out): refunded
@@ -146,16 +147,16 @@ async def test_reply_by_sms_charges_once_refuses_links_refunds_and_stops_at_the_
     upstream.balance = upstream.sms_price / 2
     outcome = await send_reply(fake, "Second try")
     assert "refused" in outcome and "refunded" in outcome
-    assert sms_ledger(database)[-2:] == [(-10, "outbound_sms"), (10, "outbound_sms_refund")]
+    assert (await sms_ledger(tmp_path))[-2:] == [(-10, "outbound_sms"), (10, "outbound_sms_refund")]
     assert await ask_balance(fake) == "4.44 USD"
     upstream.balance = balance
 
     # two more fill the order's three; the fourth is refused before any charge
     for text in ("Third", "Fourth"):
         assert "SMS sent" in await send_reply(fake, text)
-    charged = sms_ledger(database)
+    charged = await sms_ledger(tmp_path)
     await tap(fake, USER, "Reply by SMS")
     await fake.wait_for(lambda: any("At most 3 SMS" in a for a in alerts(fake)))
-    assert sms_ledger(database) == charged and len(upstream.messages) == 3
+    assert await sms_ledger(tmp_path) == charged and len(upstream.messages) == 3
     assert await ask_balance(fake) == "4.24 USD"
-    assert [status for _, _, status in kept(database)] == ["sent", "refused", "sent", "sent"]
+    assert [status for _, _, status in await kept(tmp_path)] == ["sent", "refused", "sent", "sent"]

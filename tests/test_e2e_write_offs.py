@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.botproc import BotProcess
+from tests.conftest import bot_process
 from tests.fakes.serve import serve
 from tests.fakes.simsmsbox import FakeSimSmsBox
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import ADMIN, TOKEN, USER, ask_balance, has_text, last_text, tap, text_of
 
 KEY = "psk_e2e_write_offs"
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -29,11 +30,9 @@ async def bot(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[FakeSimSmsBox
     box = FakeSimSmsBox(api_key=KEY)
     box.balance = box.balance * 10  # enough at the upstream for a 7-day rental
     async with serve(box) as url:
-        proc = BotProcess(
-            tmp_path / "run",
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.url,
-            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+        proc = bot_process(
+            fake,
+            tmp_path,
             ADMIN_IDS=str(ADMIN),
             DEMO_PROVIDER="off",
             SIMSMSBOX_API_KEY=KEY,

@@ -23,6 +23,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import InlineKeyboardMarkup
 from aiolimiter import AsyncLimiter
 
+from bot.orders.leases import others_run_out_before, sole_process
 from bot.runtime.metrics import BROADCAST_MESSAGES
 from storage import broadcasts as broadcast_rows
 from storage import users
@@ -39,9 +40,6 @@ MAX_RETRIES = 10
 
 Progress = Callable[[Broadcast, bool], Awaitable[None]]
 
-#: SQLite's cut-off for leases: after every one, since its one process holds all that are alive
-EVERY_LEASE = "9999-12-31T23:59:59.999999Z"
-
 
 def lease_end(seconds: float) -> str:
     """When a lease taken or renewed now ends."""
@@ -49,8 +47,8 @@ def lease_end(seconds: float) -> str:
 
 
 def expired_before(db: Store) -> str:
-    """Leases that ended before this belong to a dead (or stalled) replica."""
-    return iso(datetime.now(UTC)) if db.dialect == "postgresql" else EVERY_LEASE
+    """Leases that ended before this belong to a dead (or stalled) replica (SQLite's one process: every other)."""
+    return others_run_out_before(sole_process(db), datetime.now(UTC))
 
 
 class Runner:

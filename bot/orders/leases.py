@@ -49,6 +49,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def sole_process(db: Store) -> bool:
+    """No other process can use this database (SQLite: its file lock lets no second bot start)."""
+    return getattr(db, "dialect", "sqlite") == "sqlite"
+
+
+def others_run_out_before(sole: bool, now: datetime) -> str:
+    """The time another replica's lease (an order's, a broadcast's) is compared with to be taken: ``now``; for a
+    sole process after every one of them, since any other holder was a previous process (a crash's restart
+    does not wait its leases out)."""
+    return END_OF_TIME if sole else iso(now)
+
+
 class Leases:
     """This replica's leases on open orders, in the database ``db``, each ``seconds`` long."""
 
@@ -60,12 +72,11 @@ class Leases:
         self.length = timedelta(seconds=seconds)
         self.clock = clock
         #: no other process can use the database (SQLite unless told otherwise): other leases are a dead one's
-        self.sole = getattr(db, "dialect", "sqlite") == "sqlite" if sole is None else sole
+        self.sole = sole_process(db) if sole is None else sole
         self._claimed_at: datetime | None = None  # when this replica last claimed
 
     def _others_until(self, now: datetime) -> str:
-        """The time other replicas' leases are compared with: now, or (sole) after every one of them."""
-        return END_OF_TIME if self.sole else iso(now)
+        return others_run_out_before(self.sole, now)
 
     def fresh(self) -> dict[str, str]:
         """The lease columns of an order this replica just made active: it polls it first."""

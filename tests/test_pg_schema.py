@@ -7,6 +7,7 @@ production. This compares what each database really holds after migrating, not t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -96,3 +97,55 @@ async def test_same_indexes_on_both(tmp_path: Path, pg_url: str) -> None:
     _, pg = await postgres_schema(pg_url)
     assert "orders_open" in lite
     assert pg == lite
+
+
+@pytest.fixture
+async def empty_pg_url() -> AsyncIterator[str]:
+    """A database with nothing in it (not the migrated template), dropped afterwards."""
+    name = "t_empty_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(backend.SERVER_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield backend.url_of(name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_a_version_11_database_upgrades_step_by_step_and_keeps_its_data(
+    empty_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shop that went live on the baseline takes every later step in place, its money where it was."""
+    from storage.migrations import postgres as runner
+
+    conn = await asyncpg.connect(empty_pg_url)
+    try:
+        with monkeypatch.context() as m:  # this bot as it shipped: version 11 its newest
+            for number in [n for n in runner.POSTGRES if n > 11]:
+                m.delitem(runner.POSTGRES, number)
+            assert await runner.migrate_postgres(conn) == 11
+        assert await conn.fetchval("SELECT to_regclass('replicas')") is None
+        await conn.execute("INSERT INTO users (id, username, balance) VALUES (7, 'ann', 1500), (8, 'bob', 0)")
+        order_id = await conn.fetchval(
+            "INSERT INTO orders (user_id, request_key, status, provider, country, service, price, expires_at)"
+            " VALUES (7, 'rk-1', 'active', 'p', 'de', 'tg', 500, '2030-01-01T00:00:00.000Z') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO ledger (user_id, amount, balance_after, kind, reference, order_id) VALUES"
+            " (7, 2000, 2000, 'topup', 'ref-1', NULL), (7, -500, 1500, 'purchase', 'ref-2', $1)",
+            order_id,
+        )
+
+        assert await runner.migrate_postgres(conn) == max(POSTGRES) > 11
+
+        users = await conn.fetch("SELECT id, username, balance FROM users ORDER BY id")
+        assert [tuple(r) for r in users] == [(7, "ann", 1500), (8, "bob", 0)]
+        order = await conn.fetchrow("SELECT id, user_id, status, price, lease_owner FROM orders")
+        assert tuple(order) == (order_id, 7, "active", 500, None)
+        ledger = await conn.fetch("SELECT amount, balance_after, reference, order_id FROM ledger ORDER BY id")
+        assert [tuple(r) for r in ledger] == [(2000, 2000, "ref-1", None), (-500, 1500, "ref-2", order_id)]
+        assert await conn.fetchval("SELECT count(*) FROM replicas") == 0
+        with pytest.raises(asyncpg.RaiseError):  # the baseline's rules still hold after the steps
+            await conn.execute("DELETE FROM ledger")
+    finally:
+        await conn.close()

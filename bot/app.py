@@ -20,7 +20,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -47,7 +46,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
-from handlers.fsm_storage import BoundedMemoryStorage, redis_fsm
+from handlers.fsm_storage import fsm_parts
 from handlers.log_context import LogContextMiddleware
 from handlers.metrics import BotApiMetrics, UpdateMetrics
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
@@ -99,15 +98,6 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
-def fsm_parts(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation | None]:
-    """The Dispatcher's FSM storage and event isolation: Redis when REDIS_URL is set (a user's taps may
-    land on any replica), else the bounded memory storage and aiogram's default isolation
-    (:mod:`handlers.fsm_storage`)."""
-    if settings.redis_url is None:
-        return BoundedMemoryStorage(), None
-    return redis_fsm(settings.redis_url.get_secret_value())
-
-
 async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: list[Provider]) -> Dispatcher:
     """The Dispatcher with every service (:func:`bot.services.build_services`), middleware and router."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
@@ -120,7 +110,8 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: l
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
     # the FSM in Redis or in memory (fsm_parts); the notifier is the Telegram side's own type
-    storage, isolation = fsm_parts(settings)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
+    storage, isolation = fsm_parts(redis_url)
     in_flight = InFlight()  # outermost: shutdown waits for the whole handling of every update taken
     dp = Dispatcher(
         storage=storage, events_isolation=isolation, **services, notifier=notifications, in_flight=in_flight

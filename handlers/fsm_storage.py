@@ -18,7 +18,7 @@ from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import DefaultKeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage, MemoryStorageRecord
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
@@ -27,6 +27,14 @@ FSM_TTL = timedelta(days=1)
 #: seconds a user's update holds the Redis isolation lock at most: a replica that dies holding it frees
 #: the user after this, and no update takes longer (handlers wait on no upstream that long)
 LOCK_SECONDS = 60
+
+
+def fsm_parts(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation | None]:
+    """The Dispatcher's FSM storage and event isolation: Redis when REDIS_URL is set (a user's taps may
+    land on any replica), else the bounded memory storage and aiogram's default isolation."""
+    if redis_url is None:
+        return BoundedMemoryStorage(), None
+    return redis_fsm(redis_url)
 
 
 def redis_fsm(url: str) -> tuple[RedisStorage, RedisEventIsolation]:

@@ -22,7 +22,8 @@ from bot.app import build_bot, build_dispatcher
 from bot.settings import Settings
 from providers.guard import GuardedProvider
 from providers.smsactivate.client import SmsActivateProvider
-from storage.db import Database
+from storage.backends import Store, open_store
+from tests import backend
 from tests.conftest import add_user
 from tests.fakes.smsactivate import FakeSmsActivate
 from tests.fakes.telegram import FakeTelegram
@@ -38,7 +39,7 @@ class LiveBot:
     upstream: FakeSmsActivate
     bot: Bot
     dp: Dispatcher
-    db: Database
+    db: Store
 
     errors: list[BaseException] = field(default_factory=list)  # what escaped the dispatcher, as polling logs it
 
@@ -92,11 +93,24 @@ def live_settings(tmp_path: Path, api_url: str, **overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def live_bot(tmp_path: Path, **settings: Any) -> AsyncIterator[LiveBot]:
+    """The bot on the test's backend: its SQLite file in ``tmp_path``, or (TEST_BACKEND=postgresql) a fresh
+    PostgreSQL database of its own, dropped after."""
+    url = await backend.create_database() if backend.ON_POSTGRES else None
+    try:
+        async with _live_bot(tmp_path, url, settings) as live:
+            yield live
+    finally:
+        if url is not None:
+            await backend.drop_database(url)
+
+
+@asynccontextmanager
+async def _live_bot(tmp_path: Path, url: str | None, settings: dict[str, Any]) -> AsyncIterator[LiveBot]:
     async with FakeTelegram(token=TOKEN) as fake:
         upstream = FakeSmsActivate(api_key=KEY)
         upstream.prices = {US: {"wa": [Decimal("0.20"), 500]}}
-        config = live_settings(tmp_path, fake.url, **settings)
-        db = await Database.open(config.database_path)
+        config = live_settings(tmp_path, fake.url, database_url=url, **settings)
+        db = await open_store(config.database_path, config.postgres_url)
         bot = build_bot(config)
         provider = GuardedProvider(
             SmsActivateProvider(KEY, "https://sa.example", transport=upstream), rate=1000, failures=100, cooldown=1

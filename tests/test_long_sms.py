@@ -14,6 +14,8 @@ from tests.fakes import telegram_objects as tg
 from tests.inprocess import LiveBot, live_bot
 
 USER = 4242
+
+pytestmark = pytest.mark.postgres  # the in-process bot runs on the test's backend
 TOO_LONG = "Bad Request: message is too long"
 
 

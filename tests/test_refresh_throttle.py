@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.inprocess import LiveBot, live_bot
 
 USER = 4242
+
+pytestmark = pytest.mark.postgres  # the in-process bot runs on the test's backend
 
 
 def status_reads(live: LiveBot) -> int:

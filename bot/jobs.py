@@ -11,6 +11,7 @@ poll job) run on every replica; backups are SQLite's, of its one process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -135,16 +136,20 @@ class Jobs:
         return len(late)
 
     async def poll(self) -> None:
-        """One cycle over every open order; each change reaches the user's chat. A run that does not fit the
-        interval is logged and told to the admins, once until runs fit again."""
+        """One cycle over every open order; each change reaches the user's chat, pushed by the replica holding
+        the order's lease, which this one renews while the run goes on. A run that does not fit the interval is
+        logged and told to the admins, once until runs fit again."""
         interval = self.settings.poll_interval_seconds
         clock = asyncio.get_running_loop().time
         started = clock()
-        run = await self.tracker.poll_run(interval)
-        for order in run.changed:
-            await self.notifications.deliver(order)
-        for order in await self.tracker.undelivered():
-            await self.notifications.deliver(order)
+        leases = getattr(self.tracker, "leases", None)
+        async with leases.kept() if leases is not None else contextlib.nullcontext():
+            run = await self.tracker.poll_run(interval)
+            for order in run.changed:  # a run longer than a lease: another replica may hold it, and push it
+                if await self.tracker.ours_to_deliver(order):
+                    await self.notifications.deliver(order)
+            for order in await self.tracker.undelivered():
+                await self.notifications.deliver(order)
         POLL_SECONDS.observe(clock() - started)
         overrun = self.overruns.observe(run, clock() - started, interval)
         if overrun is not None:

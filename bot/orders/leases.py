@@ -18,12 +18,14 @@ tolerates a skew of seconds); :attr:`Leases.clock` is replaceable for tests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from storage import leases as lease_rows
@@ -74,6 +76,8 @@ class Leases:
         #: no other process can use the database (SQLite unless told otherwise): other leases are a dead one's
         self.sole = sole_process(db) if sole is None else sole
         self._claimed_at: datetime | None = None  # when this replica last claimed
+        #: real seconds between renewals while a run is :meth:`kept` going (a third of a lease)
+        self.renew_every = seconds / 3
 
     def _others_until(self, now: datetime) -> str:
         return others_run_out_before(self.sole, now)
@@ -111,6 +115,35 @@ class Leases:
                 held |= set(await lease_rows.take(conn, self.name, self._others_until(now), until, wanted))
         self._claimed_at = now
         return held
+
+    async def renew(self) -> set[int]:
+        """Beat and extend the leases this replica holds, taking and giving up none: the ids it holds."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await lease_rows.beat(conn, self.name, iso(now))
+            return set(await lease_rows.renew(conn, self.name, iso(now + self.length)))
+
+    @contextlib.asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """While a poll run (and its deliveries) goes on, renew this replica's leases every :attr:`renew_every`
+        seconds: a run slower than a lease (an upstream hanging) keeps its orders, so no other replica takes
+        one and pushes the code this run is about to push."""
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self.renew_every)
+                try:
+                    await self.renew()
+                except Exception as exc:  # the database busy or gone: the run's delivery checks the leases
+                    logger.warning("order leases not renewed during a long poll run: %s", exc)
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
 
     async def take(self, order_ids: Sequence[int]) -> set[int]:
         """Those of ``order_ids`` this replica holds now, taking the ones nobody holds: whose SMS it may deliver.

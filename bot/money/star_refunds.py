@@ -6,12 +6,20 @@ the debit (back to ``credited``). A crash, network error or 5xx in between leave
 the debit posted; ``/refund_stars`` again repeats only the API call (CHARGE_ALREADY_REFUNDED counts as
 done). A rejected payment was never credited, so its refund debits nothing: ``rejected`` ->
 ``refunding`` -> ``refunded``, back to ``rejected`` on a definite refusal.
+
+One refund of a charge runs at a time across every replica: the whole of it (the status read, the debit,
+the API call and its outcome) holds the charge's named lock (:meth:`Store.singleton`, a session advisory
+lock on PostgreSQL), so a second admin's ``/refund_stars`` never calls Telegram while the first one's call
+is open and then reverses a debit of Stars that were in fact returned. The second one waits for the lock
+and then reads what the first left; a ``refunding`` row left by a crashed replica is retried by one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -53,10 +61,45 @@ class StarRefunds:
     """The refund half of :class:`bot.money.stars.Payments`."""
 
     db: Store
-    _refunds: asyncio.Lock  # one refund at a time: no two API calls race on a charge
+    _refunds: asyncio.Lock  # one refund at a time in this process; _one_replica does it across replicas
+    #: how long a refund waits for another replica's refund of the same charge, and how often it looks
+    refund_wait: float = 60.0
+    refund_poll: float = 0.2
+
+    @asynccontextmanager
+    async def _one_replica(self, charge_id: str) -> AsyncIterator[bool]:
+        """True once this replica holds the charge's refund lock; False if another held it for refund_wait.
+
+        A try-lock polled rather than a blocking one: the lock is a session lock held on its own pooled
+        connection, and a bounded wait lets the admin hear that the other refund is still running.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.refund_wait
+        while True:
+            async with self.db.singleton(f"stars_refund:{charge_id}") as mine:
+                if mine or loop.time() >= deadline:
+                    yield mine
+                    return
+            await asyncio.sleep(self.refund_poll)
+
+    async def _busy(self, charge_id: str) -> RefundResult:
+        """Another replica's refund of this charge is still running: say so, change nothing."""
+        async with self.db.read() as conn:
+            payment = await payment_rows.get(conn, charge_id)
+            if payment is None:
+                return RefundResult(Refund.NOT_FOUND)
+            if payment.status is PaymentStatus.REFUNDED:
+                return RefundResult(Refund.ALREADY_REFUNDED, payment)
+            debited = await ledger.exists(conn, payment_rows.credit_reference(charge_id))
+        logger.warning("stars refund %s: another replica's refund of it is still running", charge_id)
+        error = "another /refund_stars of this payment is still running"
+        return RefundResult(Refund.UNCLEAR, payment, error=error, debited=debited)
 
     async def refund(self, refunder: StarRefunder, *, admin_id: int, charge_id: str) -> RefundResult:
-        async with self._refunds:
+        async with self._refunds, self._one_replica(charge_id) as mine:
+            if not mine:
+                return await self._busy(charge_id)
+            # read inside the lock: another replica's refund may have just moved this payment
             async with self.db.transaction() as conn:
                 payment = await payment_rows.get(conn, charge_id)
                 if payment is None:

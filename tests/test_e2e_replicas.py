@@ -145,10 +145,11 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
     assert sorted(amount for _, amount, _ in await shop.ledger_of("purchase")) == [-price] * 3
     await shop.check_books()
 
-    # a code arrives exactly once
-    first_id, _, _, first_upstream, _ = orders[0]
-    code = shop.deliver(first_upstream, first_id)
-    await fake.wait_for(lambda: shop.code_sends(code), timeout=60)
+    # a code arrives exactly once; every order of this batch gets one, so the orders left waiting below are
+    # the next batch alone, placed at one moment: none of them expires (ORDER_TIMEOUT_MINUTES=1) while the
+    # test still waits for all of them, however slow the machine was before
+    first = {order_id: shop.deliver(upstream_id, order_id) for order_id, _, _, upstream_id, _ in orders}
+    await fake.wait_for(lambda: all(shop.code_sends(c) for c in first.values()), timeout=60)
 
     # six more orders, then one replica dies while it holds some of the waiting ones
     await shop.says(ADMIN, f"/credit {USER} {amount(6 * price)} e2e", "Credited")
@@ -166,7 +167,7 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
             held[index].append((order_id, upstream_id))
         return held if len(waiting) == count else None
 
-    held = await wait_async(lambda: leased(8), 60, "every waiting order leased to a live replica")
+    held = await wait_async(lambda: leased(6), 60, "every waiting order leased to a live replica")
     assert all(held.values()), held  # each placed some (the balancer took turns), and polls what it placed
     victim = max(held, key=lambda i: len(held[i]))  # the one holding more: at least half of them
     survivor = 1 - victim
@@ -177,17 +178,17 @@ async def test_two_replicas_behind_a_balancer(shop: Shop) -> None:
     await replicas.kill(victim)
     killed_at = asyncio.get_running_loop().time()
     # what it held when it died: nothing of it moves before its leases run out (no one else writes them)
-    held = await wait_async(lambda: leased(8 - len(codes)), 10, "the leases as the replica died")
+    held = await wait_async(lambda: leased(6 - len(codes)), 10, "the leases as the replica died")
     theirs = held[victim]
     assert len(theirs) >= 2, held
-    expiring, coded = theirs[: len(theirs) // 2], theirs[len(theirs) // 2 :]  # the older ones expire first
+    expiring, coded = theirs[: len(theirs) // 2], theirs[len(theirs) // 2 :]  # at least 1 and 2 of them
     codes |= {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in held[survivor]}
     taken_over = {order_id: shop.deliver(upstream_id, order_id) for order_id, upstream_id in coded}
     await fake.wait_for(lambda: all(shop.code_sends(c) for c in taken_over.values()), timeout=LEASE + 60)
     took_over_in = asyncio.get_running_loop().time() - killed_at
     assert took_over_in <= LEASE + TAKEOVER_SLACK, f"the dead replica's codes came {took_over_in:.1f} s after"
     await fake.wait_for(lambda: all(shop.code_sends(c) for c in codes.values()), timeout=60)
-    codes |= taken_over | {first_id: code}
+    codes |= taken_over | first
 
     # the balancer's turn comes to the dead replica too: it refuses, and the survivor answers instead
     dead = replicas.balancer.backends[victim]

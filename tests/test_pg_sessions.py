@@ -105,3 +105,23 @@ async def test_every_session_ends_stuck_locks_in_about_a_minute(pg_url: str, mon
             assert await _shown(opened[0]) == SHOWN
     finally:
         await db.close()
+
+
+async def test_a_replica_waits_out_another_replicas_migration_past_the_lock_timeout(pg_url: str) -> None:
+    """lock_timeout is for writes behind the write lock; a second replica starting during a long migration
+    waits for it instead of failing, and its session gets its own timeout back afterwards."""
+    from storage.migrations.postgres import MIGRATION_LOCK, POSTGRES, migrate_postgres
+
+    migrating = await asyncpg.connect(pg_url)
+    waiting = await asyncpg.connect(pg_url, server_settings={"lock_timeout": "100ms"})
+    try:
+        await migrating.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        start = asyncio.create_task(migrate_postgres(waiting))
+        await asyncio.sleep(0.5)  # five of its lock timeouts
+        assert not start.done()
+        await migrating.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        assert await asyncio.wait_for(start, timeout=20) == max(POSTGRES)
+        assert await waiting.fetchval("SHOW lock_timeout") == "100ms"
+    finally:
+        await migrating.close()
+        await waiting.close()

@@ -34,6 +34,7 @@ async def version(conn: asyncpg.Connection) -> int:
 async def migrate_postgres(conn: asyncpg.Connection) -> int:
     """Bring the database to the newest version, each step in its own transaction; returns that version."""
     newest = max(POSTGRES)
+    await conn.execute("SET lock_timeout = 0")  # a replica waits out another's migration, however long
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         current = await version(conn)
@@ -53,3 +54,4 @@ async def migrate_postgres(conn: asyncpg.Connection) -> int:
         return await version(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.execute("RESET lock_timeout")

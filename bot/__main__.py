@@ -14,7 +14,6 @@ import re
 import sys
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -85,17 +84,15 @@ def check_database(database: Path) -> None:
 
 
 def secrets(settings: Settings) -> list[str]:
-    """Every secret in the settings: the bot token, each upstream's API key, the database's and Redis's
-    passwords."""
+    """Every secret in the settings: the bot token, each upstream's API key, the webhook's secret, and the
+    database's and Redis's URLs (for their passwords)."""
     found = [settings.bot_token.get_secret_value()]
     found += [key for key, _url in settings.upstream_keys().values()]
     found += [upstream.api_key.get_secret_value() for upstream in settings.smsactivate_all()]
     if settings.webhook_secret is not None:
         found.append(settings.webhook_secret.get_secret_value())
-    for url in (settings.database_url, settings.redis_url):  # their passwords (the rest says which server)
-        password = urlsplit(url.get_secret_value()).password if url is not None else None
-        if password:
-            found += [password, unquote(password)]
+    # the URLs: the filter masks their passwords (bot.runtime.logs.url_passwords), not the servers they name
+    found += [url.get_secret_value() for url in (settings.database_url, settings.redis_url) if url is not None]
     return found
 
 

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from bot.__main__ import secrets
 from bot.runtime.backups import ScheduledBackups, backup_command, restore_command
 from bot.runtime.database_check import postgres_line, shown_url
+from bot.runtime.logs import SecretFilter
 from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.telegram_contact import TelegramContact
@@ -49,8 +50,32 @@ def pg_settings(tmp_path: Path, url: str = POSTGRES_URL, **extra: object) -> Set
 def test_urls_are_shown_with_the_password_masked_and_the_passwords_are_secrets(tmp_path: Path) -> None:
     assert shown_url(POSTGRES_URL) == POSTGRES_URL.replace(PASSWORD, "***")
     assert shown_url("postgresql://shop@db:5432/shop") == "postgresql://shop@db:5432/shop"  # none to hide
-    found = secrets(pg_settings(tmp_path))
-    assert PASSWORD in found and REDIS_PASSWORD in found  # so the log filter masks them
+    assert (
+        shown_url("postgresql://shop@db/shop?sslmode=disable&password=pw")
+        == "postgresql://shop@db/shop?sslmode=disable&password=***"
+    )
+    mask = SecretFilter(secrets(pg_settings(tmp_path))).mask  # as the log and `check` mask
+    said = f"auth failed with {PASSWORD} and {REDIS_PASSWORD}"
+    assert mask(said) == "auth failed with *** and ***"  # long enough: masked anywhere, not only in a URL
+
+
+def test_short_and_query_passwords_are_masked_in_urls_and_ordinary_words_stay(tmp_path: Path) -> None:
+    """A password of two characters is masked where a URL holds it (masking "ab" everywhere would garble
+    every line), and so is one given as ``?password=`` in the DSN, which libpq and asyncpg both read."""
+    settings = Settings(
+        _env_file=None,
+        bot_token=TOKEN,
+        database_path=tmp_path / "bot.sqlite3",
+        database_url="postgresql://shop:ab@127.0.0.1:5432/shop?password=x9&sslmode=disable",
+        redis_url="redis://:r1@127.0.0.1:6379/0",
+    )  # type: ignore[call-arg]
+    mask = SecretFilter(secrets(settings)).mask
+    said = "no server at postgresql://shop:ab@127.0.0.1:5432/shop?password=x9&sslmode=disable, redis://:r1@127.0.0.1"
+    assert mask(f"{said}: a table x9y r1") == (
+        "no server at postgresql://shop:***@127.0.0.1:5432/shop?password=***&sslmode=disable, redis://:***@127.0.0.1"
+        ": a table x9y r1"
+    )
+    assert mask("postgresql://shop:ab%21@h/shop") == "postgresql://shop:ab%21@h/shop"  # another password: kept
 
 
 def test_backup_and_restore_refuse_on_postgresql_in_one_line(

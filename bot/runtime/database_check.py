@@ -3,7 +3,7 @@
 Like the rest of the check, it creates, migrates and changes nothing. An SQLite file is probed with a
 rolled-back write only when no bot holds its lock (the probe would queue behind the bot's writes), else
 only read. A PostgreSQL server is asked whether it answers and which schema version it holds; its URL is
-shown with the password masked (:func:`shown_url`), never as given.
+shown with its passwords masked (:func:`bot.runtime.logs.shown_url`), never as given.
 """
 
 from __future__ import annotations
@@ -12,25 +12,16 @@ import fcntl
 import os
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import asyncpg
 
+from bot.runtime.logs import shown_url
 from storage.database_file import DatabaseUnusable, lock_path, probe_database
 from storage.migrations import MIGRATIONS
 from storage.migrations.postgres import POSTGRES, version
 
 Line = tuple[bool, str]  # (passed, "name: detail")
-
-
-def shown_url(url: str) -> str:
-    """``url`` as it may be printed or logged: the password replaced by ``***`` (user, host, port and
-    database kept: they say which server is meant)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 async def postgres_line(url: str, seconds: float) -> Line:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from bot.runtime import log_context
 
@@ -36,6 +37,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIN_SECRET_LENGTH = 6
 
 MASK = "***"
+
+#: where a ``password=`` value in a URL's query ends
+QUERY_END = r"(?=[&#'\"\s]|$)"
 
 
 class SecretFilter(logging.Filter):
@@ -51,8 +55,12 @@ class SecretFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         replacements: dict[str, str] = {}
+        self._in_urls: list[tuple[re.Pattern[str], str]] = []
         for secret in secrets:
             secret = secret.strip()
+            if "://" in secret:  # a URL (DATABASE_URL, REDIS_URL): its passwords, not the server it names
+                self._add_url(secret, replacements)
+                continue
             if len(secret) < MIN_SECRET_LENGTH:
                 continue
             bot_id, colon, half = secret.partition(":")
@@ -66,7 +74,19 @@ class SecretFilter(logging.Filter):
         # longest first: the whole token before its secret half
         self._replacements = sorted(replacements.items(), key=lambda item: len(item[0]), reverse=True)
 
+    def _add_url(self, url: str, replacements: dict[str, str]) -> None:
+        """Mask each password of ``url`` where a URL holds it (``user:PASSWORD@``, ``password=PASSWORD``)
+        whatever its length, and anywhere once it is long enough not to be an ordinary word."""
+        for password in url_passwords(url):
+            for form in {password, quote(password, safe=""), quote(password)}:
+                self._in_urls.append((re.compile(f"(?<=:){re.escape(form)}(?=@)"), MASK))
+                self._in_urls.append((re.compile(f"(?<=password=){re.escape(form)}{QUERY_END}", re.IGNORECASE), MASK))
+                if len(form) >= MIN_SECRET_LENGTH:
+                    replacements[form] = MASK
+
     def mask(self, text: str) -> str:
+        for pattern, masked in self._in_urls:
+            text = pattern.sub(masked, text)
         for plain, masked in self._replacements:
             if plain in text:
                 text = text.replace(plain, masked)
@@ -86,6 +106,26 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.mask(record.stack_info)
         return True
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords ``url`` carries, each as written and decoded: its userinfo's, and a ``password=``
+    in its query (libpq and asyncpg read one there too)."""
+    parts = urlsplit(url)
+    written = [parts.netloc.rpartition("@")[0].partition(":")[2]] if "@" in parts.netloc else []
+    written += [value for key, value in parse_qsl(parts.query, keep_blank_values=True) if key.lower() == "password"]
+    found: list[str] = []
+    for password in written:
+        for form in (password, unquote(password)):
+            if form and form not in found:
+                found.append(form)
+    return found
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed or logged: every password replaced by ``***`` (user, host, port and
+    database kept: they say which server is meant)."""
+    return SecretFilter([url]).mask(url)
 
 
 class BriefErrors(logging.Filter):

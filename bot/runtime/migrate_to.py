@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.money.audit import Audit
 from bot.money.pricing import Pricing
+from bot.runtime.logs import SecretFilter, shown_url
 from bot.scale_settings import database_kind
 from bot.settings import Settings
 from storage import ledger
@@ -30,23 +31,6 @@ from storage.postgres import PostgresDatabase
 
 USAGE = "usage: python -m bot migrate-to postgresql://user:password@host:5432/database"
 LEDGER_TOTAL = "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger"
-
-
-def masked(url: str) -> str:
-    """``url`` with its password replaced by ``***``, fit for a terminal."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error's text with the URL's password (as written, and decoded) taken out."""
-    password = urlsplit(url).password
-    for secret in {password, unquote(password)} if password else ():
-        text = text.replace(secret, "***")
-    return text
 
 
 def migrate_to_command(settings: Settings, args: list[str]) -> int:
@@ -60,7 +44,7 @@ def migrate_to_command(settings: Settings, args: list[str]) -> int:
     except ValueError:
         kind = ""
     if kind != "postgresql" or not urlsplit(url).hostname:
-        print(f"migrate-to refused: {masked(url)} is not a PostgreSQL URL; {USAGE}", file=sys.stderr)
+        print(f"migrate-to refused: {shown_url(url)} is not a PostgreSQL URL; {USAGE}", file=sys.stderr)
         return 2
     source = settings.database_path
     if not source.is_file():
@@ -88,23 +72,27 @@ def migrate_to_command(settings: Settings, args: list[str]) -> int:
 
 
 async def _migrate(settings: Settings, url: str) -> int:
-    print(f"copying {settings.database_path} into {masked(url)}")
+    print(f"copying {settings.database_path} into {shown_url(url)}")
+    scrub = SecretFilter([url]).mask  # an error's text without the URL's passwords
     source = await Database.open(settings.database_path)  # at this bot's schema version, as a start would
     try:
         try:
             target = await PostgresDatabase.open(url, pool_size=2)
         except Exception as exc:  # unreachable, refused, a DSN it cannot read: one line, never the password
-            print(f"migrate-to failed: cannot open {masked(url)}: {_scrub(str(exc), url)}", file=sys.stderr)
+            print(
+                f"migrate-to failed: cannot open {shown_url(url)}: {scrub(str(exc))}",
+                file=sys.stderr,
+            )
             return 1
         try:
             try:
                 async with source.read() as sconn, target.transaction() as tconn:
                     copied = await copy_shop(sconn, tconn.raw)
             except CopyRefused as exc:
-                print(f"migrate-to refused: {_scrub(str(exc), url)}; nothing was written", file=sys.stderr)
+                print(f"migrate-to refused: {scrub(str(exc))}; nothing was written", file=sys.stderr)
                 return 2
             except (CopyFailed, asyncpg.PostgresError) as exc:
-                print(f"migrate-to failed: {_scrub(str(exc), url)}; nothing was written", file=sys.stderr)
+                print(f"migrate-to failed: {scrub(str(exc))}; nothing was written", file=sys.stderr)
                 return 1
             for table in copied.tables:
                 count = copied.rows[table.name]
@@ -116,9 +104,9 @@ async def _migrate(settings: Settings, url: str) -> int:
     finally:
         await source.close()
     if failures:
-        print(f"migrate-to: {failures} check(s) FAILED: do not start the bot on {masked(url)}", file=sys.stderr)
+        print(f"migrate-to: {failures} check(s) FAILED: do not start the bot on {shown_url(url)}", file=sys.stderr)
         return 1
-    print(f"done: every check passed; set DATABASE_URL={masked(url)} (with its password) and start the bot")
+    print(f"done: every check passed; set DATABASE_URL={shown_url(url)} (with its password) and start the bot")
     return 0
 
 

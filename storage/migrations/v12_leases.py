@@ -6,6 +6,8 @@
 - ``broadcasts.lease_owner`` / ``lease_until``: the same for a running broadcast, so one replica sends it
   and another resumes it if that one dies.
 - ``replicas``: each live replica's last sign of life, so each takes its share of the open orders.
+- ``orders_lease_owner``: the waiting orders one replica holds (its poll run reads only those; a claim counts,
+  takes free ones and gives up its own through it), without reading every open order.
 
 SQLite runs one process, which holds every lease; the columns cost it nothing. Times are ISO text in UTC
 (:mod:`storage.timestamps`), as everywhere.
@@ -25,6 +27,7 @@ MIGRATION_12 = """
         name TEXT PRIMARY KEY,
         seen_at TEXT NOT NULL
     );
+    CREATE INDEX orders_lease_owner ON orders(lease_owner, id) WHERE status IN ('active', 'code_received');
 """
 
 #: 12, the same in PostgreSQL
@@ -37,4 +40,5 @@ POSTGRES_12 = """
         name TEXT PRIMARY KEY,
         seen_at TEXT NOT NULL
     );
+    CREATE INDEX orders_lease_owner ON orders(lease_owner, id) WHERE status IN ('active', 'code_received');
 """

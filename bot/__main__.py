@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -125,9 +126,45 @@ def main(argv: list[str] | None = None) -> None:
     run_bot(settings)
 
 
+POLLING_TAKEN = "another bot process is long-polling with this database; use WEBHOOK_URL for several replicas"
+
+
+async def alone_if_polling(settings: Settings, bot: Coroutine[Any, Any, None]) -> None:
+    """Run ``bot``; on PostgreSQL in long-polling mode, only while this process holds the "long-polling" lock.
+
+    Telegram gives updates to one getUpdates at a time (a second poller gets 409 Conflict, and each takes
+    the other's updates away), so several replicas need WEBHOOK_URL. The lock is a session advisory lock
+    (the key ``db.singleton("long-polling")`` would take) on a connection of its own, held until the bot
+    stops: a process that dies frees it with its session. Taken, it is a StartupError (one line, exit 2).
+    """
+    url = settings.postgres_url
+    if url is None or settings.webhook_url:
+        return await bot
+    import asyncpg
+
+    from bot.runtime.logs import shown_url
+    from bot.runtime.startup import StartupError
+    from storage.postgres import lock_key
+
+    try:
+        conn = await asyncpg.connect("postgresql://" + url.split("://", 1)[1], timeout=30)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        bot.close()
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StartupError(f"DATABASE_URL cannot be used: PostgreSQL at {shown_url(url)}: {reason}") from None
+    try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key("long-polling")):
+            bot.close()
+            raise StartupError(POLLING_TAKEN)
+        await bot
+    finally:
+        await asyncio.shield(conn.close())
+
+
 def run_bot(settings: Settings) -> None:
     """Run until interrupted. On SQLite this process takes the file's lock first (a second bot on it is
-    refused); on PostgreSQL there is no file, and any number of replicas may share the server."""
+    refused); on PostgreSQL there is no file and replicas may share the server, but only one long-polls
+    (:func:`alone_if_polling`)."""
     lock = None
     if not settings.postgres_url:
         lock = take_database(settings.database_path)  # held until the process exits
@@ -137,7 +174,7 @@ def run_bot(settings: Settings) -> None:
         from bot.runtime.startup import StartupError
 
         try:
-            asyncio.run(run(settings))
+            asyncio.run(alone_if_polling(settings, run(settings)))
         except StartupError as exc:
             _fail(str(exc))
     except KeyboardInterrupt:

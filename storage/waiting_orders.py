@@ -29,13 +29,17 @@ class Waiting(NamedTuple):
     lease_until: str | None = None  # ISO: the lease holds until then
 
 
-async def waiting(conn: aiosqlite.Connection) -> list[Waiting]:
-    """Every order waiting for SMS, by id; through the index of open orders (its condition repeated)."""
+async def waiting(conn: aiosqlite.Connection, owner: str | None = None) -> list[Waiting]:
+    """Every order waiting for SMS, by id; through the index of open orders (its condition repeated). With
+    ``owner``, only those that replica holds, through the lease index (migration 12): two replicas each read
+    their half, not all of them."""
     sql = (
         "SELECT id, provider, upstream_id, created_at, lease_owner, lease_until FROM orders"
-        f" WHERE {OPEN_SQL} AND status IN ('active', 'code_received') ORDER BY id"
+        f" WHERE {OPEN_SQL} AND status IN ('active', 'code_received')"
+        + (" AND lease_owner = ?" if owner is not None else "")
+        + " ORDER BY id"
     )
-    async with conn.execute(sql) as cur:
+    async with conn.execute(sql, () if owner is None else (owner,)) as cur:
         cur.row_factory = _waiting  # type: ignore[assignment]  # rows built in aiosqlite's thread, not on the loop
         return cast(list[Waiting], list(await cur.fetchall()))
 

@@ -57,10 +57,15 @@ async def test_one_replica_leases_every_waiting_order_and_renews_only_every_thir
     assert len(await solo.run()) == 10
     assert await solo.leases.take([o.id for o in orders]) == {o.id for o in orders}  # (its to deliver)
     assert transactions == []  # a quiet run within a third of the lease writes nothing, nor does holding
+    taken = await lease_rows(db)
     clock.advance(1)
     assert len(await solo.run()) == 10
-    assert transactions == [1]  # renewed
-    assert set((await lease_rows(db)).values()) == {("solo", iso(clock() + timedelta(seconds=LEASE)))}
+    assert transactions == [1]  # renewed: the replica's beat, not a write per order
+    assert await lease_rows(db) == taken
+    async with db.read() as conn:
+        assert [tuple(r) for r in await conn.execute_fetchall("SELECT name, seen_at FROM replicas")] == [
+            ("solo", iso(clock()))
+        ]
 
 
 async def test_two_replicas_poll_each_order_once_and_split_them_evenly(

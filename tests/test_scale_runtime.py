@@ -13,7 +13,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
 
-from bot.__main__ import secrets
+from bot.__main__ import POLLING_TAKEN, secrets
 from bot.runtime.backups import ScheduledBackups, backup_command, restore_command
 from bot.runtime.database_check import postgres_line, shown_url
 from bot.runtime.logs import SecretFilter
@@ -179,24 +179,33 @@ async def test_check_reports_the_server_and_its_schema_without_the_password(
 
 
 @on_postgres
-async def test_two_processes_share_one_postgresql_database(fake: FakeTelegram, tmp_path: Path) -> None:
-    """No file lock on PostgreSQL: a second replica starts beside the first (on SQLite it is refused:
-    tests/test_single_instance.py)."""
+async def test_a_second_long_polling_process_on_one_postgresql_database_refuses(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """No file lock on PostgreSQL, but one poller: Telegram answers a second getUpdates with 409, so a second
+    long-polling process is refused in one line (several replicas use WEBHOOK_URL); once the first stops, the
+    next one starts. On SQLite the file lock refuses it: tests/test_single_instance.py."""
     first = bot_process(fake, tmp_path / "a")
     env = dict(first.env)
-    second = BotProcess(tmp_path / "b", **{k: env[k] for k in ("BOT_TOKEN", "TELEGRAM_API_URL", "DEMO_PROVIDER")})
-    second.env.update(DATABASE_URL=env["DATABASE_URL"], DATABASE_PATH=env["DATABASE_PATH"])
+    shared = {k: env[k] for k in ("BOT_TOKEN", "TELEGRAM_API_URL", "DEMO_PROVIDER", "DATABASE_URL", "DATABASE_PATH")}
+    second, third = BotProcess(tmp_path / "b", **shared), BotProcess(tmp_path / "c", **shared)
     try:
         await first.start()
         await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
+        started = len(fake.calls_of("getMe"))
         await second.start()
-        await fake.wait_for(lambda: len(fake.calls_of("getMe")) >= 2, timeout=60)
-        await asyncio.sleep(1)
+        assert second.proc is not None
+        status = await asyncio.wait_for(second.proc.wait(), 60)
+        assert status == 2 and second.output().strip().splitlines() == [POLLING_TAKEN], second.output()
+        assert len(fake.calls_of("getMe")) == started  # it never reached Telegram
         assert first.proc is not None and first.proc.returncode is None
-        assert second.proc is not None and second.proc.returncode is None, second.output()
+        assert await first.stop() == 0
+        await third.start()  # the lock went with the first process's session
+        await fake.wait_for(lambda: len(fake.calls_of("getMe")) > started, timeout=60)
+        await fake.wait_for(lambda: "bot started" in third.output(), timeout=60)
     finally:
-        for proc in (first, second):
+        for proc in (first, second, third):
             await proc.stop()
-    for proc in (first, second):
+    for proc in (first, third):
         assert "Traceback" not in proc.output(), proc.output()[-3000:]
         assert "bot started" in proc.output()

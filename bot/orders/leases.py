@@ -1,13 +1,15 @@
 """Which replica polls which open order: leases in the database (:mod:`storage.leases`), so that replicas sharing
 one PostgreSQL database poll every order exactly once between them, and deliver each SMS once.
 
-Each poll run asks :meth:`Leases.share` for the orders it polls. Every third of LEASE_SECONDS (and whenever an
-order is free: just resolved, given up by a stopping replica, or left by a dead one) the replica claims in one
-write transaction: it says it is alive (``replicas.seen_at``), renews what it holds, then takes free or run-out
-leases while it holds fewer than its share, ``ceil(waiting / live replicas)``, or gives up what it holds over it
-(a replica that just joined takes those). A replica that dies stops renewing: its leases run out after
-LEASE_SECONDS, when it stops counting as live too, and the others take its orders at their next run. One that
-stops gracefully frees its leases at once (:meth:`Leases.release`). Other runs write nothing.
+Each poll run first asks :meth:`Leases.refresh`, then reads only the orders this replica holds. A lease is good
+while its holder is alive (``replicas.seen_at`` within LEASE_SECONDS): renewing is one row, the replica's beat,
+however many orders it holds. Every third of LEASE_SECONDS (and whenever an order is free: just resolved, given up
+by a stopping replica, or left by a dead one) the replica claims: it beats, then takes free leases, or ones whose
+holder is gone, while it holds fewer than its share, ``ceil(waiting / live replicas)``, or gives up what it holds
+over it (a replica that just joined takes those), :attr:`Leases.chunk` orders per write transaction at most, so
+that purchases and refunds commit between them. A replica that dies stops beating: after LEASE_SECONDS it is not
+alive, and the others take its orders at their next run. One that stops gracefully frees its leases at once
+(:meth:`Leases.release`). Other runs write nothing.
 
 With SQLite there is one process (the file's lock lets no second one start): it is :attr:`Leases.sole`, the only
 live replica, and a lease not its own is a previous process's, taken at once by the same code (a restart after a
@@ -27,11 +29,11 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from storage import leases as lease_rows
 from storage.backends import Store
 from storage.timestamps import iso
-from storage.waiting_orders import Waiting
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class Leases:
         #: no other process can use the database (SQLite unless told otherwise): other leases are a dead one's
         self.sole = sole_process(db) if sole is None else sole
         self._claimed_at: datetime | None = None  # when this replica last claimed
+        #: the most orders one write transaction takes or gives up (100,000 in one held the write lock for seconds)
+        self.chunk = 1000
         #: real seconds between renewals while a run is :meth:`kept` going (a third of a lease)
         self.renew_every = seconds / 3
 
@@ -86,42 +90,52 @@ class Leases:
         """The lease columns of an order this replica just made active: it polls it first."""
         return {"lease_owner": self.name, "lease_until": iso(self.clock() + self.length)}
 
-    async def share(self, waiting: Sequence[Waiting]) -> list[Waiting]:
-        """The orders of ``waiting`` (as just read) this replica polls now; it claims first when that is due."""
-        now = self.clock()
-        others, mine = self._others_until(now), iso(now)
-        free = any(
-            (w.lease_until or "") < (mine if w.lease_owner == self.name else others) or w.lease_owner is None
-            for w in waiting
-        )  # an order nobody holds, another's run out (sole: any other's), or this replica's own run out
-        if free or self._claimed_at is None or now - self._claimed_at >= self.length / 3:
-            held = await self.claim(now)
-            return [w for w in waiting if w.id in held]
-        return [w for w in waiting if w.lease_owner == self.name]
+    def _live_since(self, now: datetime) -> str:
+        """The time a holder must have been seen since to be alive; a sole process counts no other holder alive."""
+        return END_OF_TIME if self.sole else iso(now - self.length)
 
-    async def claim(self, now: datetime | None = None) -> set[int]:
-        """Beat, renew, then take up to this replica's share or give up what is over it: the ids it holds."""
+    async def refresh(self) -> None:
+        """Claim, if it is due: a third of a lease since the last claim, or an order free to take (a read says)."""
+        now = self.clock()
+        if self._claimed_at is not None and now - self._claimed_at < self.length / 3:
+            async with self.db.read() as conn:
+                if not await lease_rows.loose(conn, iso(now - self.length)):
+                    return
+        await self.claim(now)
+
+    async def claim(self, now: datetime | None = None) -> int:
+        """Beat, then take up to this replica's share or give up what is over it, :attr:`chunk` orders per write
+        transaction: how many it holds."""
         now = now or self.clock()
-        until = iso(now + self.length)
+        until, since, others = iso(now + self.length), self._live_since(now), self._others_until(now)
         async with self.db.transaction() as conn:
             await lease_rows.beat(conn, self.name, iso(now))
+            await lease_rows.bury(conn, iso(now - self.length))
             live = 1 if self.sole else max(await lease_rows.live(conn, iso(now - self.length)), 1)
             share = math.ceil(await lease_rows.waiting_count(conn) / live)
-            held = set(await lease_rows.renew(conn, self.name, until))
-            if len(held) > share:
-                held -= set(await lease_rows.shed(conn, self.name, len(held) - share))
-            elif len(held) < share:
-                wanted = share - len(held)
-                held |= set(await lease_rows.take(conn, self.name, self._others_until(now), until, wanted))
+            held = await lease_rows.held_count(conn, self.name)
+            moved = await self._move(conn, held, share, others, since, until)
+        held += moved
+        while abs(moved) == self.chunk and held != share:  # more to move: in the next transaction
+            async with self.db.transaction() as conn:
+                moved = await self._move(conn, held, share, others, since, until)
+            held += moved
         self._claimed_at = now
         return held
 
-    async def renew(self) -> set[int]:
-        """Beat and extend the leases this replica holds, taking and giving up none: the ids it holds."""
-        now = self.clock()
+    async def _move(self, conn: Any, held: int, share: int, others: str, since: str, until: str) -> int:
+        """One chunk towards ``share``: plus the orders taken, minus those given up."""
+        if held > share:
+            return -len(await lease_rows.shed(conn, self.name, min(held - share, self.chunk)))
+        if held < share:
+            wanted = min(share - held, self.chunk)
+            return len(await lease_rows.take(conn, self.name, others, since, until, wanted))
+        return 0
+
+    async def renew(self) -> None:
+        """Beat: every lease this replica holds stays good (one row written, however many it holds)."""
         async with self.db.transaction() as conn:
-            await lease_rows.beat(conn, self.name, iso(now))
-            return set(await lease_rows.renew(conn, self.name, iso(now + self.length)))
+            await lease_rows.beat(conn, self.name, iso(self.clock()))
 
     @contextlib.asynccontextmanager
     async def kept(self) -> AsyncIterator[None]:
@@ -150,22 +164,27 @@ class Leases:
         Ones another replica holds are left to it; read first, so holding or saying no writes nothing."""
         now = self.clock()
         async with self.db.read() as conn:
-            holders = await lease_rows.holders(conn, order_ids, iso(now))
+            holders = await lease_rows.holders(conn, order_ids, iso(now), self._live_since(now))
         ours = {oid for oid, holder in holders.items() if holder == self.name}
         wanted = [oid for oid in order_ids if oid not in ours and (self.sole or oid not in holders)]
         if wanted:
             async with self.db.transaction() as conn:
                 until = iso(now + self.length)
-                ours |= set(await lease_rows.take_these(conn, self.name, wanted, self._others_until(now), until))
+                others, since = self._others_until(now), self._live_since(now)
+                ours |= set(await lease_rows.take_these(conn, self.name, wanted, others, since, until))
         return ours
 
     async def release(self) -> int:
         """Free every lease of this replica and leave the live ones (a graceful stop): others take its orders at
         their next run instead of a lease period later. How many were freed."""
         now = self.clock()
-        async with self.db.transaction() as conn:
-            freed = await lease_rows.release(conn, self.name)
-            await lease_rows.forget(conn, self.name, iso(now - FORGET_AFTER))
+        freed, moved = 0, self.chunk
+        while moved == self.chunk:  # a chunk per transaction, as a claim gives up; the last one leaves the live
+            async with self.db.transaction() as conn:
+                moved = await lease_rows.release(conn, self.name, self.chunk)
+                if moved < self.chunk:
+                    await lease_rows.forget(conn, self.name, iso(now - FORGET_AFTER))
+            freed += moved
         self._claimed_at = None
         if freed:
             logger.info("released %d order leases for the other replicas", freed)

@@ -86,10 +86,10 @@ class Polling:
     async def poll_run(self, interval: float) -> PollRun:
         """Ask the upstreams about every order waiting for SMS, as one run of a job every ``interval`` seconds;
         each order read as a few columns (:mod:`storage.waiting_orders`), whole only when the run acts on it."""
-        async with self.db.read() as conn:
-            waiting = await waiting_orders.waiting(conn)
         if self.leases is not None:
-            waiting = await self.leases.share(waiting)  # the other replicas poll the rest
+            await self.leases.refresh()  # claims when due; the other replicas poll the rest
+        async with self.db.read() as conn:
+            waiting = await waiting_orders.waiting(conn, None if self.leases is None else self.leases.name)
         open_ids = {w.id for w in waiting}
         for closed in [oid for oid in self._asked if oid not in open_ids]:  # forgotten (cheaper than a new dict)
             del self._asked[closed]

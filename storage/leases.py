@@ -132,3 +132,19 @@ async def release(conn: aiosqlite.Connection, replica: str, limit: int) -> int:
     keep its name: with its row gone (:func:`forget`) and their takeover time long past, they are anyone's."""
     return len(await shed(conn, replica, limit))
 
+
+#: the lease is good: its takeover time not passed (``?``: now) or its holder alive (seen since ``?``); a live
+#: holder's leases are kept by its beat, not by rewriting ``lease_until``
+RUNNING = f"(lease_until >= ? OR lease_owner IN {LIVE})"
+
+
+async def held_elsewhere(
+    conn: aiosqlite.Connection, order_ids: Sequence[int], replica: str, now: str, since: str
+) -> set[int]:
+    """Those of ``order_ids`` another replica than ``replica`` holds with a good lease (:data:`RUNNING` at ``now``,
+    alive since ``since``): a read."""
+    if not order_ids:
+        return set()
+    marks = ", ".join("?" for _ in order_ids)
+    sql = f"SELECT id FROM orders WHERE id IN ({marks}) AND lease_owner <> ? AND {RUNNING}"
+    return set(await fetch_column(conn, sql, (*order_ids, replica, now, since)))

@@ -115,10 +115,14 @@ class Tracker(UnclearOrders):
             return True
         async with self.db.read() as conn:
             unsettled = await renewals.open_of_order(conn, order.id)
-        for reference in unsettled:
-            await self.actions.resolve_renewal(reference, now)
         if not unsettled:
             return False
+        if self.leases is not None and not self.leases.sole:  # another replica may be buying one: past grace only
+            async with self.db.read() as conn:
+                past_grace = set(await renewals.stale(conn, order_rows.iso(now - self.pending_grace)))
+            unsettled = [reference for reference in unsettled if reference in past_grace]
+        for reference in unsettled:
+            await self.actions.resolve_renewal(reference, now)
         async with self.db.read() as conn:
             return bool(await renewals.open_of_order(conn, order.id))
 

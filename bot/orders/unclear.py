@@ -7,6 +7,7 @@ its possible purchase written off. Renewals left open the same way are settled h
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.orders import settlement
@@ -26,13 +27,16 @@ class UnclearOrders(Polling):
         """Orders left unknown, or pending past a crash: looked up where the upstream allows, else
         refunded (status failed) and their possible purchase written off. Returns both kinds.
 
-        An order this process is still buying is left alone, whatever its age."""
+        An order this process is still buying is left alone, whatever its age; so is one another live replica
+        holds, which may be buying it, until its lease runs out."""
         now = now or datetime.now(UTC)
         refunded: list[Order] = []
-        for order in await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN):
+        unclear = await self._open(OrderStatus.PENDING, OrderStatus.UNKNOWN)
+        elsewhere = await self._held_elsewhere([o.id for o in unclear])
+        for order in unclear:
             age = now - order_rows.parse_iso(order.created_at)
-            if self.orders.inflight.busy(order.id):
-                continue  # this process is still buying it
+            if self.orders.inflight.busy(order.id) or order.id in elsewhere:
+                continue  # this process, or another replica, may still be buying it
             if order.status is OrderStatus.PENDING and age < self.pending_grace:
                 continue
             try:
@@ -56,10 +60,14 @@ class UnclearOrders(Polling):
                 refunded.append(failed)
         async with self.db.read() as conn:
             stale = await renewals.stale(conn, order_rows.iso(now - self.pending_grace))
-        for reference in stale:
+        for reference in stale:  # past their grace: resolved whoever holds their order, as on one process
             if not self.orders.inflight.renewal_busy(reference):
                 await self.actions.resolve_renewal(reference, now)
         return refunded
+
+    async def _held_elsewhere(self, order_ids: Sequence[int]) -> set[int]:
+        """Orders another live replica holds (:meth:`bot.orders.leases.Leases.held_elsewhere`)."""
+        return set() if self.leases is None else await self.leases.held_elsewhere(order_ids)
 
     async def _lookup(self, order: Order) -> Order | bool | None:
         """The order made active from the upstream's record; None if it has none; False if it could not say."""

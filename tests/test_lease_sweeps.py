@@ -1,6 +1,7 @@
 """The unclear sweep beside other replicas (issue 15): an order another live replica holds may still be in that
 replica's purchase (its in-flight mark is that process's own), so this replica's sweep leaves it alone until the
-lease runs out; then it is resolved as on one process. The replicas and their clock: :mod:`tests.lease_world`.
+lease runs out; then it is resolved as on one process. A renewal may be bought on any replica: at expiry an open
+one is settled only past its grace. The replicas and their clock: :mod:`tests.lease_world`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.settings import Settings
+from providers.base import Status, UpstreamState
 from storage import orders as order_rows
+from storage import renewals
 from storage.backends import Store
 from storage.orders import Order, OrderStatus
 from tests.conftest import add_user, charged_order
-from tests.lease_world import LEASE, Clock, World, clock, other_db, replica, world
+from tests.lease_world import LEASE, Clock, World, clock, make_orders, other_db, replica, world
 from tests.test_bulk_polling import Lister
 
 __all__ = ["clock", "other_db", "world"]  # fixtures
@@ -64,3 +67,22 @@ async def test_an_unknown_order_this_replica_holds_is_resolved_by_its_sweep(
     assert await a.leases.take([order.id]) == {order.id}
     resolved = await a.tracker.resolve_unclear(datetime.now(UTC) + timedelta(hours=1))
     assert [(o.id, o.status) for o in resolved] == [(order.id, OrderStatus.FAILED)]
+
+
+async def test_with_other_replicas_an_expiring_orders_fresh_renewal_is_left_until_its_grace(
+    db: Store, clock: Clock, world: World, settings: Settings
+) -> None:
+    (order,) = await make_orders(db, world, 1)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    async with db.transaction() as conn:  # its time ran out while a renewal is being bought (on any replica)
+        await order_rows.update(conn, order.id, expect=(OrderStatus.ACTIVE,), expires_at=past)
+        assert await renewals.add(conn, order.id, "renew-1", 30, PRICE)
+    world[0][order.upstream_id or ""] = Status(UpstreamState.WAITING, expires_at=past)  # not extended yet
+    a = replica(db, "a", clock, world, settings)
+    assert await a.tracker.expire_due() == []  # not expired, the renewal not refunded: it may still succeed
+    async with db.read() as conn:
+        assert (await renewals.get(conn, "renew-1")).status == "pending"  # type: ignore[union-attr]
+    expired = await a.tracker.expire_due(datetime.now(UTC) + timedelta(minutes=3))  # past the grace: settled
+    assert [o.id for o in expired] == [order.id]
+    async with db.read() as conn:
+        assert (await renewals.get(conn, "renew-1")).status != "pending"  # type: ignore[union-attr]

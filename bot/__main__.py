@@ -135,7 +135,8 @@ async def alone_if_polling(settings: Settings, bot: Coroutine[Any, Any, None]) -
     Telegram gives updates to one getUpdates at a time (a second poller gets 409 Conflict, and each takes
     the other's updates away), so several replicas need WEBHOOK_URL. The lock is a session advisory lock
     (the key ``db.singleton("long-polling")`` would take) on a connection of its own, held until the bot
-    stops: a process that dies frees it with its session. Taken, it is a StartupError (one line, exit 2).
+    stops: a process that dies frees it with its session (its host gone: within about a minute, the
+    keep-alives of :data:`storage.postgres.SERVER_SETTINGS`). Taken, it is a StartupError (one line, exit 2).
     """
     url = settings.postgres_url
     if url is None or settings.webhook_url:
@@ -144,10 +145,10 @@ async def alone_if_polling(settings: Settings, bot: Coroutine[Any, Any, None]) -
 
     from bot.runtime.logs import shown_url
     from bot.runtime.startup import StartupError
-    from storage.postgres import lock_key
+    from storage.postgres import SERVER_SETTINGS, dsn_of, lock_key
 
     try:
-        conn = await asyncpg.connect("postgresql://" + url.split("://", 1)[1], timeout=30)
+        conn = await asyncpg.connect(dsn_of(url), timeout=30, server_settings=SERVER_SETTINGS)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         bot.close()
         reason = " ".join(str(exc).split()) or type(exc).__name__

@@ -20,6 +20,7 @@ from bot.runtime.logs import shown_url
 from storage.database_file import DatabaseUnusable, lock_path, probe_database
 from storage.migrations import MIGRATIONS
 from storage.migrations.postgres import POSTGRES, version
+from storage.postgres import dsn_of
 
 Line = tuple[bool, str]  # (passed, "name: detail")
 
@@ -28,7 +29,7 @@ async def postgres_line(url: str, seconds: float) -> Line:
     """Does the PostgreSQL server answer, and is its schema one this bot can run? Read only."""
     where = f"PostgreSQL at {shown_url(url)}"
     try:
-        conn = await asyncpg.connect("postgresql://" + url.split("://", 1)[1], timeout=seconds)
+        conn = await asyncpg.connect(dsn_of(url), timeout=seconds)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return False, f"database: {where} cannot be reached: {exc or type(exc).__name__}"
     try:

@@ -7,12 +7,13 @@ once, balance == ledger sum) and no order stuck in pending/unknown.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from storage.backends import Store
+from tests.conftest import open_bot_db
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import (
     USER,
@@ -27,17 +28,23 @@ from tests.test_e2e import (
 )
 
 __all__ = ["fake", "start_bot"]  # fixtures used below
+pytestmark = pytest.mark.postgres  # a crashed replica's money must come out right on either backend
 
 FAST = {"PENDING_GRACE_SECONDS": "1", "POLL_INTERVAL_SECONDS": "0.5"}
 
 
-def ledger_state(db_path: Path) -> tuple[int, int, list[tuple[int, str, int]], dict[str, int]]:
-    with sqlite3.connect(db_path) as conn:
-        balance = conn.execute("SELECT balance FROM users WHERE id = ?", (USER,)).fetchone()[0]
-        total = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", (USER,)).fetchone()[0]
-        orders = conn.execute("SELECT id, status, price FROM orders WHERE user_id = ?", (USER,)).fetchall()
-        refs = dict(conn.execute("SELECT reference, COUNT(*) FROM ledger GROUP BY reference").fetchall())
-    return balance, total, orders, refs
+async def ledger_state(db: Store) -> tuple[int, int, list[tuple[int, str, int]], dict[str, int]]:
+    """The user's balance and ledger sum, their orders, and how often each ledger reference occurs."""
+
+    async def rows(sql: str, *params: object) -> list[tuple[object, ...]]:
+        async with db.read() as conn:
+            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
+
+    (balance,) = (await rows("SELECT balance FROM users WHERE id = ?", USER))[0]
+    (total,) = (await rows("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", USER))[0]
+    orders = await rows("SELECT id, status, price FROM orders WHERE user_id = ?", USER)
+    refs = dict(await rows("SELECT reference, COUNT(*) FROM ledger GROUP BY reference"))
+    return balance, total, orders, refs  # type: ignore[return-value]
 
 
 def press(fake: FakeTelegram, label: str) -> None:
@@ -61,13 +68,20 @@ async def crash_and_restart(
     await start_bot(DEMO_SMS_DELAY_SECONDS=delay, **FAST)
 
 
-async def settled(fake: FakeTelegram, db_path: Path, statuses: set[str]) -> tuple[int, list[tuple[int, str, int]]]:
-    def done() -> bool:
-        _, _, orders, _ = ledger_state(db_path)
-        return bool(orders) and all(status in statuses for _, status, _ in orders)
-
-    await fake.wait_for(done, timeout=25)
-    balance, total, orders, refs = ledger_state(db_path)
+async def settled(tmp_path: Path, statuses: set[str]) -> tuple[int, list[tuple[int, str, int]]]:
+    """Once every order of the user is in ``statuses``: the money checks, then (balance, orders)."""
+    db = await open_bot_db(tmp_path)  # the restarted bot's database, SQLite or PostgreSQL
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 25
+        while True:
+            balance, total, orders, refs = await ledger_state(db)
+            if orders and all(status in statuses for _, status, _ in orders):
+                break
+            assert loop.time() < deadline, f"orders not settled in {sorted(statuses)}: {orders}"
+            await asyncio.sleep(0.1)
+    finally:
+        await db.close()
     assert balance == total >= 0
     for order_id, status, _ in orders:
         assert refs.get(f"order:{order_id}:charge") == 1
@@ -83,7 +97,7 @@ async def test_crash_before_the_order_is_active_refunds(
         press(fake, "Confirm")
 
     await crash_and_restart(fake, start_bot, point, "2", confirm)
-    balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"failed"})
+    balance, orders = await settled(tmp_path, {"failed"})
     assert balance == 500 and len(orders) == 1
     await fake.wait_for(lambda: has_text(fake, USER, "Could not get a number, the price was refunded"))
 
@@ -93,7 +107,7 @@ async def test_crash_after_the_number_is_issued_still_delivers_once(
     fake: FakeTelegram, start_bot: StartBot, tmp_path: Path, point: str
 ) -> None:
     await crash_and_restart(fake, start_bot, point, "2", lambda: tap(fake, USER, "Confirm"))
-    balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"code_received"})
+    balance, orders = await settled(tmp_path, {"code_received"})
     await fake.wait_for(lambda: code_messages(fake), timeout=20)
     await asyncio.sleep(1.5)  # a few more poll cycles: still exactly one code message
     assert len(code_messages(fake)) == 1
@@ -110,5 +124,5 @@ async def test_crash_during_cancel_refunds_exactly_once(
         press(fake, "Cancel")
 
     await crash_and_restart(fake, start_bot, point, "600", confirm_then_cancel)
-    balance, orders = await settled(fake, tmp_path / "bot.sqlite3", {"cancelled"})
+    balance, orders = await settled(tmp_path, {"cancelled"})
     assert balance == 500 and len(orders) == 1

@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from tests import backend
 from tests.botproc import BotProcess
+from tests.conftest import bot_database_url, open_bot_db
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import (
     ADMIN,
@@ -30,6 +31,7 @@ from tests.test_e2e import (
 
 SECRET = "e2e-Webhook_secret-0123456789"
 StartBot = Callable[..., Awaitable[BotProcess]]
+pytestmark = pytest.mark.postgres  # a replica behind a webhook runs on PostgreSQL
 
 
 def free_port() -> int:
@@ -39,7 +41,8 @@ def free_port() -> int:
 
 
 def base_env(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
-    return {
+    """The bot's environment, on the test's backend (DATABASE_URL on the PostgreSQL pass)."""
+    env = {
         "BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": fake.url,
         "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
@@ -51,6 +54,9 @@ def base_env(fake: FakeTelegram, tmp_path: Path) -> dict[str, str]:
         "USER_UPDATES_PER_SECOND": "1000",  # scripted users tap at machine speed
         "USER_UPDATES_BURST": "10000",
     }
+    if backend.ON_POSTGRES:
+        env["DATABASE_URL"] = bot_database_url(tmp_path)
+    return env
 
 
 @pytest.fixture
@@ -97,9 +103,19 @@ async def test_buy_over_the_webhook(fake: FakeTelegram, webhook_bot: BotProcess,
     await fake.wait_for(lambda: "Code received" in text_of(fake, USER, card_id), timeout=30)
     assert await ask_balance(fake) == "4.41 USD"
 
-    with sqlite3.connect(f"file:{tmp_path / 'bot.sqlite3'}?mode=ro", uri=True) as conn:
-        orders = conn.execute("SELECT id, status FROM orders WHERE user_id = ?", (USER,)).fetchall()
-        charges = conn.execute("SELECT amount, order_id FROM ledger WHERE kind = 'purchase'").fetchall()
+    db = await open_bot_db(tmp_path)
+    try:
+        async with db.read() as conn:
+            orders = [
+                tuple(r)
+                for r in await conn.execute_fetchall("SELECT id, status FROM orders WHERE user_id = ?", (USER,))
+            ]
+            charges = [
+                tuple(r)
+                for r in await conn.execute_fetchall("SELECT amount, order_id FROM ledger WHERE kind = 'purchase'")
+            ]
+    finally:
+        await db.close()
     assert len(orders) == 1 and orders[0][1] in ("code_received", "completed")
     assert charges == [(-59, orders[0][0])]
     assert not fake.calls_of("getUpdates")  # every update came over the webhook

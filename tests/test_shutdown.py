@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.botproc import BotProcess
+from tests.conftest import bot_process, open_bot_db
 from tests.fakes.serve import serve
 from tests.fakes.simsmsbox import FakeSimSmsBox
 from tests.fakes.telegram import FakeTelegram
@@ -27,6 +27,7 @@ GRACE = 30  # seconds: far more than the slow sale needs, so only a bot that wai
 SALE_SECONDS = 4.0
 
 StartBot = Callable[..., Awaitable[BotProcess]]
+pytestmark = pytest.mark.postgres  # a replica's drain must leave its purchase whole on PostgreSQL too
 
 
 class SlowSales(FakeSimSmsBox):
@@ -80,7 +81,7 @@ async def start_bot(fake: FakeTelegram, upstream: tuple[SlowSales, str], tmp_pat
         if mode == "webhook":
             port = free_port()
             env.update(WEBHOOK_URL=f"http://127.0.0.1:{port}/hook", WEB_PORT=str(port), WEBHOOK_SECRET=SECRET)
-        proc = BotProcess(tmp_path / "run", **env)
+        proc = bot_process(fake, tmp_path, **env)  # on the test's backend
         procs.append(proc)
         await proc.start()
         if mode == "webhook":
@@ -107,9 +108,14 @@ async def sigterm(proc: BotProcess) -> float:
     return loop.time() - started
 
 
-def query(tmp_path: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{tmp_path / 'bot.sqlite3'}?mode=ro", uri=True) as conn:
-        return conn.execute(sql, args).fetchall()
+async def query(tmp_path: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of the bot's database, SQLite or PostgreSQL as the test's backend gave it."""
+    db = await open_bot_db(tmp_path)
+    try:
+        async with db.read() as conn:
+            return [tuple(row) for row in await conn.execute_fetchall(sql, args)]
+    finally:
+        await db.close()
 
 
 async def to_confirm(fake: FakeTelegram) -> None:
@@ -149,9 +155,11 @@ async def test_a_purchase_under_way_finishes_before_the_exit(
     assert "Waiting for the SMS" in card.get("text", ""), card
     assert not any("Your balance" in m.get("text", "") for m in fake.messages_to(USER)[sent:])
     assert late_update in [u["update_id"] for u in fake.take_updates()]  # left with Telegram for the next start
-    (order,) = query(tmp_path, "SELECT id, status FROM orders WHERE user_id = ?", USER)
+    (order,) = await query(tmp_path, "SELECT id, status FROM orders WHERE user_id = ?", USER)
     assert order[1] == "active"
-    assert query(tmp_path, "SELECT amount FROM ledger WHERE kind = 'purchase' AND order_id = ?", order[0]) == [(-195,)]
+    assert await query(tmp_path, "SELECT amount FROM ledger WHERE kind = 'purchase' AND order_id = ?", order[0]) == [
+        (-195,)
+    ]
     assert "waiting up to" in proc.output() and "cut off" not in proc.output()
     if mode == "webhook":  # offered, and refused while the purchase finished
         assert any(status == 503 for update, status in fake.webhook.posts if update == late_update)
@@ -178,16 +186,19 @@ async def test_a_purchase_cut_off_by_the_grace_period_is_settled_at_the_next_sta
     await fake.wait_for(lambda: box.sales_begun == 1, timeout=30)
     assert await sigterm(proc) < 6  # the grace period, not the sale
     assert "1 updates were still being handled after the grace period: cut off" in proc.output()
-    (order,) = query(tmp_path, "SELECT id, status FROM orders WHERE user_id = ?", USER)
+    (order,) = await query(tmp_path, "SELECT id, status FROM orders WHERE user_id = ?", USER)
     assert order[1] == "pending"  # charged, the sale's outcome unknown to the bot
 
     box.sale_delay = 0.0
     await start_bot("polling", PENDING_GRACE_SECONDS="1")
 
-    def settled() -> str | None:
-        (status,) = query(tmp_path, "SELECT status FROM orders WHERE id = ?", order[0])[0]
-        return None if status in ("pending", "unknown") else str(status)
-
-    status = await fake.wait_for(settled, timeout=60)
-    net = query(tmp_path, "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE order_id = ?", order[0])[0][0]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:  # the restarted bot settles it (the order's status as it polls the upstream)
+        ((status,),) = await query(tmp_path, "SELECT status FROM orders WHERE id = ?", order[0])
+        if status not in ("pending", "unknown"):
+            break
+        assert loop.time() < deadline, f"order still {status} 60 s after the restart"
+        await asyncio.sleep(0.2)
+    ((net,),) = await query(tmp_path, "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE order_id = ?", order[0])
     assert (status, net) in (("active", -195), ("failed", 0)), (status, net)

@@ -3,10 +3,14 @@ change nothing, and the user's balance, card and everyone's /audit keep working.
 
 from __future__ import annotations
 
+import pytest
+
 from tests import test_e2e as e2e
 from tests.fakes.telegram import FakeTelegram
 from tests.test_e2e import ADMIN, USER, StartBot, ask_balance, last_text, tap, topped_up_user
 from tests.test_e2e_admin_money import says
+
+pytestmark = pytest.mark.postgres  # money bounds are the schema's and the services' on both backends
 
 fake = e2e.fake  # the shared fixtures: a fake Bot API and the bot process
 start_bot = e2e.start_bot

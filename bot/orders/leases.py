@@ -118,6 +118,7 @@ class Leases:
         held += moved
         while abs(moved) == self.chunk and held != share:  # more to move: in the next transaction
             async with self.db.transaction() as conn:
+                await lease_rows.beat(conn, self.name, iso(self.clock()))  # a long claim: not taken for dead
                 moved = await self._move(conn, held, share, others, since, until)
             held += moved
         self._claimed_at = now
@@ -173,15 +174,6 @@ class Leases:
                 others, since = self._others_until(now), self._live_since(now)
                 ours |= set(await lease_rows.take_these(conn, self.name, wanted, others, since, until))
         return ours
-
-    async def held_elsewhere(self, order_ids: Sequence[int]) -> set[int]:
-        """Those of ``order_ids`` another live replica holds, its lease running: the sweeps leave them to it for
-        now, since it may still be buying them (or a renewal of them). A read; none for a sole process."""
-        if self.sole or not order_ids:
-            return set()
-        now = self.clock()
-        async with self.db.read() as conn:
-            return await lease_rows.held_elsewhere(conn, order_ids, self.name, iso(now), iso(now - self.length))
 
     async def release(self) -> int:
         """Free every lease of this replica and leave the live ones (a graceful stop): others take its orders at

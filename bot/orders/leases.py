@@ -175,6 +175,15 @@ class Leases:
                 ours |= set(await lease_rows.take_these(conn, self.name, wanted, others, since, until))
         return ours
 
+    async def held_elsewhere(self, order_ids: Sequence[int]) -> set[int]:
+        """Those of ``order_ids`` another live replica holds, its lease running: the sweeps leave them to it for
+        now, since it may still be buying them (or a renewal of them). A read; none for a sole process."""
+        if self.sole or not order_ids:
+            return set()
+        now = self.clock()
+        async with self.db.read() as conn:
+            return await lease_rows.held_elsewhere(conn, order_ids, self.name, iso(now), iso(now - self.length))
+
     async def release(self) -> int:
         """Free every lease of this replica and leave the live ones (a graceful stop): others take its orders at
         their next run instead of a lease period later. How many were freed."""

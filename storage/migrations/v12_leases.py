@@ -1,8 +1,9 @@
 """Migration 12: leases, so that several replicas sharing one PostgreSQL database split the work.
 
-- ``orders.lease_owner`` / ``lease_until``: the replica that polls an open order, until when. A replica
-  renews its leases every poll run; one that dies stops renewing, and after ``LEASE_SECONDS`` the others
-  take its orders.
+- ``orders.lease_owner`` / ``lease_until``: the replica that polls an open order, and the time it took it
+  plus one lease period. The lease holds while its owner beats its ``replicas`` row (one write per
+  replica, not one per order); once the owner has not been seen for ``LEASE_SECONDS``, and ``lease_until``
+  has passed, the others take its orders.
 - ``broadcasts.lease_owner`` / ``lease_until``: the same for a running broadcast, so one replica sends it
   and another resumes it if that one dies.
 - ``replicas``: each live replica's last sign of life, so each takes its share of the open orders.

@@ -31,15 +31,5 @@ MIGRATION_12 = """
     CREATE INDEX orders_lease_owner ON orders(lease_owner, id) WHERE status IN ('active', 'code_received');
 """
 
-#: 12, the same in PostgreSQL
-POSTGRES_12 = """
-    ALTER TABLE orders ADD COLUMN lease_owner TEXT;
-    ALTER TABLE orders ADD COLUMN lease_until TEXT;
-    ALTER TABLE broadcasts ADD COLUMN lease_owner TEXT;
-    ALTER TABLE broadcasts ADD COLUMN lease_until TEXT;
-    CREATE TABLE replicas (
-        name TEXT PRIMARY KEY,
-        seen_at TEXT NOT NULL
-    );
-    CREATE INDEX orders_lease_owner ON orders(lease_owner, id) WHERE status IN ('active', 'code_received');
-"""
+#: 12 in PostgreSQL: the same statements, valid in both dialects (a later migration may need two texts)
+POSTGRES_12 = MIGRATION_12

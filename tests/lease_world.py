@@ -140,6 +140,19 @@ async def make_orders(db: Store, world: World, n: int) -> list[Order]:
     return await waiting_orders(db, upstream, n)
 
 
+async def two_replicas(
+    db: Store, other_db: Store, clock: Clock, world: World, settings: Settings
+) -> tuple[list[Order], Replica, Replica, set[str]]:
+    """Ten waiting orders, and replicas a and b that have each run twice a third of a lease apart: by the
+    second run each saw the other's heartbeat, so the orders are split. Also the ids b asked about then."""
+    orders = await make_orders(db, world, 10)
+    a, b = replica(db, "a", clock, world, settings), replica(other_db, "b", clock, world, settings)
+    await a.run(), await b.run()
+    clock.advance(LEASE / 3)
+    await a.run()
+    return orders, a, b, await b.run()
+
+
 async def lease_rows(db: Store) -> dict[int, tuple[str | None, str | None]]:
     async with db.read() as conn:
         rows = await conn.execute_fetchall("SELECT id, lease_owner, lease_until FROM orders ORDER BY id")

@@ -15,7 +15,19 @@ from bot.settings import Settings
 from storage.backends import Store
 from storage.orders import Order, OrderStatus
 from storage.timestamps import iso
-from tests.lease_world import LEASE, Clock, Replica, World, clock, lease_rows, make_orders, other_db, replica, world
+from tests.lease_world import (
+    LEASE,
+    Clock,
+    Replica,
+    World,
+    clock,
+    lease_rows,
+    make_orders,
+    other_db,
+    replica,
+    two_replicas,
+    world,
+)
 from tests.test_bulk_polling import Lister
 
 __all__ = ["clock", "other_db", "world"]  # fixtures
@@ -116,11 +128,7 @@ async def test_a_run_longer_than_its_lease_renews_its_leases_so_no_other_replica
 async def test_two_replicas_deliver_each_sms_exactly_once_refresh_taps_included(
     db: Store, other_db: Store, clock: Clock, world: World, settings: Settings
 ) -> None:
-    orders = await make_orders(db, world, 10)
-    a, b = replica(db, "a", clock, world, settings), replica(other_db, "b", clock, world, settings)
-    await a.run(), await b.run()
-    clock.advance(LEASE / 3)
-    await a.run(), await b.run()
+    orders, a, b, _ = await two_replicas(db, other_db, clock, world, settings)
     lister = Lister()
     lister.statuses = world[0]
     for order in orders:

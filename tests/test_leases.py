@@ -22,7 +22,19 @@ from storage.backends import Store
 from storage.orders import OrderStatus
 from storage.timestamps import iso
 from tests.conftest import add_user
-from tests.lease_world import LEASE, Checker, Clock, World, clock, lease_rows, make_orders, other_db, replica, world
+from tests.lease_world import (
+    LEASE,
+    Checker,
+    Clock,
+    World,
+    clock,
+    lease_rows,
+    make_orders,
+    other_db,
+    replica,
+    two_replicas,
+    world,
+)
 
 __all__ = ["LEASE", "Checker", "Clock", "clock", "other_db", "world"]  # (fixtures; and tests.test_singleton_jobs)
 
@@ -87,12 +99,7 @@ async def test_two_replicas_poll_each_order_once_and_split_them_evenly(
 async def test_a_dead_replicas_orders_move_to_the_other_within_one_lease(
     db: Store, other_db: Store, clock: Clock, world: World, settings: Settings
 ) -> None:
-    orders = await make_orders(db, world, 10)
-    a, b = replica(db, "a", clock, world, settings), replica(other_db, "b", clock, world, settings)
-    await a.run(), await b.run()
-    clock.advance(LEASE / 3)
-    await a.run()
-    held_b = await b.run()
+    orders, a, _, held_b = await two_replicas(db, other_db, clock, world, settings)
     assert len(held_b) == 5
     died = clock()  # b stops renewing; a runs on
     while clock() - died <= timedelta(seconds=LEASE):
@@ -106,11 +113,7 @@ async def test_a_dead_replicas_orders_move_to_the_other_within_one_lease(
 async def test_a_graceful_release_hands_the_orders_over_at_once(
     db: Store, other_db: Store, clock: Clock, world: World, settings: Settings
 ) -> None:
-    orders = await make_orders(db, world, 10)
-    a, b = replica(db, "a", clock, world, settings), replica(other_db, "b", clock, world, settings)
-    await a.run(), await b.run()
-    clock.advance(LEASE / 3)
-    await a.run(), await b.run()
+    orders, a, b, _ = await two_replicas(db, other_db, clock, world, settings)
     await b.leases.release()  # b stops gracefully
     assert {owner for owner, _ in (await lease_rows(db)).values()} == {"a", None}
     assert await a.run() == {o.upstream_id for o in orders}  # at once: no lease to wait out

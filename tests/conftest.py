@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from bot.money.billing import Billing
@@ -108,6 +110,31 @@ async def open_bot_db(tmp_path: Path) -> Store:
     """The database :func:`bot_process` gave the bot of this test: the SQLite file, or its PostgreSQL one."""
     url = bot_database_url(tmp_path) if backend.ON_POSTGRES else None
     return await open_store(tmp_path / "bot.sqlite3", url)
+
+
+async def bot_rows(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of the bot's database (SQLite or PostgreSQL, as the test's backend gave the bot)."""
+    db = await open_bot_db(tmp_path)
+    try:
+        async with db.read() as conn:
+            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def bare_database() -> AsyncIterator[str]:
+    """An empty PostgreSQL database with no schema at all (migrate-to and its checks migrate it), dropped
+    after the test."""
+    name = "t_bare_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(backend.SERVER_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = backend.url_of(name)
+    yield url
+    await backend.drop_database(url)
 
 
 @pytest.fixture(scope="session", autouse=True)

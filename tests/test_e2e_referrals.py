@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests import test_e2e as e2e
-from tests.conftest import open_bot_db
+from tests.conftest import bot_rows
 from tests.fakes.telegram import FakeTelegram
 
 fake = e2e.fake
@@ -22,22 +21,12 @@ INVITER = 5151
 pytestmark = pytest.mark.postgres
 
 
-async def query(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of the bot's database (SQLite or PostgreSQL, as the test's backend gave the bot)."""
-    db = await open_bot_db(tmp_path)
-    try:
-        async with db.read() as conn:
-            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
-    finally:
-        await db.close()
-
-
 async def bonuses(tmp_path: Path) -> list[tuple[int, int, str, int]]:
-    return await query(tmp_path, "SELECT user_id, amount, reference, order_id FROM ledger WHERE kind = 'referral'")
+    return await bot_rows(tmp_path, "SELECT user_id, amount, reference, order_id FROM ledger WHERE kind = 'referral'")
 
 
 async def referrer_of(tmp_path: Path, user_id: int) -> int | None:
-    return (await query(tmp_path, "SELECT referrer_id FROM users WHERE id = ?", user_id))[0][0]
+    return (await bot_rows(tmp_path, "SELECT referrer_id FROM users WHERE id = ?", user_id))[0][0]
 
 
 async def answer_to(fake: FakeTelegram, user_id: int, text: str, needle: str) -> str:
@@ -86,14 +75,14 @@ async def test_a_finished_purchase_of_an_invitee_credits_the_inviter_once(
     done_message, done = fake.find_button(USER, "Done")
     await e2e.tap(fake, USER, "Done")
     await fake.wait_for(lambda: "Completed" in e2e.text_of(fake, USER, card))
-    (order_id,) = (await query(tmp_path, "SELECT id FROM orders WHERE user_id = ?", USER))[0]
+    (order_id,) = (await bot_rows(tmp_path, "SELECT id FROM orders WHERE user_id = ?", USER))[0]
     assert await bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
     for _ in range(2):  # the old Done again, and a few poll runs: no second bonus
         query_id = fake.press(USER, done, message_id=done_message)
         await fake.wait_for(lambda q=query_id: q in fake.answered_callbacks())
     await asyncio.sleep(2)
     assert await bonuses(tmp_path) == [(INVITER, 2, f"referral:{order_id}", order_id)]
-    assert await query(tmp_path, "SELECT balance FROM users WHERE id = ?", INVITER) == [(2,)]
+    assert await bot_rows(tmp_path, "SELECT balance FROM users WHERE id = ?", INVITER) == [(2,)]
     screen = await answer_to(fake, INVITER, "/referral", "Your link")
     assert "1 person joined" in screen and "Earned: 0.02 USD from 1 purchase." in screen
     report = await answer_to(fake, ADMIN, "/audit", "Referral bonuses")

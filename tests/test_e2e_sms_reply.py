@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bot_process, open_bot_db
+from tests.conftest import bot_process, bot_rows
 from tests.fakes.serve import serve
 from tests.fakes.smscartesim import FakeSmsCartesim
 from tests.fakes.telegram import FakeTelegram
@@ -55,25 +55,15 @@ async def upstream(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[FakeSmsC
         assert KEY not in proc.output() and TOKEN not in proc.output()
 
 
-async def query(tmp_path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
-    """Rows of the bot's database (SQLite or PostgreSQL, as the test's backend gave the bot)."""
-    db = await open_bot_db(tmp_path)
-    try:
-        async with db.read() as conn:
-            return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
-    finally:
-        await db.close()
-
-
 async def sms_ledger(tmp_path: Path) -> list[tuple[int, str]]:
-    rows = await query(
+    rows = await bot_rows(
         tmp_path, "SELECT amount, kind FROM ledger WHERE user_id = ? AND kind LIKE 'outbound_sms%' ORDER BY id", USER
     )
     return [(int(amount), str(kind)) for amount, kind in rows]  # type: ignore[call-overload]
 
 
 async def kept(tmp_path: Path) -> list[tuple[object, ...]]:
-    return await query(tmp_path, "SELECT recipient, text, status FROM outbound_sms ORDER BY id")
+    return await bot_rows(tmp_path, "SELECT recipient, text, status FROM outbound_sms ORDER BY id")
 
 
 def alerts(fake: FakeTelegram) -> list[str]:

@@ -5,11 +5,8 @@ with between the copy and the checks. PostgreSQL pass only (it needs a server).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bot.runtime.migrate_to import check_copy
@@ -26,20 +23,6 @@ pytestmark = [
 ]
 
 BUYER, INVITER = 500, 9_000
-
-
-@pytest.fixture
-async def bare_database() -> AsyncIterator[str]:
-    """An empty database with no schema at all, dropped after the test."""
-    name = "t_e1c_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(backend.SERVER_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = backend.url_of(name)
-    yield url
-    await backend.drop_database(url)
 
 
 async def test_the_checks_catch_a_copy_that_differs(

@@ -10,12 +10,10 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from bot.money.audit import Audit
@@ -145,20 +143,6 @@ async def _sqlite_rows(path: Path) -> dict[str, tuple[list[str], list[tuple[obje
         return tables
     finally:
         await db.close()
-
-
-@pytest.fixture
-async def bare_database() -> AsyncIterator[str]:
-    """An empty database with no schema at all: migrate-to migrates it first."""
-    name = "t_e1_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(backend.SERVER_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = backend.url_of(name)
-    yield url
-    await backend.drop_database(url)
 
 
 async def test_a_populated_shop_moves_row_for_row_and_audits_clean(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import aiosqlite
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 
 from storage import admin_log, ledger, users
@@ -51,6 +52,17 @@ class RefundResult:
     balance: int = 0
     error: str = ""
     debited: bool = True  # False for a rejected payment: it was never credited, so nothing is taken back
+
+
+async def _refundable(conn: aiosqlite.Connection, charge_id: str) -> Payment | RefundResult:
+    """The payment of ``charge_id``, or the answer when there is none or it is refunded already: the busy
+    reply and the refund itself read it the same way."""
+    payment = await payment_rows.get(conn, charge_id)
+    if payment is None:
+        return RefundResult(Refund.NOT_FOUND)
+    if payment.status is PaymentStatus.REFUNDED:
+        return RefundResult(Refund.ALREADY_REFUNDED, payment)
+    return payment
 
 
 class StarRefunder(Protocol):
@@ -85,11 +97,9 @@ class StarRefunds:
     async def _busy(self, charge_id: str) -> RefundResult:
         """Another replica's refund of this charge is still running: say so, change nothing."""
         async with self.db.read() as conn:
-            payment = await payment_rows.get(conn, charge_id)
-            if payment is None:
-                return RefundResult(Refund.NOT_FOUND)
-            if payment.status is PaymentStatus.REFUNDED:
-                return RefundResult(Refund.ALREADY_REFUNDED, payment)
+            payment = await _refundable(conn, charge_id)
+            if isinstance(payment, RefundResult):
+                return payment
             debited = await ledger.exists(conn, payment_rows.credit_reference(charge_id))
         logger.warning("stars refund %s: another replica's refund of it is still running", charge_id)
         error = "another /refund_stars of this payment is still running"
@@ -101,11 +111,9 @@ class StarRefunds:
                 return await self._busy(charge_id)
             # read inside the lock: another replica's refund may have just moved this payment
             async with self.db.transaction() as conn:
-                payment = await payment_rows.get(conn, charge_id)
-                if payment is None:
-                    return RefundResult(Refund.NOT_FOUND)
-                if payment.status is PaymentStatus.REFUNDED:
-                    return RefundResult(Refund.ALREADY_REFUNDED, payment)
+                payment = await _refundable(conn, charge_id)
+                if isinstance(payment, RefundResult):
+                    return payment
                 user = await users.get(conn, payment.user_id)
                 balance = user.balance if user else 0
                 if payment.status is PaymentStatus.RECEIVED:

@@ -60,9 +60,10 @@ async def upstreams(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[dict[st
         }
 
 
-async def check(tmp_path: Path, env: dict[str, str]) -> tuple[int, list[str]]:
+async def check(tmp_path: Path, env: dict[str, str], *secrets: str) -> tuple[int, list[str]]:
     """``python -m bot check`` with only ``env`` (inherited keys and tokens stripped, as for the bot); its
-    exit status and the lines it printed (the log, on stderr, is checked for secrets and tracebacks)."""
+    exit status and the lines it printed (they and the log, on stderr, are checked for tracebacks and the
+    secrets: the tokens, the keys and ``secrets``)."""
     workdir = tmp_path / "run"
     workdir.mkdir(exist_ok=True)
     proc_env = BotProcess(workdir, **env).env
@@ -78,7 +79,7 @@ async def check(tmp_path: Path, env: dict[str, str]) -> tuple[int, list[str]]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)  # the fakes answer on this event loop
     text, log = out.decode(), err.decode()
-    for secret in (TOKEN, "TEST-TOKEN", WRONG_KEY, *KEYS.values()):
+    for secret in (TOKEN, "TEST-TOKEN", WRONG_KEY, *KEYS.values(), *secrets):
         assert secret not in text and secret not in log, text + log
     assert "Traceback" not in log, log
     assert proc.returncode is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,8 @@ from tests import backend
 from tests.botproc import BotProcess
 from tests.conftest import TOKEN, add_user, bot_process, free_port
 from tests.fakes.telegram import FakeTelegram
+from tests.test_doctor import check
+from tests.test_single_instance import second_refused
 
 pytestmark = pytest.mark.postgres
 
@@ -153,27 +154,13 @@ async def test_the_figures_and_the_readiness_write_go_through_the_store(db: Stor
 async def test_check_reports_the_server_and_its_schema_without_the_password(
     fake: FakeTelegram, tmp_path: Path, database_url: str
 ) -> None:
-    workdir = tmp_path / "run"
-    workdir.mkdir()
     env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.url, "DATABASE_URL": database_url, "DEMO_PROVIDER": "on"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        cwd=workdir,
-        env=BotProcess(workdir, **env).env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    lines = out.decode().splitlines()
-    assert proc.returncode == 0, (lines, err.decode())
+    password = database_url.split("://", 1)[1].split("@")[0].partition(":")[2]
+    status, lines = await check(tmp_path, env, *([password] if password else []))  # neither prints it
+    assert status == 0, lines
     shown = shown_url(database_url)
     assert f"ok    database: PostgreSQL at {shown}, schema up to date" in lines, lines
-    password = database_url.split("://", 1)[1].split("@")[0].partition(":")[2]
-    assert not password or password not in out.decode() + err.decode()
-    assert not (workdir / "data").exists()  # no SQLite file at the default DATABASE_PATH, no folder for it
+    assert not (tmp_path / "run" / "data").exists()  # no SQLite file at the default DATABASE_PATH, no folder for it
     passed, line = await postgres_line(database_url, 10)
     assert passed and line == f"database: PostgreSQL at {shown}, schema up to date" and max(POSTGRES) >= 12
 
@@ -190,14 +177,8 @@ async def test_a_second_long_polling_process_on_one_postgresql_database_refuses(
     shared = {k: env[k] for k in ("BOT_TOKEN", "TELEGRAM_API_URL", "DEMO_PROVIDER", "DATABASE_URL", "DATABASE_PATH")}
     second, third = BotProcess(tmp_path / "b", **shared), BotProcess(tmp_path / "c", **shared)
     try:
-        await first.start()
-        await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
-        started = len(fake.calls_of("getMe"))
-        await second.start()
-        assert second.proc is not None
-        status = await asyncio.wait_for(second.proc.wait(), 60)
-        assert status == 2 and second.output().strip().splitlines() == [POLLING_TAKEN], second.output()
-        assert len(fake.calls_of("getMe")) == started  # it never reached Telegram
+        status, lines, started = await second_refused(fake, first, second)
+        assert status == 2 and lines == [POLLING_TAKEN], lines
         assert first.proc is not None and first.proc.returncode is None
         assert await first.stop() == 0
         await third.start()  # the lock went with the first process's session

@@ -60,6 +60,19 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
+async def second_refused(fake: FakeTelegram, first: BotProcess, second: BotProcess) -> tuple[int, list[str], int]:
+    """Starts ``first`` until it polls, then ``second`` on the same database until it exits; checked that
+    ``second`` never reached Telegram. Its exit status and lines, and the getMe calls made so far."""
+    await first.start()
+    await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
+    started = len(fake.calls_of("getMe"))
+    await second.start()
+    assert second.proc is not None
+    status = await asyncio.wait_for(second.proc.wait(), 60)
+    assert len(fake.calls_of("getMe")) == started  # it never reached Telegram
+    return status, second.output().strip().splitlines(), started
+
+
 async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTelegram, tmp_path: Path) -> None:
     database = tmp_path / "shared" / "bot.sqlite3"
     env = {
@@ -72,17 +85,9 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start(fake: FakeTele
     first = BotProcess(tmp_path / "first", **env)
     second = BotProcess(tmp_path / "second", **env)
     try:
-        await first.start()
-        await fake.wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
-        started = len(fake.calls_of("getMe"))
-
-        await second.start()
-        assert second.proc is not None
-        status = await asyncio.wait_for(second.proc.wait(), 60)
-        lines = second.output().strip().splitlines()
-        assert status == 2, second.output()
+        status, lines, _ = await second_refused(fake, first, second)
+        assert status == 2, lines
         assert len(lines) == 1 and str(database) in lines[0] and "Traceback" not in lines[0], lines
-        assert len(fake.calls_of("getMe")) == started  # it never reached Telegram
 
         # the first one is still running and still serves, once per message
         assert first.proc is not None and first.proc.returncode is None

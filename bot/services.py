@@ -34,7 +34,7 @@ from bot.operator.terms import Terms
 from bot.operator.upstreams import Upstreams, apply_saved
 from bot.orders.actions import OrderActions
 from bot.orders.favourites import Favourites
-from bot.orders.leases import Leases, replica_name
+from bot.orders.leases import Leases, replica_name, sole_process
 from bot.orders.outbound import SmsReplies
 from bot.orders.placing import Limits, OrderService
 from bot.orders.refunds import RefundPolicy
@@ -113,7 +113,11 @@ async def build_services(
         settings.pending_grace_seconds, settings.max_active_orders_per_user, settings.purchases_per_minute
     )
     timeout = timedelta(minutes=settings.order_timeout_minutes)
-    leases = Leases(db, replica or replica_name(), settings.lease_seconds)  # which open orders this replica polls
+    # which open orders this replica polls. A long-polling process is the only one (SQLite's file lock, or on
+    # PostgreSQL the long-polling lock bot.__main__ holds): a lease not its own is a crashed predecessor's,
+    # taken at once rather than waited out; replicas run in webhook mode and share
+    sole = sole_process(db) or not settings.webhook_url
+    leases = Leases(db, replica or replica_name(), settings.lease_seconds, sole=sole)
     orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits, leases=leases)
     referrals = Referrals(db, settings.referral_percent)
     actions = OrderActions(orders, referrals)

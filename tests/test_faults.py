@@ -80,6 +80,9 @@ async def settled(tmp_path: Path, statuses: set[str]) -> tuple[int, list[tuple[i
                 break
             assert loop.time() < deadline, f"orders not settled in {sorted(statuses)}: {orders}"
             await asyncio.sleep(0.1)
+        # once more, now that nothing moves: on PostgreSQL each statement of a read sees its own moment, so the
+        # read that saw the orders settle may have read the balance just before the refund's commit
+        balance, total, orders, refs = await ledger_state(db)
     finally:
         await db.close()
     assert balance == total >= 0

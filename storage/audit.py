@@ -141,36 +141,28 @@ async def renewal_money(conn: aiosqlite.Connection) -> list[RenewalMoney]:
     )
 
 
+async def _ledger_rows(conn: aiosqlite.Connection, where: str) -> list[tuple[int, str]]:
+    """``(ledger id, reference)`` of the ledger rows ``l`` that match ``where``, by id."""
+    return await fetch_all(conn, f"SELECT l.id, l.reference FROM ledger l WHERE {where} ORDER BY l.id", (), tuple)
+
+
 async def orphan_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
     """``(ledger id, reference)`` of rows whose order id (column or ``order:<id>:…``) has no order."""
-    return await fetch_all(
+    return await _ledger_rows(
         conn,
-        f"""
-        SELECT l.id, l.reference FROM ledger l
-        WHERE (l.order_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id))
-           OR (l.reference LIKE 'order:%' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL}))
-        ORDER BY l.id
-        """,
-        (),
-        tuple,
+        "(l.order_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id))"
+        f" OR (l.reference LIKE 'order:%' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL}))",
     )
 
 
 async def orphan_renewal_rows(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
     """``(ledger id, reference)`` of renewal charges or refunds (``order:<id>:renew:…``) of an
     existing order that match no renewal (rows of a missing order are :func:`orphan_rows`)."""
-    return await fetch_all(
+    return await _ledger_rows(
         conn,
-        f"""
-        SELECT l.id, l.reference FROM ledger l
-        WHERE l.reference LIKE 'order:%:renew:%'
-          AND NOT EXISTS (SELECT 1 FROM order_renewals r
-                          WHERE l.reference = r.reference OR l.reference = r.reference || ':refund')
-          AND EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL})
-        ORDER BY l.id
-        """,
-        (),
-        tuple,
+        "l.reference LIKE 'order:%:renew:%' AND NOT EXISTS (SELECT 1 FROM order_renewals r"
+        " WHERE l.reference = r.reference OR l.reference = r.reference || ':refund')"
+        f" AND EXISTS (SELECT 1 FROM orders o WHERE o.id = {REFERENCE_ORDER_SQL})",
     )
 
 

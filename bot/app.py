@@ -46,7 +46,7 @@ from bot.services import build_services
 from bot.settings import Settings
 from handlers import bot_profile
 from handlers.admin import broadcast_keyboards
-from handlers.fsm_storage import fsm_parts
+from handlers.fsm_storage import close_fsm_last, fsm_parts
 from handlers.log_context import LogContextMiddleware
 from handlers.metrics import BotApiMetrics, UpdateMetrics
 from handlers.middlewares import FloodMiddleware, LocaleMiddleware, UserMiddleware
@@ -109,9 +109,8 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: l
     services, notifications = await build_services(
         settings, bot, db, providers, i18n, notifier=notifier, broadcast_view=broadcast_keyboards
     )
-    # the FSM in Redis or in memory (fsm_parts); the notifier is the Telegram side's own type
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    storage, isolation = fsm_parts(redis_url)
+    storage, isolation = fsm_parts(redis_url)  # Redis or memory; the notifier is the Telegram side's own type
     in_flight = InFlight()  # outermost: shutdown waits for the whole handling of every update taken
     dp = Dispatcher(
         storage=storage, events_isolation=isolation, **services, notifier=notifications, in_flight=in_flight
@@ -127,6 +126,7 @@ async def build_dispatcher(settings: Settings, bot: Bot, db: Store, providers: l
     dp.include_router(build_router())
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
+    close_fsm_last(dp)  # Redis closes after on_shutdown's drain
     return dp
 
 

@@ -16,6 +16,7 @@ from copy import copy
 from datetime import timedelta
 from typing import Any
 
+from aiogram import Dispatcher
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
@@ -35,6 +36,14 @@ def fsm_parts(redis_url: str | None) -> tuple[BaseStorage, BaseEventIsolation | 
     if redis_url is None:
         return BoundedMemoryStorage(), None
     return redis_fsm(redis_url)
+
+
+def close_fsm_last(dp: Dispatcher) -> None:
+    """aiogram's Dispatcher registers its FSM's close (the Redis pool) as its first shutdown handler: move it
+    after the shop's own, whose drain lets the updates under way finish and release their Redis lock."""
+    handlers = dp.shutdown.handlers
+    fsm = [handler for handler in handlers if handler.callback == dp.fsm.close]
+    dp.shutdown.handlers = [handler for handler in handlers if handler not in fsm] + fsm
 
 
 def redis_fsm(url: str) -> tuple[RedisStorage, RedisEventIsolation]:

@@ -157,3 +157,34 @@ async def test_one_users_updates_on_two_replicas_run_one_at_a_time(
 
     (_, first_end), (second_start, _) = await two_updates_at_once(replica_settings(settings, None), db, bot_id)
     assert second_start < first_end  # in memory, each replica on its own: they overlap
+
+
+async def test_an_update_under_way_at_shutdown_finishes_before_redis_is_closed(
+    settings: Settings, db: Store, redis_url: str, bot_id: int, keys: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiogram closes the FSM storage at shutdown; the shop's drain waits for the updates under way first, so
+    one holding its user's Redis lock at the stop still releases it (a closed pool failed it, mid-release)."""
+    spans: list[tuple[float, float]] = []
+    closed: list[float] = []
+    async with replicas(replica_settings(settings, redis_url), db, bot_id, count=1) as (bot, (dp,)):
+        dp.update.middleware(Timed(spans, hold=0.4))
+        storage_close = dp.fsm.storage.close
+
+        async def close() -> None:
+            closed.append(asyncio.get_running_loop().time())
+            await storage_close()
+
+        dp.fsm.storage.close = close  # type: ignore[method-assign]
+        update = asyncio.create_task(dp.feed_update(bot, message(1, "tapped just before the stop")))
+        lock = f"smsbot:{bot_id}:{USER}:{USER}:lock"
+        for _ in range(100):
+            if await keys.exists(lock):
+                break
+            await asyncio.sleep(0.01)
+        assert await keys.exists(lock)  # the update is under way, holding its user's lock
+        await dp.emit_shutdown(**dp.workflow_data, dispatcher=dp, bot=bot)
+        await update
+    assert len(spans) == 1 and len(closed) >= 1
+    assert closed[0] >= spans[0][1]  # the storage closed after the update ended, not under it
+    assert not await keys.exists(lock)  # and its lock was released
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

@@ -43,6 +43,7 @@ class Refund(StrEnum):
     FAILED = "failed"  # Telegram refused; the debit was reversed (or, if rejected, it is 'rejected' again)
     UNCLEAR = "unclear"  # no definite answer; left 'refunding', run the command again
     PENDING = "pending"  # still 'received': not credited yet, nothing to take back; the retry job credits it
+    BUSY = "busy"  # another replica's refund of this charge still runs; nothing changed here
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,7 @@ class StarRefunds:
                 return payment
             debited = await ledger.exists(conn, payment_rows.credit_reference(charge_id))
         logger.warning("stars refund %s: another replica's refund of it is still running", charge_id)
-        error = "another /refund_stars of this payment is still running"
-        return RefundResult(Refund.UNCLEAR, payment, error=error, debited=debited)
+        return RefundResult(Refund.BUSY, payment, debited=debited)
 
     async def refund(self, refunder: StarRefunder, *, admin_id: int, charge_id: str) -> RefundResult:
         async with self._refunds, self._one_replica(charge_id) as mine:

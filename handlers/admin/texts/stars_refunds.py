@@ -45,6 +45,10 @@ def _outcomes() -> dict[Refund, str]:
             "run /refund_stars <code>{charge}</code> again to retry."
         ),
         Refund.REFUNDED: _("Refunded <code>{charge}</code>: {amount} debited, the user's balance is {balance}."),
+        Refund.BUSY: _(
+            "Another /refund_stars of <code>{charge}</code> is still running. Nothing was changed: "
+            "wait for its answer, then run /refund_stars <code>{charge}</code> again if it did not finish."
+        ),
     }
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -126,42 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     run_bot(settings)
 
 
-POLLING_TAKEN = "another bot process is long-polling with this database; use WEBHOOK_URL for several replicas"
-
-
-async def alone_if_polling(settings: Settings, bot: Coroutine[Any, Any, None]) -> None:
-    """Run ``bot``; on PostgreSQL in long-polling mode, only while this process holds the "long-polling" lock.
-
-    Telegram gives updates to one getUpdates at a time (a second poller gets 409 Conflict, and each takes
-    the other's updates away), so several replicas need WEBHOOK_URL. The lock is a session advisory lock
-    (the key ``db.singleton("long-polling")`` would take) on a connection of its own, held until the bot
-    stops: a process that dies frees it with its session (its host gone: within about a minute, the
-    keep-alives of :data:`storage.postgres.SERVER_SETTINGS`). Taken, it is a StartupError (one line, exit 2).
-    """
-    url = settings.postgres_url
-    if url is None or settings.webhook_url:
-        return await bot
-    import asyncpg
-
-    from bot.runtime.logs import shown_url
-    from bot.runtime.startup import StartupError
-    from storage.postgres import SERVER_SETTINGS, dsn_of, lock_key
-
-    try:
-        conn = await asyncpg.connect(dsn_of(url), timeout=30, server_settings=SERVER_SETTINGS)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        bot.close()
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise StartupError(f"DATABASE_URL cannot be used: PostgreSQL at {shown_url(url)}: {reason}") from None
-    try:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key("long-polling")):
-            bot.close()
-            raise StartupError(POLLING_TAKEN)
-        await bot
-    finally:
-        await asyncio.shield(conn.close())
-
-
 def run_bot(settings: Settings) -> None:
     """Run until interrupted. On SQLite this process takes the file's lock first (a second bot on it is
     refused); on PostgreSQL there is no file and replicas may share the server, but only one long-polls
@@ -172,6 +135,7 @@ def run_bot(settings: Settings) -> None:
         check_database(settings.database_path)
     try:
         from bot.app import run  # aiogram and the rest: seconds to import, so only once the settings are good
+        from bot.runtime.polling_lock import alone_if_polling
         from bot.runtime.startup import StartupError
 
         try:

@@ -12,10 +12,11 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
 
-from bot.__main__ import POLLING_TAKEN, secrets
+from bot.__main__ import secrets
 from bot.runtime.backups import ScheduledBackups, backup_command, restore_command
 from bot.runtime.database_check import postgres_line, shown_url
 from bot.runtime.logs import SecretFilter
+from bot.runtime.polling_lock import POLLING_TAKEN
 from bot.runtime.readiness import ReadinessChecks
 from bot.runtime.shop_metrics import ShopFigures
 from bot.runtime.telegram_contact import TelegramContact

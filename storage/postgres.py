@@ -94,8 +94,10 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PgConnection]:
-        """A connection for reads, outside any transaction (each statement sees what is committed)."""
-        async with self._pool.acquire() as raw:
+        """A connection for reads, in one read-only REPEATABLE READ transaction: every statement of the block
+        sees the same snapshot, as SQLite's reads under its lock do (an audit's balance and ledger sums agree).
+        Such a transaction never waits for writers nor fails for them."""
+        async with self._pool.acquire() as raw, raw.transaction(isolation="repeatable_read", readonly=True):
             yield PgConnection(raw)
 
     async def probe_write(self) -> None:

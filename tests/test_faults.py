@@ -34,16 +34,17 @@ FAST = {"PENDING_GRACE_SECONDS": "1", "POLL_INTERVAL_SECONDS": "0.5"}
 
 
 async def ledger_state(db: Store) -> tuple[int, int, list[tuple[int, str, int]], dict[str, int]]:
-    """The user's balance and ledger sum, their orders, and how often each ledger reference occurs."""
+    """The user's balance and ledger sum, their orders, and how often each ledger reference occurs: one read
+    block, so one moment on both backends (a refund never lands between the balance and the orders)."""
+    async with db.read() as conn:
 
-    async def rows(sql: str, *params: object) -> list[tuple[object, ...]]:
-        async with db.read() as conn:
+        async def rows(sql: str, *params: object) -> list[tuple[object, ...]]:
             return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
 
-    (balance,) = (await rows("SELECT balance FROM users WHERE id = ?", USER))[0]
-    (total,) = (await rows("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", USER))[0]
-    orders = await rows("SELECT id, status, price FROM orders WHERE user_id = ?", USER)
-    refs = dict(await rows("SELECT reference, COUNT(*) FROM ledger GROUP BY reference"))
+        (balance,) = (await rows("SELECT balance FROM users WHERE id = ?", USER))[0]
+        (total,) = (await rows("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", USER))[0]
+        orders = await rows("SELECT id, status, price FROM orders WHERE user_id = ?", USER)
+        refs = dict(await rows("SELECT reference, COUNT(*) FROM ledger GROUP BY reference"))
     return balance, total, orders, refs  # type: ignore[return-value]
 
 
@@ -80,9 +81,6 @@ async def settled(tmp_path: Path, statuses: set[str]) -> tuple[int, list[tuple[i
                 break
             assert loop.time() < deadline, f"orders not settled in {sorted(statuses)}: {orders}"
             await asyncio.sleep(0.1)
-        # once more, now that nothing moves: on PostgreSQL each statement of a read sees its own moment, so the
-        # read that saw the orders settle may have read the balance just before the refund's commit
-        balance, total, orders, refs = await ledger_state(db)
     finally:
         await db.close()
     assert balance == total >= 0

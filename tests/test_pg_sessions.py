@@ -125,3 +125,23 @@ async def test_a_replica_waits_out_another_replicas_migration_past_the_lock_time
     finally:
         await migrating.close()
         await waiting.close()
+
+
+async def test_the_reads_of_one_block_see_one_snapshot_and_cannot_write(pg_url: str) -> None:
+    """As SQLite's reads under its lock: a commit between two statements of one read block is not seen in
+    it (an audit's sums agree with each other), and the block cannot write by mistake."""
+    db = await PostgresDatabase.open(pg_url, pool_size=2)
+    try:
+        async with db.read() as conn:
+            before = (await conn.execute_fetchall("SELECT count(*) FROM config"))[0][0]
+            async with db.transaction() as writer:
+                await writer.execute("INSERT INTO config (key, value) VALUES ('k', 'v')")
+            again = (await conn.execute_fetchall("SELECT count(*) FROM config"))[0][0]
+        assert (before, again) == (0, 0)
+        async with db.read() as conn:
+            assert (await conn.execute_fetchall("SELECT count(*) FROM config"))[0][0] == 1  # the next block does
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            async with db.read() as conn:
+                await conn.execute("DELETE FROM config")
+    finally:
+        await db.close()

@@ -3,10 +3,10 @@
 Each recipient moves ``pending`` → ``sending`` → ``sent`` | ``unreachable`` | ``failed``; ``sending`` is
 committed before the message goes out, so after a crash it names the few that may or may not have it.
 
-A running broadcast is leased (``lease_owner`` / ``lease_until``) to the one replica that sends it. Only
-the holder claims recipients (:func:`claim` checks the lease and the status in the same statement), so
-a cancel or a takeover committed by another replica stops the sender at its next claim. Leases are taken
-and renewed inside write transactions, which the database runs one at a time on both dialects.
+A running broadcast is leased (``lease_owner`` / ``lease_until``, :mod:`storage.broadcast_leases`) to the
+one replica that sends it. Only the holder claims recipients (:func:`claim` checks the lease and the status
+in the same statement), so a cancel or a takeover committed by another replica stops the sender at its
+next claim.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
-from storage.rows import Record, fetch_all, fetch_one, fetch_value
+from storage.rows import Record, fetch_one, fetch_value
 from storage.timestamps import stored_now
 
 AUDIENCES = ("all", "active", "balance", "buyers")
@@ -116,11 +116,11 @@ async def create(
         return broadcast_id, cur.rowcount
 
 
-_broadcast = Record(Broadcast)
+BROADCAST_ROW = Record(Broadcast)
 
 
 async def get(conn: aiosqlite.Connection, broadcast_id: int) -> Broadcast | None:
-    return await fetch_one(conn, "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,), _broadcast)
+    return await fetch_one(conn, "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,), BROADCAST_ROW)
 
 
 async def by_progress(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Broadcast | None:
@@ -129,49 +129,8 @@ async def by_progress(conn: aiosqlite.Connection, chat_id: int, message_id: int)
         conn,
         "SELECT * FROM broadcasts WHERE progress_chat_id = ? AND progress_message_id = ?",
         (chat_id, message_id),
-        _broadcast,
+        BROADCAST_ROW,
     )
-
-
-async def unattended(conn: aiosqlite.Connection, owner: str, expired_before: str) -> list[Broadcast]:
-    """Running broadcasts nobody else sends: no lease, ``owner``'s own, or a lease that ended before
-    ``expired_before`` (its replica died or stalled)."""
-    return await fetch_all(
-        conn,
-        "SELECT * FROM broadcasts WHERE status = 'running'"
-        " AND (lease_owner IS NULL OR lease_owner = ? OR COALESCE(lease_until, '') < ?) ORDER BY id",
-        (owner, expired_before),
-        _broadcast,
-    )
-
-
-async def take(conn: aiosqlite.Connection, broadcast_id: int, owner: str, until: str, expired_before: str) -> bool:
-    """Lease the broadcast to ``owner`` until ``until`` unless another replica holds a lease that has not
-    ended by ``expired_before``; True when ``owner`` holds it now."""
-    async with conn.execute(
-        "UPDATE broadcasts SET lease_owner = ?, lease_until = ? WHERE id = ?"
-        " AND (lease_owner IS NULL OR lease_owner = ? OR COALESCE(lease_until, '') < ?)",
-        (owner, until, broadcast_id, owner, expired_before),
-    ) as cur:
-        return cur.rowcount == 1
-
-
-async def renew(conn: aiosqlite.Connection, broadcast_id: int, owner: str, until: str) -> bool:
-    """Extend ``owner``'s lease; False when it is no longer running or another replica took it."""
-    async with conn.execute(
-        "UPDATE broadcasts SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
-        (until, broadcast_id, owner),
-    ) as cur:
-        return cur.rowcount == 1
-
-
-async def release_leases(conn: aiosqlite.Connection, owner: str) -> int:
-    """At a graceful stop: ``owner``'s running broadcasts become free for the other replicas at once."""
-    async with conn.execute(
-        "UPDATE broadcasts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND status = 'running'",
-        (owner,),
-    ) as cur:
-        return cur.rowcount
 
 
 async def complete(conn: aiosqlite.Connection, broadcast_id: int, owner: str) -> bool:

@@ -101,9 +101,9 @@ async def replicas(db: Store, database_url: str | None) -> AsyncIterator[Replica
     await other.close()
 
 
-async def start(svc: Broadcasts) -> int:
+async def start(svc: Broadcasts, progress: tuple[int, int] = PROGRESS) -> int:
     broadcast_id, recipients, created = await svc.start(
-        admin_id=ADMIN, from_chat_id=ADMIN, message_id=5, button=None, audience="all", progress=PROGRESS
+        admin_id=ADMIN, from_chat_id=ADMIN, message_id=5, button=None, audience="all", progress=progress
     )
     assert created and recipients == len(USERS)
     return broadcast_id
@@ -176,6 +176,33 @@ async def test_dead_replica_broadcast_resumed_by_another_without_duplicates(repl
     assert b_sender.edits and not a_sender.reports and len(b_sender.reports) == 1  # progress, report: from B, once
     assert f"Sent: {len(USERS) - len(in_flight)}" in b_sender.reports[0]
     assert f"Failed: {len(in_flight)}" in b_sender.reports[0]
+
+
+async def test_a_broadcast_started_while_another_replica_sends_one_goes_from_that_replica(
+    replicas: Replicas,
+) -> None:
+    """Each replica's rate limiter is its own: two broadcasts sent from two replicas would go at twice
+    BROADCAST_RATE together. So the second waits for the sending replica's next look, and goes from there."""
+    a, a_sender, b, b_sender = replicas.pair(30.0, delay=0.02)
+    db = replicas.stores[1]  # read through B's pool
+    first = await start(a)
+    await until(lambda: len(a_sender.copies) >= 20)
+    second = await start(b, progress=(ADMIN, 78))
+    async with db.read() as conn:
+        queued = await q.get(conn, second)
+    assert queued is not None and queued.status == "running" and queued.lease_owner is None
+    assert second not in b._runs and await b.resume() == []  # B sends nothing while A sends
+    assert await a.resume() == [second]  # A's look (every third of LEASE_SECONDS) takes it
+    await asyncio.wait_for(a.wait(first), 20)
+    await asyncio.wait_for(a.wait(second), 20)
+    assert not b_sender.copies and Counter(a_sender.copies) == Counter({user: 2 for user in USERS})
+    for broadcast_id in (first, second):
+        assert Counter(s for s, _e in (await rows(db, broadcast_id)).values()) == {"sent": len(USERS)}
+
+    third = await start(b, progress=(ADMIN, 79))  # nobody sends any more: B sends its own at once
+    assert third in b._runs
+    await asyncio.wait_for(b.wait(third), 20)
+    assert Counter(b_sender.copies) == Counter(USERS)
 
 
 async def test_cancel_on_another_replica_stops_the_sender(replicas: Replicas) -> None:

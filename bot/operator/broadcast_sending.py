@@ -25,8 +25,8 @@ from aiolimiter import AsyncLimiter
 
 from bot.orders.leases import others_run_out_before, sole_process
 from bot.runtime.metrics import BROADCAST_MESSAGES
+from storage import broadcast_leases, users
 from storage import broadcasts as broadcast_rows
-from storage import users
 from storage.backends import Store
 from storage.broadcasts import FIRST, Broadcast
 from storage.timestamps import iso
@@ -108,7 +108,7 @@ class Runner:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
                 async with self.db.transaction() as conn:
-                    held = await broadcast_rows.renew(
+                    held = await broadcast_leases.renew(
                         conn, self.broadcast.id, self.owner, lease_end(self.lease_seconds)
                     )
             except Exception as exc:  # the claims fail too while the database does: try again next time

@@ -10,8 +10,9 @@ Replicas sharing one PostgreSQL: a running broadcast is leased to the one replic
 one it was started on), which renews the lease while it sends (:mod:`bot.operator.broadcast_sending`).
 Every replica looks every third of LEASE_SECONDS for running broadcasts whose lease ran out
 (:meth:`Broadcasts.take_over`): the first to look takes the lease and resumes it exactly as a restart
-does, progress message included. So a broadcast goes at BROADCAST_RATE from one replica at a time, and
-a dead replica's goes on within about one lease period. A graceful stop frees the leases at once. With
+does, progress message included. All running broadcasts go from one replica at a time: one started on
+another replica meanwhile waits for that one's next look. So together they go at BROADCAST_RATE, and a
+dead replica's go on within about one lease period. A graceful stop frees the leases at once. With
 SQLite the one process is the only replica: at start it takes every running broadcast, whoever held it.
 """
 
@@ -34,6 +35,7 @@ from bot import languages
 from bot.operator.broadcast_sending import Runner, expired_before, lease_end
 from bot.orders.leases import replica_name
 from storage import admin_log, users
+from storage import broadcast_leases as leases
 from storage import broadcasts as broadcast_rows
 from storage.backends import Store
 from storage.broadcasts import Broadcast, Counts
@@ -84,24 +86,28 @@ class Broadcasts:
         self, *, admin_id: int, from_chat_id: int, message_id: int, button: tuple[str, str] | None,
         audience: str, progress: tuple[int, int],
     ) -> tuple[int, int, bool]:  # fmt: skip
-        """Create the broadcast and its recipients in one transaction and start sending in the background.
-
-        ``progress`` is the (chat, message) the progress is shown in; one confirmation screen starts one
-        broadcast however often it is tapped. Returns ``(id, recipients, created)``.
-        """
+        """Create the broadcast and its recipients in one transaction and start sending in the background
+        (or leave it to the replica sending the others). ``progress`` is the (chat, message) the progress is
+        shown in; one confirmation screen starts one broadcast however often it is tapped. Returns
+        ``(id, recipients, created)``."""
         async with self.db.transaction() as conn:
             existing = await broadcast_rows.by_progress(conn, *progress)
             if existing is not None:
                 return existing.id, (await broadcast_rows.counts(conn, existing.id)).total, False
+            # another replica sending one already: it takes this one too at its next look (one rate limiter)
+            queued = await leases.sender_elsewhere(conn, self.replica, expired_before(self.db))
             broadcast_id, recipients = await broadcast_rows.create(
                 conn, admin_id=admin_id, from_chat_id=from_chat_id, message_id=message_id, button=button,
-                audience=audience, progress=progress, lease=(self.replica, lease_end(self.lease_seconds)),
+                audience=audience, progress=progress,
+                lease=None if queued else (self.replica, lease_end(self.lease_seconds)),
             )  # fmt: skip
             await admin_log.record(conn, admin_id, "broadcast", f"id={broadcast_id} audience={audience} n={recipients}")
             broadcast = await broadcast_rows.get(conn, broadcast_id)
         assert broadcast is not None
-        logger.info("broadcast %d started by %d: %d recipients", broadcast_id, admin_id, recipients)
-        self._launch(broadcast)
+        where = "the replica sending the others" if queued else "this one"
+        logger.info("broadcast %d by %d: %d recipients, sent from %s", broadcast_id, admin_id, recipients, where)
+        if not queued:
+            self._launch(broadcast)
         return broadcast_id, recipients, True
 
     async def cancel(self, broadcast_id: int, admin_id: int) -> bool:
@@ -113,7 +119,7 @@ class Broadcasts:
             cancelled = await broadcast_rows.set_status(conn, broadcast_id, "cancelled")
             if cancelled:
                 await admin_log.record(conn, admin_id, "broadcast_cancel", f"id={broadcast_id}")
-                orphan = broadcast_id not in self._runs and await broadcast_rows.take(
+                orphan = broadcast_id not in self._runs and await leases.take(
                     conn, broadcast_id, self.replica, lease_end(self.lease_seconds), expired_before(self.db)
                 )
         if run := self._runs.get(broadcast_id):
@@ -133,10 +139,10 @@ class Broadcasts:
         until, cutoff = lease_end(self.lease_seconds), expired_before(self.db)
         taken: list[Broadcast] = []
         async with self.db.transaction() as conn:
-            for broadcast in await broadcast_rows.unattended(conn, self.replica, cutoff):
+            for broadcast in await leases.unattended(conn, self.replica, cutoff):
                 if broadcast.id in self._runs:
                     continue
-                if not await broadcast_rows.take(conn, broadcast.id, self.replica, until, cutoff):
+                if not await leases.take(conn, broadcast.id, self.replica, until, cutoff, alone=True):
                     continue
                 taken.append(broadcast)
                 if interrupted := await broadcast_rows.interrupt(conn, broadcast.id):
@@ -185,7 +191,7 @@ class Broadcasts:
         """Free this replica's leases, so another replica goes on with its broadcasts at its next look."""
         try:
             async with self.db.transaction() as conn:
-                freed = await broadcast_rows.release_leases(conn, self.replica)
+                freed = await leases.release_leases(conn, self.replica)
         except Exception as exc:  # the database is gone or unreachable: the leases run out by themselves
             logger.warning("broadcast leases not released: %r", exc)
             return

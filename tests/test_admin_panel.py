@@ -326,3 +326,23 @@ async def test_alerts_fire_once_per_transition(db: Database, settings: Settings)
     await upstreams.check(admins)  # type: ignore[arg-type]
     await upstreams.check(admins)  # type: ignore[arg-type]
     assert len(admins.sent) == 3 and "1.00 USD" in admins.sent[2]
+
+
+async def test_an_alert_told_is_not_told_again_by_the_next_holder_of_the_job(db: Database, settings: Settings) -> None:
+    """The alert job runs on one replica at a time and moves when it dies (or the bot restarts): what the
+    admins were told is in the database, not in the process that told them."""
+    funds = _Funds()
+    funds.amount = 400  # under the 5.00 USD threshold
+    admins = _Admins()
+    first = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    await first.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 1
+
+    second = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)  # another replica's
+    await second.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 1  # still low: already told
+    funds.amount = 100_000
+    await second.check(admins)  # type: ignore[arg-type]
+    funds.amount = 300  # low again: a new transition, told by whoever holds the job
+    await first.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 2 and "3.00 USD" in admins.sent[1]

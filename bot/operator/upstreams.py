@@ -26,6 +26,12 @@ def enabled_key(name: str) -> str:
     return f"upstream:{name}:enabled"
 
 
+def alerted_key(name: str) -> str:
+    """The bad states admins were told about, comma-separated: in the database, so a replica that takes the
+    alert job over (or a restart) does not tell them again."""
+    return f"upstream:{name}:alerted"
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamInfo:
     name: str
@@ -55,7 +61,6 @@ class Upstreams:
         self.pricing = pricing
         self.settings = settings
         self.threshold = settings.upstream_balance_alert_minor
-        self._alerted: dict[str, set[str]] = {}  # upstream -> the bad states admins were told about
 
     def guarded(self) -> dict[str, GuardedProvider]:
         return {n: p for n, p in self.catalog.providers.items() if isinstance(p, GuardedProvider)}
@@ -97,8 +102,12 @@ class Upstreams:
     async def new_alerts(self) -> list[Alert]:
         """One alert for each bad state (low balance, breaker open) entered since the last check."""
         found: list[Alert] = []
-        for info in await self.status():
-            before = self._alerted.get(info.name, set())
+        infos = await self.status()
+        async with self.db.read() as conn:
+            saved = await config.with_prefix(conn, "upstream:")
+        changed: dict[str, str] = {}
+        for info in infos:
+            before = set(filter(None, saved.get(alerted_key(info.name), "").split(",")))
             now: set[str] = set()
             if info.enabled:
                 if info.balance_minor is not None:
@@ -108,13 +117,18 @@ class Upstreams:
                     now.add("low")
                 if info.breaker != BreakerState.CLOSED:
                     now.add("open")
-            self._alerted[info.name] = now
+            if now != before:
+                changed[alerted_key(info.name)] = ",".join(sorted(now))
             for kind in sorted(now - before):
                 logger.warning("alerting admins: upstream %s %s", info.name, kind)
                 if kind == "low":
                     found.append(LowBalance(info.name, info.balance_minor, self.threshold, self.pricing.currency))
                 else:
                     found.append(UpstreamFailing(info.name, info.last_error))
+        if changed:
+            async with self.db.transaction() as conn:
+                for key, value in changed.items():
+                    await config.put(conn, key, value, None)
         return found
 
     async def check(self, notifications: Notifications) -> None:

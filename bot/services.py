@@ -118,6 +118,7 @@ async def build_services(
     # taken at once rather than waited out; replicas run in webhook mode and share
     sole = sole_process(db) or not settings.webhook_url
     leases = Leases(db, replica or replica_name(), settings.lease_seconds, sole=sole)
+    leases.on_live = catalog.share_rates  # the upstreams' per-account rates, shared by the live replicas
     orders = OrderService(db, catalog, pricing, timeout, policy=policy, limits=limits, leases=leases)
     referrals = Referrals(db, settings.referral_percent)
     actions = OrderActions(orders, referrals)

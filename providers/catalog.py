@@ -54,6 +54,12 @@ class Catalog:
         self._locks: dict[str, asyncio.Lock] = {name: asyncio.Lock() for name in self.providers}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
+    def share_rates(self, replicas: int) -> None:
+        """Each guarded upstream keeps to its part of its rate among ``replicas`` live replicas."""
+        for provider in self.providers.values():
+            if share := getattr(provider, "share", None):
+                share(replicas)
+
     def get(self, name: str) -> Provider:
         """The provider by name; Unavailable when it is no longer configured."""
         try:

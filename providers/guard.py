@@ -108,12 +108,23 @@ class GuardedProvider(Provider):
         self.can_send_sms = inner.can_send_sms
         if not 0 < buy_share_percent < 100:
             raise ValueError("buy_share_percent must be between 1 and 99")
+        self.rate, self.buy_share_percent, self.replicas = rate, buy_share_percent, 1
         self.read_limiter = rate_limiter(rate * (100 - buy_share_percent) / 100)
         self.write_limiter = rate_limiter(rate * buy_share_percent / 100)
         self.breaker = Breaker(failures, cooldown)
         self.paused_until = 0.0
         self.last_error: str | None = None
         self.enabled = True
+
+    def share(self, replicas: int) -> None:
+        """The upstream's limits are per account: with ``replicas`` live replicas each keeps to its part of
+        the rate (calls already waiting finish at the old one)."""
+        replicas = max(replicas, 1)
+        if replicas != self.replicas:
+            rate = self.rate / replicas
+            self.read_limiter = rate_limiter(rate * (100 - self.buy_share_percent) / 100)
+            self.write_limiter = rate_limiter(rate * self.buy_share_percent / 100)
+            self.replicas = replicas
 
     @property
     def read_rate(self) -> float:

@@ -18,6 +18,9 @@ from bot.orders.leases import Leases
 from bot.orders.placing import OrderService
 from bot.orders.tracking import Tracker
 from bot.settings import Settings
+from providers.catalog import Catalog
+from providers.demo import DemoProvider
+from providers.guard import GuardedProvider
 from storage.backends import Store
 from storage.orders import OrderStatus
 from storage.timestamps import iso
@@ -94,6 +97,27 @@ async def test_two_replicas_poll_each_order_once_and_split_them_evenly(
         clock.advance(LEASE / 3)
         again_a, again_b = await asyncio.gather(a.run(), b.run())
         assert (again_a, again_b) == (polled_a, polled_b)
+
+
+async def test_the_live_replicas_share_each_upstreams_rate(
+    db: Store, other_db: Store, clock: Clock, world: World, settings: Settings
+) -> None:
+    """An upstream limits calls per account: two live replicas each keep to half of UPSTREAM_RATE_PER_SECOND,
+    and one left alone (the other died) to all of it again."""
+    await make_orders(db, world, 4)
+    guarded = GuardedProvider(DemoProvider(0), rate=8, failures=5, cooldown=60)
+    full = guarded.read_rate
+    a, b = replica(db, "a", clock, world, settings), replica(other_db, "b", clock, world, settings)
+    a.leases.on_live = Catalog([guarded]).share_rates  # as bot/services.py wires the shop's catalog
+    await a.run()
+    assert guarded.read_rate == full  # alone
+    await b.run()
+    clock.advance(LEASE / 3)
+    await a.run()
+    assert guarded.read_rate == full / 2 and guarded.write_limiter.max_rate == 1.0  # b is live: half each
+    clock.advance(LEASE + 1)  # b stopped beating
+    await a.run()
+    assert guarded.read_rate == full
 
 
 async def test_a_dead_replicas_orders_move_to_the_other_within_one_lease(

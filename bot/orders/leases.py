@@ -82,6 +82,8 @@ class Leases:
         self.chunk = 1000
         #: real seconds between renewals while a run is :meth:`kept` going (a third of a lease)
         self.renew_every = seconds / 3
+        #: told the number of live replicas at each claim (the upstream rate limits are shared among them)
+        self.on_live: Callable[[int], None] = lambda live: None
 
     def _others_until(self, now: datetime) -> str:
         return others_run_out_before(self.sole, now)
@@ -115,6 +117,7 @@ class Leases:
             share = math.ceil(await lease_rows.waiting_count(conn) / live)
             held = await lease_rows.held_count(conn, self.name)
             moved = await self._move(conn, held, share, others, since, until)
+        self.on_live(live)
         held += moved
         while abs(moved) == self.chunk and held != share:  # more to move: in the next transaction
             async with self.db.transaction() as conn:

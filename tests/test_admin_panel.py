@@ -295,10 +295,14 @@ class _Admins:
     def __init__(self) -> None:
         self.i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
         self.sent: list[str] = []
+        self.reachable = True  # False: Telegram unreachable, nobody got it (Notifier.tell_admins says False)
 
-    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> None:
+    async def tell_admins(self, render: Callable[[], str], *, database: bool = True) -> bool:
         with self.i18n.context():
-            self.sent.append(render())
+            text = render()
+        if self.reachable:
+            self.sent.append(text)
+        return self.reachable
 
 
 async def test_alerts_fire_once_per_transition(db: Database, settings: Settings) -> None:
@@ -346,3 +350,28 @@ async def test_an_alert_told_is_not_told_again_by_the_next_holder_of_the_job(db:
     funds.amount = 300  # low again: a new transition, told by whoever holds the job
     await first.check(admins)  # type: ignore[arg-type]
     assert len(admins.sent) == 2 and "3.00 USD" in admins.sent[1]
+
+
+async def test_an_alert_nobody_got_is_sent_again_at_the_next_check(db: Database, settings: Settings) -> None:
+    funds = _Funds()
+    funds.amount = 400
+    admins = _Admins()
+    admins.reachable = False
+    upstreams = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert admins.sent == []
+    admins.reachable = True
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    await upstreams.check(admins)  # type: ignore[arg-type]
+    assert len(admins.sent) == 1 and "4.00 USD" in admins.sent[0]
+
+
+async def test_an_upstream_disabled_on_another_replica_raises_no_alert_here(db: Database, settings: Settings) -> None:
+    funds = _Funds()
+    funds.amount = 400
+    admins = _Admins()
+    here = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    there = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    await there.set_enabled(1, "demo", False)  # tapped on the other replica: this one's provider still enabled
+    await here.check(admins)  # type: ignore[arg-type]
+    assert admins.sent == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.money.billing import money
 from bot.money.pricing import Pricing
-from bot.notifications import Alert, LowBalance, Notifications, UpstreamFailing
+from bot.notifications import LowBalance, Notifications, UpstreamFailing
 from bot.settings import Settings
 from providers.catalog import Catalog
 from providers.errors import ProviderError
@@ -27,8 +27,8 @@ def enabled_key(name: str) -> str:
 
 
 def alerted_key(name: str) -> str:
-    """The bad states admins were told about, comma-separated: in the database, so a replica that takes the
-    alert job over (or a restart) does not tell them again."""
+    """"low" while admins were told of the upstream's low balance: in the database, so the replica that runs
+    the alert job next (or a restart) does not tell them again."""
     return f"upstream:{name}:alerted"
 
 
@@ -60,6 +60,7 @@ class Upstreams:
         self.catalog = catalog
         self.pricing = pricing
         self.settings = settings
+        self._told_failing: set[str] = set()  # upstreams whose open breaker (this process's) admins were told of
         self.threshold = settings.upstream_balance_alert_minor
 
     def guarded(self) -> dict[str, GuardedProvider]:
@@ -99,39 +100,33 @@ class Upstreams:
         provider.enabled = enabled
         logger.info("admin %d %s upstream %s", admin_id, "enabled" if enabled else "disabled", name)
 
-    async def new_alerts(self) -> list[Alert]:
-        """One alert for each bad state (low balance, breaker open) entered since the last check."""
-        found: list[Alert] = []
+    async def check(self, notifications: Notifications) -> None:
+        """The scheduled job: every admin told once per new bad state, marked told only once the alert is
+        settled (:meth:`Notifications.alert`; else the next check sends it again). A low balance is the
+        upstream's own, the same on every replica: told once in the database, so whichever replica runs the
+        job next does not tell it again. A breaker is each process's own: told once by this process."""
         infos = await self.status()
         async with self.db.read() as conn:
             saved = await config.with_prefix(conn, "upstream:")
-        changed: dict[str, str] = {}
         for info in infos:
-            before = set(filter(None, saved.get(alerted_key(info.name), "").split(",")))
-            now: set[str] = set()
-            if info.enabled:
-                if info.balance_minor is not None:
-                    if info.balance_minor < self.threshold:
-                        now.add("low")
-                elif "low" in before:  # balance unknown this time: keep what we knew
-                    now.add("low")
-                if info.breaker != BreakerState.CLOSED:
-                    now.add("open")
-            if now != before:
-                changed[alerted_key(info.name)] = ",".join(sorted(now))
-            for kind in sorted(now - before):
-                logger.warning("alerting admins: upstream %s %s", info.name, kind)
-                if kind == "low":
-                    found.append(LowBalance(info.name, info.balance_minor, self.threshold, self.pricing.currency))
-                else:
-                    found.append(UpstreamFailing(info.name, info.last_error))
-        if changed:
-            async with self.db.transaction() as conn:
-                for key, value in changed.items():
-                    await config.put(conn, key, value, None)
-        return found
+            enabled = saved.get(enabled_key(info.name), "1") == "1"  # the operator's switch, tapped on any replica
+            told_low = saved.get(alerted_key(info.name)) == "low"
+            known = info.balance_minor
+            low = enabled and (known < self.threshold if known is not None else told_low)  # unknown: as it was
+            if low and not told_low:
+                logger.warning("alerting admins: upstream %s low", info.name)
+                if await notifications.alert(LowBalance(info.name, known, self.threshold, self.pricing.currency)):
+                    await self._told_low(info.name, "low")
+            elif told_low and not low:
+                await self._told_low(info.name, "")
+            failing = enabled and info.breaker != BreakerState.CLOSED
+            if failing and info.name not in self._told_failing:
+                logger.warning("alerting admins: upstream %s failing", info.name)
+                if await notifications.alert(UpstreamFailing(info.name, info.last_error)):
+                    self._told_failing.add(info.name)
+            elif not failing:
+                self._told_failing.discard(info.name)
 
-    async def check(self, notifications: Notifications) -> None:
-        """The scheduled job: every admin told once per new bad state."""
-        for alert in await self.new_alerts():
-            await notifications.alert(alert)
+    async def _told_low(self, name: str, value: str) -> None:
+        async with self.db.transaction() as conn:
+            await config.put(conn, alerted_key(name), value, None)

@@ -8,6 +8,7 @@ tests/test_scale_runtime.py.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -74,25 +75,36 @@ async def test_a_lost_connection_takes_the_lock_again_and_the_bot_runs_on(
     await admin.fetchval("SELECT pg_advisory_unlock($1)", KEY)
 
 
+@pytest.mark.parametrize("phase", ["starting", "running"])
 async def test_a_lock_another_process_took_meanwhile_stops_the_bot(
-    settings: Settings, admin: asyncpg.Connection
+    settings: Settings, admin: asyncpg.Connection, phase: str
 ) -> None:
+    """Running (its SIGTERM handler installed), the bot gets the usual SIGTERM and stops gracefully; still
+    starting (no handler: SIGTERM would kill the process), its task is cancelled. Either way: POLLING_LOST."""
     stopped = asyncio.Event()
     running = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
-    async def polling_bot() -> None:  # runs until told to stop, as SIGTERM stops the real one
+    async def polling_bot() -> None:  # runs until SIGTERM, as the real one does once polling
         running.set()
         await stopped.wait()
 
-    run = asyncio.create_task(alone_if_polling(settings, polling_bot(), stopped.set, check_every=0.2, retake_for=0.5))
-    await asyncio.wait_for(running.wait(), 10)
-    holder = await admin.fetchval(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
-        "((classid::bigint << 32) | objid::bigint) = $1",
-        KEY,
-    )
-    await end_session(admin, holder)
-    assert await admin.fetchval("SELECT pg_try_advisory_lock($1)", KEY)  # a second poller, in the gap
-    with pytest.raises(StartupError) as raised:
-        await asyncio.wait_for(run, 10)
-    assert str(raised.value) == POLLING_LOST and stopped.is_set()
+    if phase == "running":
+        loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    try:
+        run = asyncio.create_task(alone_if_polling(settings, polling_bot(), check_every=0.2, retake_for=0.5))
+        await asyncio.wait_for(running.wait(), 10)
+        holder = await admin.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+            "((classid::bigint << 32) | objid::bigint) = $1",
+            KEY,
+        )
+        await end_session(admin, holder)
+        assert await admin.fetchval("SELECT pg_try_advisory_lock($1)", KEY)  # a second poller, in the gap
+        with pytest.raises(StartupError) as raised:
+            await asyncio.wait_for(run, 10)
+    finally:
+        if phase == "running":
+            loop.remove_signal_handler(signal.SIGTERM)
+    assert str(raised.value) == POLLING_LOST
+    assert stopped.is_set() == (phase == "running")  # the graceful stop, or the start-up cut short

@@ -37,8 +37,13 @@ POLLING_LOST = "stopped: another bot process took the long-polling lock while th
 CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _terminate_self() -> None:
-    os.kill(os.getpid(), signal.SIGTERM)
+def _stop(bot: asyncio.Future[None]) -> None:
+    """Stop the bot as SIGTERM does once its handler is installed (the usual graceful stop); before that
+    (still starting), SIGTERM would kill the process outright: the bot's task is cancelled instead."""
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        bot.cancel()
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class PollingLock:
@@ -67,16 +72,19 @@ class PollingLock:
         """Until cancelled: check the connection; lost, take the lock again, or call ``stop`` if another has it."""
         while True:
             await asyncio.sleep(self.check_every)
-            if await self._alive():
-                continue
-            if self.conn is not None:
-                self.conn.terminate()  # the server sees the session end and frees what it held
-                self.conn = None
-            if not await self._retake():
-                logger.error(POLLING_LOST)
-                self.lost = True
-                stop()
-                return
+            try:
+                if await self._alive():
+                    continue
+                if self.conn is not None:
+                    self.conn.terminate()  # the server sees the session end and frees what it held
+                    self.conn = None
+                if not await self._retake():
+                    logger.error(POLLING_LOST)
+                    self.lost = True
+                    stop()
+                    return
+            except Exception:  # an unforeseen failure must not leave the lock unwatched: look again
+                logger.exception("long-polling lock: checking it failed")
 
     async def _alive(self) -> bool:
         if self.conn is None:
@@ -115,12 +123,13 @@ class PollingLock:
 async def alone_if_polling(
     settings: Settings,
     bot: Coroutine[Any, Any, None],
-    stop: Callable[[], None] = _terminate_self,
+    stop: Callable[[], None] | None = None,
     **timing: float,
 ) -> None:
     """Run ``bot``; on PostgreSQL in long-polling mode, only while this process holds the "long-polling"
     lock. Taken at the start, it is a StartupError (one line, exit 2); lost for good later, the bot is
-    stopped (``stop``) and it is one too. ``timing``: :class:`PollingLock`'s ``check_every`` and ``retake_for``."""
+    stopped (``stop``, else :func:`_stop`) and it is one too. ``timing``: :class:`PollingLock`'s
+    ``check_every`` and ``retake_for``."""
     url = settings.postgres_url
     if url is None or settings.webhook_url:
         return await bot
@@ -134,9 +143,13 @@ async def alone_if_polling(
     if not held:
         bot.close()
         raise StartupError(POLLING_TAKEN)
-    watcher = asyncio.create_task(lock.watch(stop))
+    running = asyncio.ensure_future(bot)
+    watcher = asyncio.create_task(lock.watch(stop or (lambda: _stop(running))))
     try:
-        await bot
+        await running
+    except asyncio.CancelledError:
+        if not (lock.lost and running.cancelled()):
+            raise  # cancelled from outside, not by the watcher
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

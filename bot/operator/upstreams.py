@@ -27,8 +27,8 @@ def enabled_key(name: str) -> str:
 
 
 def alerted_key(name: str) -> str:
-    """"low" while admins were told of the upstream's low balance: in the database, so the replica that runs
-    the alert job next (or a restart) does not tell them again."""
+    """Its value is "low" while admins were told of the upstream's low balance: in the database, so the
+    replica that runs the alert job next (or a restart) does not tell them again."""
     return f"upstream:{name}:alerted"
 
 

@@ -3,6 +3,8 @@ sale stays listed without a price."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.orders.favourites import Favourites
@@ -43,9 +45,9 @@ async def test_listed_latest_first_with_todays_price(db: Database, services: Ser
     orders = services[0]
     favourites = Favourites(db, orders)
     await add_user(db, 33)
-    await favourites.set(33, "whatsapp", "US", True)
-    await favourites.set(33, "google", "ID", True)
-    await favourites.set(33, "tiktok", "US", True)  # the demo sells no TikTok: not on sale
+    for service, country in (("whatsapp", "US"), ("google", "ID"), ("tiktok", "US")):  # the demo sells no TikTok
+        await favourites.set(33, service, country, True)
+        await asyncio.sleep(0.005)  # taps apart: the stored time has millisecond steps, and a tie sorts by name
     found = await favourites.with_prices(33)
     assert [(f.service, f.country) for f in found] == [("tiktok", "US"), ("google", "ID"), ("whatsapp", "US")]
     assert found[0].quote is None

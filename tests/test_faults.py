@@ -34,16 +34,23 @@ FAST = {"PENDING_GRACE_SECONDS": "1", "POLL_INTERVAL_SECONDS": "0.5"}
 
 
 async def ledger_state(db: Store) -> tuple[int, int, list[tuple[int, str, int]], dict[str, int]]:
-    """The user's balance and ledger sum, their orders, and how often each ledger reference occurs: one read
-    block, so one moment on both backends (a refund never lands between the balance and the orders)."""
+    """The user's balance and ledger sum, their orders, and how often each ledger reference occurs.
+
+    The orders first, then the balance and the ledger sum in one statement, then the references: this test
+    reads the bot's database from another process, where SQLite gives each statement its own moment, so
+    whatever settled an order is in every read after the one that saw it settled."""
     async with db.read() as conn:
 
         async def rows(sql: str, *params: object) -> list[tuple[object, ...]]:
             return [tuple(row) for row in await conn.execute_fetchall(sql, params)]
 
-        (balance,) = (await rows("SELECT balance FROM users WHERE id = ?", USER))[0]
-        (total,) = (await rows("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE user_id = ?", USER))[0]
         orders = await rows("SELECT id, status, price FROM orders WHERE user_id = ?", USER)
+        ((balance, total),) = await rows(
+            "SELECT (SELECT balance FROM users WHERE id = ?), (SELECT COALESCE(SUM(amount), 0) FROM ledger"
+            " WHERE user_id = ?)",
+            USER,
+            USER,
+        )
         refs = dict(await rows("SELECT reference, COUNT(*) FROM ledger GROUP BY reference"))
     return balance, total, orders, refs  # type: ignore[return-value]
 

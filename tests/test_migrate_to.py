@@ -168,6 +168,7 @@ async def test_a_populated_shop_moves_row_for_row_and_audits_clean(
                 assert sorted((tuple(r) for r in got), key=repr) == rows, table
             referrer = await conn.execute_fetchall("SELECT referrer_id FROM users WHERE id = ?", (INVITEE,))
             assert referrer[0][0] == INVITER
+        async with copy.transaction() as conn:  # nextval writes: not in a read-only read block
             for table in ("orders", "ledger"):  # the next id continues past the copied ones
                 largest = max(row[0] for row in expected[table][1])
                 upcoming = await conn.execute_fetchall(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))")

@@ -109,8 +109,7 @@ class GuardedProvider(Provider):
         if not 0 < buy_share_percent < 100:
             raise ValueError("buy_share_percent must be between 1 and 99")
         self.rate, self.buy_share_percent, self.replicas = rate, buy_share_percent, 1
-        self.read_limiter = rate_limiter(rate * (100 - buy_share_percent) / 100)
-        self.write_limiter = rate_limiter(rate * buy_share_percent / 100)
+        self._limit(rate)
         self.breaker = Breaker(failures, cooldown)
         self.paused_until = 0.0
         self.last_error: str | None = None
@@ -121,10 +120,13 @@ class GuardedProvider(Provider):
         the rate (calls already waiting finish at the old one)."""
         replicas = max(replicas, 1)
         if replicas != self.replicas:
-            rate = self.rate / replicas
-            self.read_limiter = rate_limiter(rate * (100 - self.buy_share_percent) / 100)
-            self.write_limiter = rate_limiter(rate * self.buy_share_percent / 100)
+            self._limit(self.rate / replicas)
             self.replicas = replicas
+
+    def _limit(self, rate: float) -> None:
+        """Reads and buys at ``rate`` calls per second together, the buy share kept for buys."""
+        self.read_limiter = rate_limiter(rate * (100 - self.buy_share_percent) / 100)
+        self.write_limiter = rate_limiter(rate * self.buy_share_percent / 100)
 
     @property
     def read_rate(self) -> float:

@@ -279,9 +279,9 @@ async def test_upstream_switch_persists(db: Database, settings: Settings) -> Non
 
 
 class _Funds(DemoProvider):
-    def __init__(self) -> None:
+    def __init__(self, amount: int | None = 100_000) -> None:
         super().__init__(0)
-        self.amount: int | None = 100_000
+        self.amount = amount
 
     async def balance(self) -> Balance:
         if self.amount is None:
@@ -303,6 +303,11 @@ class _Admins:
         if self.reachable:
             self.sent.append(text)
         return self.reachable
+
+
+def _watching(db: Database, settings: Settings, funds: _Funds) -> Upstreams:
+    """One replica's (or process's) Upstreams over ``funds``, with a guarded provider of its own."""
+    return Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
 
 
 async def test_alerts_fire_once_per_transition(db: Database, settings: Settings) -> None:
@@ -335,14 +340,12 @@ async def test_alerts_fire_once_per_transition(db: Database, settings: Settings)
 async def test_an_alert_told_is_not_told_again_by_the_next_holder_of_the_job(db: Database, settings: Settings) -> None:
     """The alert job runs on one replica at a time and moves when it dies (or the bot restarts): what the
     admins were told is in the database, not in the process that told them."""
-    funds = _Funds()
-    funds.amount = 400  # under the 5.00 USD threshold
-    admins = _Admins()
-    first = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    funds, admins = _Funds(400), _Admins()  # under the 5.00 USD threshold
+    first = _watching(db, settings, funds)
     await first.check(admins)  # type: ignore[arg-type]
     assert len(admins.sent) == 1
 
-    second = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)  # another replica's
+    second = _watching(db, settings, funds)  # another replica's
     await second.check(admins)  # type: ignore[arg-type]
     assert len(admins.sent) == 1  # still low: already told
     funds.amount = 100_000
@@ -353,11 +356,9 @@ async def test_an_alert_told_is_not_told_again_by_the_next_holder_of_the_job(db:
 
 
 async def test_an_alert_nobody_got_is_sent_again_at_the_next_check(db: Database, settings: Settings) -> None:
-    funds = _Funds()
-    funds.amount = 400
-    admins = _Admins()
+    funds, admins = _Funds(400), _Admins()
     admins.reachable = False
-    upstreams = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    upstreams = _watching(db, settings, funds)
     await upstreams.check(admins)  # type: ignore[arg-type]
     assert admins.sent == []
     admins.reachable = True
@@ -367,11 +368,8 @@ async def test_an_alert_nobody_got_is_sent_again_at_the_next_check(db: Database,
 
 
 async def test_an_upstream_disabled_on_another_replica_raises_no_alert_here(db: Database, settings: Settings) -> None:
-    funds = _Funds()
-    funds.amount = 400
-    admins = _Admins()
-    here = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
-    there = Upstreams(db, Catalog([_guarded(funds)]), Pricing(settings), settings)
+    funds, admins = _Funds(400), _Admins()
+    here, there = _watching(db, settings, funds), _watching(db, settings, funds)
     await there.set_enabled(1, "demo", False)  # tapped on the other replica: this one's provider still enabled
     await here.check(admins)  # type: ignore[arg-type]
     assert admins.sent == []
